@@ -1,0 +1,34 @@
+# Two entry points (see README): `make quickstart` runs the default experiment, `make test` the tests.
+# Both create .venv on first use and reinstall only when requirements.txt or pyproject.toml change.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+
+.PHONY: quickstart test lint dry-run clean-results
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+quickstart: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Report: results/default/report/report.md"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake -n --cores $(CORES)
+
+clean-results:
+	rm -rf results/default results/cache

@@ -1,0 +1,26 @@
+"""ScalingDown: distil transformer teachers into small students and report what was kept.
+
+    snakemake --cores 2                                              # the default experiment
+    snakemake --cores 2 --configfile config/experiments/<name>.yaml  # another experiment
+
+Rules live in workflow/rules/, one file per stage; each runs `python -m scalingdown <stage>`.
+"""
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/teachers.smk"
+include: "workflow/rules/students.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    """The experiment's report (and with it every stage before it)."""
+    default_target: True
+    input:
+        REPORT_FILES,

@@ -1,0 +1,85 @@
+"""Sentence classification: label handling and the one training path shared by teachers and students."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import PreTrainedModel
+
+from scalingdown.data.store import read_split
+from scalingdown.errors import UserError
+from scalingdown.losses import classification_kd_loss
+from scalingdown.training import train_model, tokenize_frame
+
+log = logging.getLogger(__name__)
+
+
+class LabelMismatch(UserError, ValueError):
+    """A model's label names cannot be mapped onto the task's labels."""
+
+
+def label_ids(frame: pd.DataFrame, labels: list[str]) -> list[int]:
+    """The index of each row's label in `labels`."""
+    index = {label: position for position, label in enumerate(labels)}
+    return [index[label] for label in frame["label"]]
+
+
+def align_columns(matrix: np.ndarray, source: list[str], target: list[str], who: str) -> np.ndarray:
+    """Reorder the columns of `matrix` from `source` label order to `target` order, by name.
+
+    Names compare case-insensitively. Raises `LabelMismatch` naming `who` and both label lists.
+    """
+    position = {name.lower(): index for index, name in enumerate(source)}
+    missing = [name for name in target if name.lower() not in position]
+    if missing or len(source) != len(target):
+        raise LabelMismatch(
+            f"{who}: its labels {source} cannot be mapped onto the task's labels {target}"
+            + (f" (no match for {missing})" if missing else "")
+        )
+    return matrix[:, [position[name.lower()] for name in target]]
+
+
+def fit_classifier(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    data_dir: str | Path,
+    labels: list[str],
+    max_length: int,
+    training: dict[str, Any],
+    loss: dict[str, Any],
+    checkpoints: str | Path,
+    resume_key: dict[str, Any],
+    teacher_probs: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """Train a classifier on the train split (validation scored during training).
+
+    With `teacher_probs` (rows × labels, softened at `loss.temperature`) the loss is
+    `ce·CE + kd·T²·KL`; without, it is CE on the gold labels. Returns the training history.
+    """
+    train = read_split(data_dir, "train")
+    validation = read_split(data_dir, "validation")
+    extra: dict[str, list[Any]] = {"labels": label_ids(train, labels)}
+    if teacher_probs is not None:
+        extra["teacher_probs"] = teacher_probs.astype(np.float32).tolist()
+    train_data, truncated = tokenize_frame(train, tokenizer, max_length, extra)
+    if truncated:
+        log.warning("%d of %d training texts are longer than max_length=%d and were truncated",
+                    truncated, len(train), max_length)
+    eval_data, _ = tokenize_frame(validation, tokenizer, max_length, {"labels": label_ids(validation, labels)})
+
+    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return classification_kd_loss(
+            outputs.logits,
+            targets["labels"],
+            targets.get("teacher_probs"),
+            ce_weight=float(loss["ce"]),
+            kd_weight=float(loss["kd"]),
+            temperature=float(loss["temperature"]),
+        )
+
+    return train_model(model, tokenizer, train_data, eval_data, training, loss_fn, checkpoints, resume_key)

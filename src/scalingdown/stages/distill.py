@@ -1,0 +1,69 @@
+"""The `distill` stage: train a student from cached teacher logits (never loading a teacher)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from scalingdown.atomic import atomic_path, write_json
+from scalingdown.classification import align_columns, fit_classifier
+from scalingdown.data.store import read_manifest, read_split
+from scalingdown.logit_store import check_cache, read_logits, split_matrix
+from scalingdown.losses import soften
+from scalingdown.training import finish_checkpoints
+
+log = logging.getLogger(__name__)
+
+
+def load_teacher_logits(spec: dict[str, Any], data_dir: str, logits_paths: list[str]) -> list[np.ndarray]:
+    """Each teacher's train-split logits in the task's label order, after checking every cache."""
+    if len(logits_paths) != len(spec["teachers"]):
+        raise ValueError(f"got {len(logits_paths)} logit caches for {len(spec['teachers'])} teachers")
+    train = read_split(data_dir, "train")
+    manifest = read_manifest(data_dir)
+    matrices = []
+    for teacher, path in zip(spec["teachers"], logits_paths):
+        frame, fingerprint = read_logits(path)
+        check_cache(
+            path, fingerprint, frame,
+            expected={"teacher_key": teacher["key"]},
+            data={"train": train},
+            data_hashes={"train": manifest["splits"]["train"]["sha256"]},
+        )
+        logits = split_matrix(frame, "train")
+        matrices.append(align_columns(logits, fingerprint["label_names"], spec["labels"], f"teacher {teacher['name']}"))
+    return matrices
+
+
+def combine_teachers(matrices: list[np.ndarray], temperature: float) -> np.ndarray:
+    """The distillation target: the uniform mixture of the teachers' softened distributions."""
+    probs = [soften(torch.from_numpy(m), temperature).numpy() for m in matrices]
+    return np.mean(probs, axis=0)
+
+
+def distill(
+    spec: dict[str, Any], data_dir: str, init_dir: str, logits_paths: list[str],
+    out_dir: str, history: str, checkpoints: str,
+) -> None:
+    """Train the student initialised from `init_dir`; save it to `out_dir` and its history."""
+    teacher_probs = None
+    if spec["teachers"]:
+        matrices = load_teacher_logits(spec, data_dir, logits_paths)
+        teacher_probs = combine_teachers(matrices, float(spec["loss"]["temperature"]))
+    tokenizer = AutoTokenizer.from_pretrained(init_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(init_dir, use_safetensors=True)
+    log_history = fit_classifier(
+        model, tokenizer, data_dir, spec["labels"], spec["max_length"], spec["training"], spec["loss"],
+        checkpoints=checkpoints,
+        resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
+        teacher_probs=teacher_probs,
+    )
+    with atomic_path(out_dir) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+    write_json(history, log_history)
+    finish_checkpoints(checkpoints)

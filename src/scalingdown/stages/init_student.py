@@ -1,0 +1,36 @@
+"""The `init_student` stage: build a student's starting weights (the untrained baseline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from scalingdown.atomic import atomic_path
+from scalingdown.models import ModelRef, keep_layers, label_config, load_classifier, load_tokenizer, tiny_config
+
+
+def build_student(spec: dict[str, Any]) -> torch.nn.Module:
+    """The initial student: pretrained weights, a subset of a model's layers, or a seeded random init."""
+    ref, init, labels, seed = spec["model"], spec["init"], spec["labels"], spec["seed"]
+    torch.manual_seed(seed)
+    if init["method"] == "scratch":
+        parsed = ModelRef.parse(ref)
+        config = tiny_config(parsed.name) if parsed.kind == "tiny" else AutoConfig.from_pretrained(parsed.location())
+        for key, value in label_config(labels).items():
+            setattr(config, key, value)
+        return AutoModelForSequenceClassification.from_config(config)
+    model = load_classifier(ref, labels, seed=seed)
+    if init["method"] == "teacher_layers":
+        keep_layers(model, init["layers"])
+    return model
+
+
+def init_student(spec: dict[str, Any], out_dir: str) -> None:
+    """Write the initial student (model + tokenizer) to `out_dir`."""
+    model = build_student(spec)
+    tokenizer = load_tokenizer(spec["model"])
+    with atomic_path(out_dir) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)

@@ -1,0 +1,142 @@
+"""The whole workflow on the tiny config: the report contract, reruns, config errors, lint."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from scalingdown.logit_store import read_logits, write_logits
+from tests.conftest import REPO, TINY_CONFIG, scalingdown, snakemake
+
+pytestmark = pytest.mark.slow
+
+CONTRACT_COLUMNS = {"experiment", "task", "role", "model", "params", "accuracy", "latency_ms_per_sample",
+                    "throughput_per_s"}
+
+
+def _scheduled_jobs(dry_run_output: str) -> dict[str, int]:
+    """The `Job stats` table of a dry run as {rule: count}."""
+    table = dry_run_output.split("Job stats:")[1].split("Reasons:")[0] if "Job stats:" in dry_run_output else ""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def test_tiny_workflow_produces_the_report_contract(tiny_run: Path):
+    report = tiny_run / "results" / "tiny" / "report"
+    metrics = pd.read_csv(report / "metrics.csv")
+    assert CONTRACT_COLUMNS <= set(metrics.columns)
+    assert sorted(metrics["model"]) == ["big", "distilled", "gold_only", "untrained"]
+    assert set(metrics["role"]) == {"teacher", "student (untrained)", "student (gold labels only)",
+                                    "student (distilled from big)"}
+    assert (metrics["experiment"] == "tiny").all() and (metrics["task"] == "sentiment").all()
+    assert metrics["accuracy"].between(0, 1).all() and (metrics["latency_ms_per_sample"] > 0).all()
+    teacher = metrics[metrics["kind"] == "teacher"].iloc[0]
+    assert teacher["retention_pct"] == pytest.approx(100.0) and teacher["speedup"] == pytest.approx(1.0)
+    assert metrics.loc[metrics["model"] == "distilled", "params"].item() < teacher["params"]
+    markdown = (report / "report.md").read_text()
+    assert "## Task: sentiment" in markdown and "student (distilled from big)" in markdown
+    assert (report / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_rule_logged_to_the_experiment_log_folder(tiny_run: Path):
+    logs = tiny_run / "results" / "tiny" / "logs"
+    assert {p.name for p in logs.iterdir()} == {"prepare", "finetune_teacher", "teacher_logits", "init_student",
+                                                "distill", "evaluate", "report"}
+    distill_log = (logs / "distill" / "sentiment.distilled.log").read_text()
+    assert "trained" in distill_log and "it/s" in distill_log  # progress bars and a summary line
+
+
+def test_distilled_student_trained_on_both_loss_terms(tiny_run: Path):
+    students = tiny_run / "results" / "tiny" / "sentiment" / "students"
+    distilled = json.loads((students / "distilled" / "history.json").read_text())
+    gold = json.loads((students / "gold_only" / "history.json").read_text())
+    assert any("loss_kl" in entry for entry in distilled)
+    assert not any("loss_kl" in entry for entry in gold)
+    assert not (students / "distilled" / "checkpoints").exists(), "checkpoints are removed after success"
+
+
+def test_a_finished_run_has_nothing_left_to_do(tiny_run: Path):
+    result = snakemake(tiny_run, "--configfile", str(tiny_run / "tiny.yaml"), "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_student_change_reruns_only_student_stages(tiny_run: Path):
+    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    config["tasks"]["sentiment"]["students"]["distilled"]["loss"] = {"ce": 0.2, "kd": 0.8, "temperature": 3.0}
+    changed = tiny_run / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    result = snakemake(tiny_run, "--configfile", str(changed), "-n")
+    jobs = _scheduled_jobs(result.stdout)
+    assert jobs == {"distill": 1, "evaluate": 1, "report": 1, "all": 1}, result.stdout
+
+
+def test_distill_refuses_a_cache_from_another_teacher(tiny_run: Path, tmp_path: Path):
+    cache = next((tiny_run / "results" / "cache" / "logits").glob("*.parquet"))
+    frame, fingerprint = read_logits(cache)
+    forged = tmp_path / "forged.parquet"
+    write_logits(forged, frame, {**fingerprint, "teacher_key": "someone-else"})
+    data = next((tiny_run / "results" / "cache" / "data").iterdir())
+    init = next((tiny_run / "results" / "cache" / "student-init").iterdir())
+    spec = {"student": "s", "max_length": 32, "labels": ["negative", "neutral", "positive"],
+            "teachers": [{"name": "big", "key": fingerprint["teacher_key"]}],
+            "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0},
+            "training": {"epochs": 1, "learning_rate": 1e-3, "batch_size": 8, "gradient_accumulation_steps": 1,
+                         "weight_decay": 0.0, "warmup_ratio": 0.0, "eval_steps": 5, "logging_steps": 5, "seed": 1}}
+    out = tmp_path / "model"
+    result = scalingdown("distill", "--spec", json.dumps(spec), "--data", str(data), "--init", str(init),
+                         "--logits", str(forged), "--out", str(out), "--history", str(tmp_path / "h.json"),
+                         "--checkpoints", str(tmp_path / "ckpt"))
+    assert result.returncode == 2
+    assert "fingerprint field `teacher_key` is 'someone-else'" in result.stderr
+    assert not out.exists()
+
+
+def _broken_config(tmp_path: Path, mutate) -> Path:
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    mutate(config)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(tempreature=2),
+         ["'tempreature' was unexpected", "['teachers']['big']"]),
+        (lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(max_length="long"),
+         ["'long' is not of type 'integer'", "['max_length']"]),
+        (lambda c: c["tasks"]["sentiment"]["students"]["distilled"].update(teachers=["huge"]),
+         ["config key `tasks.sentiment.students.distilled.teachers`", "'huge' is not defined"]),
+    ],
+    ids=["unknown-key", "wrong-type", "missing-teacher"],
+)
+def test_an_invalid_config_stops_before_any_job_naming_the_key(tmp_path: Path, mutate, expected):
+    config = _broken_config(tmp_path, mutate)
+    result = snakemake(tmp_path, "--configfile", str(config), "--cores", "1", check=False)
+    assert result.returncode != 0
+    for fragment in expected:
+        assert fragment in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_reports_nothing(tmp_path: Path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    result = snakemake(tmp_path, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_a_stage_runs_alone_from_the_command_line(tmp_path: Path):
+    spec = {"task": "t", "type": "classification", "labels": ["negative", "neutral", "positive"], "seed": 3,
+            "format": 1, "data": {"loader": "synthetic_finance", "options": {"rows": 40},
+                                  "split": {"validation": 0.2, "test": 0.2}, "data_portion": 1.0}}
+    result = scalingdown("prepare", "--spec", json.dumps(spec), "--out", str(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert sum(split["rows"] for split in manifest["splits"].values()) == 40

@@ -1,0 +1,43 @@
+"""Shared setup: config validation, the experiment plan, and how every job runs the package."""
+
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
+min_version("9.0")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from scalingdown.config import ConfigError, apply_student_defaults, check_config  # noqa: E402
+from scalingdown import plan as layout  # noqa: E402
+
+apply_student_defaults(config)
+validate(config, "../schemas/config.schema.yaml")
+try:
+    check_config(config, Path.cwd())
+except ConfigError as error:
+    raise WorkflowError(f"Invalid config: {error}") from None
+
+PLAN = layout.Plan(config)
+THREADS = PLAN.threads
+REPORT_FILES = [f"{PLAN.report_dir}/{name}" for name in ("metrics.csv", "report.md", "training_curves.png")]
+ENV = "../../envs/scalingdown.yaml"
+
+# Jobs run `python -m scalingdown …`. With --sdm conda the rule's environment provides `python`;
+# otherwise it is the interpreter Snakemake itself runs in (where `make` installed the package).
+if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+    shell.prefix(f'set -euo pipefail; PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; ')
+
+
+wildcard_constraints:
+    data_key=r"[^/]+",
+    teacher_key=r"[^/]+",
+    init_key=r"[^/]+",
+    task=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    student=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    kind=r"teacher|student",

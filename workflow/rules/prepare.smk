@@ -1,0 +1,12 @@
+rule prepare:
+    """Load, validate, de-duplicate and split one task's dataset; shared by every experiment using it."""
+    output:
+        directory(layout.DATA_DIR),
+    params:
+        spec=lambda wildcards: PLAN.prepare_spec(wildcards.data_key),
+    log:
+        PLAN.log("prepare", "{data_key}"),
+    conda:
+        ENV
+    shell:
+        "python -m scalingdown prepare --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"

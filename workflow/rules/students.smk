@@ -1,0 +1,40 @@
+STUDENT_DIR = f"{PLAN.root}/{{task}}/students/{{student}}"
+
+
+rule init_student:
+    """Build a student's starting weights (shared by students with the same init); the untrained baseline."""
+    output:
+        directory(layout.STUDENT_INIT_DIR),
+    params:
+        spec=lambda wildcards: PLAN.init_spec(wildcards.init_key),
+    threads: THREADS
+    log:
+        PLAN.log("init_student", "{init_key}"),
+    conda:
+        ENV
+    shell:
+        "python -m scalingdown init-student --spec {params.spec:q} --out {output:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule distill:
+    """Train a student from the cached teacher logits only (gold labels only when it has no teachers)."""
+    input:
+        data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
+        init=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).init_dir,
+        logits=lambda wildcards: [t.logits for t in PLAN.student(wildcards.task, wildcards.student).teachers],
+    output:
+        model=directory(f"{STUDENT_DIR}/model"),
+        history=f"{STUDENT_DIR}/history.json",
+    params:
+        spec=lambda wildcards: PLAN.distill_spec(wildcards.task, wildcards.student),
+        checkpoints=f"{STUDENT_DIR}/checkpoints",
+    threads: THREADS
+    log:
+        PLAN.log("distill", "{task}.{student}"),
+    conda:
+        ENV
+    shell:
+        "python -m scalingdown distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
+        " --logits {input.logits:q} --out {output.model:q} --history {output.history:q}"
+        " --checkpoints {params.checkpoints:q} --threads {threads} > {log:q} 2>&1"
