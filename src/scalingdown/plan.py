@@ -180,6 +180,15 @@ class Plan:
     def teacher_by_key(self, key: str) -> TeacherPlan:
         return next(t for task in self.tasks.values() for t in task.teachers.values() if t.key == key)
 
+    def data_files(self, data_key: str) -> list[str]:
+        """Input files of a task's loader: every option named `path` or ending in `_path` (str or list)."""
+        options = self.task_by_data_key(data_key).spec["data"].get("options", {})
+        files: list[str] = []
+        for key, value in sorted(options.items()):
+            if key == "path" or key.endswith("_path"):
+                files += value if isinstance(value, list) else [value]
+        return files
+
     def student_by_init_key(self, init_key: str) -> StudentPlan:
         return next(s for task in self.tasks.values() for s in task.students.values() if s.init_key == init_key)
 

@@ -1,5 +1,7 @@
 rule prepare:
     """Load, validate, de-duplicate and split one task's dataset; shared by every experiment using it."""
+    input:
+        lambda wildcards: PLAN.data_files(wildcards.data_key),
     output:
         directory(layout.DATA_DIR),
     params:
