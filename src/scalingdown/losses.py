@@ -41,3 +41,73 @@ def classification_kd_loss(
         loss = loss + kd_weight * terms["kl"]
     terms["loss"] = loss
     return terms
+
+
+# -- sequence-to-sequence: token-level KD against a cached top-k teacher distribution ---------
+IGNORE_INDEX = -100
+
+
+def teacher_buckets(
+    topk_logprobs: torch.Tensor, tail_mass: torch.Tensor, vocab_size: int, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teacher's distribution over k + 1 buckets (its top-k tokens, then "the rest"), softened at T.
+
+    `topk_logprobs` (N × k) are the teacher's log-probabilities at temperature 1, `tail_mass` (N)
+    the probability of every other token. At T ≠ 1 the tail is taken as spread evenly over the
+    V − k other tokens (the maximum-entropy assumption), so its softened mass is
+    (V − k)·(tail/(V − k))^(1/T): exact at T = 1 and when k = V (no tail). Returns the log
+    probabilities of the top-k buckets (N × k) and the probability of the rest bucket (N).
+    """
+    logprobs = topk_logprobs.float()
+    rest = (vocab_size - logprobs.shape[-1]) * torch.ones_like(tail_mass)
+    has_rest = (tail_mass > 0) & (rest > 0)
+    safe_tail = torch.where(has_rest, tail_mass.float(), torch.ones_like(tail_mass))
+    safe_rest = torch.where(has_rest, rest, torch.ones_like(rest))
+    log_rest = torch.log(safe_rest) + (torch.log(safe_tail) - torch.log(safe_rest)) / temperature
+    log_rest = torch.where(has_rest, log_rest, torch.full_like(log_rest, -torch.inf))
+    # Normalising over the buckets also absorbs the rounding of stored (float16) log-probabilities.
+    log_total = torch.logsumexp(torch.cat([logprobs / temperature, log_rest[:, None]], dim=-1), dim=-1)
+    return logprobs / temperature - log_total[:, None], torch.exp(log_rest - log_total)
+
+
+def topk_kl(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    topk_ids: torch.Tensor,
+    topk_logprobs: torch.Tensor,
+    tail_mass: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """T² · KL(teacher_T ‖ student_T) per target token over k + 1 buckets, averaged over target tokens.
+
+    The buckets are the teacher's top-k tokens and "the rest": the teacher's tail mass against
+    the student's probability of every token outside the teacher's top-k, so the tail is matched
+    explicitly instead of being dropped. With k = V this is the full KL. Positions whose label is
+    -100 (padding) are ignored. Shapes: logits B × T × V, labels and tail B × T, top-k B × T × k.
+    """
+    mask = labels != IGNORE_INDEX
+    logits = student_logits[mask].float()
+    log_student = F.log_softmax(logits / temperature, dim=-1)
+    student_top = log_student.gather(-1, topk_ids[mask].long())
+    student_rest = (1.0 - torch.exp(student_top.double()).sum(dim=-1)).clamp_min(1e-30).float()
+    teacher_top, teacher_rest = teacher_buckets(topk_logprobs[mask], tail_mass[mask], logits.shape[-1], temperature)
+    top_terms = (torch.exp(teacher_top) * (teacher_top - student_top)).sum(dim=-1)
+    rest_terms = torch.special.xlogy(teacher_rest, teacher_rest) - teacher_rest * torch.log(student_rest)
+    per_token = top_terms + rest_terms
+    return temperature**2 * per_token.mean() if per_token.numel() else student_logits.sum() * 0.0
+
+
+def token_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the gold target tokens (positions labelled -100 ignored), averaged over tokens."""
+    return F.cross_entropy(student_logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `hidden` (B × L × d) over the positions where `mask` (B × L) is true."""
+    weights = mask.to(hidden.dtype)[..., None]
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def hidden_mse(student_pooled: torch.Tensor, teacher_pooled: torch.Tensor, projection: torch.nn.Module) -> torch.Tensor:
+    """MSE between the projected, pooled student hidden state and the teacher's (B × d_teacher)."""
+    return F.mse_loss(projection(student_pooled.float()), teacher_pooled.float())

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from scalingdown.report.tables import METRIC_COLUMNS
+
 _COLUMNS = [
     ("role", "Role", "{}"),
     ("model", "Model", "{}"),
@@ -13,6 +15,10 @@ _COLUMNS = [
     ("f1_macro", "Macro-F1", "{:.4f}"),
     ("precision_macro", "Precision", "{:.4f}"),
     ("recall_macro", "Recall", "{:.4f}"),
+    ("exact_match", "Exact match", "{:.4f}"),
+    ("f1", "Token F1", "{:.4f}"),
+    ("precision", "Token precision", "{:.4f}"),
+    ("recall", "Token recall", "{:.4f}"),
     ("latency_ms_per_sample", "Latency (ms/sample)", "{:.2f}"),
     ("throughput_per_s", "Throughput (/s)", "{:.1f}"),
     ("params", "Parameters", "{:,}"),
@@ -30,7 +36,8 @@ def _cell(value: Any, pattern: str) -> str:
 
 def markdown_table(rows: pd.DataFrame) -> str:
     """A markdown table of one task's rows in the report's column order."""
-    present = [(key, title, pattern) for key, title, pattern in _COLUMNS if key in rows]
+    present = [(key, title, pattern) for key, title, pattern in _COLUMNS
+               if key in rows and (key not in METRIC_COLUMNS or rows[key].notna().any())]
     lines = ["| " + " | ".join(title for _, title, _ in present) + " |",
              "|" + "|".join("---" for _ in present) + "|"]
     for _, row in rows.iterrows():

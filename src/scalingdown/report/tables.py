@@ -7,8 +7,10 @@ from typing import Any
 import pandas as pd
 
 # The score each task type ranks models by.
-PRIMARY_METRIC = {"classification": "accuracy"}
-METRIC_COLUMNS = ("accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
+PRIMARY_METRIC = {"classification": "accuracy", "multiple_choice": "accuracy", "math": "accuracy",
+                  "generative_qa": "f1"}
+METRIC_COLUMNS = ("accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
+                  "exact_match", "f1", "precision", "recall")
 
 
 def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: dict[str, str]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The `finetune_teacher` stage: fine-tune a teacher on the task's gold labels."""
+"""The `finetune_teacher` stage: fine-tune a teacher on the task's gold labels (or gold targets)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,30 @@ from typing import Any
 
 from scalingdown.atomic import atomic_path, write_json
 from scalingdown.classification import fit_classifier
-from scalingdown.models import load_classifier, load_tokenizer
+from scalingdown.models import load_classifier, load_seq2seq, load_tokenizer
+from scalingdown.seq2seq.fit import fit_seq2seq
+from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.training import finish_checkpoints
 
 
 def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history: str, checkpoints: str) -> None:
     """Fine-tune `spec["model"]` and save it (safetensors + tokenizer) to `out_dir`."""
-    labels = spec["labels"]
     tokenizer = load_tokenizer(spec["model"])
-    model = load_classifier(spec["model"], labels, seed=spec["seed"])
     training = {"seed": spec["seed"], **spec["training"]}
-    log_history = fit_classifier(
-        model, tokenizer, data_dir, labels, spec["max_length"], training,
-        loss={"ce": 1.0, "kd": 0.0, "temperature": 1.0},
-        checkpoints=checkpoints, resume_key={"stage": "finetune_teacher", "spec": spec, "data": str(Path(data_dir))},
-    )
+    resume_key = {"stage": "finetune_teacher", "spec": spec, "data": str(Path(data_dir))}
+    if is_seq2seq(spec["type"]):
+        model = load_seq2seq(spec["model"], seed=spec["seed"])
+        log_history = fit_seq2seq(
+            model, tokenizer, data_dir, spec, spec["max_length"], spec["max_target_length"], training,
+            loss={"ce": 1.0}, checkpoints=checkpoints, resume_key=resume_key,
+        )
+    else:
+        labels = spec["labels"]
+        model = load_classifier(spec["model"], labels, seed=spec["seed"])
+        log_history = fit_classifier(
+            model, tokenizer, data_dir, labels, spec["max_length"], training,
+            loss={"ce": 1.0, "kd": 0.0, "temperature": 1.0}, checkpoints=checkpoints, resume_key=resume_key,
+        )
     with atomic_path(out_dir) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
