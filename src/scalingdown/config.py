@@ -202,6 +202,8 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
 
 def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, Any]) -> None:
     loss = student["loss"]
+    if not student["train"]:
+        return
     pairs = {side: loss.get("hidden_layers", {}).get(side) or [] for side in ("encoder", "decoder")}
     if loss.get("hidden", 0) > 0 and not any(pairs.values()):
         raise ConfigError(f"{key}.loss.hidden_layers", "loss.hidden > 0 needs [student, teacher] layer pairs to match")

@@ -6,7 +6,7 @@ rule report:
     output:
         REPORT_FILES,
     params:
-        spec=PLAN.report_spec(),
+        spec=lambda wildcards: PLAN.report_spec(),  # a function: braces in the config are not wildcards
         out=lambda wildcards, output: Path(output[0]).parent,
     log:
         PLAN.log("report", "report"),
