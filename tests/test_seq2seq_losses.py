@@ -6,7 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scalingdown.losses import IGNORE_INDEX, hidden_mse, kd_kl, soften, teacher_buckets, token_cross_entropy, topk_kl
+from scalingdown.losses import (
+    IGNORE_INDEX,
+    hidden_mse,
+    kd_kl,
+    seq2seq_kd_terms,
+    soften,
+    teacher_buckets,
+    token_cross_entropy,
+    topk_kl,
+)
 
 
 def _cache(teacher_logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -91,3 +100,15 @@ def test_hidden_mse_projects_the_student_width_to_the_teacher_width():
         projection.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
     student, teacher = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 2.0, 0.0]])
     assert hidden_mse(student, teacher, projection).item() == pytest.approx(9.0 / 3)
+
+
+def test_ce_and_kl_terms_share_one_pass_and_match_the_separate_losses():
+    torch.manual_seed(2)
+    student, teacher = torch.randn(2, 3, 9), torch.randn(2, 3, 9)
+    labels = torch.tensor([[1, 2, IGNORE_INDEX], [4, 5, 6]])
+    first, second = _cache(teacher, 4), _cache(teacher * 2, 3)
+    for temperature in (1.0, 3.0):
+        terms = seq2seq_kd_terms(student, labels, [first, second], temperature)
+        assert terms["ce"].item() == pytest.approx(token_cross_entropy(student, labels).item(), rel=1e-6)
+        separate = [topk_kl(student, labels, *cache, temperature) for cache in (first, second)]
+        assert terms["kl"].item() == pytest.approx(sum(separate).item() / 2, rel=1e-6)

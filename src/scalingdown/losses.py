@@ -70,6 +70,47 @@ def teacher_buckets(
     return logprobs / temperature - log_total[:, None], torch.exp(log_rest - log_total)
 
 
+def bucket_kl(log_student: torch.Tensor, topk_ids: torch.Tensor, topk_logprobs: torch.Tensor,
+              tail_mass: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher_T ‖ student_T) of each token over k + 1 buckets (no T² factor).
+
+    `log_student` (N × V) are the student's log-probabilities at temperature T; the buckets are the
+    teacher's top-k tokens and "the rest": the teacher's tail mass against the student's
+    probability of every token outside the teacher's top-k, so the tail is matched explicitly
+    instead of being dropped. With k = V this is the full KL.
+    """
+    student_top = log_student.gather(-1, topk_ids.long())
+    student_rest = (1.0 - torch.exp(student_top.double()).sum(dim=-1)).clamp_min(1e-30).float()
+    teacher_top, teacher_rest = teacher_buckets(topk_logprobs, tail_mass, log_student.shape[-1], temperature)
+    top_terms = (torch.exp(teacher_top) * (teacher_top - student_top)).sum(dim=-1)
+    rest_terms = torch.special.xlogy(teacher_rest, teacher_rest) - teacher_rest * torch.log(student_rest)
+    return top_terms + rest_terms
+
+
+def seq2seq_kd_terms(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    teachers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    temperature: float,
+) -> dict[str, torch.Tensor]:
+    """`ce` on the target tokens and `kl`: T² · the top-k KL averaged over target tokens and teachers.
+
+    `teachers` holds each teacher's (top-k ids, top-k log-probabilities, tail mass), shaped
+    B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. The student's
+    log-softmax is computed once and shared by both terms when T = 1.
+    """
+    mask = labels != IGNORE_INDEX
+    logits = student_logits[mask].float()
+    log_student = F.log_softmax(logits, dim=-1)
+    terms = {"ce": -log_student.gather(-1, labels[mask][:, None]).mean()}
+    if teachers:
+        log_soft = log_student if temperature == 1 else F.log_softmax(logits / temperature, dim=-1)
+        per_teacher = [bucket_kl(log_soft, ids[mask], logprobs[mask], tail[mask], temperature).mean()
+                       for ids, logprobs, tail in teachers]
+        terms["kl"] = temperature**2 * torch.stack(per_teacher).mean()
+    return terms
+
+
 def topk_kl(
     student_logits: torch.Tensor,
     labels: torch.Tensor,
@@ -78,23 +119,9 @@ def topk_kl(
     tail_mass: torch.Tensor,
     temperature: float,
 ) -> torch.Tensor:
-    """T² · KL(teacher_T ‖ student_T) per target token over k + 1 buckets, averaged over target tokens.
-
-    The buckets are the teacher's top-k tokens and "the rest": the teacher's tail mass against
-    the student's probability of every token outside the teacher's top-k, so the tail is matched
-    explicitly instead of being dropped. With k = V this is the full KL. Positions whose label is
-    -100 (padding) are ignored. Shapes: logits B × T × V, labels and tail B × T, top-k B × T × k.
-    """
-    mask = labels != IGNORE_INDEX
-    logits = student_logits[mask].float()
-    log_student = F.log_softmax(logits / temperature, dim=-1)
-    student_top = log_student.gather(-1, topk_ids[mask].long())
-    student_rest = (1.0 - torch.exp(student_top.double()).sum(dim=-1)).clamp_min(1e-30).float()
-    teacher_top, teacher_rest = teacher_buckets(topk_logprobs[mask], tail_mass[mask], logits.shape[-1], temperature)
-    top_terms = (torch.exp(teacher_top) * (teacher_top - student_top)).sum(dim=-1)
-    rest_terms = torch.special.xlogy(teacher_rest, teacher_rest) - teacher_rest * torch.log(student_rest)
-    per_token = top_terms + rest_terms
-    return temperature**2 * per_token.mean() if per_token.numel() else student_logits.sum() * 0.0
+    """T² · KL(teacher_T ‖ student_T) per target token over k + 1 buckets (see `bucket_kl`), averaged over
+    the target tokens (label ≠ -100). Shapes: logits B × T × V, labels and tail B × T, top-k B × T × k."""
+    return seq2seq_kd_terms(student_logits, labels, [(topk_ids, topk_logprobs, tail_mass)], temperature)["kl"]
 
 
 def token_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

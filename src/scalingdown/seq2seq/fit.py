@@ -18,7 +18,7 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel
 
-from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, token_cross_entropy, topk_kl
+from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
 from scalingdown.logit_store import CacheMismatch
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
@@ -143,15 +143,14 @@ def seq2seq_loss_fn(loss: dict[str, Any], teachers: list[TeacherRows], projectio
 
     def loss_fn(outputs: Any, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         labels = targets["labels"]
-        terms = {"ce": token_cross_entropy(outputs.logits, labels)}
         if not teachers or _prefix(0, "topk_ids") not in targets:  # no teachers, or a validation batch
+            terms = {"ce": token_cross_entropy(outputs.logits, labels)}
             terms["loss"] = terms["ce"]
             return terms
-        total = float(loss["ce"]) * terms["ce"]
-        kls = [topk_kl(outputs.logits, labels, targets[_prefix(i, "topk_ids")], targets[_prefix(i, "topk_logprobs")],
-                       targets[_prefix(i, "tail_mass")], temperature) for i in range(len(teachers))]
-        terms["kl"] = torch.stack(kls).mean()
-        total = total + float(loss["kd"]) * terms["kl"]
+        cached = [(targets[_prefix(i, "topk_ids")], targets[_prefix(i, "topk_logprobs")],
+                   targets[_prefix(i, "tail_mass")]) for i in range(len(teachers))]
+        terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature)
+        total = float(loss["ce"]) * terms["ce"] + float(loss["kd"]) * terms["kl"]
         if projections is not None:
             terms["hidden"] = _hidden_term(outputs, targets, projections, hidden_layers, len(teachers))
             total = total + float(loss["hidden"]) * terms["hidden"]
