@@ -79,9 +79,15 @@ def bucket_kl(log_student: torch.Tensor, topk_ids: torch.Tensor, topk_logprobs: 
     probability of every token outside the teacher's top-k, so the tail is matched explicitly
     instead of being dropped. With k = V this is the full KL.
     """
-    student_top = log_student.gather(-1, topk_ids.long())
+    return _bucket_kl(log_student.gather(-1, topk_ids.long()), topk_logprobs, tail_mass, log_student.shape[-1],
+                      temperature)
+
+
+def _bucket_kl(student_top: torch.Tensor, topk_logprobs: torch.Tensor, tail_mass: torch.Tensor, vocab_size: int,
+               temperature: float) -> torch.Tensor:
+    """`bucket_kl` from the student's log-probabilities at the teacher's top-k ids (N × k)."""
     student_rest = (1.0 - torch.exp(student_top.double()).sum(dim=-1)).clamp_min(1e-30).float()
-    teacher_top, teacher_rest = teacher_buckets(topk_logprobs, tail_mass, log_student.shape[-1], temperature)
+    teacher_top, teacher_rest = teacher_buckets(topk_logprobs, tail_mass, vocab_size, temperature)
     top_terms = (torch.exp(teacher_top) * (teacher_top - student_top)).sum(dim=-1)
     rest_terms = torch.special.xlogy(teacher_rest, teacher_rest) - teacher_rest * torch.log(student_rest)
     return top_terms + rest_terms
@@ -93,20 +99,29 @@ def seq2seq_kd_terms(
     teachers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     temperature: float,
 ) -> dict[str, torch.Tensor]:
-    """`ce` on the target tokens and `kl`: T² · the top-k KL averaged over target tokens and teachers.
+    """`ce` on the target tokens and, with teachers, `kl`: T² · the top-k KL averaged over tokens and teachers.
 
     `teachers` holds each teacher's (top-k ids, top-k log-probabilities, tail mass), shaped
-    B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. The student's
-    log-softmax is computed once and shared by both terms when T = 1.
+    B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. One
+    log-softmax and one gather over the vocabulary serve both terms at T = 1 (the KD overhead
+    over plain CE is then only k + 1 values per token).
     """
-    mask = labels != IGNORE_INDEX
-    logits = student_logits[mask].float()
+    logits = student_logits.flatten(0, 1).float()
+    flat_labels = labels.flatten()
+    weights = (flat_labels != IGNORE_INDEX).float()
+    weights = weights / weights.sum().clamp_min(1.0)
+    vocab = logits.shape[-1]
     log_student = F.log_softmax(logits, dim=-1)
-    terms = {"ce": -log_student.gather(-1, labels[mask][:, None]).mean()}
+    top_ids = [ids.flatten(0, 1).long() for ids, _, _ in teachers]
+    shared = temperature == 1
+    picked = log_student.gather(-1, torch.cat([flat_labels.clamp_min(0)[:, None], *(top_ids if shared else [])], -1))
+    terms = {"ce": -(picked[:, 0] * weights).sum()}
     if teachers:
-        log_soft = log_student if temperature == 1 else F.log_softmax(logits / temperature, dim=-1)
-        per_teacher = [bucket_kl(log_soft, ids[mask], logprobs[mask], tail[mask], temperature).mean()
-                       for ids, logprobs, tail in teachers]
+        log_soft = log_student if shared else F.log_softmax(logits / temperature, dim=-1)
+        student_tops = (picked[:, 1:].split([ids.shape[-1] for ids in top_ids], dim=-1) if shared
+                        else [log_soft.gather(-1, ids) for ids in top_ids])
+        per_teacher = [(_bucket_kl(top, logprobs.flatten(0, 1), tail.flatten(), vocab, temperature) * weights).sum()
+                       for top, (_, logprobs, tail) in zip(student_tops, teachers)]
         terms["kl"] = temperature**2 * torch.stack(per_teacher).mean()
     return terms
 
@@ -126,7 +141,7 @@ def topk_kl(
 
 def token_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy on the gold target tokens (positions labelled -100 ignored), averaged over tokens."""
-    return F.cross_entropy(student_logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX)
+    return seq2seq_kd_terms(student_logits, labels, [], 1.0)["ce"]
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
