@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scalingdown.data.registry import DataConfigError, check_data
 from scalingdown.errors import UserError
 
 
@@ -87,6 +88,11 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
+        try:
+            check_data(task["data"]["loader"], task["type"], task["data"].get("options", {}))
+        except DataConfigError as error:
+            raise ConfigError(f"{prefix}.{error.key}", error.problem) from None
+        _check_stages_support(prefix, task["type"])
         teachers = task["teachers"]
         for name, teacher in teachers.items():
             _check_model_ref(f"{prefix}.teachers.{name}.model", teacher["model"], workdir)
@@ -113,6 +119,14 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         labels = task.get("labels")
         if labels is None and task["type"] == "classification":
             raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
+
+
+def _check_stages_support(prefix: str, task_type: str) -> None:
+    """Teachers and students handle classification only, so far: delete this check when seq2seq lands."""
+    if task_type != "classification":
+        raise ConfigError(f"{prefix}.type", f"{task_type!r} data can be prepared and inspected "
+                                            "(`scalingdown data inspect`), but teachers and students support "
+                                            "only classification so far")
 
 
 def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:
