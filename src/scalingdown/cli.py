@@ -14,7 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scalingdown.data.registry import TASK_TYPES
 from scalingdown.errors import UserError
+
+# How `data inspect` names a key that `check_data` reports relative to a task.
+_INSPECT_ARGUMENTS = {"data.loader": "--loader", "type": "--type", "data.options": "--path / --options",
+                      "data.options.path": "--path", "data.options.labels_path": "--labels"}
+
 
 def _spec(value: str) -> dict[str, Any]:
     if value.startswith("@"):
@@ -70,6 +76,38 @@ def _run_report(args: argparse.Namespace) -> None:
     report(args.spec, args.evals, args.histories, args.out)
 
 
+def _run_data_inspect(args: argparse.Namespace) -> None:
+    from scalingdown.data.inspect import inspect_data
+    from scalingdown.data.registry import DataConfigError
+
+    options = dict(args.options)
+    if args.path:
+        options["path"] = args.path
+    if args.labels:
+        options["labels_path"] = args.labels
+    try:
+        result = inspect_data(args.loader, options, args.type, args.seed)
+    except DataConfigError as error:
+        argument = _INSPECT_ARGUMENTS.get(error.key, f"--options {error.key.removeprefix('data.options.')}")
+        raise UserError(f"{argument}: {error.problem}") from None
+    print(json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _data_commands(subparsers: Any) -> None:
+    data = subparsers.add_parser("data", help="look at a dataset before an experiment uses it")
+    commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    description = "load a dataset as `prepare` does; print its row, duplicate and label counts as JSON"
+    inspect = commands.add_parser("inspect", help=description, description=description)
+    inspect.add_argument("--loader", required=True, help="a registered loader (see config/README.md)")
+    inspect.add_argument("--path", help="the data file (the loader's `path` option)")
+    inspect.add_argument("--labels", help="a separate labels file (the loader's `labels_path` option)")
+    inspect.add_argument("--options", type=_spec, default={},
+                         help="more loader options: JSON, or @file.json / @file.yaml")
+    inspect.add_argument("--type", choices=TASK_TYPES, help="the task type, for loaders that read several")
+    inspect.add_argument("--seed", type=int, default=0, help="seed of generated data (synthetic_finance)")
+    inspect.set_defaults(run=_run_data_inspect, torch_stage=False)
+
+
 def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None], help_text: str,
            torch_stage: bool = True) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
@@ -121,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
     report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
     report.add_argument("--out", required=True, help="report directory")
+
+    _data_commands(stages)
     return parser
 
 

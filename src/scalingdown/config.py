@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scalingdown.data.registry import DataConfigError, check_data
 from scalingdown.errors import UserError
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_problem
 
@@ -95,6 +96,10 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
+        try:
+            check_data(task["data"]["loader"], task["type"], task["data"].get("options", {}))
+        except DataConfigError as error:
+            raise ConfigError(f"{prefix}.{error.key}", error.problem) from None
         teachers = task["teachers"]
         for name, teacher in teachers.items():
             _check_model_ref(f"{prefix}.teachers.{name}.model", teacher["model"], workdir)
@@ -174,6 +179,12 @@ def _check_no_seq2seq_keys(prefix: str, task: Mapping[str, Any]) -> None:
 
 
 def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
+    for role in ("teachers", "students"):
+        for name, member in task[role].items():
+            if member["model"].startswith("tiny:") and not member["model"].startswith("tiny:t5-"):
+                raise ConfigError(f"{prefix}.{role}.{name}.model",
+                                  f"{member['model']!r} is an encoder classifier; a {task['type']} task needs a "
+                                  "text-to-text (T5-family) model, e.g. tiny:t5-l2-h32 or hub:t5-small")
     if task.get("labels") is not None:
         raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
     for part, template in (task.get("prompt") or {}).items():

@@ -19,7 +19,7 @@ CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new
 # value changes every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 1, "teacher": 1, "logits": 1, "student": 1}
+FORMAT_VERSIONS = {"data": 2, "teacher": 1, "logits": 1, "student": 1}
 
 # Path templates shared with the rules (workflow/rules/*.smk) as output patterns.
 DATA_DIR = CACHE + "/data/{data_key}"
@@ -227,13 +227,14 @@ class Plan:
         return next(t for task in self.tasks.values() for t in task.teachers.values() if t.logits_key == logits_key)
 
     def data_files(self, data_key: str) -> list[str]:
-        """Input files of a task's loader: every option named `path` or ending in `_path` (str or list)."""
+        """Input files of a task's loader: every option named `path`, `files` or ending in `_path` / `_files`
+        (a string, or the strings in a list or mapping), sorted and without repeats."""
         options = self.task_by_data_key(data_key).spec["data"].get("options", {})
-        files: list[str] = []
-        for key, value in sorted(options.items()):
-            if key == "path" or key.endswith("_path"):
-                files += value if isinstance(value, list) else [value]
-        return files
+        files: set[str] = set()
+        for key, value in options.items():
+            if key in {"path", "files"} or key.endswith(("_path", "_files")):
+                files.update(_strings(value))
+        return sorted(files)
 
     def student_by_init_key(self, init_key: str) -> StudentPlan:
         return next(s for task in self.tasks.values() for s in task.students.values() if s.init_key == init_key)
@@ -364,6 +365,14 @@ class Plan:
         if kind == "teacher":
             return task_plan.teachers[name].model_ref
         return task_plan.students[name].evaluated_dir
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings in `value`: itself, or the items of a list or the values of a mapping (nested)."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [string for item in items for string in _strings(item)]
 
 
 def local_model(ref: str) -> list[str]:

@@ -10,81 +10,74 @@ import pandas as pd
 
 from scalingdown.atomic import atomic_path, write_json
 from scalingdown.config import ConfigError
-from scalingdown.data.loaders import get_loader
-from scalingdown.data.splits import drop_duplicate_texts, split_off, take_portion
+from scalingdown.data.loaders import load
+from scalingdown.data.registry import DataConfigError
+from scalingdown.data.schema import STRATIFY, label_counts
+from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
 
 log = logging.getLogger(__name__)
 
-# When a text occurs in several official splits, the evaluation split keeps it.
-_KEEP_PRIORITY = ("test", "validation", "train", "all")
-
 
 def _check_labels(frame: pd.DataFrame, labels: list[str] | None, key: str) -> None:
-    if labels is None or "label" not in frame:
+    if labels is None:
         return
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise ConfigError(key, f"the data has labels {unknown} that are not among the configured labels {labels}")
 
 
-def _label_counts(frame: pd.DataFrame) -> dict[str, int] | None:
-    if "label" not in frame:
-        return None
-    return {str(label): int(count) for label, count in frame["label"].value_counts().sort_index().items()}
-
-
-def _deduplicate(parts: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
-    """Drop repeated texts across and within splits, keeping evaluation splits intact first."""
-    order = [name for name in _KEEP_PRIORITY if name in parts]
-    tagged = pd.concat([parts[name].assign(_split=name) for name in order], ignore_index=True)
-    kept, dropped = drop_duplicate_texts(tagged)
-    return {name: kept[kept["_split"] == name].drop(columns="_split").reset_index(drop=True) for name in order}, dropped
-
-
-def _complete_splits(parts: dict[str, pd.DataFrame], split: dict[str, float], seed: int) -> dict[str, pd.DataFrame]:
-    """Fill in the splits the source does not provide with seeded, stratified splits."""
+def _complete_splits(parts: dict[str, pd.DataFrame], split: dict[str, float], seed: int,
+                     stratify: str | None) -> dict[str, pd.DataFrame]:
+    """Fill in the splits the source does not provide with seeded splits, stratified by `stratify`."""
     if "all" in parts:
-        rest, test = split_off(parts.pop("all"), split["test"], seed)
+        rest, test = split_off(parts.pop("all"), split["test"], seed, stratify)
         parts = {"train": rest, "test": test, **parts}
     if "test" not in parts:
-        parts["train"], parts["test"] = split_off(parts["train"], split["test"], seed)
+        parts["train"], parts["test"] = split_off(parts["train"], split["test"], seed, stratify)
     if "validation" not in parts:
-        parts["train"], parts["validation"] = split_off(parts["train"], split["validation"], seed + 1)
+        parts["train"], parts["validation"] = split_off(parts["train"], split["validation"], seed + 1, stratify)
     return {name: parts[name] for name in SPLITS}
 
 
 def prepare(spec: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
-    """Run the stage; `spec` is the plan's prepare spec. Returns the manifest it wrote."""
-    data = spec["data"]
-    seed = spec["seed"]
-    parts = get_loader(data["loader"])(data.get("options", {}), seed)
+    """Run the stage; `spec` is the plan's prepare spec. Returns the manifest it wrote.
+
+    Everything is loaded and checked before anything is written: bad data raises `DataError`
+    and leaves no output behind.
+    """
+    data, seed, task_type = spec["data"], spec["seed"], spec["type"]
     task_key = f"tasks.{spec['task']}"
-    for frame in parts.values():
-        _check_labels(frame, spec.get("labels"), f"{task_key}.labels")
-    loaded_rows = sum(len(frame) for frame in parts.values())
-    parts, duplicates = _deduplicate(parts)
-    if duplicates:
-        log.warning("dropped %d rows whose text repeats an earlier row", duplicates)
-    parts = _complete_splits(parts, data["split"], seed)
-    full_train = len(parts["train"])
-    parts["train"] = take_portion(parts["train"], data["data_portion"], seed + 2)
+    try:
+        parts = load(data["loader"], data.get("options", {}), seed, task_type)
+    except DataConfigError as error:
+        raise ConfigError(f"{task_key}.{error.key}", error.problem) from None
+    if task_type == "classification":
+        for frame in parts.values():
+            _check_labels(frame, spec.get("labels"), f"{task_key}.labels")
+    parts, cleaning = drop_duplicates(parts, task_type)
+    if cleaning.duplicates_dropped or cleaning.label_conflicts_dropped:
+        log.warning("dropped %d exact repeats and %d rows of %d texts with conflicting labels",
+                    cleaning.duplicates_dropped, cleaning.label_conflicts_dropped, cleaning.conflicting_texts)
     for name, frame in parts.items():
         if frame.empty:
-            raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {loaded_rows})")
+            raise ConfigError(f"{task_key}.data", f"no rows of the {name} source are left after de-duplication "
+                                                  "(each of its texts repeats one kept in another split, or has conflicting labels)")
+    stratify = STRATIFY[task_type]
+    parts = _complete_splits(parts, data["split"], seed, stratify)
+    full_train = len(parts["train"])
+    parts["train"] = take_portion(parts["train"], data["data_portion"], seed + 2, stratify)
+    for name, frame in parts.items():
+        if frame.empty:
+            raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {cleaning.rows_loaded})")
 
-    labels = spec.get("labels")
     manifest = {
-        "labels": labels,
-        "rows_loaded": loaded_rows,
-        "duplicates_dropped": duplicates,
+        "type": task_type,
+        "labels": spec.get("labels"),
+        **cleaning.counts(),
         "train_rows_before_portion": full_train,
         "splits": {
-            name: {
-                "rows": len(frame),
-                "sha256": frame_fingerprint(frame),
-                "label_counts": _label_counts(frame),
-            }
+            name: {"rows": len(frame), "sha256": frame_fingerprint(frame), "label_counts": label_counts(frame, task_type)}
             for name, frame in parts.items()
         },
     }

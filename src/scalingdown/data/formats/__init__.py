@@ -1,0 +1,1 @@
+"""One module per dataset family; each has `load(options, seed, task_type) -> {split: DataFrame}`."""
