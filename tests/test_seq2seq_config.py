@@ -74,6 +74,11 @@ def test_a_valid_seq2seq_config_passes():
          "tasks.qa.students.stage1.loss.hidden_layers.encoder", "caches no encoder hidden state of layer(s) [3]"),
         (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5}),
          "tasks.qa.students.stage1.loss.hidden_layers", "needs [student, teacher] layer pairs"),
+        (lambda c: _qa(c)["students"]["stage1"].update(
+            loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 2]]}}, training={"lora": {"r": 4}}),
+         "tasks.qa.students.stage1.loss.hidden", "LoRA (training.lora) would freeze"),
+        (lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
+         "tasks.qa.teachers.base.model", "needs a text-to-text (T5-family) model"),
         (lambda c: _qa(c).update(prompt={"source": "{question} {answer}"}),
          "tasks.qa.prompt.source", "uses {answer}"),
         (lambda c: _qa(c).update(labels=["a", "b"]), "tasks.qa.labels", "has no label names"),
@@ -82,6 +87,7 @@ def test_a_valid_seq2seq_config_passes():
     ],
     ids=["unknown-student", "cycle", "untrained-source", "other-model", "student-key-without-method",
          "target-length", "generated-two-teachers", "hidden-layer-not-cached", "hidden-without-pairs",
+         "hidden-with-lora", "encoder-model",
          "prompt-leaks-answer", "labels", "teacher-layers"],
 )
 def test_seq2seq_config_errors_name_the_key(mutate, key, problem):

@@ -215,6 +215,9 @@ def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, A
     loss = student["loss"]
     if not student["train"]:
         return
+    if loss.get("hidden", 0) > 0 and "lora" in student["training"]:
+        raise ConfigError(f"{key}.loss.hidden", "the hidden-state loss trains projections next to the student, "
+                          "which LoRA (training.lora) would freeze: use one or the other")
     pairs = {side: loss.get("hidden_layers", {}).get(side) or [] for side in ("encoder", "decoder")}
     if loss.get("hidden", 0) > 0 and not any(pairs.values()):
         raise ConfigError(f"{key}.loss.hidden_layers", "loss.hidden > 0 needs [student, teacher] layer pairs to match")
