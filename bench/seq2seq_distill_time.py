@@ -77,7 +77,7 @@ def online(spec: dict, data: str, init: str, teacher_dir: str, out: Path) -> flo
     with mock.patch.object(training, "KDTrainer", OnlineTeacherTrainer):
         training.train_model(model, tokenizer, dataset(sources, gold), dataset(valid_sources, valid_gold),
                              spec["training"], seq2seq_loss_fn(spec["loss"], [placeholder], None, {}), out / "ck",
-                             {"bench": "online"}, data_collator=Seq2SeqKDCollator(tokenizer, model),
+                             {"bench": "online"}, data_collator=Seq2SeqKDCollator(tokenizer, model, [placeholder.top_k]),
                              compute_metrics=None)
     model.save_pretrained(out / "model")
     return time.perf_counter() - start

@@ -150,16 +150,17 @@ def test_the_collator_pads_teacher_rows_to_the_batch_target_length():
     model = load_seq2seq("tiny:t5-l1-h16")
     features = [
         {"input_ids": [5, 6, 102], "attention_mask": [1, 1, 1], "labels": [7, 102],
-         "teacher_0_topk_ids": [[7, 8], [102, 9]], "teacher_0_topk_logprobs": [[-0.1, -2.0], [-0.2, -1.5]],
+         "teacher_0_topk_ids": [7, 8, 102, 9], "teacher_0_topk_logprobs": [-0.1, -2.0, -0.2, -1.5],
          "teacher_0_tail_mass": [0.05, 0.1], "teacher_0_hidden_encoder_1": [1.0, 2.0]},
         {"input_ids": [5, 102], "attention_mask": [1, 1], "labels": [7, 8, 9, 102],
-         "teacher_0_topk_ids": [[7, 1]] * 4, "teacher_0_topk_logprobs": [[-0.3, -1.0]] * 4,
+         "teacher_0_topk_ids": [7, 1] * 4, "teacher_0_topk_logprobs": [-0.3, -1.0] * 4,
          "teacher_0_tail_mass": [0.2] * 4, "teacher_0_hidden_encoder_1": [3.0, 4.0]},
     ]
-    batch = Seq2SeqKDCollator(tokenizer, model, hidden_states=True)(features)
+    batch = Seq2SeqKDCollator(tokenizer, model, top_ks=[2], hidden_states=True)(features)
     assert batch["labels"].tolist() == [[7, 102, -100, -100], [7, 8, 9, 102]]
     assert batch["decoder_input_ids"][0].tolist() == [0, 7, 102, 0]
     assert batch["teacher_0_topk_ids"].shape == (2, 4, 2) and batch["teacher_0_topk_ids"].dtype == torch.int64
+    assert batch["teacher_0_topk_ids"][0, 1].tolist() == [102, 9]
     assert batch["teacher_0_topk_logprobs"][0, 2:].abs().sum() == 0 and batch["teacher_0_tail_mass"].shape == (2, 4)
     assert np.allclose(batch["teacher_0_hidden_encoder_1"].numpy(), [[1, 2], [3, 4]])
     assert batch["source_mask"].tolist() == [[1, 1, 1], [1, 1, 0]] and batch["output_hidden_states"] is True

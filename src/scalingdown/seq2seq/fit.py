@@ -22,7 +22,7 @@ from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd
 from scalingdown.logit_store import CacheMismatch
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
-from scalingdown.training import train_model
+from scalingdown.training import LossFn, train_model
 
 PER_TOKEN = ("topk_ids", "topk_logprobs", "tail_mass")
 PROJECTIONS = "kd_projections"
@@ -45,14 +45,17 @@ def _prefix(index: int, name: str) -> str:
 class Seq2SeqKDCollator:
     """`DataCollatorForSeq2Seq` (pads sources, labels with -100, builds decoder inputs) plus teacher rows.
 
-    Per-token teacher entries are zero-padded to the batch's target length (those positions carry
-    label -100 and are ignored by the loss); pooled hidden states are stacked. With
+    Per-token teacher entries (stored flat, T·k per row) are reshaped with each teacher's k and
+    zero-padded to the batch's target length (those positions carry label -100 and are ignored
+    by the loss); pooled hidden states are stacked. With
     `hidden_states`, the model is asked for its hidden states and the encoder attention mask is
     repeated as a loss target (for pooling).
     """
 
-    def __init__(self, tokenizer: Any, model: PreTrainedModel, hidden_states: bool = False) -> None:
+    def __init__(self, tokenizer: Any, model: PreTrainedModel, top_ks: list[int] | None = None,
+                 hidden_states: bool = False) -> None:
         self.base = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=IGNORE_INDEX)
+        self.top_ks = top_ks or []
         self.hidden_states = hidden_states
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,7 +66,9 @@ class Seq2SeqKDCollator:
         width = batch["labels"].shape[1]
         for key, values in teacher.items():
             if key.endswith(PER_TOKEN):
-                batch[key] = _pad_rows(values, width)
+                k = self.top_ks[int(key.split("_")[1])] if not key.endswith("tail_mass") else None
+                batch[key] = _pad_rows([np.asarray(value) if k is None else reshape_topk(value, k)
+                                        for value in values], width)
             else:
                 batch[key] = torch.tensor(np.asarray(values, dtype=np.float32))
         if self.hidden_states:
@@ -72,8 +77,7 @@ class Seq2SeqKDCollator:
         return batch
 
 
-def _pad_rows(values: list[Any], width: int) -> torch.Tensor:
-    rows = [np.asarray(value) for value in values]
+def _pad_rows(rows: list[np.ndarray], width: int) -> torch.Tensor:
     dtype = np.int64 if rows[0].dtype.kind in "iu" else np.float32
     padded = np.zeros((len(rows), width, *rows[0].shape[1:]), dtype=dtype)
     for index, row in enumerate(rows):
@@ -106,18 +110,16 @@ def _labels(teachers: list[TeacherRows], gold: list[list[int]]) -> list[list[int
 def _teacher_columns(teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {}
     for index, teacher in enumerate(teachers):
-        columns[_prefix(index, "topk_ids")] = [reshape_topk(ids, teacher.top_k).tolist()
-                                               for ids in teacher.columns["topk_ids"]]
-        columns[_prefix(index, "topk_logprobs")] = [reshape_topk(values, teacher.top_k).astype(np.float32).tolist()
-                                                    for values in teacher.columns["topk_logprobs"]]
-        columns[_prefix(index, "tail_mass")] = [values.tolist() for values in teacher.columns["tail_mass"]]
+        columns[_prefix(index, "topk_ids")] = teacher.columns["topk_ids"]
+        columns[_prefix(index, "topk_logprobs")] = [values.astype(np.float32) for values in teacher.columns["topk_logprobs"]]
+        columns[_prefix(index, "tail_mass")] = teacher.columns["tail_mass"]
         for side, pairs in hidden_layers.items():
             for _, teacher_layer in pairs:
                 name = hidden_column(side, teacher_layer)
                 if name not in teacher.columns:
                     raise CacheMismatch(f"teacher {teacher.name}: its cache holds no {side} hidden state of layer "
                                         f"{teacher_layer}; add it to the teacher's hidden_layers")
-                columns[_prefix(index, name)] = [values.tolist() for values in teacher.columns[name]]
+                columns[_prefix(index, name)] = teacher.columns[name]
     return columns
 
 
@@ -137,7 +139,7 @@ def _projections(model: PreTrainedModel, teachers: list[TeacherRows], hidden_lay
 
 
 def seq2seq_loss_fn(loss: dict[str, Any], teachers: list[TeacherRows], projections: torch.nn.ModuleDict | None,
-                    hidden_layers: dict[str, list[list[int]]]):
+                    hidden_layers: dict[str, list[list[int]]]) -> LossFn:
     """The loss function the trainer calls: named terms `ce`, `kl`, `hidden` and their weighted sum `loss`."""
     temperature = float(loss.get("temperature", 1.0))
 
@@ -210,7 +212,8 @@ def fit_seq2seq(
         return train_model(
             model, tokenizer, Dataset.from_dict(columns), eval_data, training,
             seq2seq_loss_fn(loss, teachers, projections, hidden_layers), checkpoints, resume_key,
-            data_collator=Seq2SeqKDCollator(tokenizer, model, hidden_states=use_hidden), compute_metrics=None,
+            data_collator=Seq2SeqKDCollator(tokenizer, model, [t.top_k for t in teachers], hidden_states=use_hidden),
+            compute_metrics=None,
         )
     finally:
         if use_hidden:
