@@ -51,22 +51,29 @@ def full_logits_bytes(model, sources, targets, directory: Path) -> tuple[int, in
     return path.stat().st_size, len(rows)
 
 
+def reconstructed_kl(full: torch.Tensor, ids: torch.Tensor, values: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
+    """KL(full ‖ top-k with the tail spread evenly over the other tokens) per token."""
+    vocab, k = full.shape[-1], ids.shape[-1]
+    rebuilt = torch.zeros_like(full) + (tail / max(vocab - k, 1)).clamp_min(1e-38).log()[:, None]
+    rebuilt.scatter_(1, ids, values)
+    rebuilt = rebuilt - torch.logsumexp(rebuilt, dim=-1, keepdim=True)
+    return (full.exp() * (full - rebuilt)).sum(-1)
+
+
 def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
-    """Mean/max KL(full ‖ reconstructed top-k) per token; with a student, top-k vs full KD loss at T = 1, 2."""
-    kls, tails, losses = [], [], {1.0: [[], []], 2.0: [[], []]}
+    """Mean/max KL(full ‖ reconstructed top-k) per token (cached float16 log-probabilities, and float32);
+    with a student, the top-k KD loss against the full KL(teacher ‖ student) at T = 1 and 2."""
+    kls, kls32, tails, losses = [], [], [], {1.0: [[], []], 2.0: [[], []]}
     student_batches = forced_batches(student, sources, targets, 8, None) if student is not None else None
     for _, outputs, labels, _ in forced_batches(teacher, sources, targets, 8, None):
         mask = labels != IGNORE_INDEX
         logits = outputs.logits[mask].float()
-        vocab = logits.shape[-1]
         full = F.log_softmax(logits, dim=-1)
-        values, ids = full.topk(k, dim=-1)
-        values = values.half().float()  # as cached
-        tail = (1 - values.double().exp().sum(-1)).clamp_min(0).float()
-        rebuilt = torch.full_like(full, 0.0) + (tail / max(vocab - k, 1)).clamp_min(1e-38).log()[:, None]
-        rebuilt.scatter_(1, ids, values)
-        rebuilt = rebuilt - torch.logsumexp(rebuilt, dim=-1, keepdim=True)
-        kls += (full.exp() * (full - rebuilt)).sum(-1).tolist()
+        values32, ids = full.topk(k, dim=-1)
+        tail = (1 - values32.double().exp().sum(-1)).clamp_min(0).float()
+        values = values32.half().float()  # as cached
+        kls += reconstructed_kl(full, ids, values, tail).tolist()
+        kls32 += reconstructed_kl(full, ids, values32, tail).tolist()
         tails += tail.tolist()
         if student_batches is not None:
             _, student_outputs, _, _ = next(student_batches)
@@ -77,6 +84,7 @@ def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
                 full_values += (log_teacher.exp() * (log_teacher - log_student)).sum(-1).tolist()
                 topk_values += bucket_kl(log_student, ids, values, tail, temperature).tolist()
     result = {"kl_full_vs_reconstructed_mean": float(np.mean(kls)), "kl_full_vs_reconstructed_max": float(np.max(kls)),
+              "kl_full_vs_reconstructed_fp32_mean": float(np.mean(kls32)),
               "tail_mass_mean": float(np.mean(tails)), "tail_mass_max": float(np.max(tails))}
     if student is not None:
         for temperature, (topk_values, full_values) in losses.items():
@@ -120,7 +128,7 @@ def main() -> None:
             columns = topk_columns(teacher, sources, targets, k, 16, description=None)
             seconds = time.perf_counter() - start
             fp16 = cache_bytes(columns, row_ids, directory, f"k{k}-fp16")
-            columns["topk_logprobs"] = [values.astype(np.float32) for values in columns["topk_logprobs"]]
+            columns = topk_columns(teacher, sources, targets, k, 16, description=None, logprob_dtype=np.float32)
             fp32 = cache_bytes(columns, row_ids, directory, f"k{k}-fp32")
             results["k"][k] = {"bytes_per_token_fp16": fp16 / tokens, "bytes_per_token_fp32": fp32 / tokens,
                                "compression_vs_full_fp32_raw": 4 * vocab * tokens / fp16,

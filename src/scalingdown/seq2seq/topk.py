@@ -44,7 +44,8 @@ def topk_columns(
     k: int,
     batch_size: int,
     hidden_layers: dict[str, list[int]] | None = None,
-    description: str = "top-k",
+    description: str | None = "top-k",
+    logprob_dtype: type = LOGPROB_DTYPE,
 ) -> dict[str, list[np.ndarray]]:
     """The store columns of every (source, target) pair, in input order (teacher forcing on `target_ids`)."""
     hidden_layers = {side: list(layers) for side, layers in (hidden_layers or {}).items() if layers}
@@ -67,7 +68,7 @@ def topk_columns(
             length = len(target_ids[index])
             columns["target_ids"][index] = np.asarray(target_ids[index], dtype=np.int32)
             columns["topk_ids"][index] = top_ids[position, :length].numpy().astype(np.int32).reshape(-1)
-            columns["topk_logprobs"][index] = top_values[position, :length].numpy().astype(LOGPROB_DTYPE).reshape(-1)
+            columns["topk_logprobs"][index] = top_values[position, :length].numpy().astype(logprob_dtype).reshape(-1)
             columns["tail_mass"][index] = tail[position, :length].numpy()
             for name, vectors in pooled.items():
                 columns[name][index] = vectors[position].numpy()
