@@ -6,7 +6,9 @@ All three train the same student (same init, data, batch size, epochs, hence the
 - `cached`: the `distill` stage from the teacher's top-k cache (reading and checking the cache included);
 - `online`: the same top-k loss, but the teacher runs forward on every batch instead of a cache
   (the comparison of issue 5; the workflow itself never does this).
-Computing the cache once (`teacher_logits`) is timed separately.
+Computing the cache once (`teacher_logits`) is timed separately. The whole-stage times include loading,
+dataset building and saving, and suffer from a shared machine's load; `--steps` also times single training
+steps (fetch, collate, forward, backward, optimiser) of the three variants, interleaved step by step.
 
     PYTHONPATH=src python bench/seq2seq_distill_time.py --teacher <model dir> --data <prepared data dir> --type generative_qa
 """
@@ -28,7 +30,8 @@ from datasets import Dataset
 
 from scalingdown import training
 from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn
+from scalingdown.logit_store import read_logits
+from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
 from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
@@ -83,6 +86,47 @@ def online(spec: dict, data: str, init: str, teacher_dir: str, out: Path) -> flo
     return time.perf_counter() - start
 
 
+def step_times(spec: dict, data: str, init: str, teacher_dir: str, cache: Path, steps: int) -> dict[str, float]:
+    """Median seconds per training step of each variant, interleaved step by step on the same batches."""
+    tokenizer, model = load_tokenizer(init), load_seq2seq(init)
+    teacher = load_seq2seq(teacher_dir).eval()
+    frame, fingerprint = read_logits(cache)
+    rows = TeacherRows("teacher", int(fingerprint["top_k"]), False,
+                       {name: frame[name].tolist() for name in frame.columns if name not in ("split", "row_id")})
+    _, sources, gold = encoded_split(data, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"])
+    plain = {"input_ids": sources, "attention_mask": [[1] * len(s) for s in sources], "labels": gold}
+    cached = Dataset.from_dict({**plain, **teacher_columns([rows], {})})
+    plain = Dataset.from_dict(plain)
+    variants = {
+        "gold_only": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec["loss"], [], None, {}), False),
+        "cached": (cached, Seq2SeqKDCollator(tokenizer, model, [rows.top_k]),
+                   seq2seq_loss_fn(spec["loss"], [rows], None, {}), False),
+        "online": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec["loss"], [rows], None, {}), True),
+    }
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    size = spec["training"]["batch_size"]
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for step in range(steps + 2):
+        start_row = (step * size) % max(1, len(plain) - size)
+        indices = list(range(start_row, start_row + size))
+        for name, (dataset, collator, loss_fn, in_loop) in variants.items():
+            start = time.perf_counter()
+            batch = collator([dataset[i] for i in indices])
+            targets = {key: batch.pop(key) for key in list(batch) if training.is_target_key(key)}
+            if in_loop:
+                with torch.no_grad():
+                    logits = teacher(**batch).logits
+                    values, ids = torch.log_softmax(logits.float(), dim=-1).topk(rows.top_k, dim=-1)
+                targets.update(teacher_0_topk_ids=ids, teacher_0_topk_logprobs=values,
+                               teacher_0_tail_mass=(1 - values.double().exp().sum(-1)).clamp_min(0).float())
+            loss_fn(model(**batch), targets)["loss"].backward()
+            optimiser.step()
+            optimiser.zero_grad()
+            if step >= 2:  # warm-up
+                times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="fine-tuned seq2seq teacher directory")
@@ -94,7 +138,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--max-target-length", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3, help="timings per variant (the median is reported)")
+    parser.add_argument("--repeats", type=int, default=3, help="whole-stage timings per variant (median reported)")
+    parser.add_argument("--steps", type=int, default=0, help="also time this many single steps per variant")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", help="write the results as JSON here too")
     args = parser.parse_args()
@@ -127,8 +172,9 @@ def main() -> None:
                 teachers, paths = ([entry], [str(cache)]) if name == "cached" else ([], [])
                 times[name].append(timed(distill, {**spec, "teachers": teachers}, args.data, str(root / "init"), paths,
                                          str(out / "model"), str(out / "history.json"), str(out / "ck")))
-        steps = json.loads((root / "cached-0" / "history.json").read_text())[-1]["step"]
-    median = {name: float(np.median(values)) for name, values in times.items()}
+        steps = json.loads((root / "cached-0" / "history.json").read_text())[-1]["step"] if args.repeats else None
+        per_step = step_times(spec, args.data, str(root / "init"), args.teacher, cache, args.steps) if args.steps else {}
+    median = {name: float(np.median(values)) if values else float("nan") for name, values in times.items()}
     results = {"machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} threads",
                "teacher": args.teacher, "student": args.student_model, "k": args.k, "epochs": args.epochs,
                "batch_size": args.batch_size, "steps": steps, "seconds": times, "median_seconds": median,
@@ -136,6 +182,10 @@ def main() -> None:
                "cached_vs_gold_only": median["cached"] / median["gold_only"],
                "online_vs_gold_only": median["online"] / median["gold_only"],
                "online_vs_cached": median["online"] / median["cached"]}
+    if per_step:
+        results["seconds_per_step"] = per_step
+        results["per_step_cached_vs_gold_only"] = per_step["cached"] / per_step["gold_only"]
+        results["per_step_online_vs_gold_only"] = per_step["online"] / per_step["gold_only"]
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

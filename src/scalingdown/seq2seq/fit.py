@@ -107,7 +107,8 @@ def _labels(teachers: list[TeacherRows], gold: list[list[int]]) -> list[list[int
     return gold
 
 
-def _teacher_columns(teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]) -> dict[str, list[Any]]:
+def teacher_columns(teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]) -> dict[str, list[Any]]:
+    """The training-set columns of the teachers' cached rows (`teacher_<i>_<name>`), flat per row."""
     columns: dict[str, list[Any]] = {}
     for index, teacher in enumerate(teachers):
         columns[_prefix(index, "topk_ids")] = teacher.columns["topk_ids"]
@@ -200,7 +201,7 @@ def fit_seq2seq(
     labels = _labels(teachers, gold)
     columns: dict[str, list[Any]] = {"input_ids": train_sources, "attention_mask": [[1] * len(s) for s in train_sources],
                                      "labels": labels}
-    columns.update(_teacher_columns(teachers, hidden_layers if use_hidden else {}))
+    columns.update(teacher_columns(teachers, hidden_layers if use_hidden else {}))
     _, valid_sources, valid_gold = encoded_split(data_dir, "validation", task, tokenizer, max_length, max_target_length)
     eval_data = Dataset.from_dict({"input_ids": valid_sources, "attention_mask": [[1] * len(s) for s in valid_sources],
                                    "labels": valid_gold})
