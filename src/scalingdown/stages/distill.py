@@ -57,7 +57,7 @@ def distill(
     out_dir: str, history: str, checkpoints: str,
 ) -> None:
     """Train the student initialised from `init_dir`; save it to `out_dir` and its history."""
-    if is_seq2seq(spec["type"]):
+    if is_seq2seq(spec.get("type", "classification")):
         distill_seq2seq(spec, data_dir, init_dir, logits_paths, out_dir, history, checkpoints)
         return
     teacher_probs = None

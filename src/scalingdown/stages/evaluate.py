@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str) -> dict[str, Any]:
     """Score `model_ref` on the test split and time it; writes and returns the result record."""
-    if is_seq2seq(spec["type"]):
+    if is_seq2seq(spec.get("type", "classification")):
         return evaluate_seq2seq(spec, data_dir, model_ref, out_path)
     labels = spec["labels"]
     bench = spec["benchmark"]

@@ -18,7 +18,7 @@ def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history:
     tokenizer = load_tokenizer(spec["model"])
     training = {"seed": spec["seed"], **spec["training"]}
     resume_key = {"stage": "finetune_teacher", "spec": spec, "data": str(Path(data_dir))}
-    if is_seq2seq(spec["type"]):
+    if is_seq2seq(spec.get("type", "classification")):
         model = load_seq2seq(spec["model"], seed=spec["seed"])
         log_history = fit_seq2seq(
             model, tokenizer, data_dir, spec, spec["max_length"], spec["max_target_length"], training,

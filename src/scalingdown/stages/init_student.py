@@ -23,7 +23,7 @@ from scalingdown.seq2seq.formats import is_seq2seq
 def build_student(spec: dict[str, Any]) -> torch.nn.Module:
     """The initial student: pretrained weights, a subset of a model's layers, or a seeded random init."""
     ref, init, labels, seed = spec["model"], spec["init"], spec["labels"], spec["seed"]
-    if is_seq2seq(spec["type"]):
+    if is_seq2seq(spec.get("type", "classification")):
         return load_seq2seq(ref, seed=seed, pretrained=init["method"] == "pretrained")
     torch.manual_seed(seed)
     if init["method"] == "scratch":

@@ -49,7 +49,7 @@ def weights_fingerprint(model_ref: str, model: Any) -> str:
 
 def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64) -> None:
     """Compute the teacher's logits on train, validation and test and write the fingerprinted cache."""
-    if is_seq2seq(spec["type"]):
+    if is_seq2seq(spec.get("type", "classification")):
         teacher_topk(spec, data_dir, out_path, batch_size)
         return
     model_ref = spec["model"]
