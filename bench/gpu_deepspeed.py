@@ -35,6 +35,7 @@ DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "gpu-deepspeed"
 TRAINING_RULES = ("finetune_teacher", "distill")
 TRAIN_RUNTIME = re.compile(r"'train_runtime': '([\d.]+)'")
+HASH_SUFFIX = re.compile(r"-[0-9a-f]{10}$")  # cache keys differ between variants; names do not
 
 
 def environment() -> dict[str, str]:
@@ -84,7 +85,7 @@ def run_variant(name: str, config: dict[str, Any], workdir: Path, cores: int, gp
         for log in sorted((logs / rule).glob("*.log")):
             found = TRAIN_RUNTIME.findall(log.read_text(encoding="utf-8", errors="replace"))
             if found:
-                runtimes[f"{rule}:{log.stem}"] = float(found[-1])
+                runtimes[f"{rule} {HASH_SUFFIX.sub('', log.stem)}"] = float(found[-1])
     import pandas as pd
 
     metrics = pd.read_csv(workdir / "results" / config["experiment"] / "report" / "metrics.csv")
@@ -107,17 +108,14 @@ def machine() -> str:
 
 
 def table(results: list[dict[str, Any]], settings: str) -> str:
-    runs = sorted({key for result in results for key in result["train_runtime_s"]})
-    scores = sorted({key for result in results for key in result["accuracy"]})
-    header = ["variant", "workflow wall s"] + [f"train_runtime {run} s" for run in runs] + \
-        [f"accuracy {score}" for score in scores]
+    """One row per measurement, one column per variant."""
+    rows: dict[str, list[str]] = {"workflow wall time, s": [f"{r['wall_s']:.1f}" for r in results]}
+    for label, key, digits in (("train_runtime, s:", "train_runtime_s", 2), ("test accuracy:", "accuracy", 3)):
+        for name in sorted({name for result in results for name in result[key]}):
+            rows[f"{label} {name}"] = [f"{r[key][name]:.{digits}f}" if name in r[key] else "–" for r in results]
     lines = [f"Machine: {machine()}.", f"Settings: {settings}.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for result in results:
-        cells = [result["name"], f"{result['wall_s']:.1f}"]
-        cells += [f"{result['train_runtime_s'][run]:.2f}" if run in result["train_runtime_s"] else "–" for run in runs]
-        cells += [f"{result['accuracy'][score]:.3f}" if score in result["accuracy"] else "–" for score in scores]
-        lines.append("| " + " | ".join(cells) + " |")
+             "| | " + " | ".join(r["name"] for r in results) + " |", "|---" + "|---" * len(results) + "|"]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows.items()]
     return "\n".join(lines)
 
 
