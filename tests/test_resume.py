@@ -66,9 +66,12 @@ def test_a_killed_distill_resumes_from_its_last_checkpoint_and_matches_an_uninte
     last = last_complete_checkpoint(checkpoints)
     step = int(last.name.split("-")[1])
     assert 0 < step < TOTAL_STEPS
-    # A kill in the middle of the next save leaves a newer, incomplete checkpoint: it must be skipped.
-    (checkpoints / f"checkpoint-{step + 1}").mkdir()
-    (checkpoints / f"checkpoint-{step + 1}" / "model.safetensors").write_bytes(b"cut short")
+    # A kill in the middle of the next save leaves a newer checkpoint whose last file is cut short:
+    # it must be skipped.
+    partial = checkpoints / f"checkpoint-{step + 1}"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"cut short")
+    (partial / "trainer_state.json").write_text('{"global_step": ')
 
     rerun = subprocess.run(_command(distill_inputs, killed), capture_output=True, text=True, env=stage_env())
     assert rerun.returncode == 0, rerun.stderr[-3000:]

@@ -162,12 +162,20 @@ def _checkpoint_step(path: Path) -> int:
     return int(path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-"))
 
 
+def _is_complete(checkpoint: Path) -> bool:
+    """Whether the Trainer finished writing `checkpoint`: its last file is there and whole."""
+    try:
+        json.loads((checkpoint / CHECKPOINT_COMPLETE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     """The newest checkpoint the Trainer finished writing (a kill can cut the newest one short)."""
     found = [path for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
              if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()]
-    complete = [path for path in found if (path / CHECKPOINT_COMPLETE).is_file()]
-    return max(complete, key=_checkpoint_step, default=None)
+    return max(filter(_is_complete, found), key=_checkpoint_step, default=None)
 
 
 def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process: bool) -> str | None:
@@ -180,7 +188,7 @@ def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process:
         last = last_complete_checkpoint(checkpoints)
         if main_process:
             for partial in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
-                if partial.is_dir() and partial != last and not (partial / CHECKPOINT_COMPLETE).is_file():
+                if partial.is_dir() and partial != last and not _is_complete(partial):
                     log.warning("removing %s: it was cut short before it was complete", partial)
                     shutil.rmtree(partial)
         if last:
