@@ -63,7 +63,7 @@ def fit_classifier(
     """
     train = read_split(data_dir, "train")
     validation = read_split(data_dir, "validation")
-    extra: dict[str, list[Any]] = {"labels": label_ids(train, labels)}
+    extra: dict[str, list[Any]] = {"labels": label_ids(train, labels), "row_index": list(range(len(train)))}
     if teacher_probs is not None:
         extra["teacher_probs"] = teacher_probs.astype(np.float32).tolist()
     train_data, truncated = tokenize_frame(train, tokenizer, max_length, extra)

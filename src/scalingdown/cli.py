@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -113,7 +114,8 @@ def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None]
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("--spec", type=_spec, required=True, help="stage spec: JSON, or @file.json / @file.yaml")
     if torch_stage:
-        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+        parser.add_argument("--threads", type=int, default=None,
+                            help="torch CPU threads, shared by a launcher's processes (default: torch's)")
     parser.set_defaults(run=run, torch_stage=torch_stage)
     return parser
 
@@ -167,15 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; user errors print one clear line and exit with status 2."""
     args = build_parser().parse_args(argv)
+    rank = f"[rank {os.environ['RANK']}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s {rank}%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     if getattr(args, "torch_stage", False) and args.threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        # Under a launcher (torchrun) the job's threads are shared by the processes on this node.
+        torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     try:
         args.run(args)
     except UserError as error:

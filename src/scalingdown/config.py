@@ -86,6 +86,7 @@ def apply_student_defaults(config: dict[str, Any]) -> None:
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
+    _check_distributed(config, workdir)
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         try:
@@ -127,6 +128,38 @@ def _check_stages_support(prefix: str, task_type: str) -> None:
         raise ConfigError(f"{prefix}.type", f"{task_type!r} data can be prepared and inspected "
                                             "(`scalingdown data inspect`), but teachers and students support "
                                             "only classification so far")
+
+
+TRAINING_STAGES = ("finetune_teacher", "distill")
+
+
+def _check_distributed(config: Mapping[str, Any], workdir: Path | None) -> None:
+    distributed = config.get("distributed") or {}
+    processes = distributed.get("processes", 1)
+    for stage in TRAINING_STAGES:
+        gpus = (config.get("resources") or {}).get(stage, {}).get("gpu", 0)
+        if isinstance(processes, int) and gpus and processes > gpus:
+            raise ConfigError(
+                "distributed.processes",
+                f"{processes} processes cannot share the {gpus} GPU(s) of resources.{stage}.gpu "
+                "(one process per GPU: use `gpus`, or at most that many)",
+            )
+    deepspeed = distributed.get("deepspeed")
+    if deepspeed is None:
+        return
+    path = Path(deepspeed)
+    if workdir is not None and not path.is_absolute():
+        path = workdir / path
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError("distributed.deepspeed",
+                          f"cannot read the DeepSpeed config {deepspeed!r}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError("distributed.deepspeed",
+                          f"{deepspeed} line {error.lineno}: not valid JSON ({error.msg})") from None
+    if not isinstance(settings, dict):
+        raise ConfigError("distributed.deepspeed", f"{deepspeed} must hold a JSON object")
 
 
 def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalingdown.config import canonical, canonical_json, short_hash
+from scalingdown.launch import launcher_prefix
 
 RESULTS = "results"
 CACHE = f"{RESULTS}/cache"
@@ -140,6 +141,7 @@ class Plan:
             "model": spec["model"],
             "max_length": spec["max_length"],
             "finetune": spec["finetune"],
+            "launch": self.launch_spec("finetune_teacher") if spec["finetune"] is not False else None,
             "seed": self.seed,
             "format": FORMAT_VERSIONS["teacher"],
         }
@@ -216,6 +218,32 @@ class Plan:
             files += [s.history for s in task.students.values() if s.trained]
         return files
 
+    # -- how jobs run: cluster resources and the training launcher -----------------------------
+    def resources(self, stage: str) -> dict[str, Any]:
+        """A heavy stage's job resources (`gpu`, `mem_mb`, `runtime`, `cpus_per_gpu`, `gpu_model`)."""
+        return dict(self.config["resources"][stage])
+
+    def processes(self, stage: str) -> int:
+        """Training processes of one job of `stage`: `distributed.processes`, or one per GPU."""
+        wanted = self.config["distributed"]["processes"]
+        if wanted == "gpus":
+            return max(1, self.config["resources"][stage]["gpu"])
+        return int(wanted)
+
+    def launch_spec(self, stage: str) -> dict[str, Any]:
+        """The launch settings that change a trained model: processes (the global batch) and DeepSpeed."""
+        return {"processes": self.processes(stage), "deepspeed": self.config["distributed"]["deepspeed"]}
+
+    def launcher(self, stage: str) -> str:
+        """The command prefix a training rule runs `scalingdown` with (see `scalingdown.launch`)."""
+        launch = self.launch_spec(stage)
+        return launcher_prefix(launch["processes"], deepspeed=launch["deepspeed"] is not None)
+
+    def deepspeed_config(self) -> list[str]:
+        """The DeepSpeed config file as a training rule's input (`[]` without DeepSpeed)."""
+        path = self.config["distributed"]["deepspeed"]
+        return [path] if path else []
+
     @property
     def report_dir(self) -> str:
         return f"{self.root}/report"
@@ -235,7 +263,7 @@ class Plan:
             {
                 "model": teacher.spec["model"],
                 "max_length": teacher.spec["max_length"],
-                "training": teacher.spec["finetune"],
+                "training": {**teacher.spec["finetune"], **self.launch_spec("finetune_teacher")},
                 "labels": task.get("labels"),
                 "seed": self.seed,
             }
@@ -262,7 +290,7 @@ class Plan:
             {
                 "student": plan.name,
                 "max_length": plan.spec["max_length"],
-                "training": {"seed": self.seed, **plan.spec["training"]},
+                "training": {"seed": self.seed, **plan.spec["training"], **self.launch_spec("distill")},
                 "loss": plan.spec["loss"],
                 "teachers": [{"name": t.name, "key": t.key} for t in plan.teachers],
                 "labels": self.tasks[task].spec.get("labels"),

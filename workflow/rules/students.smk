@@ -23,18 +23,22 @@ rule distill:
         data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
         init=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).init_dir,
         logits=lambda wildcards: [t.logits for t in PLAN.student(wildcards.task, wildcards.student).teachers],
+        deepspeed=PLAN.deepspeed_config(),
     output:
         model=directory(f"{STUDENT_DIR}/model"),
         history=f"{STUDENT_DIR}/history.json",
     params:
         spec=lambda wildcards: PLAN.distill_spec(wildcards.task, wildcards.student),
         checkpoints=f"{STUDENT_DIR}/checkpoints",
+        launcher=PLAN.launcher("distill"),
     threads: THREADS
+    resources:
+        **PLAN.resources("distill"),
     log:
         PLAN.log("distill", "{task}.{student}"),
     conda:
         ENV
     shell:
-        "python -m scalingdown distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
+        "{params.launcher} distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
         " --logits {input.logits:q} --out {output.model:q} --history {output.history:q}"
         " --checkpoints {params.checkpoints:q} --threads {threads} > {log:q} 2>&1"

@@ -9,12 +9,11 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from scalingdown.atomic import atomic_path, write_json
 from scalingdown.classification import align_columns, fit_classifier
 from scalingdown.data.store import read_manifest, read_split
 from scalingdown.logit_store import check_cache, read_logits, split_matrix
 from scalingdown.losses import soften
-from scalingdown.training import finish_checkpoints
+from scalingdown.training import save_trained
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,4 @@ def distill(
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teacher_probs=teacher_probs,
     )
-    with atomic_path(out_dir) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-    write_json(history, log_history)
-    finish_checkpoints(checkpoints)
+    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scalingdown.atomic import atomic_path, write_json
 from scalingdown.classification import fit_classifier
 from scalingdown.models import load_classifier, load_tokenizer
-from scalingdown.training import finish_checkpoints
+from scalingdown.training import save_trained
 
 
 def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history: str, checkpoints: str) -> None:
@@ -22,8 +21,4 @@ def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history:
         loss={"ce": 1.0, "kd": 0.0, "temperature": 1.0},
         checkpoints=checkpoints, resume_key={"stage": "finetune_teacher", "spec": spec, "data": str(Path(data_dir))},
     )
-    with atomic_path(out_dir) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-    write_json(history, log_history)
-    finish_checkpoints(checkpoints)
+    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)
