@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 LossFn = Callable[[Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model.
-TARGET_KEYS = ("labels", "teacher_probs", "sample_weight")
+TARGET_KEYS = ("labels", "teacher_probs", "row_index", "sample_weight")
 SPEC_FILE = "training-spec.json"
 
 

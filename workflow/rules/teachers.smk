@@ -7,6 +7,7 @@ rule finetune_teacher:
         history=f"{layout.TEACHER_DIR}/history.json",
     params:
         spec=lambda wildcards: PLAN.finetune_spec(wildcards.teacher_key),
+        experiment=builder,
         checkpoints=f"{layout.TEACHER_DIR}/checkpoints",
     threads: THREADS
     log:
@@ -16,7 +17,7 @@ rule finetune_teacher:
     shell:
         "python -m scalingdown finetune-teacher --spec {params.spec:q} --data {input.data:q}"
         " --out {output.model:q} --history {output.history:q} --checkpoints {params.checkpoints:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule teacher_logits:
@@ -28,6 +29,7 @@ rule teacher_logits:
         layout.LOGITS_FILE,
     params:
         spec=lambda wildcards: PLAN.logits_spec(wildcards.teacher_key),
+        experiment=builder,
     threads: THREADS
     log:
         PLAN.log("teacher_logits", "{teacher_key}"),
@@ -35,4 +37,4 @@ rule teacher_logits:
         ENV
     shell:
         "python -m scalingdown teacher-logits --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} --threads {threads} > {log:q} 2>&1"
+        " --out {output:q} --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"

@@ -13,6 +13,7 @@ from scalingdown.config import ConfigError
 from scalingdown.data.loaders import get_loader
 from scalingdown.data.splits import drop_duplicate_texts, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
+from scalingdown.provenance import provenance_record, write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,11 @@ def _complete_splits(parts: dict[str, pd.DataFrame], split: dict[str, float], se
     return {name: parts[name] for name in SPLITS}
 
 
-def prepare(spec: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
-    """Run the stage; `spec` is the plan's prepare spec. Returns the manifest it wrote."""
+def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = None) -> dict[str, Any]:
+    """Run the stage; `spec` is the plan's prepare spec. Returns the manifest it wrote.
+
+    `experiment` is recorded in the output's provenance as the experiment that built it.
+    """
     data = spec["data"]
     seed = spec["seed"]
     parts = get_loader(data["loader"])(data.get("options", {}), seed)
@@ -93,6 +97,7 @@ def prepare(spec: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
         for name, frame in parts.items():
             frame.to_parquet(split_path(staging, name), index=False)
         write_json(staging / MANIFEST, manifest)
+        write_provenance(staging, provenance_record("prepare", experiment))
     for name, info in manifest["splits"].items():
         log.info("%s: %d rows, labels %s", name, info["rows"], info["label_counts"])
     return manifest

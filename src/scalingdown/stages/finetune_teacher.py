@@ -8,11 +8,13 @@ from typing import Any
 from scalingdown.atomic import atomic_path, write_json
 from scalingdown.classification import fit_classifier
 from scalingdown.models import load_classifier, load_tokenizer
+from scalingdown.provenance import provenance_record, write_provenance
 from scalingdown.training import finish_checkpoints
 
 
-def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history: str, checkpoints: str) -> None:
-    """Fine-tune `spec["model"]` and save it (safetensors + tokenizer) to `out_dir`."""
+def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history: str, checkpoints: str,
+                     experiment: str | None = None) -> None:
+    """Fine-tune `spec["model"]` and save it (safetensors + tokenizer + provenance) to `out_dir`."""
     labels = spec["labels"]
     tokenizer = load_tokenizer(spec["model"])
     model = load_classifier(spec["model"], labels, seed=spec["seed"])
@@ -25,5 +27,6 @@ def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history:
     with atomic_path(out_dir) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        write_provenance(staging, provenance_record("finetune_teacher", experiment))
     write_json(history, log_history)
     finish_checkpoints(checkpoints)
