@@ -67,7 +67,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 def _run_report(args: argparse.Namespace) -> None:
     from scalingdown.stages.report import report
 
-    report(args.spec, args.evals, args.histories, args.out)
+    report(args.spec, args.evals, args.histories, args.out, args.cached, args.workflow_dir)
 
 
 def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None], help_text: str,
@@ -122,9 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="model directory or reference")
     evaluate.add_argument("--out", required=True, help="output evaluation record (JSON)")
 
-    report = _stage(stages, "report", _run_report, "write metrics.csv, report.md and plots", torch_stage=False)
+    report = _stage(stages, "report", _run_report, "write metrics.csv, report.md, report.html and plots",
+                    torch_stage=False)
     report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
     report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
+    report.add_argument("--cached", nargs="*", default=[], help="shared artefacts used (their provenance is reported)")
+    report.add_argument("--workflow-dir", default=None, help="workflow checkout whose git commit is reported")
     report.add_argument("--out", required=True, help="report directory")
     return parser
 
