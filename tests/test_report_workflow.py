@@ -13,6 +13,7 @@ import pytest
 from scalingdown.plan import Plan
 from tests.conftest import scalingdown, snakemake
 from tests.test_config import _tiny_config
+from tests.test_workflow import _scheduled_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +77,12 @@ def test_online_distillation_trains_exactly_like_the_cached_mode(tiny_run: Path,
     for mine, theirs in zip(online, cached):
         for term in ("loss", "loss_ce", "loss_kl"):
             assert mine[term] == pytest.approx(theirs[term], rel=1e-5), (term, mine["step"])
+
+
+def test_another_experiment_reuses_the_shared_artefacts_without_rebuilding_them(tiny_run: Path):
+    """The builder's name is recorded, not tracked: a second experiment schedules no shared job."""
+    other = tiny_run / "other.yaml"
+    other.write_text((tiny_run / "tiny.yaml").read_text().replace("experiment: tiny", "experiment: tiny-other"))
+    result = snakemake(tiny_run, "--configfile", str(other), "-n")
+    jobs = _scheduled_jobs(result.stdout)
+    assert jobs == {"distill": 2, "evaluate": 4, "report": 1, "all": 1}, result.stdout

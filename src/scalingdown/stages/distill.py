@@ -53,7 +53,9 @@ def combine_teachers(matrices: list[np.ndarray], temperature: float) -> np.ndarr
     return np.mean(probs, axis=0)
 
 
-def online_target(spec: dict[str, Any], data_dir: str, logits_paths: list[str]) -> Callable[[torch.Tensor], torch.Tensor]:
+def online_target(
+    spec: dict[str, Any], data_dir: str, logits_paths: list[str]
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The distillation target of a training batch, computed by running the teachers on its rows."""
     if logits_paths:
         raise UserError("teacher_mode online runs the teachers and reads no logit caches; drop --logits")
