@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from scalingdown.data.store import read_manifest
 
 MODES = {"cached": {"teacher_mode": "cached"}, "online": {"teacher_mode": "online"}, "gold": {"teachers": []}}
 NO_EVAL_STEPS = 10**6  # no validation inside the timed training loop
@@ -76,7 +77,8 @@ def train_runtime(history_path: Path) -> float:
 
 def teacher_forward_seconds(plan: harness.Plan, task: str, teacher: str, batch_size: int, threads: int,
                             repeats: int) -> float:
-    """A bare forward pass of the teacher over the training split (median seconds): its cost per epoch."""
+    """A bare forward pass of the teacher over the training split (median seconds after one warm-up):
+    its cost per epoch."""
     import torch
 
     from scalingdown.data.store import read_split
@@ -87,6 +89,7 @@ def teacher_forward_seconds(plan: harness.Plan, task: str, teacher: str, batch_s
     teacher_plan = plan.tasks[task].teachers[teacher]
     model, tokenizer = load_classifier(teacher_plan.model_ref), load_tokenizer(teacher_plan.model_ref)
     texts = read_split(plan.tasks[task].data_dir, "train")["text"].tolist()
+    predict_logits(model, tokenizer, texts, teacher_plan.spec["max_length"], batch_size, "warm-up")
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -126,14 +129,12 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
                   f"{epoch_s[mode][-1]:.2f} s/epoch, peak RSS {result.peak_rss_mb:.0f} MiB", flush=True)
     batch_size = int(bench["tasks"][task]["students"][names["gold"]]["training"]["batch_size"])
     teacher_s = teacher_forward_seconds(plan, task, teacher, batch_size, threads, args.repeats)
-    from scalingdown.data.store import read_manifest
-
     return {
         "experiment": config["experiment"],
         "task": task,
         "teacher": f"{teacher} ({teacher_plan.spec['model']})",
         "student": f"{student} ({bench['tasks'][task]['students'][names['gold']]['model']})",
-        "train_rows": read_manifest(args.workdir / plan.tasks[task].data_dir)["splits"]["train"]["rows"],
+        "train_rows": read_manifest(plan.tasks[task].data_dir)["splits"]["train"]["rows"],
         "batch_size": batch_size,
         "threads": threads,
         "epoch_s": {mode: harness.median(values) for mode, values in epoch_s.items()},
