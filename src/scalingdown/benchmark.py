@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import resource
 import statistics
 import time
@@ -43,6 +44,16 @@ def throughput_per_s(model: torch.nn.Module, tokenizer: Any, texts: list[str], m
         batch = texts[offset : offset + batch_size]
         model(**tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt"))
     return len(texts) / (time.perf_counter() - start)
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), for stating where models were timed."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def peak_rss_mb() -> float:

@@ -80,6 +80,11 @@ class StudentPlan:
         return bool(self.spec["train"])
 
     @property
+    def online(self) -> bool:
+        """Whether the teachers run inside the training loop instead of being read from their logit caches."""
+        return bool(self.teachers) and self.spec["teacher_mode"] == "online"
+
+    @property
     def evaluated_dir(self) -> str:
         return self.model_dir if self.trained else self.init_dir
 
@@ -90,7 +95,8 @@ class StudentPlan:
             return "student (untrained)"
         if not self.teachers:
             return "student (gold labels only)"
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + ")"
+        online = ", online" if self.online else ""
+        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + online + ")"
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,32 @@ class Plan:
         path = self.config["distributed"]["deepspeed"]
         return [path] if path else []
 
+    def distill_logits(self, task: str, student: str) -> list[str]:
+        """The logit caches a student's `distill` reads (none when its teachers run online)."""
+        plan = self.student(task, student)
+        return [] if plan.online else [t.logits for t in plan.teachers]
+
+    def distill_teacher_models(self, task: str, student: str) -> list[str]:
+        """The local teacher directories an online `distill` loads (none in cached mode)."""
+        plan = self.student(task, student)
+        return [d for t in plan.teachers for d in local_model(t.model_ref)] if plan.online else []
+
+    def cached_artefacts(self) -> list[str]:
+        """The shared artefacts under `results/cache/` this experiment's models were built from.
+
+        The report tells, from each one's provenance record, which were built for this experiment
+        and which were reused from another one.
+        """
+        paths: list[str] = []
+        for task in self.tasks.values():
+            paths.append(task.data_dir)
+            paths += [t.model_dir for t in task.teachers.values() if t.finetuned]
+            for student in task.students.values():
+                paths.append(student.init_dir)
+                if student.trained:
+                    paths += self.distill_logits(task.name, student.name)
+        return list(dict.fromkeys(paths))
+
     @property
     def report_dir(self) -> str:
         return f"{self.root}/report"
@@ -292,10 +324,19 @@ class Plan:
                 "max_length": plan.spec["max_length"],
                 "training": {"seed": self.seed, **plan.spec["training"], **self.launch_spec("distill")},
                 "loss": plan.spec["loss"],
-                "teachers": [{"name": t.name, "key": t.key} for t in plan.teachers],
+                "teacher_mode": "online" if plan.online else "cached",
+                "teachers": [self._distill_teacher(t, plan.online) for t in plan.teachers],
                 "labels": self.tasks[task].spec.get("labels"),
             }
         )
+
+    @staticmethod
+    def _distill_teacher(teacher: TeacherPlan, online: bool) -> dict[str, Any]:
+        """A teacher as `distill` sees it: its cache key, and in online mode what to load and how."""
+        entry = {"name": teacher.name, "key": teacher.key}
+        if online:
+            entry.update(model=teacher.model_ref, max_length=teacher.spec["max_length"])
+        return entry
 
     def evaluate_spec(self, task: str, kind: str, name: str) -> str:
         task_plan = self.tasks[task]

@@ -21,12 +21,14 @@ from scalingdown.atomic import atomic_path, write_json, write_text
 from scalingdown.config import canonical_json
 from scalingdown.errors import UserError
 from scalingdown.launch import launcher_prefix
+from scalingdown.provenance import write_provenance
 
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model. `row_index` is each
-# example's position in the training split (recorded to show which rows each process trained on).
+# example's position in the training split (used by online teachers, and recorded to show which
+# rows each process trained on).
 TARGET_KEYS = ("labels", "teacher_probs", "sample_weight", "row_index")
 SPEC_FILE = "training-spec.json"
 # Written last into a checkpoint by the Trainer: a checkpoint without it was cut short by a kill.
@@ -263,9 +265,11 @@ def finish_checkpoints(checkpoints: str | Path) -> None:
 
 
 def save_trained(model: PreTrainedModel, tokenizer: Any, out_dir: str, history: str,
-                 log_history: list[dict[str, Any]], checkpoints: str | Path) -> None:
-    """Write the trained model (float32 safetensors + tokenizer) and its history atomically, then drop
-    the checkpoints. In a multi-process run only the main process writes; the others wait for it.
+                 log_history: list[dict[str, Any]], checkpoints: str | Path,
+                 provenance: dict[str, Any] | None = None) -> None:
+    """Write the trained model (float32 safetensors + tokenizer, and `provenance` when given) and its
+    history atomically, then drop the checkpoints. In a multi-process run only the main process
+    writes; the others wait for it.
     """
     from accelerate import PartialState
 
@@ -274,6 +278,8 @@ def save_trained(model: PreTrainedModel, tokenizer: Any, out_dir: str, history: 
         with atomic_path(out_dir) as staging:
             model.float().save_pretrained(staging)  # DeepSpeed bf16/fp16 leaves half-precision weights
             tokenizer.save_pretrained(staging)
+            if provenance is not None:
+                write_provenance(staging, provenance)
         write_json(history, log_history)
         finish_checkpoints(checkpoints)
     state.wait_for_everyone()

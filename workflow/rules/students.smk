@@ -7,6 +7,7 @@ rule init_student:
         directory(layout.STUDENT_INIT_DIR),
     params:
         spec=lambda wildcards: PLAN.init_spec(wildcards.init_key),
+        experiment=builder,
     threads: THREADS
     log:
         PLAN.log("init_student", "{init_key}"),
@@ -14,15 +15,19 @@ rule init_student:
         ENV
     shell:
         "python -m scalingdown init-student --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule distill:
-    """Train a student from the cached teacher logits only (gold labels only when it has no teachers)."""
+    """Train a student from the cached teacher logits (gold labels only when it has no teachers).
+
+    With `teacher_mode: online` it loads the teachers and runs them inside the training loop instead.
+    """
     input:
         data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
         init=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).init_dir,
-        logits=lambda wildcards: [t.logits for t in PLAN.student(wildcards.task, wildcards.student).teachers],
+        logits=lambda wildcards: PLAN.distill_logits(wildcards.task, wildcards.student),
+        teacher_models=lambda wildcards: PLAN.distill_teacher_models(wildcards.task, wildcards.student),
         deepspeed=PLAN.deepspeed_config(),
     output:
         model=directory(f"{STUDENT_DIR}/model"),

@@ -8,6 +8,7 @@ rule finetune_teacher:
         history=f"{layout.TEACHER_DIR}/history.json",
     params:
         spec=lambda wildcards: PLAN.finetune_spec(wildcards.teacher_key),
+        experiment=builder,
         checkpoints=f"{layout.TEACHER_DIR}/checkpoints",
         launcher=PLAN.launcher("finetune_teacher"),
     threads: THREADS
@@ -20,7 +21,7 @@ rule finetune_teacher:
     shell:
         "{params.launcher} finetune-teacher --spec {params.spec:q} --data {input.data:q}"
         " --out {output.model:q} --history {output.history:q} --checkpoints {params.checkpoints:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule teacher_logits:
@@ -32,6 +33,7 @@ rule teacher_logits:
         layout.LOGITS_FILE,
     params:
         spec=lambda wildcards: PLAN.logits_spec(wildcards.teacher_key),
+        experiment=builder,
     threads: THREADS
     resources:
         **PLAN.resources("teacher_logits"),
@@ -41,4 +43,4 @@ rule teacher_logits:
         ENV
     shell:
         "python -m scalingdown teacher-logits --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} --threads {threads} > {log:q} 2>&1"
+        " --out {output:q} --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"

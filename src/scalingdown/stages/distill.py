@@ -1,8 +1,14 @@
-"""The `distill` stage: train a student from cached teacher logits (never loading a teacher)."""
+"""The `distill` stage: train a student from cached teacher logits (never loading a teacher).
+
+With `teacher_mode: online` the teachers are loaded and run on every training batch instead, and
+their logits go through the same alignment, softening and mixing (`combine_teachers`) and the same
+loss; that mode exists to measure what the cache saves (bench/cache_vs_online.py).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,8 +17,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from scalingdown.classification import align_columns, fit_classifier
 from scalingdown.data.store import read_manifest, read_split
+from scalingdown.errors import UserError
 from scalingdown.logit_store import check_cache, read_logits, split_matrix
 from scalingdown.losses import soften
+from scalingdown.online_teachers import load_online_teachers
 from scalingdown.training import save_trained
 
 log = logging.getLogger(__name__)
@@ -44,13 +52,30 @@ def combine_teachers(matrices: list[np.ndarray], temperature: float) -> np.ndarr
     return np.mean(probs, axis=0)
 
 
+def online_target(
+    spec: dict[str, Any], data_dir: str, logits_paths: list[str]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The distillation target of a training batch, computed by running the teachers on its rows."""
+    if logits_paths:
+        raise UserError("teacher_mode online runs the teachers and reads no logit caches; drop --logits")
+    teachers = load_online_teachers(spec["teachers"], spec["labels"], read_split(data_dir, "train")["text"].tolist())
+    temperature = float(spec["loss"]["temperature"])
+
+    def target(row_index: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(combine_teachers(teachers.logits(row_index), temperature)).to(row_index.device)
+
+    return target
+
+
 def distill(
     spec: dict[str, Any], data_dir: str, init_dir: str, logits_paths: list[str],
     out_dir: str, history: str, checkpoints: str,
 ) -> None:
     """Train the student initialised from `init_dir`; save it to `out_dir` and its history."""
-    teacher_probs = None
-    if spec["teachers"]:
+    teacher_probs, online_teacher = None, None
+    if spec["teachers"] and spec.get("teacher_mode", "cached") == "online":
+        online_teacher = online_target(spec, data_dir, logits_paths)
+    elif spec["teachers"]:
         matrices = load_teacher_logits(spec, data_dir, logits_paths)
         teacher_probs = combine_teachers(matrices, float(spec["loss"]["temperature"]))
     tokenizer = AutoTokenizer.from_pretrained(init_dir)
@@ -60,5 +85,6 @@ def distill(
         checkpoints=checkpoints,
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teacher_probs=teacher_probs,
+        online_teacher=online_teacher,
     )
     save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from scalingdown.atomic import write_json
-from scalingdown.benchmark import latency_ms, peak_rss_mb, size_on_disk_mb, throughput_per_s
+from scalingdown.benchmark import cpu_name, latency_ms, peak_rss_mb, size_on_disk_mb, throughput_per_s
 from scalingdown.classification import align_columns, label_ids
 from scalingdown.data.store import read_split
 from scalingdown.metrics import classification_scores
@@ -41,8 +41,10 @@ def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str)
         "speed": {
             **speed,
             "batch_size": bench["batch_size"],
+            "latency_warmup": bench["warmup"],
             "threads": torch.get_num_threads(),
             "device": "cpu",
+            "device_name": cpu_name(),
             "peak_rss_mb": peak_rss_mb(),
         },
         "params": count_parameters(model),

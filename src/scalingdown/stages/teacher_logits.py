@@ -13,6 +13,7 @@ from scalingdown.data.store import SPLITS, read_manifest, read_split
 from scalingdown.logit_store import write_logits
 from scalingdown.models import ModelRef, load_classifier, load_tokenizer, model_label_names
 from scalingdown.predict import predict_logits
+from scalingdown.provenance import provenance_record
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> dict[str, Any]:
     return {"class": type(tokenizer).__name__, "vocab_size": len(vocabulary), "vocab_sha256": digest}
 
 
-def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64) -> None:
+def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
+                   experiment: str | None = None) -> None:
     """Compute the teacher's logits on train, validation and test and write the fingerprinted cache."""
     model_ref = spec["model"]
     tokenizer = load_tokenizer(model_ref)
@@ -61,5 +63,6 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
         "splits": {split: {"rows": manifest["splits"][split]["rows"], "sha256": manifest["splits"][split]["sha256"]}
                    for split in SPLITS},
     }
-    write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint)
+    write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint,
+                 provenance_record("teacher_logits", experiment))
     log.info("cached logits of %s for %s", spec["teacher"], {s: fingerprint["splits"][s]["rows"] for s in SPLITS})
