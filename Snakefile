@@ -11,6 +11,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/teachers.smk"
@@ -23,4 +26,4 @@ rule all:
     """The experiment's report (and with it every stage before it)."""
     default_target: True
     input:
-        REPORT_FILES,
+        rules.report.output,

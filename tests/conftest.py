@@ -56,3 +56,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(TINY_CONFIG, workdir / "tiny.yaml")
     snakemake(workdir, "--configfile", str(workdir / "tiny.yaml"), "--cores", "2")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def distill_inputs(tmp_path_factory: pytest.TempPathFactory):
+    """Prepared data, an initial student and a teacher-logit cache for running `distill` alone."""
+    from tests.training_fixtures import write_distill_inputs
+
+    return write_distill_inputs(tmp_path_factory.mktemp("distill-inputs"))

@@ -90,3 +90,17 @@ def test_semantic_errors_name_the_key(mutate, key, tmp_path):
         check_config(config, tmp_path)
     assert error.value.key == key
     assert f"config key `{key}`" in str(error.value)
+
+
+def test_a_student_without_training_or_loss_gets_the_schema_defaults():
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    task = config["tasks"]["sentiment"]
+    task.pop("student_defaults")
+    task["students"] = {"plain": {"model": "tiny:bert-l2-h32", "teachers": ["big"]}}
+    from snakemake.utils import validate
+
+    validate(config, str(TINY_CONFIG.parents[2] / "workflow" / "schemas" / "config.schema.yaml"))
+    student = config["tasks"]["sentiment"]["students"]["plain"]
+    assert student["loss"] == {"ce": 0.5, "kd": 0.5, "temperature": 2.0}
+    assert student["training"]["learning_rate"] == 5e-5 and student["training"]["epochs"] == 3
+    check_config(config)

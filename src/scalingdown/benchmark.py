@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import resource
 import statistics
 import time
@@ -57,6 +58,16 @@ def throughput_per_s(model: torch.nn.Module, tokenizer: Any, texts: list[str], m
                                         padding=True, return_tensors="pt")),
         len(texts), batch_size,
     )
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), for stating where models were timed."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def peak_rss_mb() -> float:

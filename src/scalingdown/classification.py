@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,22 @@ def fit_classifier(
     checkpoints: str | Path,
     resume_key: dict[str, Any],
     teacher_probs: np.ndarray | None = None,
+    online_teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[dict[str, Any]]:
     """Train a classifier on the train split (validation scored during training).
 
     With `teacher_probs` (rows × labels, softened at `loss.temperature`) the loss is
-    `ce·CE + kd·T²·KL`; without, it is CE on the gold labels. Returns the training history.
+    `ce·CE + kd·T²·KL`; without, it is CE on the gold labels. `online_teacher` instead computes a
+    training batch's `teacher_probs` from its row indices (teacher_mode online); the loss is the
+    same. Returns the training history.
     """
     train = read_split(data_dir, "train")
     validation = read_split(data_dir, "validation")
-    extra: dict[str, list[Any]] = {"labels": label_ids(train, labels)}
+    extra: dict[str, list[Any]] = {"labels": label_ids(train, labels), "row_index": list(range(len(train)))}
     if teacher_probs is not None:
         extra["teacher_probs"] = teacher_probs.astype(np.float32).tolist()
+    if online_teacher is not None:
+        extra["row_index"] = list(range(len(train)))
     train_data, truncated = tokenize_frame(train, tokenizer, max_length, extra)
     if truncated:
         log.warning("%d of %d training texts are longer than max_length=%d and were truncated",
@@ -73,6 +79,8 @@ def fit_classifier(
     eval_data, _ = tokenize_frame(validation, tokenizer, max_length, {"labels": label_ids(validation, labels)})
 
     def loss_fn(outputs: Any, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if online_teacher is not None and "row_index" in targets:
+            targets = {**targets, "teacher_probs": online_teacher(targets["row_index"])}
         return classification_kd_loss(
             outputs.logits,
             targets["labels"],

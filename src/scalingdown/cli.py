@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,25 +38,25 @@ def _spec(value: str) -> dict[str, Any]:
 def _run_prepare(args: argparse.Namespace) -> None:
     from scalingdown.data.prepare import prepare
 
-    prepare(args.spec, args.out)
+    prepare(args.spec, args.out, args.experiment)
 
 
 def _run_finetune_teacher(args: argparse.Namespace) -> None:
     from scalingdown.stages.finetune_teacher import finetune_teacher
 
-    finetune_teacher(args.spec, args.data, args.out, args.history, args.checkpoints)
+    finetune_teacher(args.spec, args.data, args.out, args.history, args.checkpoints, args.experiment)
 
 
 def _run_teacher_logits(args: argparse.Namespace) -> None:
     from scalingdown.stages.teacher_logits import teacher_logits
 
-    teacher_logits(args.spec, args.data, args.out, args.batch_size)
+    teacher_logits(args.spec, args.data, args.out, args.batch_size, args.experiment)
 
 
 def _run_init_student(args: argparse.Namespace) -> None:
     from scalingdown.stages.init_student import init_student
 
-    init_student(args.spec, args.out)
+    init_student(args.spec, args.out, args.experiment)
 
 
 def _run_distill(args: argparse.Namespace) -> None:
@@ -73,7 +74,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 def _run_report(args: argparse.Namespace) -> None:
     from scalingdown.stages.report import report
 
-    report(args.spec, args.evals, args.histories, args.out)
+    report(args.spec, args.evals, args.histories, args.out, args.cached, args.workflow_dir)
 
 
 def _run_data_inspect(args: argparse.Namespace) -> None:
@@ -109,11 +110,15 @@ def _data_commands(subparsers: Any) -> None:
 
 
 def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None], help_text: str,
-           torch_stage: bool = True) -> argparse.ArgumentParser:
+           torch_stage: bool = True, shared: bool = False) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("--spec", type=_spec, required=True, help="stage spec: JSON, or @file.json / @file.yaml")
+    if shared:
+        parser.add_argument("--experiment", default=None,
+                            help="the experiment building this shared artefact (recorded in its provenance)")
     if torch_stage:
-        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+        parser.add_argument("--threads", type=int, default=None,
+                            help="torch CPU threads, shared by a launcher's processes (default: torch's)")
     parser.set_defaults(run=run, torch_stage=torch_stage)
     return parser
 
@@ -125,21 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
     stages = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     prepare = _stage(stages, "prepare", _run_prepare, "load, validate, de-duplicate and split a dataset",
-                     torch_stage=False)
+                     torch_stage=False, shared=True)
     prepare.add_argument("--out", required=True, help="output directory of Parquet splits")
 
-    finetune = _stage(stages, "finetune-teacher", _run_finetune_teacher, "fine-tune a teacher on the task")
+    finetune = _stage(stages, "finetune-teacher", _run_finetune_teacher, "fine-tune a teacher on the task",
+                      shared=True)
     finetune.add_argument("--data", required=True, help="prepared data directory")
     finetune.add_argument("--out", required=True, help="output model directory")
     finetune.add_argument("--history", required=True, help="output training history (JSON)")
     finetune.add_argument("--checkpoints", required=True, help="resumable checkpoint directory")
 
-    logits = _stage(stages, "teacher-logits", _run_teacher_logits, "cache a teacher's logits on every split")
+    logits = _stage(stages, "teacher-logits", _run_teacher_logits, "cache a teacher's logits on every split",
+                    shared=True)
     logits.add_argument("--data", required=True, help="prepared data directory")
     logits.add_argument("--out", required=True, help="output Parquet logit cache")
     logits.add_argument("--batch-size", type=int, default=64)
 
-    init = _stage(stages, "init-student", _run_init_student, "build a student's initial weights")
+    init = _stage(stages, "init-student", _run_init_student, "build a student's initial weights", shared=True)
     init.add_argument("--out", required=True, help="output model directory")
 
     distill = _stage(stages, "distill", _run_distill, "train a student from cached teacher logits")
@@ -155,9 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="model directory or reference")
     evaluate.add_argument("--out", required=True, help="output evaluation record (JSON)")
 
-    report = _stage(stages, "report", _run_report, "write metrics.csv, report.md and plots", torch_stage=False)
+    report = _stage(stages, "report", _run_report, "write metrics.csv, report.md, report.html and plots",
+                    torch_stage=False)
     report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
     report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
+    report.add_argument("--cached", nargs="*", default=[], help="shared artefacts used (their provenance is reported)")
+    report.add_argument("--workflow-dir", default=None, help="workflow checkout whose git commit is reported")
     report.add_argument("--out", required=True, help="report directory")
 
     _data_commands(stages)
@@ -167,15 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; user errors print one clear line and exit with status 2."""
     args = build_parser().parse_args(argv)
+    rank = f"[rank {os.environ['RANK']}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s {rank}%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     if getattr(args, "torch_stage", False) and args.threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        # Under a launcher (torchrun) the job's threads are shared by the processes on this node.
+        torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     try:
         args.run(args)
     except UserError as error:

@@ -94,6 +94,7 @@ def apply_student_defaults(config: dict[str, Any]) -> None:
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
+    _check_distributed(config, workdir)
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         try:
@@ -194,6 +195,9 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
     teachers = task["teachers"]
     for name, student in task["students"].items():
         key = f"{prefix}.students.{name}"
+        if student.get("teacher_mode") == "online" and student["teachers"]:
+            raise ConfigError(f"{key}.teacher_mode", "text-to-text students learn from the top-k cache; "
+                              "teacher_mode online is for classification tasks")
         if student["init"]["method"] == "teacher_layers":
             raise ConfigError(f"{key}.init.method", "teacher_layers selects encoder-classifier layers; a text-to-text "
                               "student starts pretrained, from scratch, or from another student")
@@ -231,6 +235,38 @@ def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, A
                 raise ConfigError(f"{key}.loss.hidden_layers.{side}",
                                   f"teacher {teacher_name!r} caches no {side} hidden state of layer(s) {missing}; "
                                   f"add them to its hidden_layers.{side}")
+
+
+TRAINING_STAGES = ("finetune_teacher", "distill")
+
+
+def _check_distributed(config: Mapping[str, Any], workdir: Path | None) -> None:
+    distributed = config.get("distributed") or {}
+    processes = distributed.get("processes", 1)
+    for stage in TRAINING_STAGES:
+        gpus = (config.get("resources") or {}).get(stage, {}).get("gpu", 0)
+        if isinstance(processes, int) and gpus and processes > gpus:
+            raise ConfigError(
+                "distributed.processes",
+                f"{processes} processes cannot share the {gpus} GPU(s) of resources.{stage}.gpu "
+                "(one process per GPU: use `gpus`, or at most that many)",
+            )
+    deepspeed = distributed.get("deepspeed")
+    if deepspeed is None:
+        return
+    path = Path(deepspeed)
+    if workdir is not None and not path.is_absolute():
+        path = workdir / path
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError("distributed.deepspeed",
+                          f"cannot read the DeepSpeed config {deepspeed!r}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError("distributed.deepspeed",
+                          f"{deepspeed} line {error.lineno}: not valid JSON ({error.msg})") from None
+    if not isinstance(settings, dict):
+        raise ConfigError("distributed.deepspeed", f"{deepspeed} must hold a JSON object")
 
 
 def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:

@@ -26,6 +26,8 @@ from scalingdown.atomic import atomic_path
 from scalingdown.errors import UserError
 
 FINGERPRINT_KEY = b"scalingdown.fingerprint"
+# Who built the cache (see scalingdown.provenance); kept apart from the fingerprint on purpose.
+PROVENANCE_KEY = b"scalingdown.provenance"
 STORE_FORMAT = 1
 
 
@@ -33,8 +35,10 @@ class CacheMismatch(UserError, ValueError):
     """A teacher cache does not match what the consumer expects; the message says what differs."""
 
 
-def write_logits(path: str | Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -> None:
-    """Write `rows` (split, row_id, logits) with `fingerprint` to `path`, atomically."""
+def write_logits(
+    path: str | Path, rows: pd.DataFrame, fingerprint: dict[str, Any], provenance: dict[str, Any] | None = None
+) -> None:
+    """Write `rows` (split, row_id, logits) with `fingerprint` (and `provenance`) to `path`, atomically."""
     columns = {
         "split": pa.array(rows["split"].astype(str).tolist(), pa.string()),
         "row_id": pa.array(rows["row_id"].astype(str).tolist(), pa.string()),
@@ -44,6 +48,8 @@ def write_logits(path: str | Path, rows: pd.DataFrame, fingerprint: dict[str, An
             columns[name] = _list_column(rows[name].tolist())
     table = pa.table(columns)
     metadata = {FINGERPRINT_KEY: json.dumps({"format": STORE_FORMAT, **fingerprint}, sort_keys=True).encode()}
+    if provenance is not None:
+        metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
     table = table.replace_schema_metadata(metadata)
     with atomic_path(path) as temporary:
         pq.write_table(table, temporary)
@@ -83,6 +89,12 @@ def read_fingerprint(path: str | Path) -> dict[str, Any]:
     if FINGERPRINT_KEY not in metadata:
         raise CacheMismatch(f"{path}: has no ScalingDown fingerprint; it was not written by teacher_logits")
     return json.loads(metadata[FINGERPRINT_KEY])
+
+
+def read_provenance_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The provenance record stored with a cache, or None (a cache written without one)."""
+    metadata = pq.read_schema(path).metadata or {}
+    return json.loads(metadata[PROVENANCE_KEY]) if PROVENANCE_KEY in metadata else None
 
 
 def read_logits(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalingdown.config import canonical, canonical_json, seq2seq_setting, short_hash
+from scalingdown.launch import launcher_prefix
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_for
 
 RESULTS = "results"
@@ -95,6 +96,11 @@ class StudentPlan:
         return bool(self.spec["train"])
 
     @property
+    def online(self) -> bool:
+        """Whether the teachers run inside the training loop instead of being read from their logit caches."""
+        return bool(self.teachers) and self.spec["teacher_mode"] == "online"
+
+    @property
     def evaluated_dir(self) -> str:
         return self.model_dir if self.trained else self.init_dir
 
@@ -106,7 +112,8 @@ class StudentPlan:
         start = f", starting from {self.init_student}" if self.init_student else ""
         if not self.teachers:
             return f"student (gold labels only{start})"
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{start})"
+        online = ", online" if self.online else ""
+        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{online}{start})"
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,7 @@ class Plan:
             "model": spec["model"],
             "max_length": spec["max_length"],
             "finetune": spec["finetune"],
+            "launch": self.launch_spec("finetune_teacher") if spec["finetune"] is not False else None,
             "seed": self.seed,
             "format": FORMAT_VERSIONS["teacher"],
             **self._text_fields(task.spec, spec),
@@ -262,6 +270,58 @@ class Plan:
             files += [s.history for s in task.students.values() if s.trained]
         return files
 
+    # -- how jobs run: cluster resources and the training launcher -----------------------------
+    def resources(self, stage: str) -> dict[str, Any]:
+        """A heavy stage's job resources (`gpu`, `mem_mb`, `runtime`, `cpus_per_gpu`, `gpu_model`)."""
+        return dict(self.config["resources"][stage])
+
+    def processes(self, stage: str) -> int:
+        """Training processes of one job of `stage`: `distributed.processes`, or one per GPU."""
+        wanted = self.config["distributed"]["processes"]
+        if wanted == "gpus":
+            return max(1, self.config["resources"][stage]["gpu"])
+        return int(wanted)
+
+    def launch_spec(self, stage: str) -> dict[str, Any]:
+        """The launch settings that change a trained model: processes (the global batch) and DeepSpeed."""
+        return {"processes": self.processes(stage), "deepspeed": self.config["distributed"]["deepspeed"]}
+
+    def launcher(self, stage: str) -> str:
+        """The command prefix a training rule runs `scalingdown` with (see `scalingdown.launch`)."""
+        launch = self.launch_spec(stage)
+        return launcher_prefix(launch["processes"], deepspeed=launch["deepspeed"] is not None)
+
+    def deepspeed_config(self) -> list[str]:
+        """The DeepSpeed config file as a training rule's input (`[]` without DeepSpeed)."""
+        path = self.config["distributed"]["deepspeed"]
+        return [path] if path else []
+
+    def distill_logits(self, task: str, student: str) -> list[str]:
+        """The logit caches a student's `distill` reads (none when its teachers run online)."""
+        plan = self.student(task, student)
+        return [] if plan.online else [t.logits for t in plan.teachers]
+
+    def distill_teacher_models(self, task: str, student: str) -> list[str]:
+        """The local teacher directories an online `distill` loads (none in cached mode)."""
+        plan = self.student(task, student)
+        return [d for t in plan.teachers for d in local_model(t.model_ref)] if plan.online else []
+
+    def cached_artefacts(self) -> list[str]:
+        """The shared artefacts under `results/cache/` this experiment's models were built from.
+
+        The report tells, from each one's provenance record, which were built for this experiment
+        and which were reused from another one.
+        """
+        paths: list[str] = []
+        for task in self.tasks.values():
+            paths.append(task.data_dir)
+            paths += [t.model_dir for t in task.teachers.values() if t.finetuned]
+            for student in task.students.values():
+                paths.append(student.init_dir)
+                if student.trained:
+                    paths += self.distill_logits(task.name, student.name)
+        return list(dict.fromkeys(paths))
+
     @property
     def report_dir(self) -> str:
         return f"{self.root}/report"
@@ -282,7 +342,7 @@ class Plan:
                 "type": task["type"],
                 "model": teacher.spec["model"],
                 "max_length": teacher.spec["max_length"],
-                "training": teacher.spec["finetune"],
+                "training": {**teacher.spec["finetune"], **self.launch_spec("finetune_teacher")},
                 "labels": task.get("labels"),
                 "seed": self.seed,
                 **self._text_fields(task, teacher.spec),
@@ -314,7 +374,7 @@ class Plan:
     def distill_spec(self, task: str, student: str) -> str:
         plan = self.student(task, student)
         task_spec = self.tasks[task].spec
-        teachers = [{"name": t.name, "key": t.key} for t in plan.teachers]
+        teachers = [self._distill_teacher(t, plan.online) for t in plan.teachers]
         if is_seq2seq(task_spec["type"]):
             teachers = [{**entry, "logits_key": t.logits_key, **self._cache_settings(t.spec)}
                         for entry, t in zip(teachers, plan.teachers)]
@@ -323,13 +383,22 @@ class Plan:
                 "type": task_spec["type"],
                 "student": plan.name,
                 "max_length": plan.spec["max_length"],
-                "training": {"seed": self.seed, **plan.spec["training"]},
+                "training": {"seed": self.seed, **plan.spec["training"], **self.launch_spec("distill")},
                 "loss": plan.spec["loss"],
+                "teacher_mode": "online" if plan.online else "cached",
                 "teachers": teachers,
                 "labels": task_spec.get("labels"),
                 **self._text_fields(task_spec, plan.spec),
             }
         )
+
+    @staticmethod
+    def _distill_teacher(teacher: TeacherPlan, online: bool) -> dict[str, Any]:
+        """A teacher as `distill` sees it: its cache key, and in online mode what to load and how."""
+        entry = {"name": teacher.name, "key": teacher.key}
+        if online:
+            entry.update(model=teacher.model_ref, max_length=teacher.spec["max_length"])
+        return entry
 
     def evaluate_spec(self, task: str, kind: str, name: str) -> str:
         task_plan = self.tasks[task]

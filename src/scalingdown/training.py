@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
@@ -14,23 +15,30 @@ import numpy as np
 import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from scalingdown.atomic import atomic_path, write_json, write_text
 from scalingdown.config import canonical_json
 from scalingdown.errors import UserError
+from scalingdown.launch import launcher_prefix
+from scalingdown.provenance import write_provenance
 
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model (and any key starting with
-# `teacher_`: a seq2seq teacher's cached top-k rows, see scalingdown.seq2seq.fit).
-TARGET_KEYS = ("labels", "teacher_probs", "sample_weight", "source_mask")
+# `teacher_`: a seq2seq teacher's cached top-k rows, see scalingdown.seq2seq.fit). `row_index` is
+# each example's position in the training split (used by online teachers, and recorded to show
+# which rows each process trained on).
+TARGET_KEYS = ("labels", "teacher_probs", "sample_weight", "row_index", "source_mask")
 
 
 def is_target_key(key: str) -> bool:
     """Whether a batch entry feeds the loss rather than the model."""
     return key in TARGET_KEYS or key.startswith("teacher_")
 SPEC_FILE = "training-spec.json"
+# Written last into a checkpoint by the Trainer: a checkpoint without it was cut short by a kill.
+CHECKPOINT_COMPLETE = "trainer_state.json"
 
 
 class NonFiniteLoss(UserError, FloatingPointError):
@@ -48,6 +56,7 @@ class KDTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_batches = 0
+        self.rows_trained: set[int] = set()
 
     def compute_loss(
         self,
@@ -67,6 +76,8 @@ class KDTrainer(Trainer):
             for name, value in terms.items():
                 self._term_sums[name] += float(value.detach())
             self._term_batches += 1
+            if "row_index" in targets:
+                self.rows_trained.update(int(row) for row in targets["row_index"].tolist())
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -101,8 +112,32 @@ def classification_metrics(eval_prediction: Any) -> dict[str, float]:
     return {"accuracy": accuracy_score(labels, predicted), "f1_macro": f1_score(labels, predicted, average="macro")}
 
 
+def mixed_precision(precision: str) -> dict[str, bool]:
+    """TrainingArguments' `bf16` / `fp16` flags for `precision` on this machine.
+
+    `auto` is bf16 on a CUDA GPU that supports it, fp16 on other CUDA GPUs, fp32 on CPU. An
+    explicit choice the device cannot run is a `UserError`.
+    """
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+    if precision == "fp16" and not cuda:
+        raise UserError("training precision fp16 needs a CUDA GPU and this job has none (use auto, bf16 or fp32)")
+    if precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise UserError("training precision bf16 is not supported by this GPU (use auto, fp16 or fp32)")
+    log.info("training precision: %s on %s", precision, "cuda" if cuda else "cpu")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
 def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bool) -> TrainingArguments:
-    """Trainer arguments from a training spec (see the `training` schema in the config)."""
+    """Trainer arguments from a training spec (see the `training` schema in the config).
+
+    `checkpoint_steps` saves a resumable checkpoint every N steps (else once per epoch);
+    `deepspeed` is a DeepSpeed config file; `precision` is resolved by `mixed_precision`.
+    """
+    checkpoint_steps = training.get("checkpoint_steps")
+    saving = {"save_strategy": "steps", "save_steps": int(checkpoint_steps)} if checkpoint_steps else \
+        {"save_strategy": "epoch"}
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=float(training["epochs"]),
@@ -116,8 +151,11 @@ def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bo
         eval_steps=int(training["eval_steps"]),
         logging_strategy="steps",
         logging_steps=int(training["logging_steps"]),
-        save_strategy="epoch",
+        **saving,
         save_total_limit=1,
+        deepspeed=training.get("deepspeed"),
+        use_cpu=not torch.cuda.is_available(),
+        **mixed_precision(training.get("precision", "auto")),
         seed=int(training["seed"]),
         data_seed=int(training["seed"]),
         report_to="none",
@@ -128,18 +166,48 @@ def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bo
     )
 
 
-def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any]) -> str | None:
-    """The last checkpoint when it was made by this same spec; otherwise start clean."""
+def _checkpoint_step(path: Path) -> int:
+    return int(path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-"))
+
+
+def _is_complete(checkpoint: Path) -> bool:
+    """Whether the Trainer finished writing `checkpoint`: its last file is there and whole."""
+    try:
+        json.loads((checkpoint / CHECKPOINT_COMPLETE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint the Trainer finished writing (a kill can cut the newest one short)."""
+    found = [path for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+             if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()]
+    return max(filter(_is_complete, found), key=_checkpoint_step, default=None)
+
+
+def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process: bool) -> str | None:
+    """The last complete checkpoint when it was made by this same spec; otherwise start clean.
+
+    Only the main process changes the directory (it runs first); the others only read it.
+    """
     spec_file = checkpoints / SPEC_FILE
-    if checkpoints.is_dir() and spec_file.is_file() and spec_file.read_text() == canonical_json(spec):
-        last = get_last_checkpoint(str(checkpoints))
+    if spec_file.is_file() and spec_file.read_text(encoding="utf-8") == canonical_json(spec):
+        last = last_complete_checkpoint(checkpoints)
+        if main_process:
+            for partial in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+                if partial.is_dir() and partial != last and not _is_complete(partial):
+                    log.warning("removing %s: it was cut short before it was complete", partial)
+                    shutil.rmtree(partial)
         if last:
-            log.info("resuming from %s", last)
-            return last
-    if checkpoints.exists():
-        shutil.rmtree(checkpoints)
-    checkpoints.mkdir(parents=True)
-    spec_file.write_text(canonical_json(spec))
+            log.info("resuming from step %d (%s)", _checkpoint_step(last), last)
+            return str(last)
+        return None
+    if main_process:
+        if checkpoints.exists():
+            shutil.rmtree(checkpoints)
+        checkpoints.mkdir(parents=True)
+        write_text(spec_file, canonical_json(spec))
     return None
 
 
@@ -163,11 +231,17 @@ def train_model(
     `training.lora`, LoRA adapters (peft) are trained and then merged into `model`'s weights.
     """
     checkpoints = Path(checkpoints)
-    resume_from = _resumable_checkpoint(checkpoints, resume_key)
+    args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
+    processes = int(training.get("processes", 1))
+    if args.world_size != processes:
+        raise UserError(f"the training spec asks for {processes} process(es) but this run has {args.world_size}; "
+                        f"start the stage with `{launcher_prefix(processes, bool(training.get('deepspeed')))}`")
+    with args.main_process_first(local=False, desc="checkpoints"):
+        resume_from = _resumable_checkpoint(checkpoints, resume_key, args.process_index == 0)
     lora = training.get("lora")
     trainer = KDTrainer(
         model=with_lora(model, lora) if lora else model,
-        args=training_arguments(training, checkpoints, evaluate=eval_data is not None),
+        args=args,
         train_dataset=train_data,
         eval_dataset=eval_data,
         data_collator=data_collator or DataCollatorWithPadding(tokenizer),
@@ -176,6 +250,10 @@ def train_model(
         loss_fn=loss_fn,
     )
     trainer.train(resume_from_checkpoint=resume_from)
+    if trainer.is_deepspeed_enabled:
+        engine = trainer.model_wrapped
+        log.info("DeepSpeed ZeRO stage %d on %d process(es), optimizer %s", engine.zero_optimization_stage(),
+                 args.world_size, type(engine.optimizer).__name__)
     if eval_data is not None:
         trainer.evaluate()
     if lora:
@@ -183,6 +261,9 @@ def train_model(
     history = [_plain(entry) for entry in trainer.state.log_history]
     steps = trainer.state.global_step
     log.info("trained %d steps (%s epochs)", steps, training["epochs"])
+    rows = sorted(trainer.rows_trained)
+    log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
+    log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))
     return history
 
 
@@ -207,3 +288,26 @@ def _plain(entry: dict[str, Any]) -> dict[str, Any]:
 def finish_checkpoints(checkpoints: str | Path) -> None:
     """Remove the resumable state once the final model is safely written."""
     shutil.rmtree(checkpoints, ignore_errors=True)
+
+
+def save_trained(model: PreTrainedModel, tokenizer: Any, out_dir: str, history: str,
+                 log_history: list[dict[str, Any]], checkpoints: str | Path,
+                 provenance: dict[str, Any] | None = None) -> None:
+    """Write the trained model (float32 safetensors + tokenizer, and `provenance` when given) and its
+    history atomically, then drop the checkpoints. In a multi-process run only the main process
+    writes; the others wait for it.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.is_main_process:
+        with atomic_path(out_dir) as staging:
+            model.float().save_pretrained(staging)  # DeepSpeed bf16/fp16 leaves half-precision weights
+            tokenizer.save_pretrained(staging)
+            if provenance is not None:
+                write_provenance(staging, provenance)
+        write_json(history, log_history)
+        finish_checkpoints(checkpoints)
+    state.wait_for_everyone()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

@@ -24,8 +24,17 @@ except ConfigError as error:
 
 PLAN = layout.Plan(config)
 THREADS = PLAN.threads
-REPORT_FILES = [f"{PLAN.report_dir}/{name}" for name in ("metrics.csv", "report.md", "training_curves.png")]
 ENV = "../../envs/scalingdown.yaml"
+
+
+def builder(wildcards, output):
+    """The experiment that builds a shared artefact, for the artefact's provenance record.
+
+    A param function that takes `output` is not a rerun trigger: another experiment reusing the
+    artefact must not rebuild it just because it did not build it.
+    """
+    return PLAN.experiment
+
 
 # Jobs run `python -m scalingdown …`. With --sdm conda the rule's environment provides `python`;
 # otherwise it is the interpreter Snakemake itself runs in (where `make` installed the package).

@@ -9,6 +9,8 @@ rule evaluate:
         spec=lambda wildcards: PLAN.evaluate_spec(wildcards.task, wildcards.kind, wildcards.name),
         model=lambda wildcards: PLAN.evaluated_model(wildcards.task, wildcards.kind, wildcards.name),
     threads: THREADS
+    resources:
+        **PLAN.resources("evaluate"),
     log:
         PLAN.log("evaluate", "{task}.{kind}.{name}"),
     conda:

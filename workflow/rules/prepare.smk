@@ -6,9 +6,11 @@ rule prepare:
         directory(layout.DATA_DIR),
     params:
         spec=lambda wildcards: PLAN.prepare_spec(wildcards.data_key),
+        experiment=builder,
     log:
         PLAN.log("prepare", "{data_key}"),
     conda:
         ENV
     shell:
-        "python -m scalingdown prepare --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "python -m scalingdown prepare --spec {params.spec:q} --out {output:q} --experiment {params.experiment:q}"
+        " > {log:q} 2>&1"

@@ -1,17 +1,40 @@
+REPORT_DIR = PLAN.report_dir
+
+
 rule report:
-    """metrics.csv, report.md and the plots of the whole experiment."""
+    """metrics.csv, report.md, a self-contained report.html, the plots and the reproducibility record."""
     input:
         evals=PLAN.eval_files(),
         histories=PLAN.histories(),
+        cached=PLAN.cached_artefacts(),
     output:
-        REPORT_FILES,
+        metrics=report(f"{REPORT_DIR}/metrics.csv", category="Tables", caption="../report/metrics.rst"),
+        markdown=f"{REPORT_DIR}/report.md",
+        html=report(f"{REPORT_DIR}/report.html", category="Report", caption="../report/report_html.rst"),
+        reproducibility=f"{REPORT_DIR}/reproducibility.json",
+        training_curves=report(
+            f"{REPORT_DIR}/training_curves.png", category="Training", caption="../report/training_curves.rst"
+        ),
+        validation_curves=report(
+            f"{REPORT_DIR}/validation_curves.png", category="Training", caption="../report/validation_curves.rst"
+        ),
+        score_latency=report(
+            f"{REPORT_DIR}/score_latency.png", category="Quality and speed", caption="../report/score_latency.rst"
+        ),
+        confusion_matrices=report(
+            f"{REPORT_DIR}/confusion_matrices.png",
+            category="Quality and speed",
+            caption="../report/confusion_matrices.rst",
+        ),
     params:
         spec=lambda wildcards: PLAN.report_spec(),  # a function: braces in the config are not wildcards
-        out=lambda wildcards, output: Path(output[0]).parent,
+        workflow_dir=workflow.basedir,
+        out=lambda wildcards, output: Path(output.metrics).parent,
     log:
         PLAN.log("report", "report"),
     conda:
         ENV
     shell:
         "python -m scalingdown report --spec {params.spec:q} --evals {input.evals:q}"
-        " --histories {input.histories:q} --out {params.out:q} > {log:q} 2>&1"
+        " --histories {input.histories:q} --cached {input.cached:q} --workflow-dir {params.workflow_dir:q}"
+        " --out {params.out:q} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ rule init_student:
         directory(layout.STUDENT_INIT_DIR),
     params:
         spec=lambda wildcards: PLAN.init_spec(wildcards.init_key),
+        experiment=builder,
     threads: THREADS
     log:
         PLAN.log("init_student", "{init_key}"),
@@ -14,27 +15,35 @@ rule init_student:
         ENV
     shell:
         "python -m scalingdown init-student --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule distill:
-    """Train a student from the cached teacher logits only (gold labels only when it has no teachers)."""
+    """Train a student from the cached teacher logits (gold labels only when it has no teachers).
+
+    With `teacher_mode: online` it loads the teachers and runs them inside the training loop instead.
+    """
     input:
         data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
         init=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).init_dir,
-        logits=lambda wildcards: [t.logits for t in PLAN.student(wildcards.task, wildcards.student).teachers],
+        logits=lambda wildcards: PLAN.distill_logits(wildcards.task, wildcards.student),
+        teacher_models=lambda wildcards: PLAN.distill_teacher_models(wildcards.task, wildcards.student),
+        deepspeed=PLAN.deepspeed_config(),
     output:
         model=directory(f"{STUDENT_DIR}/model"),
         history=f"{STUDENT_DIR}/history.json",
     params:
         spec=lambda wildcards: PLAN.distill_spec(wildcards.task, wildcards.student),
         checkpoints=f"{STUDENT_DIR}/checkpoints",
+        launcher=PLAN.launcher("distill"),
     threads: THREADS
+    resources:
+        **PLAN.resources("distill"),
     log:
         PLAN.log("distill", "{task}.{student}"),
     conda:
         ENV
     shell:
-        "python -m scalingdown distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
+        "{params.launcher} distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
         " --logits {input.logits:q} --out {output.model:q} --history {output.history:q}"
         " --checkpoints {params.checkpoints:q} --threads {threads} > {log:q} 2>&1"

@@ -2,21 +2,26 @@ rule finetune_teacher:
     """Fine-tune a teacher on its task; shared by every experiment with the same teacher and data."""
     input:
         data=lambda wildcards: PLAN.tasks[PLAN.teacher_by_key(wildcards.teacher_key).task].data_dir,
+        deepspeed=PLAN.deepspeed_config(),
     output:
         model=directory(f"{layout.TEACHER_DIR}/model"),
         history=f"{layout.TEACHER_DIR}/history.json",
     params:
         spec=lambda wildcards: PLAN.finetune_spec(wildcards.teacher_key),
+        experiment=builder,
         checkpoints=f"{layout.TEACHER_DIR}/checkpoints",
+        launcher=PLAN.launcher("finetune_teacher"),
     threads: THREADS
+    resources:
+        **PLAN.resources("finetune_teacher"),
     log:
         PLAN.log("finetune_teacher", "{teacher_key}"),
     conda:
         ENV
     shell:
-        "python -m scalingdown finetune-teacher --spec {params.spec:q} --data {input.data:q}"
+        "{params.launcher} finetune-teacher --spec {params.spec:q} --data {input.data:q}"
         " --out {output.model:q} --history {output.history:q} --checkpoints {params.checkpoints:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule teacher_logits:
@@ -28,11 +33,14 @@ rule teacher_logits:
         layout.LOGITS_FILE,
     params:
         spec=lambda wildcards: PLAN.logits_spec(wildcards.logits_key),
+        experiment=builder,
     threads: THREADS
+    resources:
+        **PLAN.resources("teacher_logits"),
     log:
         PLAN.log("teacher_logits", "{logits_key}"),
     conda:
         ENV
     shell:
         "python -m scalingdown teacher-logits --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} --threads {threads} > {log:q} 2>&1"
+        " --out {output:q} --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"

@@ -15,6 +15,7 @@ from scalingdown.data.registry import DataConfigError
 from scalingdown.data.schema import STRATIFY, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
+from scalingdown.provenance import provenance_record, write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,12 @@ def _complete_splits(parts: dict[str, pd.DataFrame], split: dict[str, float], se
     return {name: parts[name] for name in SPLITS}
 
 
-def prepare(spec: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = None) -> dict[str, Any]:
     """Run the stage; `spec` is the plan's prepare spec. Returns the manifest it wrote.
 
     Everything is loaded and checked before anything is written: bad data raises `DataError`
-    and leaves no output behind.
+    and leaves no output behind. `experiment` is recorded in the output's provenance as the
+    experiment that built it.
     """
     data, seed, task_type = spec["data"], spec["seed"], spec["type"]
     task_key = f"tasks.{spec['task']}"
@@ -86,6 +88,7 @@ def prepare(spec: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
         for name, frame in parts.items():
             frame.to_parquet(split_path(staging, name), index=False)
         write_json(staging / MANIFEST, manifest)
+        write_provenance(staging, provenance_record("prepare", experiment))
     for name, info in manifest["splits"].items():
         log.info("%s: %d rows, labels %s", name, info["rows"], info["label_counts"])
     return manifest

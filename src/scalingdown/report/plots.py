@@ -1,7 +1,13 @@
-"""Plots of the report (PNG, matplotlib without a display)."""
+"""Plots of the report (PNG, matplotlib without a display).
+
+Generic over loss terms (every `loss_<term>` a history logs gets its panel), validation metrics
+(every `eval_<metric>`) and task types (the primary metric comes from the table).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -9,39 +15,152 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from scalingdown.atomic import atomic_path  # noqa: E402
+from scalingdown.report.tables import METRIC_TITLES  # noqa: E402
+
+LOSS_TITLES = {
+    "loss": "total loss (weighted sum)",
+    "loss_ce": "CE on gold labels",
+    "loss_kl": "KL(teacher ‖ student) × T²",
+    "loss_hidden": "hidden-state MSE",
+}
+# Trainer bookkeeping logged with the validation scores, not scores themselves.
+_EVAL_BOOKKEEPING = {"eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
 
 
-def training_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path) -> None:
-    """One panel per trained model: the loss terms over steps, and validation accuracy on a second axis."""
-    names = sorted(histories)
-    columns = min(3, max(1, len(names)))
-    rows = max(1, -(-len(names) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
-    for axis, name in zip(axes.flat, names):
-        history = histories[name]
-        train = [entry for entry in history if "loss" in entry]
-        terms = sorted({key for entry in train for key in entry if key == "loss" or key.startswith("loss_")})
-        for term in terms:
-            points = [(entry["step"], entry[term]) for entry in train if term in entry]
-            axis.plot(*zip(*points), label=term.replace("loss_", "") if term != "loss" else "total", marker=".")
-        axis.set_title(name, fontsize=9)
-        axis.set_xlabel("step")
-        axis.set_ylabel("training loss")
-        evals = [(entry["step"], entry["eval_accuracy"]) for entry in history if "eval_accuracy" in entry]
-        if evals:
-            score_axis = axis.twinx()
-            score_axis.plot(*zip(*evals), color="black", linestyle="--", label="validation accuracy")
-            score_axis.set_ylim(0, 1)
-            score_axis.set_ylabel("validation accuracy")
-            score_axis.legend(loc="upper right", fontsize=7)
-        axis.legend(loc="upper left", fontsize=7)
-    for axis in list(axes.flat)[len(names):]:
+def _grid(panels: int, width: float = 4.6, height: float = 3.4, columns: int = 3) -> tuple[Any, list[Any]]:
+    columns = min(columns, max(1, panels))
+    rows = max(1, math.ceil(panels / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    flat = list(axes.flat)
+    for axis in flat[panels:]:
         axis.axis("off")
-    if not names:
-        axes.flat[0].text(0.5, 0.5, "no trained models", ha="center")
+    return figure, flat
+
+
+def _save(figure: Any, path: str | Path) -> None:
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
+
+
+def _empty(path: str | Path, message: str) -> None:
+    figure, axes = _grid(1)
+    axes[0].axis("off")
+    axes[0].text(0.5, 0.5, message, ha="center", va="center")
+    _save(figure, path)
+
+
+def _colours(names: Iterable[str]) -> dict[str, Any]:
+    palette = plt.get_cmap("tab10").colors
+    return {name: palette[index % len(palette)] for index, name in enumerate(names)}
+
+
+def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    points = [(entry["step"], entry[key]) for entry in history if key in entry and "step" in entry]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _curves(histories: dict[str, list[dict[str, Any]]], keys: list[str], titles: dict[str, str],
+            ylabel: str, path: str | Path) -> None:
+    """One panel per key, one line per model that logged it."""
+    colours = _colours(histories)
+    figure, axes = _grid(len(keys))
+    for axis, key in zip(axes, keys):
+        for name, history in histories.items():
+            steps, values = _series(history, key)
+            if steps:
+                axis.plot(steps, values, marker=".", label=name, color=colours[name])
+        axis.set_title(titles.get(key, key), fontsize=10)
+        axis.set_xlabel("step")
+        axis.set_ylabel(ylabel)
+        axis.legend(fontsize=7)
+    _save(figure, path)
+
+
+def training_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path) -> list[str]:
+    """Training loss over steps: the total and each term (CE, KL, hidden, …) in its own panel.
+
+    Returns the logged keys that got a panel.
+    """
+    logged = {key for history in histories.values() for entry in history for key in entry}
+    terms = sorted(key for key in logged if key.startswith("loss_"))
+    keys = (["loss"] if "loss" in logged else []) + terms
+    if not keys:
+        _empty(path, "no trained models")
+        return []
+    _curves(histories, keys, LOSS_TITLES, "training loss", path)
+    return keys
+
+
+def validation_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path) -> list[str]:
+    """Validation scores over steps, one panel per metric the histories logged; returns those keys."""
+    logged = {key for history in histories.values() for entry in history for key in entry}
+    keys = sorted(key for key in logged if key.startswith("eval_") and key not in _EVAL_BOOKKEEPING)
+    keys.sort(key=lambda key: key == "eval_loss")  # scores first, the validation loss last
+    if not keys:
+        _empty(path, "no validation scores were logged")
+        return []
+    titles = {key: "validation " + METRIC_TITLES.get(key[5:], key[5:].replace("_", " ")) for key in keys}
+    _curves(histories, keys, titles, "validation value", path)
+    return keys
+
+
+def score_latency(table: pd.DataFrame, path: str | Path) -> None:
+    """Per task: primary score against latency at batch 1, with the Pareto front drawn through."""
+    tasks = list(dict.fromkeys(table["task"]))
+    figure, axes = _grid(len(tasks), width=5.6, height=4.2, columns=2)
+    for axis, task in zip(axes, tasks):
+        rows = table[table["task"] == task]
+        metric = rows["primary_metric"].iloc[0]
+        scores = [row[metric] for _, row in rows.iterrows()]
+        for (_, row), score in zip(rows.iterrows(), scores):
+            teacher = row["kind"] == "teacher"
+            axis.scatter(row["latency_ms_per_sample"], score, s=60 if teacher else 40,
+                         marker="s" if teacher else "o", color="tab:red" if teacher else "tab:blue", zorder=3)
+            axis.annotate(row["model"], (row["latency_ms_per_sample"], score), textcoords="offset points",
+                          xytext=(5, 4), fontsize=8)
+        front = rows[rows["pareto_optimal"]].sort_values("latency_ms_per_sample")
+        if len(front):
+            axis.step(front["latency_ms_per_sample"], front[metric], where="post", color="grey",
+                      linestyle="--", label="Pareto front", zorder=2)
+            axis.legend(fontsize=8, loc="lower right")
+        axis.set_xscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        latencies = rows["latency_ms_per_sample"]
+        axis.xaxis.set_major_formatter(plain)  # label minor ticks too when the points span one decade or less
+        axis.xaxis.set_minor_formatter(plain if latencies.max() <= 10 * latencies.min() else NullFormatter())
+        axis.set_xlabel("latency at batch 1 (ms/sample, log scale)")
+        axis.set_ylabel(METRIC_TITLES.get(metric, metric))
+        axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against latency", fontsize=10)
+        axis.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
+    """One confusion matrix (rows: gold label) per model whose record has one."""
+    with_matrix = [r for r in records if "confusion_matrix" in r["metrics"] and r.get("labels")]
+    if not with_matrix:
+        _empty(path, "no classification models")
+        return
+    figure, axes = _grid(len(with_matrix), width=3.8, height=3.6, columns=4)
+    for axis, record in zip(axes, with_matrix):
+        counts = np.asarray(record["metrics"]["confusion_matrix"], dtype=float)
+        totals = counts.sum(axis=1, keepdims=True)
+        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for (gold, predicted), count in np.ndenumerate(counts):
+            axis.text(predicted, gold, f"{int(count)}", ha="center", va="center", fontsize=8,
+                      color="white" if shares[gold, predicted] > 0.6 else "black")
+        labels = record["labels"]
+        axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+        axis.set_yticks(range(len(labels)), labels, fontsize=7)
+        axis.set_xlabel("predicted", fontsize=8)
+        axis.set_ylabel("gold", fontsize=8)
+        axis.set_title(f"{record['task']}: {record['name']}", fontsize=9)
+    _save(figure, path)

@@ -1,27 +1,32 @@
 """The `distill` stage: train a student from cached teacher outputs (never loading a teacher).
 
 Classification students learn the teachers' softened logits; seq2seq students their cached
-top-k distributions per target token (see `scalingdown.seq2seq.fit`).
+top-k distributions per target token (see `scalingdown.seq2seq.fit`). With `teacher_mode:
+online` (classification) the teachers are loaded and run on every training batch instead, and
+their logits go through the same alignment, softening and mixing (`combine_teachers`) and the same
+loss; that mode exists to measure what the cache saves (bench/cache_vs_online.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from scalingdown.atomic import atomic_path, write_json
 from scalingdown.classification import align_columns, fit_classifier
 from scalingdown.data.store import read_manifest, read_split
+from scalingdown.errors import UserError
 from scalingdown.logit_store import check_cache, read_logits, split_matrix
 from scalingdown.losses import soften
+from scalingdown.online_teachers import load_online_teachers
 from scalingdown.seq2seq.fit import TeacherRows, fit_seq2seq
 from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.seq2seq.topk import check_vocabulary, vocabulary
-from scalingdown.training import finish_checkpoints
+from scalingdown.training import save_trained
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,21 @@ def combine_teachers(matrices: list[np.ndarray], temperature: float) -> np.ndarr
     return np.mean(probs, axis=0)
 
 
+def online_target(
+    spec: dict[str, Any], data_dir: str, logits_paths: list[str]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The distillation target of a training batch, computed by running the teachers on its rows."""
+    if logits_paths:
+        raise UserError("teacher_mode online runs the teachers and reads no logit caches; drop --logits")
+    teachers = load_online_teachers(spec["teachers"], spec["labels"], read_split(data_dir, "train")["text"].tolist())
+    temperature = float(spec["loss"]["temperature"])
+
+    def target(row_index: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(combine_teachers(teachers.logits(row_index), temperature)).to(row_index.device)
+
+    return target
+
+
 def distill(
     spec: dict[str, Any], data_dir: str, init_dir: str, logits_paths: list[str],
     out_dir: str, history: str, checkpoints: str,
@@ -60,8 +80,10 @@ def distill(
     if is_seq2seq(spec.get("type", "classification")):
         distill_seq2seq(spec, data_dir, init_dir, logits_paths, out_dir, history, checkpoints)
         return
-    teacher_probs = None
-    if spec["teachers"]:
+    teacher_probs, online_teacher = None, None
+    if spec["teachers"] and spec.get("teacher_mode", "cached") == "online":
+        online_teacher = online_target(spec, data_dir, logits_paths)
+    elif spec["teachers"]:
         matrices = load_teacher_logits(spec, data_dir, logits_paths)
         teacher_probs = combine_teachers(matrices, float(spec["loss"]["temperature"]))
     tokenizer = AutoTokenizer.from_pretrained(init_dir)
@@ -71,12 +93,9 @@ def distill(
         checkpoints=checkpoints,
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teacher_probs=teacher_probs,
+        online_teacher=online_teacher,
     )
-    with atomic_path(out_dir) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-    write_json(history, log_history)
-    finish_checkpoints(checkpoints)
+    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)
 
 
 def load_teacher_rows(spec: dict[str, Any], data_dir: str, logits_paths: list[str],
@@ -115,8 +134,4 @@ def distill_seq2seq(spec: dict[str, Any], data_dir: str, init_dir: str, logits_p
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teachers=teachers,
     )
-    with atomic_path(out_dir) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-    write_json(history, log_history)
-    finish_checkpoints(checkpoints)
+    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)

@@ -14,6 +14,7 @@ import torch
 
 from scalingdown.atomic import write_json
 from scalingdown.benchmark import (
+    cpu_name,
     items_per_second,
     latency_ms,
     peak_rss_mb,
@@ -63,8 +64,10 @@ def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str)
         "speed": {
             **speed,
             "batch_size": bench["batch_size"],
+            "latency_warmup": bench["warmup"],
             "threads": torch.get_num_threads(),
             "device": "cpu",
+            "device_name": cpu_name(),
             "peak_rss_mb": peak_rss_mb(),
         },
         "params": count_parameters(model),
@@ -93,7 +96,8 @@ def evaluate_seq2seq(spec: dict[str, Any], data_dir: str, model_ref: str, out_pa
         "labels": None,
         "metrics": scores,
         "examples": examples(test, spec, answers),
-        "speed": {**speed, "batch_size": bench["batch_size"], "threads": torch.get_num_threads(), "device": "cpu",
+        "speed": {**speed, "batch_size": bench["batch_size"], "latency_warmup": bench["warmup"],
+                  "threads": torch.get_num_threads(), "device": "cpu", "device_name": cpu_name(),
                   "peak_rss_mb": peak_rss_mb()},
         "params": count_parameters(model),
         "size_mb": size_on_disk_mb(model_ref) if ModelRef.parse(model_ref).kind == "path" else None,

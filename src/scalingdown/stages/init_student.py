@@ -17,6 +17,7 @@ from scalingdown.models import (
     load_tokenizer,
     tiny_config,
 )
+from scalingdown.provenance import provenance_record, write_provenance
 from scalingdown.seq2seq.formats import is_seq2seq
 
 
@@ -38,10 +39,11 @@ def build_student(spec: dict[str, Any]) -> torch.nn.Module:
     return model
 
 
-def init_student(spec: dict[str, Any], out_dir: str) -> None:
-    """Write the initial student (model + tokenizer) to `out_dir`."""
+def init_student(spec: dict[str, Any], out_dir: str, experiment: str | None = None) -> None:
+    """Write the initial student (model + tokenizer + provenance) to `out_dir`."""
     model = build_student(spec)
     tokenizer = load_tokenizer(spec["model"])
     with atomic_path(out_dir) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        write_provenance(staging, provenance_record("init_student", experiment))

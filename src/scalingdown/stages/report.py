@@ -1,4 +1,4 @@
-"""The `report` stage: metrics.csv, report.md and the plots, from the evaluation records."""
+"""The `report` stage: metrics.csv, the plots, report.md and a self-contained report.html."""
 
 from __future__ import annotations
 
@@ -6,33 +6,54 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scalingdown.atomic import atomic_path, write_text
-from scalingdown.report.markdown import report_markdown
-from scalingdown.report.plots import training_curves
-from scalingdown.report.tables import metrics_table
+from scalingdown.atomic import atomic_path, write_json, write_text
+from scalingdown.report import plots
+from scalingdown.report.compose import report_blocks
+from scalingdown.report.document import to_html, to_markdown
+from scalingdown.report.reproducibility import reproducibility
+from scalingdown.report.tables import metric_names, metrics_table
 
 
 def _read_json(path: str) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _history_name(path: str) -> str:
-    """A readable panel name from a history path (`<task>/students/<name>/…` or a teacher cache key)."""
+def history_name(path: str) -> str:
+    """A readable model name from a history path (`<task>/students/<name>/…` or a teacher's cache key)."""
     parts = Path(path).parts
     if "students" in parts:
         index = parts.index("students")
-        return f"{parts[index - 1]}: student {parts[index + 1]}"
-    return f"teacher {parts[-2]}"
+        return f"{parts[index - 1]}: {parts[index + 1]}"
+    key = parts[-2].rsplit("-", 1)[0]  # <task>.<teacher>-<hash>
+    task, _, teacher = key.partition(".")
+    return f"{task}: teacher {teacher}" if teacher else f"teacher {key}"
 
 
-def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir: str) -> None:
-    """Write the report files into `out_dir`."""
+def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir: str,
+           cached: list[str] | None = None, workflow_dir: str | None = None) -> None:
+    """Write the report files into `out_dir`.
+
+    `cached` are the shared artefacts the experiment used (their provenance is reported);
+    `workflow_dir` is the workflow checkout whose git commit is reported.
+    """
+    config = spec["config"]
     experiment = spec["experiment"]
-    task_types = {name: task["type"] for name, task in spec["config"]["tasks"].items()}
-    table = metrics_table(experiment, [_read_json(path) for path in evals], task_types)
+    records = [_read_json(path) for path in evals]
+    task_types = {name: task["type"] for name, task in config["tasks"].items()}
+    table = metrics_table(experiment, records, task_types)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "metrics.csv") as temporary:
         table.to_csv(temporary, index=False)
-    training_curves({_history_name(path): _read_json(path) for path in histories}, out / "training_curves.png")
-    write_text(out / "report.md", report_markdown(experiment, table, ["training_curves.png"]))
+
+    logs = {history_name(path): _read_json(path) for path in histories}
+    plots.training_curves(logs, out / "training_curves.png")
+    plots.validation_curves(logs, out / "validation_curves.png")
+    plots.score_latency(table, out / "score_latency.png")
+    plots.confusion_matrices(records, out / "confusion_matrices.png")
+
+    repro = reproducibility(config, records, cached or [], workflow_dir)
+    write_json(out / "reproducibility.json", repro)
+    blocks = report_blocks(experiment, table, metric_names(records), repro)
+    write_text(out / "report.md", to_markdown(blocks))
+    write_text(out / "report.html", to_html(blocks, f"ScalingDown report: {experiment}", out))

@@ -24,6 +24,7 @@ from scalingdown.models import (
     tokenizer_fingerprint,
 )
 from scalingdown.predict import predict_logits
+from scalingdown.provenance import provenance_record
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.seq2seq.inference import generate_ids
@@ -47,10 +48,11 @@ def weights_fingerprint(model_ref: str, model: Any) -> str:
     return digest.hexdigest()
 
 
-def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64) -> None:
+def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
+                   experiment: str | None = None) -> None:
     """Compute the teacher's logits on train, validation and test and write the fingerprinted cache."""
     if is_seq2seq(spec.get("type", "classification")):
-        teacher_topk(spec, data_dir, out_path, batch_size)
+        teacher_topk(spec, data_dir, out_path, batch_size, experiment)
         return
     model_ref = spec["model"]
     tokenizer = load_tokenizer(model_ref)
@@ -72,11 +74,13 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
         "splits": {split: {"rows": manifest["splits"][split]["rows"], "sha256": manifest["splits"][split]["sha256"]}
                    for split in SPLITS},
     }
-    write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint)
+    write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint,
+                 provenance_record("teacher_logits", experiment))
     log.info("cached logits of %s for %s", spec["teacher"], {s: fingerprint["splits"][s]["rows"] for s in SPLITS})
 
 
-def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64) -> None:
+def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
+                 experiment: str | None = None) -> None:
     """Cache a seq2seq teacher's top-k distribution on every train target token (gold or its own generations)."""
     model_ref = spec["model"]
     tokenizer = load_tokenizer(model_ref)
@@ -96,7 +100,8 @@ def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size:
         "vocabulary": vocabulary(model, tokenizer),
         "splits": {"train": {"rows": train["rows"], "sha256": train["sha256"]}},
     }
-    write_logits(out_path, pd.DataFrame({"split": "train", "row_id": rows["row_id"], **columns}), fingerprint)
+    write_logits(out_path, pd.DataFrame({"split": "train", "row_id": rows["row_id"], **columns}), fingerprint,
+                 provenance_record("teacher_logits", experiment))
     tokens = sum(len(ids) for ids in targets)
     log.info("cached top-%d of %s for %d train rows (%d target tokens, %s targets)", spec["top_k"], spec["teacher"],
              len(rows), tokens, spec["targets"])

@@ -1,0 +1,24 @@
+"""How a training stage is started: one plain process, or `torchrun` over several (DDP or DeepSpeed).
+
+Standard library only: the Snakefile builds every training rule's command with `launcher_prefix`.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+
+def launcher_prefix(processes: int, deepspeed: bool = False) -> str:
+    """The command that runs `scalingdown` with `processes` workers on one node.
+
+    One process without DeepSpeed is plain `python -m scalingdown`. Otherwise the standard
+    PyTorch launcher starts the workers (`torchrun --standalone`: one node, a free local port),
+    each running `python -m scalingdown` with RANK / WORLD_SIZE set, which the Hugging Face
+    Trainer reads. DeepSpeed always goes through the launcher, even with one process.
+    """
+    if processes < 1:
+        raise ValueError(f"processes must be >= 1, got {processes}")
+    if processes == 1 and not deepspeed:
+        return "python -m scalingdown"
+    return shlex.join(["torchrun", "--standalone", "--nnodes", "1", "--nproc_per_node", str(processes),
+                       "-m", "scalingdown"])

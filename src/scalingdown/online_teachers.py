@@ -1,0 +1,64 @@
+"""Teachers run inside the training loop (`teacher_mode: online`).
+
+The workflow's point is that `distill` reads teacher logits from a cache and never loads a
+teacher; online mode exists to measure what that saves (bench/cache_vs_online.py). It computes,
+for each training batch, exactly what the cache would hold for those rows: every teacher's logits
+on the batch's texts (its own tokenizer and max length, eval mode, no gradients), aligned to the
+task's label order with the same function the cached path uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from scalingdown.classification import align_columns
+from scalingdown.models import load_classifier, load_tokenizer, model_label_names
+
+
+@dataclass
+class OnlineTeacher:
+    """A loaded teacher: model (eval mode, frozen), its own tokenizer and max length, its label names."""
+
+    name: str
+    model: torch.nn.Module
+    tokenizer: Any
+    max_length: int
+    label_names: list[str]
+
+
+class OnlineTeachers:
+    """Each teacher's logits for rows of the training split, computed on demand."""
+
+    def __init__(self, teachers: list[OnlineTeacher], texts: list[str], labels: list[str]) -> None:
+        self.teachers = teachers
+        self.texts = texts
+        self.labels = labels
+
+    @torch.no_grad()
+    def logits(self, row_index: torch.Tensor) -> list[np.ndarray]:
+        """One (rows × labels) float32 matrix per teacher, in the task's label order."""
+        texts = [self.texts[index] for index in row_index.tolist()]
+        matrices = []
+        for teacher in self.teachers:
+            teacher.model.to(row_index.device)
+            encoded = teacher.tokenizer(texts, truncation=True, max_length=teacher.max_length, padding=True,
+                                        return_tensors="pt").to(row_index.device)
+            logits = teacher.model(**encoded).logits.float().cpu().numpy()
+            matrices.append(align_columns(logits, teacher.label_names, self.labels, f"teacher {teacher.name}"))
+        return matrices
+
+
+def load_online_teachers(teachers: list[dict[str, Any]], labels: list[str], texts: list[str]) -> OnlineTeachers:
+    """Load the teachers of a distill spec (each with `name`, `model`, `max_length`) to run on `texts`."""
+    loaded = []
+    for teacher in teachers:
+        model = load_classifier(teacher["model"])
+        model.eval()
+        model.requires_grad_(False)
+        loaded.append(OnlineTeacher(name=teacher["name"], model=model, tokenizer=load_tokenizer(teacher["model"]),
+                                    max_length=int(teacher["max_length"]), label_names=model_label_names(model)))
+    return OnlineTeachers(loaded, texts, labels)

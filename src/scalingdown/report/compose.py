@@ -1,0 +1,108 @@
+"""The report's content as document blocks: tables per task, figures, reproducibility block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from scalingdown.report.document import Block, Code, Figure, Heading, Paragraph, Table
+from scalingdown.report.tables import METRIC_TITLES, display_table
+
+# The report's figures: file name -> caption (the order they appear in).
+FIGURES = {
+    "training_curves.png": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
+    "validation_curves.png": "Validation scores over steps, one panel per metric.",
+    "score_latency.png": "Primary score against latency at batch 1; the dashed line is the Pareto front "
+                         "(squares: teachers).",
+    "confusion_matrices.png": "Confusion matrices on the test split (rows: gold label; colour: share of the row).",
+}
+
+
+def _setup_text(setup: dict[str, Any]) -> str:
+    device = setup["device"] + (f" ({setup['device_name']})" if setup.get("device_name") else "")
+    warmup = f" after {setup['latency_warmup']} warm-up calls" if setup.get("latency_warmup") is not None else ""
+    return (f"{device}, {setup['threads']} thread(s); latency = median of {setup.get('latency_runs')} runs at "
+            f"batch size 1{warmup}; throughput at batch size {setup.get('batch_size')}")
+
+
+def _intro(repro: dict[str, Any]) -> list[Block]:
+    setups = repro["timing"]
+    if len(setups) == 1:
+        timing = f"Every model was timed the same way: {_setup_text(setups[0])}."
+    else:
+        timing = ("Warning: the models were not all timed the same way, so their speeds are not comparable: "
+                  + "; ".join(_setup_text(s) for s in setups) + ".")
+    return [Paragraph("Scores on the test split. " + timing + " Retention is the score as % of the best "
+                      "teacher's in the task; speed-up is that teacher's latency divided by the model's.")]
+
+
+def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str]) -> list[Block]:
+    metric = rows["primary_metric"].iloc[0]
+    title = METRIC_TITLES.get(metric, metric)
+    teachers = rows[rows["kind"] == "teacher"]
+    scored = teachers[teachers[metric].notna()]
+    if scored.empty:
+        reference = "This task has no scored teacher, so retention and speed-up are not defined."
+    else:
+        best = scored.loc[scored[metric].idxmax()]
+        reference = f"Reference teacher: `{best['model']}` ({title} {best[metric]:.4f}, " \
+                    f"{best['latency_ms_per_sample']:.2f} ms/sample)."
+    front = ", ".join(f"`{name}`" for name in rows.loc[rows["pareto_optimal"], "model"])
+    return [
+        Heading(f"Task: {task}"),
+        Paragraph(f"Ranked by {title}. {reference}"),
+        Table(display_table(rows, metrics)),
+        Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
+    ]
+
+
+def _versions_text(packages: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in packages.items())
+
+
+def _git_text(git: dict[str, Any]) -> str:
+    if git["commit"] is None:
+        return git["note"]
+    return git["commit"] + (" (with uncommitted changes)" if git["dirty"] else " (clean)")
+
+
+def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:
+    """The reproducibility block: what produced the numbers, and which cached artefacts were reused."""
+    seeds = "; ".join(f"{key} = {value}" for key, value in repro["seeds"].items())
+    facts = pd.DataFrame(
+        [
+            ("Config hash", f"{repro['config_hash']} (sha256 of the resolved config, shown below)"),
+            ("Git commit of the workflow", _git_text(repro["git"])),
+            ("Packages", _versions_text(repro["packages"])),
+            ("Seeds", seeds + " (training seeds not set default to the experiment seed)"),
+            ("Timing setup", " | ".join(_setup_text(s) for s in repro["timing"])),
+        ],
+        columns=["Field", "Value"],
+    )
+    artefacts = pd.DataFrame(
+        [(a["artefact"], a["status"], a["stage"] or "–", a["created"] or "–", a["host"] or "–", a["path"])
+         for a in repro["artefacts"]],
+        columns=["Artefact", "Status", "Built by stage", "Built at (UTC)", "Host", "Path"],
+    )
+    config = yaml.safe_dump(repro["config"], sort_keys=False, allow_unicode=True)
+    return [
+        Heading("Reproducibility"),
+        Table(facts),
+        Heading("Cached artefacts", 3),
+        Paragraph("Shared artefacts under `results/cache/` are built once and reused by every experiment with "
+                  "the same settings; each records which experiment built it."),
+        Table(artefacts),
+        Code(config, "yaml", summary=f"Resolved config (hash {repro['config_hash']})"),
+    ]
+
+
+def report_blocks(experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any]) -> list[Block]:
+    """The whole report: introduction, one table per task, the figures, the reproducibility block."""
+    blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro)]
+    for task, rows in table.groupby("task", sort=False):
+        blocks += _task_blocks(str(task), rows, metrics)
+    blocks.append(Heading("Figures"))
+    blocks += [Figure(file, caption) for file, caption in FIGURES.items()]
+    return blocks + reproducibility_blocks(repro)

@@ -1,0 +1,121 @@
+"""What produced a report: config hash and resolved config, code version, packages, seeds,
+timing setup, and which cached artefacts were built for this experiment or reused."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from scalingdown.config import short_hash
+from scalingdown.provenance import read_provenance
+
+PACKAGES = ("scalingdown", "torch", "transformers", "tokenizers", "datasets", "peft", "accelerate", "snakemake")
+
+# Kind of a cached artefact, from its folder under results/cache/.
+ARTEFACT_KINDS = {
+    "data": "prepared data",
+    "teachers": "fine-tuned teacher",
+    "logits": "teacher logits",
+    "student-init": "student initialisation",
+}
+
+
+def package_versions() -> dict[str, str]:
+    """Python and the versions of the packages that determine the results."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _git(directory: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip() or f"git {' '.join(args)} failed")
+    return result.stdout.strip()
+
+
+def git_state(directory: str | Path | None) -> dict[str, Any]:
+    """The commit of the workflow checkout and whether it has uncommitted changes.
+
+    `commit` and `dirty` are None when `directory` is not a git checkout (or git is missing);
+    `note` then says why.
+    """
+    if directory is None:
+        return {"commit": None, "dirty": None, "note": "workflow directory not given"}
+    try:
+        commit = _git(Path(directory), "rev-parse", "HEAD")
+        dirty = bool(_git(Path(directory), "status", "--porcelain"))
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
+        return {"commit": None, "dirty": None, "note": f"not a git checkout ({str(error).splitlines()[0]})"}
+    return {"commit": commit, "dirty": dirty, "note": None}
+
+
+def seeds(config: Any, prefix: str = "") -> dict[str, int]:
+    """Every `seed` in the resolved config, by dotted key (experiment, loaders, training)."""
+    found: dict[str, int] = {}
+    if isinstance(config, dict):
+        for key, value in config.items():
+            dotted = f"{prefix}.{key}" if prefix else key
+            if key == "seed" and isinstance(value, int):
+                found[dotted] = value
+            else:
+                found.update(seeds(value, dotted))
+    return found
+
+
+def timing_setups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct timing setups of the evaluation records (one, when every model was timed alike)."""
+    setups: list[dict[str, Any]] = []
+    for record in records:
+        speed = record["speed"]
+        setup = {key: speed.get(key) for key in ("device", "device_name", "threads", "batch_size",
+                                                 "latency_warmup", "latency_runs")}
+        if setup not in setups:
+            setups.append(setup)
+    return setups
+
+
+def artefact_kind(path: str) -> str:
+    """`prepared data`, `teacher logits`, … from the artefact's folder under `cache/`."""
+    parts = Path(path).parts
+    folder = parts[parts.index("cache") + 1] if "cache" in parts[:-1] else Path(path).parent.name
+    return ARTEFACT_KINDS.get(folder, folder)
+
+
+def artefact_provenance(paths: list[str], experiment: str) -> list[dict[str, Any]]:
+    """For each cached artefact: who built it, when, where, and whether this experiment reused it."""
+    rows = []
+    for path in paths:
+        record = read_provenance(path) or {}
+        builder = record.get("experiment")
+        if not record:
+            status = "no provenance record (built by an older version or by hand)"
+        elif builder == experiment:
+            status = "built by this experiment"
+        else:
+            status = f"reused from experiment {builder}" if builder else "reused (built by hand)"
+        rows.append({"artefact": artefact_kind(path), "path": path, "status": status, "experiment": builder,
+                     "stage": record.get("stage"), "created": record.get("created"), "host": record.get("host")})
+    return rows
+
+
+def reproducibility(config: dict[str, Any], records: list[dict[str, Any]], cached: list[str],
+                    workflow_dir: str | Path | None) -> dict[str, Any]:
+    """Every field of the report's reproducibility block (also written as reproducibility.json)."""
+    return {
+        "experiment": config["experiment"],
+        "config_hash": short_hash(config),
+        "config": config,
+        "git": git_state(workflow_dir),
+        "packages": package_versions(),
+        "seeds": seeds(config),
+        "timing": timing_setups(records),
+        "artefacts": artefact_provenance(cached, config["experiment"]),
+    }

@@ -1,0 +1,101 @@
+"""`teacher_mode: online` computes the same loss as the cached mode, and plans its inputs accordingly."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from scalingdown.data.prepare import prepare
+from scalingdown.data.store import read_split
+from scalingdown.errors import UserError
+from scalingdown.logit_store import read_logits, split_matrix
+from scalingdown.losses import classification_kd_loss
+from scalingdown.models import load_classifier, load_tokenizer
+from scalingdown.plan import Plan
+from scalingdown.stages.distill import combine_teachers, load_teacher_logits, online_target
+from scalingdown.stages.teacher_logits import teacher_logits
+from tests.test_config import _tiny_config
+
+LABELS = ["negative", "neutral", "positive"]
+LOSS = {"ce": 0.3, "kd": 0.7, "temperature": 2.0}
+
+
+@pytest.fixture(scope="module")
+def teacher_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Prepared data and a tiny teacher whose label order differs from the task's."""
+    root = tmp_path_factory.mktemp("online")
+    data_spec = {"task": "t", "type": "classification", "labels": LABELS, "seed": 5, "format": 1,
+                 "data": {"loader": "synthetic_finance", "options": {"rows": 40},
+                          "split": {"validation": 0.2, "test": 0.2}, "data_portion": 1.0}}
+    prepare(data_spec, root / "data")
+    teacher = load_classifier("tiny:bert-l2-h32", ["positive", "negative", "neutral"], seed=11)
+    with torch.no_grad():
+        teacher.classifier.weight.mul_(40)  # confident, distinct outputs: a random tiny head is near-uniform
+    teacher.save_pretrained(root / "teacher")
+    load_tokenizer("tiny:bert-l2-h32").save_pretrained(root / "teacher")
+    return root / "data", root / "teacher"
+
+
+def _loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_probs: torch.Tensor) -> dict[str, float]:
+    terms = classification_kd_loss(student_logits, labels, teacher_probs, ce_weight=LOSS["ce"],
+                                   kd_weight=LOSS["kd"], temperature=LOSS["temperature"])
+    return {name: value.item() for name, value in terms.items()}
+
+
+def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teacher_and_data, tmp_path: Path):
+    data_dir, teacher_dir = teacher_and_data
+    cache = tmp_path / "logits.parquet"
+    teacher_logits({"teacher": "big", "teacher_key": "t.big-1", "model": str(teacher_dir), "max_length": 32},
+                   str(data_dir), str(cache))
+    teacher = {"name": "big", "key": "t.big-1", "model": str(teacher_dir), "max_length": 32}
+    spec = {"teachers": [teacher], "labels": LABELS, "loss": LOSS, "teacher_mode": "online"}
+    # what the cached mode feeds the Trainer: the mixture over the whole train split, row by row
+    cached_probs = combine_teachers(load_teacher_logits(spec, str(data_dir), [str(cache)]), LOSS["temperature"])
+    target = online_target(spec, str(data_dir), [])
+
+    rows = torch.tensor([7, 0, 12, 3, 21, 5])  # unordered, different lengths: padding differs from the cache's
+    texts = read_split(data_dir, "train")["text"].tolist()
+    student = load_classifier("tiny:bert-l1-h32", LABELS, seed=3).eval()
+    encoded = load_tokenizer("tiny:bert-l1-h32")([texts[i] for i in rows], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        student_logits = student(**encoded).logits
+    labels = torch.tensor([0, 2, 1, 1, 0, 2])
+
+    online_probs = target(rows)
+    assert torch.allclose(online_probs, torch.from_numpy(cached_probs[rows.numpy()]), atol=1e-6)
+    from_cache = _loss(student_logits, labels, torch.from_numpy(cached_probs[rows.numpy()]))
+    from_teacher = _loss(student_logits, labels, online_probs)
+    assert set(from_cache) == set(from_teacher) == {"ce", "kl", "loss"}
+    for term in from_cache:
+        assert from_teacher[term] == pytest.approx(from_cache[term], rel=1e-6, abs=1e-6), term
+    assert from_cache["kl"] > 0.01
+    # The comparison is sensitive: the cached logits without label alignment give another loss.
+    unaligned = combine_teachers([split_matrix(read_logits(cache)[0], "train")], LOSS["temperature"])
+    assert _loss(student_logits, labels, torch.from_numpy(unaligned[rows.numpy()]))["kl"] != \
+        pytest.approx(from_cache["kl"], rel=1e-3)
+
+
+def test_online_mode_refuses_logit_caches(teacher_and_data):
+    data_dir, teacher_dir = teacher_and_data
+    spec = {"teachers": [{"name": "big", "model": str(teacher_dir), "max_length": 32}], "labels": LABELS,
+            "loss": LOSS}
+    with pytest.raises(UserError, match="reads no logit caches"):
+        online_target(spec, str(data_dir), ["some.parquet"])
+
+
+def test_an_online_student_needs_the_teacher_model_and_no_logit_cache():
+    config = _tiny_config()
+    students = config["tasks"]["sentiment"]["students"]
+    students["online"] = {**copy.deepcopy(students["distilled"]), "teacher_mode": "online"}
+    plan = Plan(config)
+    teacher = plan.tasks["sentiment"].teachers["big"]
+    assert plan.distill_logits("sentiment", "online") == []
+    assert plan.distill_teacher_models("sentiment", "online") == [teacher.model_dir]
+    assert plan.distill_logits("sentiment", "distilled") == [teacher.logits]
+    assert plan.distill_teacher_models("sentiment", "distilled") == []
+    assert plan.student("sentiment", "online").role == "student (distilled from big, online)"
+    assert '"teacher_mode":"online"' in plan.distill_spec("sentiment", "online")
+    assert '"teacher_mode":"cached"' in plan.distill_spec("sentiment", "distilled")
