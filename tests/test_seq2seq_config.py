@@ -79,6 +79,8 @@ def test_a_valid_seq2seq_config_passes():
          "tasks.qa.students.stage1.loss.hidden", "LoRA (training.lora) would freeze"),
         (lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
          "tasks.qa.teachers.base.model", "needs a text-to-text (T5-family) model"),
+        (lambda c: _qa(c)["students"]["stage1"].update(teacher_mode="online"),
+         "tasks.qa.students.stage1.teacher_mode", "learn from the top-k cache"),
         (lambda c: _qa(c).update(prompt={"source": "{question} {answer}"}),
          "tasks.qa.prompt.source", "uses {answer}"),
         (lambda c: _qa(c).update(labels=["a", "b"]), "tasks.qa.labels", "has no label names"),
@@ -87,7 +89,7 @@ def test_a_valid_seq2seq_config_passes():
     ],
     ids=["unknown-student", "cycle", "untrained-source", "other-model", "student-key-without-method",
          "target-length", "generated-two-teachers", "hidden-layer-not-cached", "hidden-without-pairs",
-         "hidden-with-lora", "encoder-model",
+         "hidden-with-lora", "encoder-model", "online",
          "prompt-leaks-answer", "labels", "teacher-layers"],
 )
 def test_seq2seq_config_errors_name_the_key(mutate, key, problem):
