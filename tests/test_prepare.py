@@ -154,7 +154,7 @@ def _config(task_changes: dict) -> dict:
         ({"data": {"loader": "phrasebank", "options": {"file": "x.txt"}}}, "tasks.sentiment.data.options.file",
          "not an option of loader 'phrasebank'"),
         ({"type": "multiple_choice", "labels": None, "data": {"loader": "winogrande", "options": {"path": "w.jsonl"}}},
-         "tasks.sentiment.type", "teachers and students support only classification so far"),
+         "tasks.sentiment.teachers.big.model", "a multiple_choice task needs a text-to-text (T5-family) model"),
         ({"type": "math", "labels": None}, "tasks.sentiment.type", "produces classification data, not 'math'"),
     ],
 )

@@ -105,7 +105,7 @@ def test_display_table_has_the_study_shape_and_drops_empty_columns(qa_task_type)
     assert small["Accuracy"] == "0.7200" and small["Retention (%)"] == "80.0" and small["Speed-up (×)"] == "4.00"
     assert small["Timed on"] == "cpu, 2 thread(s)" and small["Parameters"] == "1,000"
     qa = display_table(table[table["task"] == "qa"], metrics)
-    assert list(qa.columns)[2:4] == ["exact match", "f1"]  # primary first; no classification columns
+    assert list(qa.columns)[2:4] == ["Exact match", "Token F1"]  # primary first; no classification columns
     alone = display_table(table[table["task"] == "alone"], metrics)
     assert "Retention (%)" not in alone.columns and "Speed-up (×)" not in alone.columns
 

@@ -6,26 +6,23 @@ import platform
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 
-@torch.inference_mode()
-def latency_ms(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int,
-               warmup: int, runs: int) -> dict[str, float]:
-    """Per-example latency at batch size 1 over `runs` texts after `warmup` untimed calls (ms)."""
-    model.eval()
-    samples = [texts[i % len(texts)] for i in range(warmup + runs)]
+def timed_calls(call: Callable[[int], Any], count: int, warmup: int, runs: int) -> dict[str, float]:
+    """Median and p90 wall time (ms) of `call(i)` over `runs` calls after `warmup` untimed ones (i cycles over `count`)."""
     timings = []
-    for index, text in enumerate(samples):
-        encoded = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
-        start = time.perf_counter()
-        model(**encoded)
-        elapsed = time.perf_counter() - start
-        if index >= warmup:
-            timings.append(elapsed * 1000)
+    with torch.inference_mode():
+        for index in range(warmup + runs):
+            start = time.perf_counter()
+            call(index % count)
+            elapsed = time.perf_counter() - start
+            if index >= warmup:
+                timings.append(elapsed * 1000)
     timings.sort()
     return {
         "latency_ms_per_sample": statistics.median(timings),
@@ -34,16 +31,33 @@ def latency_ms(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_len
     }
 
 
-@torch.inference_mode()
+def items_per_second(call: Callable[[list[int]], Any], count: int, batch_size: int) -> float:
+    """Items per second when `call` processes the indices 0..count-1 in batches of `batch_size`."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for offset in range(0, count, batch_size):
+            call(list(range(offset, min(count, offset + batch_size))))
+    return count / (time.perf_counter() - start)
+
+
+def latency_ms(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int,
+               warmup: int, runs: int) -> dict[str, float]:
+    """Per-example latency at batch size 1 over `runs` texts after `warmup` untimed calls (ms), model call only."""
+    model.eval()
+    encoded = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt")
+               for i in range(min(len(texts), warmup + runs))]
+    return timed_calls(lambda i: model(**encoded[i]), len(encoded), warmup, runs)
+
+
 def throughput_per_s(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int,
                      batch_size: int) -> float:
     """Examples per second over `texts` in batches of `batch_size` (padding per batch, tokenizing included)."""
     model.eval()
-    start = time.perf_counter()
-    for offset in range(0, len(texts), batch_size):
-        batch = texts[offset : offset + batch_size]
-        model(**tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt"))
-    return len(texts) / (time.perf_counter() - start)
+    return items_per_second(
+        lambda batch: model(**tokenizer([texts[i] for i in batch], truncation=True, max_length=max_length,
+                                        padding=True, return_tensors="pt")),
+        len(texts), batch_size,
+    )
 
 
 def cpu_name() -> str:

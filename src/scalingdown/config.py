@@ -15,6 +15,14 @@ from typing import Any
 
 from scalingdown.data.registry import DataConfigError, check_data
 from scalingdown.errors import UserError
+from scalingdown.seq2seq.formats import is_seq2seq, prompt_problem
+
+# Defaults of the keys that only text-to-text (seq2seq) tasks use; the schema gives them none so
+# that a classification task setting one is an error rather than silently ignored.
+SEQ2SEQ_DEFAULTS: dict[str, Any] = {"max_target_length": 64, "top_k": 32, "targets": "gold"}
+_SEQ2SEQ_TEACHER_KEYS = ("max_target_length", "top_k", "targets", "hidden_layers")
+_SEQ2SEQ_STUDENT_KEYS = ("max_target_length",)
+_SEQ2SEQ_LOSS_KEYS = ("hidden", "hidden_layers")
 
 
 class ConfigError(UserError, ValueError):
@@ -93,7 +101,6 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             check_data(task["data"]["loader"], task["type"], task["data"].get("options", {}))
         except DataConfigError as error:
             raise ConfigError(f"{prefix}.{error.key}", error.problem) from None
-        _check_stages_support(prefix, task["type"])
         teachers = task["teachers"]
         for name, teacher in teachers.items():
             _check_model_ref(f"{prefix}.teachers.{name}.model", teacher["model"], workdir)
@@ -120,14 +127,114 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         labels = task.get("labels")
         if labels is None and task["type"] == "classification":
             raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
+        _check_chains(prefix, task["students"])
+        if is_seq2seq(task["type"]):
+            _check_seq2seq(prefix, task)
+        else:
+            _check_no_seq2seq_keys(prefix, task)
 
 
-def _check_stages_support(prefix: str, task_type: str) -> None:
-    """Teachers and students handle classification only, so far: delete this check when seq2seq lands."""
-    if task_type != "classification":
-        raise ConfigError(f"{prefix}.type", f"{task_type!r} data can be prepared and inspected "
-                                            "(`scalingdown data inspect`), but teachers and students support "
-                                            "only classification so far")
+def seq2seq_setting(member: Mapping[str, Any], key: str) -> Any:
+    """A seq2seq-only teacher/student setting, or its default."""
+    return member.get(key, SEQ2SEQ_DEFAULTS.get(key))
+
+
+def _check_chains(prefix: str, students: Mapping[str, Any]) -> None:
+    """`init: {method: student, student: <name>}`: an existing, trained student of the task, without cycles."""
+    for name, student in students.items():
+        init, key = student["init"], f"{prefix}.students.{name}.init"
+        if (init["method"] == "student") != ("student" in init):
+            raise ConfigError(f"{key}.student", "method student needs `student` (and only it uses that key)")
+        if init["method"] != "student":
+            continue
+        seen = [name]
+        current = init["student"]
+        while True:
+            if current not in students:
+                raise ConfigError(f"{key}.student", f"{current!r} is not a student of this task")
+            if current in seen:
+                raise ConfigError(f"{key}.student", "the chain of students loops: " + " → ".join([*seen, current]))
+            source = students[current]
+            if not source["train"]:
+                raise ConfigError(f"{key}.student", f"{current!r} is not trained (train: false), so there is nothing to start from")
+            if current == init["student"] and source["model"] != student["model"]:
+                raise ConfigError(f"{prefix}.students.{name}.model",
+                                  f"{student['model']!r} differs from the model of {current!r} ({source['model']!r}), "
+                                  "whose weights this student starts from")
+            seen.append(current)
+            if source["init"]["method"] != "student":
+                break
+            current = source["init"]["student"]
+
+
+def _check_no_seq2seq_keys(prefix: str, task: Mapping[str, Any]) -> None:
+    found = ["prompt"] if "prompt" in task else []
+    found += [f"teachers.{name}.{key}" for name, teacher in task["teachers"].items()
+              for key in _SEQ2SEQ_TEACHER_KEYS if key in teacher]
+    found += [f"students.{name}.{key}" for name, student in task["students"].items()
+              for key in _SEQ2SEQ_STUDENT_KEYS if key in student]
+    found += [f"students.{name}.loss.{key}" for name, student in task["students"].items()
+              for key in _SEQ2SEQ_LOSS_KEYS if key in student["loss"]]
+    if found:
+        raise ConfigError(f"{prefix}.{found[0]}", f"only text-to-text tasks use this key, not a {task['type']} task")
+
+
+def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
+    for role in ("teachers", "students"):
+        for name, member in task[role].items():
+            if member["model"].startswith("tiny:") and not member["model"].startswith("tiny:t5-"):
+                raise ConfigError(f"{prefix}.{role}.{name}.model",
+                                  f"{member['model']!r} is an encoder classifier; a {task['type']} task needs a "
+                                  "text-to-text (T5-family) model, e.g. tiny:t5-l2-h32 or hub:t5-small")
+    if task.get("labels") is not None:
+        raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
+    for part, template in (task.get("prompt") or {}).items():
+        problem = prompt_problem(task["type"], part, template)
+        if problem:
+            raise ConfigError(f"{prefix}.prompt.{part}", problem)
+    teachers = task["teachers"]
+    for name, student in task["students"].items():
+        key = f"{prefix}.students.{name}"
+        if student.get("teacher_mode") == "online" and student["teachers"]:
+            raise ConfigError(f"{key}.teacher_mode", "text-to-text students learn from the top-k cache; "
+                              "teacher_mode online is for classification tasks")
+        if student["init"]["method"] == "teacher_layers":
+            raise ConfigError(f"{key}.init.method", "teacher_layers selects encoder-classifier layers; a text-to-text "
+                              "student starts pretrained, from scratch, or from another student")
+        mine = [teachers[t] for t in student["teachers"]]
+        generated = [t for t in student["teachers"] if seq2seq_setting(teachers[t], "targets") == "generated"]
+        if generated and len(student["teachers"]) > 1:
+            raise ConfigError(f"{key}.teachers", f"teacher {generated[0]!r} caches its own generations (targets: "
+                              "generated); a student learning those sequences has exactly one teacher")
+        for teacher_name, teacher in zip(student["teachers"], mine):
+            if teacher_name not in generated and (seq2seq_setting(teacher, "max_target_length")
+                                                  != seq2seq_setting(student, "max_target_length")):
+                raise ConfigError(f"{key}.max_target_length",
+                                  f"must equal that of teacher {teacher_name!r} ({seq2seq_setting(teacher, 'max_target_length')}): "
+                                  "the teacher's cached distributions are aligned with the student's target tokens")
+        _check_hidden(key, student, {t: teachers[t] for t in student["teachers"]})
+
+
+def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, Any]) -> None:
+    loss = student["loss"]
+    if not student["train"]:
+        return
+    if loss.get("hidden", 0) > 0 and "lora" in student["training"]:
+        raise ConfigError(f"{key}.loss.hidden", "the hidden-state loss trains projections next to the student, "
+                          "which LoRA (training.lora) would freeze: use one or the other")
+    pairs = {side: loss.get("hidden_layers", {}).get(side) or [] for side in ("encoder", "decoder")}
+    if loss.get("hidden", 0) > 0 and not any(pairs.values()):
+        raise ConfigError(f"{key}.loss.hidden_layers", "loss.hidden > 0 needs [student, teacher] layer pairs to match")
+    if loss.get("hidden", 0) > 0 and not teachers:
+        raise ConfigError(f"{key}.loss.hidden", "a student without teachers has no teacher hidden states to match")
+    for teacher_name, teacher in teachers.items():
+        for side, side_pairs in pairs.items():
+            stored = (teacher.get("hidden_layers") or {}).get(side) or []
+            missing = sorted({t for _, t in side_pairs} - set(stored))
+            if missing and loss.get("hidden", 0) > 0:
+                raise ConfigError(f"{key}.loss.hidden_layers.{side}",
+                                  f"teacher {teacher_name!r} caches no {side} hidden state of layer(s) {missing}; "
+                                  f"add them to its hidden_layers.{side}")
 
 
 TRAINING_STAGES = ("finetune_teacher", "distill")

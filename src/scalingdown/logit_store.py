@@ -1,9 +1,13 @@
 """The teacher-logit store: one Parquet file per teacher with a fingerprint in its metadata.
 
-Rows: `split`, `row_id`, `logits` (float32 list, in the order of the fingerprint's
-`label_names`). The fingerprint records what produced the logits (teacher, tokenizer, max
-length, data version per split); consumers refuse a cache whose fingerprint or row ids do not
-match the data they train on, so logits are never silently misaligned.
+Rows: `split`, `row_id`, then one list column per stored quantity. Classification caches hold
+`logits` (float32, in the order of the fingerprint's `label_names`); seq2seq caches hold
+per-token top-k lists (see `scalingdown.seq2seq.topk`). Lists of equal length are stored as
+fixed-size lists, ragged ones (one entry per target token) as variable lists; every list keeps
+its dtype (int32, float16, float32; float64 is stored as float32). The fingerprint records what
+produced the cache (teacher, tokenizer, max length, data version per split); consumers refuse a
+cache whose fingerprint or row ids do not match the data they train on, so teacher outputs are
+never silently misaligned.
 """
 
 from __future__ import annotations
@@ -40,11 +44,8 @@ def write_logits(
         "row_id": pa.array(rows["row_id"].astype(str).tolist(), pa.string()),
     }
     for name in rows.columns:
-        if name in columns:
-            continue
-        matrix = np.stack(rows[name].to_numpy()).astype(np.float32, copy=False)
-        flat = pa.array(matrix.reshape(-1), pa.float32())
-        columns[name] = pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])
+        if name not in columns:
+            columns[name] = _list_column(rows[name].tolist())
     table = pa.table(columns)
     metadata = {FINGERPRINT_KEY: json.dumps({"format": STORE_FORMAT, **fingerprint}, sort_keys=True).encode()}
     if provenance is not None:
@@ -52,6 +53,31 @@ def write_logits(
     table = table.replace_schema_metadata(metadata)
     with atomic_path(path) as temporary:
         pq.write_table(table, temporary)
+
+
+def _list_column(values: list[Any]) -> pa.Array:
+    """One list per row (flattened), as a fixed-size list when all are equally long, else a variable list."""
+    arrays = [np.asarray(value).reshape(-1) for value in values]
+    dtype = np.result_type(*arrays) if arrays else np.dtype(np.float32)
+    if dtype == np.float64:
+        dtype = np.dtype(np.float32)
+    flat = pa.array(np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype))
+    lengths = {array.size for array in arrays}
+    if len(lengths) == 1:
+        return pa.FixedSizeListArray.from_arrays(flat, lengths.pop())
+    offsets = np.concatenate([[0], np.cumsum([array.size for array in arrays])]).astype(np.int64)
+    return pa.LargeListArray.from_arrays(pa.array(offsets), flat)
+
+
+def _numpy_rows(column: pa.ChunkedArray, rows: int) -> list[np.ndarray]:
+    """A list column back as one numpy array per row (dtype as stored)."""
+    column = column.combine_chunks()
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    if pa.types.is_fixed_size_list(column.type):
+        return list(values.reshape(rows, column.type.list_size))
+    offsets = column.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    return [values[start:end] for start, end in zip(offsets[:-1], offsets[1:])]
 
 
 def read_fingerprint(path: str | Path) -> dict[str, Any]:
@@ -81,10 +107,7 @@ def read_logits(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame = pd.DataFrame({"split": table["split"].to_pylist(), "row_id": table["row_id"].to_pylist()})
     for name in table.column_names:
         if name not in frame:
-            column = table[name].combine_chunks()
-            width = column.type.list_size
-            matrix = column.flatten().to_numpy(zero_copy_only=False).reshape(len(frame), width)
-            frame[name] = list(matrix)
+            frame[name] = _numpy_rows(table[name], len(frame))
     return frame, fingerprint
 
 

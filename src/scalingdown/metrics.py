@@ -1,6 +1,10 @@
-"""Task metrics, computed with scikit-learn."""
+"""Task metrics: classification scores with scikit-learn; answer matching for text-to-text tasks."""
 
 from __future__ import annotations
+
+import re
+import string
+from collections import Counter
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
@@ -17,3 +21,69 @@ def classification_scores(gold: list[int], predicted: list[int] | np.ndarray, la
         "recall_macro": float(recall_score(gold, predicted, average="macro", labels=classes, zero_division=0)),
         "confusion_matrix": confusion_matrix(gold, predicted, labels=classes).tolist(),
     }
+
+
+# -- text answers (generative QA, math) -------------------------------------------------------
+_PUNCTUATION = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_ANSWER_LETTER = re.compile(r"answer\W*(?:is\W*)?(?:option\W*)?\(?\b([a-e])\b", re.IGNORECASE)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD-style normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(char for char in text.lower() if char not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _overlap_scores(prediction: str, reference: str) -> tuple[float, float, float]:
+    """Token precision, recall and F1 between two normalised answers."""
+    predicted, gold = prediction.split(), reference.split()
+    if not predicted or not gold:
+        same = float(predicted == gold)
+        return same, same, same
+    common = sum((Counter(predicted) & Counter(gold)).values())
+    if common == 0:
+        return 0.0, 0.0, 0.0
+    precision, recall = common / len(predicted), common / len(gold)
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def answer_scores(prediction: str, aliases: list[str]) -> dict[str, float]:
+    """Exact match, token F1, precision and recall of one prediction: each the max over the aliases."""
+    predicted = normalize_answer(prediction)
+    scores = {"exact_match": 0.0, "f1": 0.0, "precision": 0.0, "recall": 0.0}
+    for alias in aliases:
+        reference = normalize_answer(alias)
+        precision, recall, f1 = _overlap_scores(predicted, reference)
+        candidate = {"exact_match": float(predicted == reference), "f1": f1, "precision": precision, "recall": recall}
+        scores = {name: max(value, candidate[name]) for name, value in scores.items()}
+    return scores
+
+
+def qa_scores(predictions: list[str], aliases: list[list[str]]) -> dict[str, float]:
+    """Mean exact match, token F1, precision and recall over questions (max over each one's aliases)."""
+    per_question = [answer_scores(prediction, names) for prediction, names in zip(predictions, aliases, strict=True)]
+    names = ("exact_match", "f1", "precision", "recall")
+    return {name: float(np.mean([scores[name] for scores in per_question])) if per_question else 0.0
+            for name in names}
+
+
+def parse_answer_letter(text: str) -> str | None:
+    """The option letter (A–E) a generated rationale ends on: the last "answer [is] (X)" in it, or None."""
+    matches = _ANSWER_LETTER.findall(text)
+    return matches[-1].upper() if matches else None
+
+
+def letter_scores(generations: list[str], gold: list[str]) -> dict[str, float]:
+    """Accuracy of the letters parsed from generations, and the share of generations with a parsable letter."""
+    parsed = [parse_answer_letter(text) for text in generations]
+    return {
+        "accuracy": float(accuracy_score(gold, [letter or "" for letter in parsed])) if gold else 0.0,
+        "answer_parsed": float(np.mean([letter is not None for letter in parsed])) if parsed else 0.0,
+    }
+
+
+def choice_scores(gold: list[int], option_scores: list[list[float]]) -> dict[str, float]:
+    """Multiple-choice accuracy: the option with the highest score (log-likelihood) is the prediction."""
+    predicted = [int(np.argmax(scores)) for scores in option_scores]
+    return {"accuracy": float(accuracy_score(gold, predicted)) if gold else 0.0}

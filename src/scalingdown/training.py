@@ -26,10 +26,16 @@ from scalingdown.provenance import write_provenance
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
-# Batch entries that are targets of the loss, not inputs of the model. `row_index` is each
-# example's position in the training split (used by online teachers, and recorded to show which
-# rows each process trained on).
-TARGET_KEYS = ("labels", "teacher_probs", "sample_weight", "row_index")
+# Batch entries that are targets of the loss, not inputs of the model (and any key starting with
+# `teacher_`: a seq2seq teacher's cached top-k rows, see scalingdown.seq2seq.fit). `row_index` is
+# each example's position in the training split (used by online teachers, and recorded to show
+# which rows each process trained on).
+TARGET_KEYS = ("labels", "teacher_probs", "sample_weight", "row_index", "source_mask")
+
+
+def is_target_key(key: str) -> bool:
+    """Whether a batch entry feeds the loss rather than the model."""
+    return key in TARGET_KEYS or key.startswith("teacher_")
 SPEC_FILE = "training-spec.json"
 # Written last into a checkpoint by the Trainer: a checkpoint without it was cut short by a kill.
 CHECKPOINT_COMPLETE = "trainer_state.json"
@@ -59,7 +65,7 @@ class KDTrainer(Trainer):
         return_outputs: bool = False,
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
-        targets = {key: inputs.pop(key) for key in TARGET_KEYS if key in inputs}
+        targets = {key: inputs.pop(key) for key in list(inputs) if is_target_key(key)}
         outputs = model(**inputs)
         terms = self.loss_fn(outputs, targets)
         loss = terms["loss"]
@@ -214,11 +220,15 @@ def train_model(
     loss_fn: LossFn,
     checkpoints: str | Path,
     resume_key: dict[str, Any],
+    data_collator: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]] | None = None,
+    compute_metrics: Callable[[Any], dict[str, float]] | None = classification_metrics,
 ) -> list[dict[str, Any]]:
     """Train `model` in place with the Trainer; returns the log history (losses, validation scores).
 
     Checkpoints go to `checkpoints` (outside the stage's declared outputs); a rerun with the same
-    `resume_key` resumes from the last one instead of starting over.
+    `resume_key` resumes from the last one instead of starting over. The collator defaults to
+    padding classifier inputs; `compute_metrics=None` scores validation by its loss only. With
+    `training.lora`, LoRA adapters (peft) are trained and then merged into `model`'s weights.
     """
     checkpoints = Path(checkpoints)
     args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
@@ -228,14 +238,15 @@ def train_model(
                         f"start the stage with `{launcher_prefix(processes, bool(training.get('deepspeed')))}`")
     with args.main_process_first(local=False, desc="checkpoints"):
         resume_from = _resumable_checkpoint(checkpoints, resume_key, args.process_index == 0)
+    lora = training.get("lora")
     trainer = KDTrainer(
-        model=model,
+        model=with_lora(model, lora) if lora else model,
         args=args,
         train_dataset=train_data,
         eval_dataset=eval_data,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=data_collator or DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=classification_metrics if eval_data is not None else None,
+        compute_metrics=compute_metrics if eval_data is not None else None,
         loss_fn=loss_fn,
     )
     trainer.train(resume_from_checkpoint=resume_from)
@@ -245,6 +256,8 @@ def train_model(
                  args.world_size, type(engine.optimizer).__name__)
     if eval_data is not None:
         trainer.evaluate()
+    if lora:
+        trainer.model.merge_and_unload()
     history = [_plain(entry) for entry in trainer.state.log_history]
     steps = trainer.state.global_step
     log.info("trained %d steps (%s epochs)", steps, training["epochs"])
@@ -252,6 +265,19 @@ def train_model(
     log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
     log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))
     return history
+
+
+def with_lora(model: PreTrainedModel, lora: dict[str, Any]) -> torch.nn.Module:
+    """`model` with trainable LoRA adapters (peft); its own weights are frozen and later merged into."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    task = TaskType.SEQ_2_SEQ_LM if model.config.is_encoder_decoder else TaskType.SEQ_CLS
+    config = LoraConfig(task_type=task, r=int(lora["r"]), lora_alpha=float(lora["alpha"]),
+                        lora_dropout=float(lora["dropout"]), target_modules=lora.get("target_modules"))
+    wrapped = get_peft_model(model, config)
+    trainable, total = wrapped.get_nb_trainable_parameters()
+    log.info("LoRA r=%s: %d of %d parameters trainable", lora["r"], trainable, total)
+    return wrapped
 
 
 def _plain(entry: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
 wildcard_constraints:
     data_key=r"[^/]+",
     teacher_key=r"[^/]+",
+    logits_key=r"[^/]+",
     init_key=r"[^/]+",
     task=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     student=r"[A-Za-z0-9][A-Za-z0-9_-]*",

@@ -27,7 +27,7 @@ rule report:
             caption="../report/confusion_matrices.rst",
         ),
     params:
-        spec=PLAN.report_spec(),
+        spec=lambda wildcards: PLAN.report_spec(),  # a function: braces in the config are not wildcards
         workflow_dir=workflow.basedir,
         out=lambda wildcards, output: Path(output.metrics).parent,
     log:

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 # The score each task type ranks models by (higher is better).
-PRIMARY_METRIC = {"classification": "accuracy"}
+PRIMARY_METRIC = {"classification": "accuracy", "multiple_choice": "accuracy", "math": "accuracy",
+                  "generative_qa": "f1"}
 
 # How metric columns are titled in the report; other metrics get their name, spaced out.
 METRIC_TITLES = {
@@ -22,6 +23,11 @@ METRIC_TITLES = {
     "f1_weighted": "Weighted F1",
     "precision_macro": "Precision (macro)",
     "recall_macro": "Recall (macro)",
+    "exact_match": "Exact match",
+    "f1": "Token F1",
+    "precision": "Token precision",
+    "recall": "Token recall",
+    "answer_parsed": "Answer parsed",
 }
 
 # The columns after the metrics: (column, title, format). A column that a task lacks is left out.

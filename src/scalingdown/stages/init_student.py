@@ -8,13 +8,24 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from scalingdown.atomic import atomic_path
-from scalingdown.models import ModelRef, keep_layers, label_config, load_classifier, load_tokenizer, tiny_config
+from scalingdown.models import (
+    ModelRef,
+    keep_layers,
+    label_config,
+    load_classifier,
+    load_seq2seq,
+    load_tokenizer,
+    tiny_config,
+)
 from scalingdown.provenance import provenance_record, write_provenance
+from scalingdown.seq2seq.formats import is_seq2seq
 
 
 def build_student(spec: dict[str, Any]) -> torch.nn.Module:
     """The initial student: pretrained weights, a subset of a model's layers, or a seeded random init."""
     ref, init, labels, seed = spec["model"], spec["init"], spec["labels"], spec["seed"]
+    if is_seq2seq(spec.get("type", "classification")):
+        return load_seq2seq(ref, seed=seed, pretrained=init["method"] == "pretrained")
     torch.manual_seed(seed)
     if init["method"] == "scratch":
         parsed = ModelRef.parse(ref)

@@ -1,4 +1,8 @@
-"""The `teacher_logits` stage: run a teacher once over every split and cache its logits."""
+"""The `teacher_logits` stage: run a teacher once over the data and cache its outputs.
+
+Classification: the logits of every split. Seq2seq: per target token of the train split, the
+top-k log-probabilities, their ids and the tail mass (see `scalingdown.seq2seq.topk`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,20 @@ import pandas as pd
 
 from scalingdown.data.store import SPLITS, read_manifest, read_split
 from scalingdown.logit_store import write_logits
-from scalingdown.models import ModelRef, load_classifier, load_tokenizer, model_label_names
+from scalingdown.models import (
+    ModelRef,
+    load_classifier,
+    load_seq2seq,
+    load_tokenizer,
+    model_label_names,
+    tokenizer_fingerprint,
+)
 from scalingdown.predict import predict_logits
 from scalingdown.provenance import provenance_record
+from scalingdown.seq2seq.data import encoded_split
+from scalingdown.seq2seq.formats import is_seq2seq
+from scalingdown.seq2seq.inference import generate_ids
+from scalingdown.seq2seq.topk import topk_columns, vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +48,12 @@ def weights_fingerprint(model_ref: str, model: Any) -> str:
     return digest.hexdigest()
 
 
-def tokenizer_fingerprint(tokenizer: Any) -> dict[str, Any]:
-    """What identifies a tokenizer: its class, vocabulary size and a hash of the vocabulary."""
-    vocabulary = sorted(tokenizer.get_vocab().items())
-    digest = hashlib.sha256(repr(vocabulary).encode("utf-8")).hexdigest()
-    return {"class": type(tokenizer).__name__, "vocab_size": len(vocabulary), "vocab_sha256": digest}
-
-
 def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
                    experiment: str | None = None) -> None:
     """Compute the teacher's logits on train, validation and test and write the fingerprinted cache."""
+    if is_seq2seq(spec.get("type", "classification")):
+        teacher_topk(spec, data_dir, out_path, batch_size, experiment)
+        return
     model_ref = spec["model"]
     tokenizer = load_tokenizer(model_ref)
     model = load_classifier(model_ref)
@@ -66,3 +77,31 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
     write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint,
                  provenance_record("teacher_logits", experiment))
     log.info("cached logits of %s for %s", spec["teacher"], {s: fingerprint["splits"][s]["rows"] for s in SPLITS})
+
+
+def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
+                 experiment: str | None = None) -> None:
+    """Cache a seq2seq teacher's top-k distribution on every train target token (gold or its own generations)."""
+    model_ref = spec["model"]
+    tokenizer = load_tokenizer(model_ref)
+    model = load_seq2seq(model_ref)
+    rows, sources, targets = encoded_split(data_dir, "train", spec, tokenizer, spec["max_length"],
+                                           spec["max_target_length"])
+    if spec["targets"] == "generated":
+        targets = generate_ids(model, sources, spec["max_target_length"], batch_size, "generate train targets")
+    columns = topk_columns(model, sources, targets, spec["top_k"], batch_size, spec["hidden_layers"], "train top-k")
+    train = read_manifest(data_dir)["splits"]["train"]
+    fingerprint = {
+        **{key: spec[key] for key in ("teacher", "teacher_key", "logits_key", "max_length", "max_target_length",
+                                      "prompt", "type", "top_k", "targets", "hidden_layers")},
+        "model": model_ref,
+        "weights": weights_fingerprint(model_ref, model),
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "vocabulary": vocabulary(model, tokenizer),
+        "splits": {"train": {"rows": train["rows"], "sha256": train["sha256"]}},
+    }
+    write_logits(out_path, pd.DataFrame({"split": "train", "row_id": rows["row_id"], **columns}), fingerprint,
+                 provenance_record("teacher_logits", experiment))
+    tokens = sum(len(ids) for ids in targets)
+    log.info("cached top-%d of %s for %d train rows (%d target tokens, %s targets)", spec["top_k"], spec["teacher"],
+             len(rows), tokens, spec["targets"])

@@ -1,0 +1,41 @@
+"""Prepared seq2seq splits as source/target texts and token ids."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scalingdown.data.store import read_split
+from scalingdown.seq2seq.formats import prompt_for, source_text, target_text
+
+log = logging.getLogger(__name__)
+
+
+def split_texts(frame: pd.DataFrame, task_type: str, prompt: dict[str, str] | None) -> tuple[list[str], list[str]]:
+    """The source and gold target text of every row of a split, in row order."""
+    prompt = prompt_for(task_type, prompt)
+    rows = frame.to_dict("records")
+    return [source_text(task_type, prompt, row) for row in rows], [target_text(task_type, prompt, row) for row in rows]
+
+
+def encode(tokenizer: Any, texts: list[str], max_length: int, what: str, target: bool = False) -> list[list[int]]:
+    """Token ids of `texts` (ending with EOS), truncated to `max_length`; logs how many were truncated."""
+    key = "text_target" if target else "text"
+    full = tokenizer(**{key: texts})["input_ids"]
+    truncated = sum(len(ids) > max_length for ids in full)
+    if truncated:
+        log.warning("%d of %d %s are longer than %d tokens and were truncated", truncated, len(texts), what, max_length)
+    return [list(ids) for ids in tokenizer(**{key: texts}, truncation=True, max_length=max_length)["input_ids"]]
+
+
+def encoded_split(
+    data_dir: str | Path, split: str, spec: dict[str, Any], tokenizer: Any, max_length: int, max_target_length: int
+) -> tuple[pd.DataFrame, list[list[int]], list[list[int]]]:
+    """One split of a task: its rows, source ids and gold target ids (`spec` holds `type` and `prompt`)."""
+    frame = read_split(data_dir, split)
+    sources, targets = split_texts(frame, spec["type"], spec.get("prompt"))
+    return (frame, encode(tokenizer, sources, max_length, f"{split} sources"),
+            encode(tokenizer, targets, max_target_length, f"{split} targets", target=True))

@@ -1,0 +1,72 @@
+"""Scoring a seq2seq model on a task's test split, and timing it per question.
+
+- generative_qa: greedy generation; exact match, token F1, precision and recall, each the max
+  over the question's answer aliases (SQuAD normalisation);
+- multiple_choice: every option is scored by log p(option target | source) (summed over its
+  tokens); the best-scoring option is the prediction;
+- math: greedy generation of a rationale; accuracy of the answer letter parsed from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalingdown.metrics import choice_scores, letter_scores, qa_scores
+from scalingdown.seq2seq.data import encode, split_texts
+from scalingdown.seq2seq.formats import option_targets, prompt_for
+from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs
+
+Answer = Callable[[list[int], str | None], list[Any]]
+
+
+def answerer(model: Any, tokenizer: Any, spec: dict[str, Any], frame: pd.DataFrame, batch_size: int) -> Answer:
+    """A function answering the questions at the given row indices: option scores (MC) or generated texts."""
+    sources, _ = split_texts(frame, spec["type"], spec["prompt"])
+    source_ids = encode(tokenizer, sources, spec["max_length"], "test sources")
+    if spec["type"] == "multiple_choice":
+        prompt = prompt_for("multiple_choice", spec["prompt"])
+        options = [encode(tokenizer, option_targets(prompt, row), spec["max_target_length"], "options", target=True)
+                   for row in frame.to_dict("records")]
+
+        def score(indices: list[int], description: str | None) -> list[list[float]]:
+            pairs = [(i, option) for i in indices for option in options[i]]
+            scores = sequence_logprobs(model, [source_ids[i] for i, _ in pairs], [option for _, option in pairs],
+                                       batch_size, description)
+            grouped, offset = [], 0
+            for i in indices:
+                grouped.append(scores[offset : offset + len(options[i])].tolist())
+                offset += len(options[i])
+            return grouped
+
+        return score
+
+    def generate(indices: list[int], description: str | None) -> list[str]:
+        generated = generate_ids(model, [source_ids[i] for i in indices], spec["max_target_length"], batch_size,
+                                 description)
+        return tokenizer.batch_decode(generated, skip_special_tokens=True)
+
+    return generate
+
+
+def task_scores(task_type: str, frame: pd.DataFrame, answers: list[Any]) -> dict[str, float]:
+    """The task type's metrics of `answers` (one per row of `frame`)."""
+    if task_type == "multiple_choice":
+        return choice_scores([int(label) for label in frame["label"]], answers)
+    if task_type == "math":
+        return letter_scores(answers, [str(letter) for letter in frame["answer"]])
+    return qa_scores(answers, [list(aliases) for aliases in frame["aliases"]])
+
+
+def examples(frame: pd.DataFrame, spec: dict[str, Any], answers: list[Any], count: int = 5) -> list[dict[str, Any]]:
+    """A few test questions with the model's answer, for reading the evaluation record."""
+    sources, targets = split_texts(frame.head(count), spec["type"], spec["prompt"])
+    shown = []
+    for source, target, answer in zip(sources, targets, answers[:count]):
+        if isinstance(answer, list):
+            answer = int(np.argmax(answer))
+        shown.append({"source": source, "gold": target, "prediction": answer})
+    return shown

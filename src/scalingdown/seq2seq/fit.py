@@ -1,0 +1,222 @@
+"""Training a seq2seq model on gold targets, optionally distilling cached top-k teachers.
+
+The one training path shared by teacher fine-tuning and students: the Hugging Face Trainer
+(`scalingdown.training.KDTrainer`) with a collator that pads the teachers' cached rows along
+the target, and a loss of named terms:
+
+`loss = ce·CE(targets) + kd·mean_teachers T²·KL_topk(teacher_T ‖ student_T) + hidden·mean MSE(proj(h_s), h_t)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import DataCollatorForSeq2Seq, PreTrainedModel
+
+from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
+from scalingdown.logit_store import CacheMismatch
+from scalingdown.seq2seq.data import encoded_split
+from scalingdown.seq2seq.topk import hidden_column, reshape_topk
+from scalingdown.training import LossFn, train_model
+
+PER_TOKEN = ("topk_ids", "topk_logprobs", "tail_mass")
+PROJECTIONS = "kd_projections"
+
+
+@dataclass
+class TeacherRows:
+    """One teacher's cached train rows (in data order) and how they were made."""
+
+    name: str
+    top_k: int
+    generated_targets: bool
+    columns: dict[str, list[np.ndarray]] = field(repr=False)
+
+
+def _prefix(index: int, name: str) -> str:
+    return f"teacher_{index}_{name}"
+
+
+class Seq2SeqKDCollator:
+    """`DataCollatorForSeq2Seq` (pads sources, labels with -100, builds decoder inputs) plus teacher rows.
+
+    Per-token teacher entries (stored flat, T·k per row) are reshaped with each teacher's k and
+    zero-padded to the batch's target length (those positions carry label -100 and are ignored
+    by the loss); pooled hidden states are stacked. With
+    `hidden_states`, the model is asked for its hidden states and the encoder attention mask is
+    repeated as a loss target (for pooling).
+    """
+
+    def __init__(self, tokenizer: Any, model: PreTrainedModel, top_ks: list[int] | None = None,
+                 hidden_states: bool = False) -> None:
+        self.base = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=IGNORE_INDEX)
+        self.top_ks = top_ks or []
+        self.hidden_states = hidden_states
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        features = [dict(feature) for feature in features]
+        teacher = {key: [feature.pop(key) for feature in features] for key in list(features[0])
+                   if key.startswith("teacher_")}
+        batch = self.base(features)
+        width = batch["labels"].shape[1]
+        for key, values in teacher.items():
+            if key.endswith(PER_TOKEN):
+                k = self.top_ks[int(key.split("_")[1])] if not key.endswith("tail_mass") else None
+                batch[key] = _pad_rows([np.asarray(value) if k is None else reshape_topk(value, k)
+                                        for value in values], width)
+            else:
+                batch[key] = torch.tensor(np.asarray(values, dtype=np.float32))
+        if self.hidden_states:
+            batch["source_mask"] = batch["attention_mask"].clone()
+            batch["output_hidden_states"] = True
+        return batch
+
+
+def _pad_rows(rows: list[np.ndarray], width: int) -> torch.Tensor:
+    dtype = np.int64 if rows[0].dtype.kind in "iu" else np.float32
+    padded = np.zeros((len(rows), width, *rows[0].shape[1:]), dtype=dtype)
+    for index, row in enumerate(rows):
+        padded[index, : len(row)] = row
+    return torch.from_numpy(padded)
+
+
+def _check_targets(teacher: TeacherRows, gold: list[list[int]]) -> None:
+    cached = teacher.columns["target_ids"]
+    for index, (ids, expected) in enumerate(zip(cached, gold, strict=True)):
+        if list(ids) != list(expected):
+            raise CacheMismatch(
+                f"teacher {teacher.name}: its cached targets differ from the student's tokenized gold targets "
+                f"(first at train row {index}); teacher and student need the same tokenizer, prompt and max_target_length"
+            )
+
+
+def _labels(teachers: list[TeacherRows], gold: list[list[int]]) -> list[list[int]]:
+    """Gold targets, or the teacher's generations for sequence-level KD (then there is one teacher)."""
+    generated = [t for t in teachers if t.generated_targets]
+    if generated:
+        if len(teachers) > 1:
+            raise ValueError("a student learning a teacher's generated targets has exactly one teacher")
+        return [list(map(int, ids)) for ids in generated[0].columns["target_ids"]]
+    for teacher in teachers:
+        _check_targets(teacher, gold)
+    return gold
+
+
+def teacher_columns(teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]) -> dict[str, list[Any]]:
+    """The training-set columns of the teachers' cached rows (`teacher_<i>_<name>`), flat per row."""
+    columns: dict[str, list[Any]] = {}
+    for index, teacher in enumerate(teachers):
+        columns[_prefix(index, "topk_ids")] = teacher.columns["topk_ids"]
+        columns[_prefix(index, "topk_logprobs")] = [values.astype(np.float32) for values in teacher.columns["topk_logprobs"]]
+        columns[_prefix(index, "tail_mass")] = teacher.columns["tail_mass"]
+        for side, pairs in hidden_layers.items():
+            for _, teacher_layer in pairs:
+                name = hidden_column(side, teacher_layer)
+                if name not in teacher.columns:
+                    raise CacheMismatch(f"teacher {teacher.name}: its cache holds no {side} hidden state of layer "
+                                        f"{teacher_layer}; add it to the teacher's hidden_layers")
+                columns[_prefix(index, name)] = teacher.columns[name]
+    return columns
+
+
+def _projections(model: PreTrainedModel, teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]
+                 ) -> torch.nn.ModuleDict:
+    """One trainable projection per (teacher, side, layer pair): student width → teacher width (identity when equal)."""
+    width = model.config.d_model
+    projections = torch.nn.ModuleDict()
+    for index, teacher in enumerate(teachers):
+        for side, pairs in hidden_layers.items():
+            for student_layer, teacher_layer in pairs:
+                teacher_width = len(teacher.columns[hidden_column(side, teacher_layer)][0])
+                key = f"t{index}_{side}_{student_layer}_{teacher_layer}"
+                projections[key] = (torch.nn.Linear(width, teacher_width, bias=False) if teacher_width != width
+                                    else torch.nn.Identity())
+    return projections
+
+
+def seq2seq_loss_fn(loss: dict[str, Any], teachers: list[TeacherRows], projections: torch.nn.ModuleDict | None,
+                    hidden_layers: dict[str, list[list[int]]]) -> LossFn:
+    """The loss function the trainer calls: named terms `ce`, `kl`, `hidden` and their weighted sum `loss`."""
+    temperature = float(loss.get("temperature", 1.0))
+
+    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        labels = targets["labels"]
+        if not teachers or _prefix(0, "topk_ids") not in targets:  # no teachers, or a validation batch
+            terms = {"ce": token_cross_entropy(outputs.logits, labels)}
+            terms["loss"] = terms["ce"]
+            return terms
+        cached = [(targets[_prefix(i, "topk_ids")], targets[_prefix(i, "topk_logprobs")],
+                   targets[_prefix(i, "tail_mass")]) for i in range(len(teachers))]
+        terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature)
+        total = float(loss["ce"]) * terms["ce"] + float(loss["kd"]) * terms["kl"]
+        if projections is not None:
+            terms["hidden"] = _hidden_term(outputs, targets, projections, hidden_layers, len(teachers))
+            total = total + float(loss["hidden"]) * terms["hidden"]
+        terms["loss"] = total
+        return terms
+
+    return loss_fn
+
+
+def _hidden_term(outputs: Any, targets: dict[str, torch.Tensor], projections: torch.nn.ModuleDict,
+                 hidden_layers: dict[str, list[list[int]]], teacher_count: int) -> torch.Tensor:
+    masks = {"encoder": targets["source_mask"].bool(), "decoder": targets["labels"] != IGNORE_INDEX}
+    states = {"encoder": outputs.encoder_hidden_states, "decoder": outputs.decoder_hidden_states}
+    values = []
+    for index in range(teacher_count):
+        for side, pairs in hidden_layers.items():
+            for student_layer, teacher_layer in pairs:
+                pooled = masked_mean(states[side][student_layer], masks[side])
+                projection = projections[f"t{index}_{side}_{student_layer}_{teacher_layer}"]
+                values.append(hidden_mse(pooled, targets[_prefix(index, hidden_column(side, teacher_layer))], projection))
+    return torch.stack(values).mean()
+
+
+def fit_seq2seq(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    data_dir: str | Path,
+    task: dict[str, Any],
+    max_length: int,
+    max_target_length: int,
+    training: dict[str, Any],
+    loss: dict[str, Any],
+    checkpoints: str | Path,
+    resume_key: dict[str, Any],
+    teachers: list[TeacherRows] | None = None,
+) -> list[dict[str, Any]]:
+    """Train `model` in place on the train split (validation loss scored during training); returns the history.
+
+    `task` holds the task `type` and `prompt`. Without teachers the loss is CE on the gold targets.
+    """
+    teachers = teachers or []
+    hidden_layers = {side: pairs for side, pairs in (loss.get("hidden_layers") or {}).items() if pairs}
+    use_hidden = bool(teachers) and float(loss.get("hidden", 0.0)) > 0 and bool(hidden_layers)
+    _, train_sources, gold = encoded_split(data_dir, "train", task, tokenizer, max_length, max_target_length)
+    labels = _labels(teachers, gold)
+    columns: dict[str, list[Any]] = {"input_ids": train_sources, "attention_mask": [[1] * len(s) for s in train_sources],
+                                     "labels": labels}
+    columns.update(teacher_columns(teachers, hidden_layers if use_hidden else {}))
+    _, valid_sources, valid_gold = encoded_split(data_dir, "validation", task, tokenizer, max_length, max_target_length)
+    eval_data = Dataset.from_dict({"input_ids": valid_sources, "attention_mask": [[1] * len(s) for s in valid_sources],
+                                   "labels": valid_gold})
+    projections = None
+    if use_hidden:
+        projections = _projections(model, teachers, hidden_layers)
+        model.add_module(PROJECTIONS, projections)  # trained with the model, removed before saving
+    try:
+        return train_model(
+            model, tokenizer, Dataset.from_dict(columns), eval_data, training,
+            seq2seq_loss_fn(loss, teachers, projections, hidden_layers), checkpoints, resume_key,
+            data_collator=Seq2SeqKDCollator(tokenizer, model, [t.top_k for t in teachers], hidden_states=use_hidden),
+            compute_metrics=None,
+        )
+    finally:
+        if use_hidden:
+            delattr(model, PROJECTIONS)
+

@@ -1,0 +1,77 @@
+"""Small prepared seq2seq datasets in the contract schemas (written for these tests, invented content)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from scalingdown.atomic import write_json
+from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
+
+_QA = [
+    ("Which planet is known as the red planet?", "Mars", ["Mars", "the red planet Mars"]),
+    ("What is the largest ocean on Earth?", "Pacific Ocean", ["Pacific Ocean", "Pacific", "The Pacific"]),
+    ("Which gas do plants absorb from the air?", "Carbon dioxide", ["Carbon dioxide", "CO2"]),
+    ("How many legs does a spider have?", "Eight", ["Eight", "8"]),
+    ("What is frozen water called?", "Ice", ["Ice"]),
+    ("Which metal is liquid at room temperature?", "Mercury", ["Mercury", "Quicksilver"]),
+    ("What is the capital city of Japan?", "Tokyo", ["Tokyo", "Tokio"]),
+    ("Which instrument has black and white keys?", "Piano", ["Piano", "Pianoforte"]),
+]
+_MC = [
+    ("Ann lent her umbrella to Beth because _ was going out in the rain.", "", ["Ann", "Beth"], 1),
+    ("The trophy did not fit in the case because _ was too big.", "", ["trophy", "case"], 0),
+    ("Sam baked a cake for the party.", "What will the guests want to do next?", ["eat the cake", "go to sleep", "leave early"], 0),
+    ("Kim forgot her keys at home.", "How would Kim feel?", ["proud", "annoyed", "sleepy"], 1),
+]
+_MATH = [
+    ("What is 3 plus 4?", ["5", "6", "7", "8", "9"], "3 + 4 = 7.", "C"),
+    ("A box holds 6 eggs. How many eggs are in 2 boxes?", ["8", "10", "12", "14", "16"], "6 * 2 = 12.", "C"),
+    ("What is 10 minus 7?", ["3", "4", "5", "6", "7"], "10 - 7 = 3.", "A"),
+    ("What is half of 18?", ["6", "7", "8", "9", "10"], "18 / 2 = 9.", "D"),
+]
+
+
+def qa_frame(rows: int) -> pd.DataFrame:
+    records = []
+    for index in range(rows):
+        question, answer, aliases = _QA[index % len(_QA)]
+        records.append({"row_id": f"qa{index}", "question": f"{question} (variant {index})", "answer": answer,
+                        "aliases": aliases})
+    return pd.DataFrame(records)
+
+
+def mc_frame(rows: int) -> pd.DataFrame:
+    records = []
+    for index in range(rows):
+        context, question, options, label = _MC[index % len(_MC)]
+        records.append({"row_id": f"mc{index}", "context": f"{context} ({index})", "question": question,
+                        "options": options, "label": label})
+    return pd.DataFrame(records)
+
+
+def math_frame(rows: int) -> pd.DataFrame:
+    records = []
+    for index in range(rows):
+        question, options, rationale, answer = _MATH[index % len(_MATH)]
+        records.append({"row_id": f"m{index}", "question": f"{question} ({index})", "options": options,
+                        "rationale": rationale, "answer": answer})
+    return pd.DataFrame(records)
+
+
+FRAMES = {"generative_qa": qa_frame, "multiple_choice": mc_frame, "math": math_frame}
+
+
+def prepared_data(directory: Path, task_type: str, sizes: tuple[int, int, int] = (16, 6, 6)) -> Path:
+    """A prepared-data directory (Parquet splits + manifest) as `prepare` writes it."""
+    frame = FRAMES[task_type](sum(sizes))
+    directory.mkdir(parents=True, exist_ok=True)
+    bounds = [0, sizes[0], sizes[0] + sizes[1], sum(sizes)]
+    splits = {}
+    for name, start, end in zip(SPLITS, bounds[:-1], bounds[1:]):
+        part = frame.iloc[start:end].reset_index(drop=True)
+        part.to_parquet(split_path(directory, name), index=False)
+        splits[name] = {"rows": len(part), "sha256": frame_fingerprint(part)}
+    write_json(directory / MANIFEST, {"splits": splits})
+    return directory

@@ -1,0 +1,151 @@
+"""Seq2seq config checks, multi-stage chains in the plan, and dry runs of the hub experiments."""
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from scalingdown.config import ConfigError, apply_student_defaults, check_config
+from scalingdown.plan import Plan
+from tests.conftest import REPO, snakemake
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+HUB_EXPERIMENTS = ("trivia", "commonsense", "math")
+
+BASE = {
+    "experiment": "s2s",
+    "tasks": {
+        "qa": {
+            "type": "generative_qa",
+            "data": {"loader": "triviaqa", "options": {"path": "qa.jsonl"}},
+            "teachers": {
+                "base": {"model": "tiny:t5-l2-h32", "max_target_length": 16, "hidden_layers": {"encoder": [2]}},
+                "large": {"model": "tiny:t5-l3-h32", "max_target_length": 16, "top_k": 8},
+            },
+            "student_defaults": {"model": "tiny:t5-l1-h16", "max_target_length": 16},
+            "students": {
+                "stage1": {"teachers": ["base"]},
+                "stage2": {"teachers": ["large"], "init": {"method": "student", "student": "stage1"}},
+            },
+        }
+    },
+}
+
+
+def _config(mutate=None) -> dict:
+    config = copy.deepcopy(BASE)
+    if mutate:
+        mutate(config)
+    apply_student_defaults(config)
+    validate(config, str(SCHEMA))
+    return config
+
+
+def _qa(config: dict) -> dict:
+    return config["tasks"]["qa"]
+
+
+def test_a_valid_seq2seq_config_passes():
+    check_config(_config())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "problem"),
+    [
+        (lambda c: _qa(c)["students"]["stage2"]["init"].update(student="stage9"),
+         "tasks.qa.students.stage2.init.student", "'stage9' is not a student"),
+        (lambda c: _qa(c)["students"]["stage1"].update(init={"method": "student", "student": "stage2"}),
+         "tasks.qa.students.stage1.init.student", "loops: stage1 → stage2 → stage1"),
+        (lambda c: _qa(c)["students"]["stage1"].update(train=False),
+         "tasks.qa.students.stage2.init.student", "'stage1' is not trained"),
+        (lambda c: _qa(c)["students"]["stage2"].update(model="tiny:t5-l2-h16"),
+         "tasks.qa.students.stage2.model", "differs from the model of 'stage1'"),
+        (lambda c: _qa(c)["students"]["stage1"].update(init={"method": "pretrained", "student": "x"}),
+         "tasks.qa.students.stage1.init.student", "method student needs"),
+        (lambda c: _qa(c)["students"]["stage1"].update(max_target_length=20),
+         "tasks.qa.students.stage1.max_target_length", "must equal that of teacher 'base' (16)"),
+        (lambda c: _qa(c)["teachers"]["base"].update(targets="generated") or
+         _qa(c)["students"]["stage1"].update(teachers=["base", "large"]),
+         "tasks.qa.students.stage1.teachers", "exactly one teacher"),
+        (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 3]]}}),
+         "tasks.qa.students.stage1.loss.hidden_layers.encoder", "caches no encoder hidden state of layer(s) [3]"),
+        (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5}),
+         "tasks.qa.students.stage1.loss.hidden_layers", "needs [student, teacher] layer pairs"),
+        (lambda c: _qa(c)["students"]["stage1"].update(
+            loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 2]]}}, training={"lora": {"r": 4}}),
+         "tasks.qa.students.stage1.loss.hidden", "LoRA (training.lora) would freeze"),
+        (lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
+         "tasks.qa.teachers.base.model", "needs a text-to-text (T5-family) model"),
+        (lambda c: _qa(c)["students"]["stage1"].update(teacher_mode="online"),
+         "tasks.qa.students.stage1.teacher_mode", "learn from the top-k cache"),
+        (lambda c: _qa(c).update(prompt={"source": "{question} {answer}"}),
+         "tasks.qa.prompt.source", "uses {answer}"),
+        (lambda c: _qa(c).update(labels=["a", "b"]), "tasks.qa.labels", "has no label names"),
+        (lambda c: _qa(c)["students"]["stage1"].update(init={"method": "teacher_layers", "layers": [0]}),
+         "tasks.qa.students.stage1.init.method", "teacher_layers selects encoder-classifier layers"),
+    ],
+    ids=["unknown-student", "cycle", "untrained-source", "other-model", "student-key-without-method",
+         "target-length", "generated-two-teachers", "hidden-layer-not-cached", "hidden-without-pairs",
+         "hidden-with-lora", "encoder-model", "online",
+         "prompt-leaks-answer", "labels", "teacher-layers"],
+)
+def test_seq2seq_config_errors_name_the_key(mutate, key, problem):
+    with pytest.raises(ConfigError) as error:
+        check_config(_config(mutate))
+    assert error.value.key == key and problem in error.value.problem, str(error.value)
+
+
+def test_classification_tasks_refuse_seq2seq_keys():
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    config["tasks"]["sentiment"]["teachers"]["big"]["top_k"] = 8
+    apply_student_defaults(config)
+    validate(config, str(SCHEMA))
+    with pytest.raises(ConfigError, match="`tasks.sentiment.teachers.big.top_k`: only text-to-text tasks"):
+        check_config(config)
+
+
+def test_a_chained_student_starts_from_the_other_students_model():
+    plan = Plan(_config())
+    stage1, stage2 = plan.student("qa", "stage1"), plan.student("qa", "stage2")
+    assert stage2.init_dir == stage1.model_dir == "results/s2s/qa/students/stage1/model"
+    assert stage1.role == "student (distilled from base)"
+    assert stage2.role == "student (distilled from large, starting from stage1)"
+
+
+def test_cache_settings_change_the_cache_but_not_the_teacher():
+    plan = Plan(_config())
+    other = Plan(_config(lambda c: _qa(c)["teachers"]["large"].update(top_k=16)))
+    before, after = plan.tasks["qa"].teachers["large"], other.tasks["qa"].teachers["large"]
+    assert before.key == after.key and before.model_dir == after.model_dir
+    assert before.logits != after.logits and ".topk-" in after.logits_key
+    assert plan.distill_spec("qa", "stage2") != other.distill_spec("qa", "stage2")
+    longer = Plan(_config(lambda c: [m.update(max_target_length=20) for m in
+                                     [*_qa(c)["teachers"].values(), _qa(c)["student_defaults"]]]))
+    assert longer.tasks["qa"].teachers["large"].key != before.key, "the target length changes the fine-tuned teacher"
+
+
+def _dry_run_jobs(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1].split("Reasons:")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", HUB_EXPERIMENTS)
+def test_hub_experiments_pass_a_dry_run_offline(name: str, shared_datasets: Path, tmp_path: Path):
+    """trivia, commonsense and math need a GPU and the Hub to run; the DAG builds without either."""
+    (tmp_path / "shared").symlink_to(shared_datasets.parent)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = snakemake(workdir, "--configfile", str(REPO / "config" / "experiments" / f"{name}.yaml"), "-n")
+    jobs = _dry_run_jobs(result.stdout)
+    config = yaml.safe_load((REPO / "config" / "experiments" / f"{name}.yaml").read_text())
+    students = sum(len(task["students"]) for task in config["tasks"].values())
+    trained = sum(s.get("train", True) for task in config["tasks"].values() for s in task["students"].values())
+    assert jobs["distill"] == trained and jobs["evaluate"] == students + sum(
+        len(task["teachers"]) for task in config["tasks"].values())
+    assert jobs["teacher_logits"] == jobs["finetune_teacher"] >= 1
+    if name == "trivia":
+        assert "stage2_from_large" in result.stdout and jobs["init_student"] == 1, "stage 2 starts from stage 1"

@@ -1,0 +1,166 @@
+"""The seq2seq stages on small prepared datasets: fine-tune, top-k cache, distill, evaluate; LoRA; refusals."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from scalingdown.logit_store import read_logits, write_logits
+from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.seq2seq.fit import Seq2SeqKDCollator
+from scalingdown.seq2seq.formats import prompt_for
+from scalingdown.stages.distill import distill
+from scalingdown.stages.evaluate import evaluate
+from scalingdown.stages.finetune_teacher import finetune_teacher
+from scalingdown.stages.init_student import init_student
+from scalingdown.stages.teacher_logits import teacher_logits
+from tests.conftest import scalingdown
+from tests.seq2seq_fixtures import prepared_data
+
+TRAINING = {"epochs": 1, "learning_rate": 1.0e-3, "batch_size": 8, "gradient_accumulation_steps": 1,
+            "weight_decay": 0.0, "warmup_ratio": 0.0, "eval_steps": 1, "logging_steps": 1, "seed": 1}
+HIDDEN = {"encoder": [[1, 2]], "decoder": [[1, 1]]}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _common(task_type: str) -> dict:
+    return {"type": task_type, "prompt": prompt_for(task_type, None), "max_length": 48, "max_target_length": 12}
+
+
+def _cache(root: Path, data: Path, task_type: str, teacher: str, targets: str) -> tuple[Path, dict]:
+    """The top-k cache of `teacher` (a directory, or a tiny reference used as is) on `data`."""
+    entry = {"name": "big", "key": "big-1", "logits_key": f"big-1.topk-{targets}", "top_k": 8, "targets": targets,
+             "hidden_layers": {"encoder": [2], "decoder": [1]}}
+    path = root / f"cache-{targets}.parquet"
+    teacher_logits({**_common(task_type), "teacher": "big", "teacher_key": entry["key"], "logits_key": entry["logits_key"],
+                    "model": teacher, **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")}}, str(data), str(path))
+    return path, entry
+
+
+def _student(root: Path, task_type: str) -> Path:
+    init_student({"type": task_type, "model": "tiny:t5-l1-h16", "init": {"method": "scratch"}, "labels": None,
+                  "seed": 2}, str(root / "init"))
+    return root / "init"
+
+
+def _distill_spec(task_type: str, teachers: list[dict], hidden: float = 0.1) -> dict:
+    return {**_common(task_type), "student": "small", "training": TRAINING, "labels": None, "teachers": teachers,
+            "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0, "hidden": hidden, "hidden_layers": HIDDEN}}
+
+
+@pytest.fixture(scope="module")
+def qa(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A fine-tuned tiny QA teacher, its gold-target and generated-target caches and a student init."""
+    root = tmp_path_factory.mktemp("qa")
+    data = prepared_data(root / "data", "generative_qa", sizes=(12, 4, 4))
+    finetune_teacher({**_common("generative_qa"), "model": "tiny:t5-l2-h32", "training": TRAINING, "labels": None,
+                      "seed": 1}, str(data), str(root / "teacher"), str(root / "teacher.json"), str(root / "tck"))
+    gold, entry = _cache(root, data, "generative_qa", str(root / "teacher"), "gold")
+    generated, generated_entry = _cache(root, data, "generative_qa", str(root / "teacher"), "generated")
+    return {"root": root, "data": data, "gold": gold, "entry": entry, "generated": generated,
+            "generated_entry": generated_entry, "init": _student(root, "generative_qa")}
+
+
+def _distill_and_evaluate(root: Path, data: Path, task_type: str, init: Path, cache: Path, entry: dict,
+                          metric: str) -> None:
+    distill(_distill_spec(task_type, [entry]), str(data), str(init), [str(cache)],
+            str(root / "student"), str(root / "student.json"), str(root / "sck"))
+    history = json.loads((root / "student.json").read_text())
+    logged = [entry for entry in history if "loss" in entry]
+    assert logged and all({"loss_ce", "loss_kl", "loss_hidden"} <= set(e) for e in logged)
+    assert any("eval_loss" in entry for entry in history)
+    saved = load_file(root / "student" / "model.safetensors")
+    assert not any("kd_projections" in name for name in saved), "hidden-state projections are not part of the model"
+    assert not (root / "sck").exists()
+    spec = {**_common(task_type), "task": "t", "kind": "student", "name": "small", "model": "small", "role": "student",
+            "labels": None, "benchmark": {"warmup": 1, "runs": 3, "batch_size": 4}, "threads": 1}
+    record = evaluate(spec, str(data), str(root / "student"), str(root / "eval.json"))
+    assert 0.0 <= record["metrics"][metric] <= 1.0
+    assert record["speed"]["latency_ms_per_sample"] > 0 and record["speed"]["throughput_per_s"] > 0
+    assert record["params"] < 1_000_000 and len(record["examples"]) == 4
+
+
+@pytest.mark.slow
+def test_qa_teacher_cache_distill_and_evaluate(qa: dict):
+    frame, fingerprint = read_logits(qa["gold"])
+    assert fingerprint["top_k"] == 8 and fingerprint["targets"] == "gold" and set(frame["split"]) == {"train"}
+    assert fingerprint["vocabulary"]["config_vocab_size"] == 30522 and fingerprint["max_target_length"] == 12
+    _distill_and_evaluate(qa["root"], qa["data"], "generative_qa", qa["init"], qa["gold"], qa["entry"], "f1")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("task_type", "targets"), [("multiple_choice", "gold"), ("math", "generated")])
+def test_multiple_choice_and_math_distill_and_evaluate(tmp_path: Path, task_type, targets):
+    data = prepared_data(tmp_path / "data", task_type, sizes=(8, 4, 4))
+    cache, entry = _cache(tmp_path, data, task_type, "tiny:t5-l2-h32", targets)
+    _distill_and_evaluate(tmp_path, data, task_type, _student(tmp_path, task_type), cache, entry, "accuracy")
+
+
+@pytest.mark.slow
+def test_a_generated_target_cache_holds_the_teachers_own_generations(qa: dict):
+    gold, _ = read_logits(qa["gold"])
+    generated, fingerprint = read_logits(qa["generated"])
+    assert fingerprint["targets"] == "generated"
+    assert [ids.tolist() for ids in generated["target_ids"]] != [ids.tolist() for ids in gold["target_ids"]]
+    assert all(1 <= len(ids) <= 12 for ids in generated["target_ids"])
+    assert all(len(ids) * 8 == len(top) for ids, top in zip(generated["target_ids"], generated["topk_ids"]))
+
+
+@pytest.mark.slow
+def test_distill_refuses_a_teacher_with_another_vocabulary_before_training(qa: dict, tmp_path: Path):
+    frame, fingerprint = read_logits(qa["gold"])
+    forged = tmp_path / "forged.parquet"
+    other = {"config_vocab_size": 32128, "vocab_size": 32100, "vocab_sha256": "0" * 64}
+    write_logits(forged, frame, {**fingerprint, "model": "hub:t5-large", "vocabulary": other})
+    result = scalingdown("distill", "--spec", json.dumps(_distill_spec("generative_qa", [qa["entry"]], hidden=0.0)),
+                         "--data", str(qa["data"]), "--init", str(qa["init"]), "--logits", str(forged),
+                         "--out", str(tmp_path / "student"), "--history", str(tmp_path / "h.json"),
+                         "--checkpoints", str(tmp_path / "ck"))
+    assert result.returncode == 2, result.stderr
+    assert "teacher big (hub:t5-large) and student small" in result.stderr
+    assert "config.vocab_size 32128 vs 30522" in result.stderr
+    assert not (tmp_path / "student").exists() and not (tmp_path / "ck").exists()
+
+
+@pytest.mark.slow
+def test_lora_fine_tuning_merges_the_adapters_into_the_saved_weights(tmp_path: Path):
+    data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 2, 2))
+    spec = {**_common("generative_qa"), "model": "tiny:t5-l1-h16", "labels": None, "seed": 1,
+            "training": {**TRAINING, "learning_rate": 1.0e-2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}}
+    finetune_teacher(spec, str(data), str(tmp_path / "teacher"), str(tmp_path / "h.json"), str(tmp_path / "ck"))
+    saved = load_file(tmp_path / "teacher" / "model.safetensors")
+    assert not any("lora" in name for name in saved), "adapters are merged, not saved separately"
+    before = load_seq2seq("tiny:t5-l1-h16", seed=1).state_dict()
+    changed = [name for name, value in saved.items() if name in before and not torch.equal(value, before[name])]
+    assert changed and all(name.endswith(("q.weight", "v.weight")) for name in changed), changed
+
+
+def test_the_collator_pads_teacher_rows_to_the_batch_target_length():
+    tokenizer = load_tokenizer("tiny:t5-l1-h16")
+    model = load_seq2seq("tiny:t5-l1-h16")
+    features = [
+        {"input_ids": [5, 6, 102], "attention_mask": [1, 1, 1], "labels": [7, 102],
+         "teacher_0_topk_ids": [7, 8, 102, 9], "teacher_0_topk_logprobs": [-0.1, -2.0, -0.2, -1.5],
+         "teacher_0_tail_mass": [0.05, 0.1], "teacher_0_hidden_encoder_1": [1.0, 2.0]},
+        {"input_ids": [5, 102], "attention_mask": [1, 1], "labels": [7, 8, 9, 102],
+         "teacher_0_topk_ids": [7, 1] * 4, "teacher_0_topk_logprobs": [-0.3, -1.0] * 4,
+         "teacher_0_tail_mass": [0.2] * 4, "teacher_0_hidden_encoder_1": [3.0, 4.0]},
+    ]
+    batch = Seq2SeqKDCollator(tokenizer, model, top_ks=[2], hidden_states=True)(features)
+    assert batch["labels"].tolist() == [[7, 102, -100, -100], [7, 8, 9, 102]]
+    assert batch["decoder_input_ids"][0].tolist() == [0, 7, 102, 0]
+    assert batch["teacher_0_topk_ids"].shape == (2, 4, 2) and batch["teacher_0_topk_ids"].dtype == torch.int64
+    assert batch["teacher_0_topk_ids"][0, 1].tolist() == [102, 9]
+    assert batch["teacher_0_topk_logprobs"][0, 2:].abs().sum() == 0 and batch["teacher_0_tail_mass"].shape == (2, 4)
+    assert np.allclose(batch["teacher_0_hidden_encoder_1"].numpy(), [[1, 2], [3, 4]])
+    assert batch["source_mask"].tolist() == [[1, 1, 1], [1, 1, 0]] and batch["output_hidden_states"] is True
