@@ -1,7 +1,8 @@
 """The teacher-logit store: one Parquet file per teacher with a fingerprint in its metadata.
 
 Rows: `split`, `row_id`, `logits` (float32 list, in the order of the fingerprint's
-`label_names`). The fingerprint records what produced the logits (teacher, tokenizer, max
+`label_names`) and, for each hidden layer in the fingerprint's `hidden_layers`, `hidden_<layer>`:
+the teacher's attention-mask mean of that layer's token states. The fingerprint records what produced the logits (teacher, tokenizer, max
 length, data version per split); consumers refuse a cache whose fingerprint or row ids do not
 match the data they train on, so logits are never silently misaligned.
 """
@@ -74,6 +75,21 @@ def read_logits(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             matrix = column.flatten().to_numpy(zero_copy_only=False).reshape(len(frame), width)
             frame[name] = list(matrix)
     return frame, fingerprint
+
+
+def hidden_column(layer: int) -> str:
+    """The column holding the pooled states of hidden layer `layer`."""
+    return f"hidden_{layer}"
+
+
+def check_hidden_layers(path: str | Path, fingerprint: dict[str, Any], layers: list[int]) -> None:
+    """Refuse a cache that lacks pooled states of some of `layers`."""
+    missing = sorted(set(layers) - set(fingerprint.get("hidden_layers", [])))
+    if missing:
+        raise CacheMismatch(
+            f"{path}: holds pooled states of hidden layers {fingerprint.get('hidden_layers', [])}, "
+            f"not of {missing} that the hidden map needs (rerun teacher_logits)"
+        )
 
 
 def split_matrix(frame: pd.DataFrame, split: str, column: str = "logits") -> np.ndarray:

@@ -11,25 +11,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalingdown.config import canonical, canonical_json, short_hash
+from scalingdown.config import canonical, canonical_json, hidden_pairs, lora_settings, short_hash
 
 RESULTS = "results"
 CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new
 # value changes every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 1, "teacher": 1, "logits": 1, "student": 1}
+FORMAT_VERSIONS = {"data": 1, "teacher": 1, "logits": 2, "student": 1}
 
 # Path templates shared with the rules (workflow/rules/*.smk) as output patterns.
 DATA_DIR = CACHE + "/data/{data_key}"
 TEACHER_DIR = CACHE + "/teachers/{teacher_key}"
-LOGITS_FILE = CACHE + "/logits/{teacher_key}-f" + str(FORMAT_VERSIONS["logits"]) + ".parquet"
+LOGITS_FILE = CACHE + "/logits/{logits_key}-f" + str(FORMAT_VERSIONS["logits"]) + ".parquet"
 STUDENT_INIT_DIR = CACHE + "/student-init/{init_key}"
 
 
 @dataclass(frozen=True)
 class TeacherPlan:
-    """One teacher of one task: its fine-tune spec, model directory and logit cache."""
+    """One teacher of one task: its fine-tune spec, model directory and logit cache.
+
+    `hidden_layers` are the hidden states (0 = embeddings) that some student of this teacher
+    maps to; the logit cache stores their pooled values, and its key names them, so a change
+    of a hidden map recomputes the cache while other student settings do not.
+    """
 
     task: str
     name: str
@@ -37,12 +42,27 @@ class TeacherPlan:
     spec: dict[str, Any]
     finetuned: bool
     model_dir: str
-    logits: str
+    hidden_layers: tuple[int, ...] = ()
 
     @property
     def model_ref(self) -> str:
         """What downstream stages load: the fine-tuned directory, or the configured model."""
         return self.model_dir if self.finetuned else self.spec["model"]
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        """The model's label names mapped to the task's (`labels` of the teacher; empty = by name)."""
+        return self.spec.get("labels") or {}
+
+    @property
+    def logits_key(self) -> str:
+        if not self.hidden_layers:
+            return self.key
+        return f"{self.key}.h" + "_".join(str(layer) for layer in self.hidden_layers)
+
+    @property
+    def logits(self) -> str:
+        return LOGITS_FILE.format(logits_key=self.logits_key)
 
 
 @dataclass(frozen=True)
@@ -89,7 +109,8 @@ class StudentPlan:
             return "student (untrained)"
         if not self.teachers:
             return "student (gold labels only)"
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + ")"
+        hidden = ", hidden-layer MSE" if self.spec["loss"]["hidden"] > 0 else ""
+        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + hidden + ")"
 
 
 @dataclass(frozen=True)
@@ -120,8 +141,14 @@ class Plan:
         prepare = self._prepare_spec(name, spec)
         data_key = f"{name}-{short_hash(prepare)}"
         task = TaskPlan(name=name, spec=spec, data_key=data_key, data_dir=DATA_DIR.format(data_key=data_key))
+        mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
+        for student in spec["students"].values():
+            for _, teacher_name, teacher_layer in hidden_pairs(student["loss"]):
+                mapped_layers[teacher_name].add(teacher_layer)
         for teacher_name, teacher in spec["teachers"].items():
-            task.teachers[teacher_name] = self._plan_teacher(task, teacher_name, teacher)
+            task.teachers[teacher_name] = self._plan_teacher(
+                task, teacher_name, teacher, tuple(sorted(mapped_layers[teacher_name]))
+            )
         for student_name, student in spec["students"].items():
             task.students[student_name] = StudentPlan(
                 task=name,
@@ -133,16 +160,19 @@ class Plan:
             )
         return task
 
-    def _plan_teacher(self, task: TaskPlan, name: str, spec: dict[str, Any]) -> TeacherPlan:
+    def _plan_teacher(self, task: TaskPlan, name: str, spec: dict[str, Any],
+                      hidden_layers: tuple[int, ...]) -> TeacherPlan:
         identity = {
             "data": task.data_key,
             "labels": task.spec.get("labels"),
             "model": spec["model"],
             "max_length": spec["max_length"],
-            "finetune": spec["finetune"],
+            "finetune": self._finetune_settings(spec["finetune"]),
             "seed": self.seed,
             "format": FORMAT_VERSIONS["teacher"],
         }
+        if spec.get("labels"):
+            identity["label_map"] = spec["labels"]
         key = f"{task.name}.{name}-{short_hash(identity)}"
         return TeacherPlan(
             task=task.name,
@@ -151,8 +181,16 @@ class Plan:
             spec=spec,
             finetuned=spec["finetune"] is not False,
             model_dir=TEACHER_DIR.format(teacher_key=key) + "/model",
-            logits=LOGITS_FILE.format(teacher_key=key),
+            hidden_layers=hidden_layers,
         )
+
+    @staticmethod
+    def _finetune_settings(finetune: dict[str, Any] | bool) -> dict[str, Any] | bool:
+        """A teacher's fine-tune settings with the LoRA file replaced by its content (what determines the model)."""
+        if finetune is False or finetune["method"] != "lora":
+            return finetune
+        settings = {key: value for key, value in finetune.items() if key != "lora_config"}
+        return {**settings, "lora": canonical(lora_settings(finetune))}
 
     def _init_spec(self, task: dict[str, Any], student: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -180,6 +218,9 @@ class Plan:
     def teacher_by_key(self, key: str) -> TeacherPlan:
         return next(t for task in self.tasks.values() for t in task.teachers.values() if t.key == key)
 
+    def teacher_by_logits_key(self, key: str) -> TeacherPlan:
+        return next(t for task in self.tasks.values() for t in task.teachers.values() if t.logits_key == key)
+
     def data_files(self, data_key: str) -> list[str]:
         """Input files of a task's loader: every option named `path` or ending in `_path` (str or list)."""
         options = self.task_by_data_key(data_key).spec["data"].get("options", {})
@@ -197,6 +238,14 @@ class Plan:
 
     def eval_file(self, task: str, kind: str, name: str) -> str:
         return f"{self.root}/{task}/eval/{kind}.{name}.json"
+
+    def ensemble_file(self, task: str) -> str:
+        """Teacher agreement and ensemble scores of a task (from the cached test logits)."""
+        return f"{self.root}/{task}/eval/ensemble.json"
+
+    def ensemble_files(self) -> list[str]:
+        """One ensemble record per task with at least two teachers."""
+        return [self.ensemble_file(task.name) for task in self.tasks.values() if len(task.teachers) >= 2]
 
     def eval_files(self) -> list[str]:
         """Every evaluation the report needs: all teachers and all students of all tasks."""
@@ -230,24 +279,33 @@ class Plan:
     def finetune_spec(self, teacher_key: str) -> str:
         teacher = self.teacher_by_key(teacher_key)
         task = self.tasks[teacher.task].spec
+        settings = dict(self._finetune_settings(teacher.spec["finetune"]))
+        method, lora = settings.pop("method"), settings.pop("lora", None)
         return canonical_json(
             {
+                "teacher": teacher.name,
                 "model": teacher.spec["model"],
                 "max_length": teacher.spec["max_length"],
-                "training": teacher.spec["finetune"],
+                "training": settings,
+                "method": method,
+                "lora": lora,
+                "label_map": teacher.label_map,
                 "labels": task.get("labels"),
                 "seed": self.seed,
             }
         )
 
-    def logits_spec(self, teacher_key: str) -> str:
-        teacher = self.teacher_by_key(teacher_key)
+    def logits_spec(self, logits_key: str) -> str:
+        teacher = self.teacher_by_logits_key(logits_key)
         return canonical_json(
             {
                 "teacher": teacher.name,
                 "teacher_key": teacher.key,
                 "model": teacher.model_ref,
                 "max_length": teacher.spec["max_length"],
+                "hidden_layers": list(teacher.hidden_layers),
+                "label_map": teacher.label_map,
+                "labels": self.tasks[teacher.task].spec.get("labels"),
             }
         )
 
@@ -263,21 +321,35 @@ class Plan:
                 "max_length": plan.spec["max_length"],
                 "training": {"seed": self.seed, **plan.spec["training"]},
                 "loss": plan.spec["loss"],
+                "weighting": plan.spec["weighting"],
                 "teachers": [{"name": t.name, "key": t.key} for t in plan.teachers],
                 "labels": self.tasks[task].spec.get("labels"),
             }
         )
 
+    def ensemble_spec(self, task: str) -> str:
+        task_plan = self.tasks[task]
+        return canonical_json(
+            {
+                "task": task,
+                "labels": task_plan.spec.get("labels"),
+                "teachers": [{"name": t.name, "key": t.key} for t in task_plan.teachers.values()],
+            }
+        )
+
     def evaluate_spec(self, task: str, kind: str, name: str) -> str:
         task_plan = self.tasks[task]
+        label_map: dict[str, str] = {}
         if kind == "teacher":
             teacher = task_plan.teachers[name]
             model, role, max_length = teacher.key, "teacher", teacher.spec["max_length"]
+            label_map = teacher.label_map
         else:
             student = task_plan.students[name]
             model, role, max_length = name, student.role, student.spec["max_length"]
         return canonical_json(
             {
+                **({"label_map": label_map} if label_map else {}),
                 "task": task,
                 "kind": kind,
                 "name": name,

@@ -21,9 +21,10 @@ from scalingdown.errors import UserError
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+# loss_fn(model outputs, targets, model inputs) -> named loss terms, including the total `loss`.
+LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model.
-TARGET_KEYS = ("labels", "teacher_probs", "sample_weight")
+TARGET_KEYS = ("labels", "teacher_probs", "teacher_hidden", "sample_weight")
 SPEC_FILE = "training-spec.json"
 
 
@@ -32,13 +33,17 @@ class NonFiniteLoss(UserError, FloatingPointError):
 
 
 class KDTrainer(Trainer):
-    """A Trainer whose `compute_loss` asks `loss_fn` for named terms and logs each one."""
+    """A Trainer whose `compute_loss` asks `loss_fn` for named terms and logs each one.
+
+    With `output_hidden_states`, training steps also return every layer's hidden states.
+    """
 
     loss_is_scaled_for_ga = False  # loss_fn returns per-batch means
 
-    def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, loss_fn: LossFn, output_hidden_states: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
+        self.output_hidden_states = output_hidden_states
         self.model_accepts_loss_kwargs = False
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_batches = 0
@@ -51,8 +56,11 @@ class KDTrainer(Trainer):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         targets = {key: inputs.pop(key) for key in TARGET_KEYS if key in inputs}
-        outputs = model(**inputs)
-        terms = self.loss_fn(outputs, targets)
+        if self.output_hidden_states and model.training:
+            outputs = model(**inputs, output_hidden_states=True)
+        else:
+            outputs = model(**inputs)
+        terms = self.loss_fn(outputs, targets, inputs)
         loss = terms["loss"]
         if not torch.isfinite(loss):
             values = ", ".join(f"{name}={value.item():.6g}" for name, value in terms.items())
@@ -146,11 +154,13 @@ def train_model(
     loss_fn: LossFn,
     checkpoints: str | Path,
     resume_key: dict[str, Any],
+    output_hidden_states: bool = False,
 ) -> list[dict[str, Any]]:
     """Train `model` in place with the Trainer; returns the log history (losses, validation scores).
 
     Checkpoints go to `checkpoints` (outside the stage's declared outputs); a rerun with the same
-    `resume_key` resumes from the last one instead of starting over.
+    `resume_key` resumes from the last one instead of starting over. `output_hidden_states` hands
+    `loss_fn` every layer's hidden states in training steps.
     """
     checkpoints = Path(checkpoints)
     resume_from = _resumable_checkpoint(checkpoints, resume_key)
@@ -163,6 +173,7 @@ def train_model(
         processing_class=tokenizer,
         compute_metrics=classification_metrics if eval_data is not None else None,
         loss_fn=loss_fn,
+        output_hidden_states=output_hidden_states,
     )
     trainer.train(resume_from_checkpoint=resume_from)
     if eval_data is not None:

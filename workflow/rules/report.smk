@@ -3,6 +3,7 @@ rule report:
     input:
         evals=PLAN.eval_files(),
         histories=PLAN.histories(),
+        ensembles=PLAN.ensemble_files(),
     output:
         REPORT_FILES,
     params:
@@ -14,4 +15,4 @@ rule report:
         ENV
     shell:
         "python -m scalingdown report --spec {params.spec:q} --evals {input.evals:q}"
-        " --histories {input.histories:q} --out {params.out:q} > {log:q} 2>&1"
+        " --histories {input.histories:q} --ensembles {input.ensembles:q} --out {params.out:q} > {log:q} 2>&1"

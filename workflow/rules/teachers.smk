@@ -20,17 +20,17 @@ rule finetune_teacher:
 
 
 rule teacher_logits:
-    """Run a teacher once over every split and cache its logits (Parquet, fingerprinted)."""
+    """Run a teacher once over every split and cache its logits and mapped pooled states (Parquet, fingerprinted)."""
     input:
-        data=lambda wildcards: PLAN.tasks[PLAN.teacher_by_key(wildcards.teacher_key).task].data_dir,
-        model=lambda wildcards: layout.local_model(PLAN.teacher_by_key(wildcards.teacher_key).model_ref),
+        data=lambda wildcards: PLAN.tasks[PLAN.teacher_by_logits_key(wildcards.logits_key).task].data_dir,
+        model=lambda wildcards: layout.local_model(PLAN.teacher_by_logits_key(wildcards.logits_key).model_ref),
     output:
         layout.LOGITS_FILE,
     params:
-        spec=lambda wildcards: PLAN.logits_spec(wildcards.teacher_key),
+        spec=lambda wildcards: PLAN.logits_spec(wildcards.logits_key),
     threads: THREADS
     log:
-        PLAN.log("teacher_logits", "{teacher_key}"),
+        PLAN.log("teacher_logits", "{logits_key}"),
     conda:
         ENV
     shell:

@@ -9,6 +9,7 @@ from typing import Any
 from scalingdown.atomic import atomic_path, write_text
 from scalingdown.report.markdown import report_markdown
 from scalingdown.report.plots import training_curves
+from scalingdown.report.teachers import teachers_markdown
 from scalingdown.report.tables import metrics_table
 
 
@@ -25,8 +26,9 @@ def _history_name(path: str) -> str:
     return f"teacher {parts[-2]}"
 
 
-def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir: str) -> None:
-    """Write the report files into `out_dir`."""
+def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir: str,
+           ensembles: list[str] | None = None) -> None:
+    """Write the report files into `out_dir` (with a Teachers section per `teacher_ensemble` record)."""
     experiment = spec["experiment"]
     task_types = {name: task["type"] for name, task in spec["config"]["tasks"].items()}
     table = metrics_table(experiment, [_read_json(path) for path in evals], task_types)
@@ -35,4 +37,6 @@ def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir
     with atomic_path(out / "metrics.csv") as temporary:
         table.to_csv(temporary, index=False)
     training_curves({_history_name(path): _read_json(path) for path in histories}, out / "training_curves.png")
-    write_text(out / "report.md", report_markdown(experiment, table, ["training_curves.png"]))
+    teachers = teachers_markdown([_read_json(path) for path in ensembles or []])
+    write_text(out / "report.md", report_markdown(experiment, table, ["training_curves.png"]) + "\n".join(teachers)
+               + ("\n" if teachers else ""))

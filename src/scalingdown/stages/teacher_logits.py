@@ -1,4 +1,4 @@
-"""The `teacher_logits` stage: run a teacher once over every split and cache its logits."""
+"""The `teacher_logits` stage: run a teacher once over every split and cache its logits and pooled states."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from scalingdown.classification import align_columns
 from scalingdown.data.store import SPLITS, read_manifest, read_split
-from scalingdown.logit_store import write_logits
-from scalingdown.models import ModelRef, load_classifier, load_tokenizer, model_label_names
-from scalingdown.predict import predict_logits
+from scalingdown.logit_store import hidden_column, write_logits
+from scalingdown.models import ModelRef, check_hidden_layers, load_classifier, load_tokenizer, model_label_names
+from scalingdown.predict import predict_outputs
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +41,31 @@ def tokenizer_fingerprint(tokenizer: Any) -> dict[str, Any]:
     return {"class": type(tokenizer).__name__, "vocab_size": len(vocabulary), "vocab_sha256": digest}
 
 
+LABEL_MAP_HINT = "map the model's label names onto the task's with the teacher's `labels` key, e.g. {LABEL_0: positive}"
+
+
 def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64) -> None:
-    """Compute the teacher's logits on train, validation and test and write the fingerprinted cache."""
+    """Cache the teacher's logits (and pooled mapped hidden states) on train, validation and test.
+
+    Stops before any inference when the teacher's labels cannot be mapped onto the task's.
+    """
     model_ref = spec["model"]
+    hidden_layers = list(spec["hidden_layers"])
     tokenizer = load_tokenizer(model_ref)
     model = load_classifier(model_ref)
+    label_names = model_label_names(model, spec["label_map"])
+    align_columns(np.zeros((0, len(label_names))), label_names, spec["labels"], f"teacher {spec['teacher']}",
+                  hint=LABEL_MAP_HINT)
+    check_hidden_layers(model.config, hidden_layers, f"teacher {spec['teacher']} ({model_ref})")
     manifest = read_manifest(data_dir)
     frames = []
     for split in SPLITS:
         rows = read_split(data_dir, split)
-        logits = predict_logits(model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size, split)
-        frames.append(pd.DataFrame({"split": split, "row_id": rows["row_id"], "logits": list(logits)}))
+        logits, pooled = predict_outputs(model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size,
+                                         split, hidden_layers)
+        columns = {"split": split, "row_id": rows["row_id"], "logits": list(logits)}
+        columns.update({hidden_column(layer): list(pooled[layer]) for layer in hidden_layers})
+        frames.append(pd.DataFrame(columns))
     fingerprint = {
         "teacher": spec["teacher"],
         "teacher_key": spec["teacher_key"],
@@ -57,9 +73,13 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
         "weights": weights_fingerprint(model_ref, model),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "max_length": spec["max_length"],
-        "label_names": model_label_names(model),
+        "label_names": label_names,
+        "model_label_names": model_label_names(model),
+        "hidden_layers": hidden_layers,
+        "hidden_size": int(model.config.hidden_size),
         "splits": {split: {"rows": manifest["splits"][split]["rows"], "sha256": manifest["splits"][split]["sha256"]}
                    for split in SPLITS},
     }
     write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint)
-    log.info("cached logits of %s for %s", spec["teacher"], {s: fingerprint["splits"][s]["rows"] for s in SPLITS})
+    log.info("cached logits of %s for %s (pooled hidden layers %s)", spec["teacher"],
+             {s: fingerprint["splits"][s]["rows"] for s in SPLITS}, hidden_layers)
