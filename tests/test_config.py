@@ -101,6 +101,7 @@ def test_a_student_without_training_or_loss_gets_the_schema_defaults():
 
     validate(config, str(TINY_CONFIG.parents[2] / "workflow" / "schemas" / "config.schema.yaml"))
     student = config["tasks"]["sentiment"]["students"]["plain"]
-    assert student["loss"] == {"ce": 0.5, "kd": 0.5, "temperature": 2.0}
+    assert student["loss"] == {"ce": 0.5, "kd": 0.5, "temperature": 2.0, "hidden": 0, "hidden_map": {},
+                               "hidden_projection": "auto"}
     assert student["training"]["learning_rate"] == 5e-5 and student["training"]["epochs"] == 3
     check_config(config)

@@ -15,8 +15,9 @@ from scalingdown.logit_store import read_logits, split_matrix
 from scalingdown.losses import classification_kd_loss
 from scalingdown.models import load_classifier, load_tokenizer
 from scalingdown.plan import Plan
-from scalingdown.stages.distill import combine_teachers, load_teacher_logits, online_target
+from scalingdown.stages.distill import distillation_target, online_target, teacher_mix
 from scalingdown.stages.teacher_logits import teacher_logits
+from scalingdown.teacher_cache import load_teacher_outputs
 from tests.test_config import _tiny_config
 
 LABELS = ["negative", "neutral", "positive"]
@@ -24,19 +25,22 @@ LOSS = {"ce": 0.3, "kd": 0.7, "temperature": 2.0}
 
 
 @pytest.fixture(scope="module")
-def teacher_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Prepared data and a tiny teacher whose label order differs from the task's."""
+def teachers_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """Prepared data and two tiny teachers, one of whose label order differs from the task's."""
     root = tmp_path_factory.mktemp("online")
     data_spec = {"task": "t", "type": "classification", "labels": LABELS, "seed": 5, "format": 1,
                  "data": {"loader": "synthetic_finance", "options": {"rows": 40},
                           "split": {"validation": 0.2, "test": 0.2}, "data_portion": 1.0}}
     prepare(data_spec, root / "data")
-    teacher = load_classifier("tiny:bert-l2-h32", ["positive", "negative", "neutral"], seed=11)
-    with torch.no_grad():
-        teacher.classifier.weight.mul_(40)  # confident, distinct outputs: a random tiny head is near-uniform
-    teacher.save_pretrained(root / "teacher")
-    load_tokenizer("tiny:bert-l2-h32").save_pretrained(root / "teacher")
-    return root / "data", root / "teacher"
+    teachers = {}
+    for name, order, seed in (("big", ["positive", "negative", "neutral"], 11), ("other", LABELS, 12)):
+        teacher = load_classifier("tiny:bert-l2-h32", order, seed=seed)
+        with torch.no_grad():
+            teacher.classifier.weight.mul_(40)  # confident, distinct outputs: a random tiny head is near-uniform
+        teacher.save_pretrained(root / name)
+        load_tokenizer("tiny:bert-l2-h32").save_pretrained(root / name)
+        teachers[name] = root / name
+    return root / "data", teachers
 
 
 def _loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_probs: torch.Tensor) -> dict[str, float]:
@@ -45,15 +49,22 @@ def _loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_probs: tor
     return {name: value.item() for name, value in terms.items()}
 
 
-def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teacher_and_data, tmp_path: Path):
-    data_dir, teacher_dir = teacher_and_data
-    cache = tmp_path / "logits.parquet"
-    teacher_logits({"teacher": "big", "teacher_key": "t.big-1", "model": str(teacher_dir), "max_length": 32},
-                   str(data_dir), str(cache))
-    teacher = {"name": "big", "key": "t.big-1", "model": str(teacher_dir), "max_length": 32}
-    spec = {"teachers": [teacher], "labels": LABELS, "loss": LOSS, "teacher_mode": "online"}
+@pytest.mark.parametrize("weighting", [{"method": "uniform"}, {"method": "confidence"}, {"method": "validation"},
+                                       {"method": "fixed", "weights": {"big": 3, "other": 1}}],
+                         ids=lambda w: w["method"])
+def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teachers_and_data, tmp_path: Path, weighting):
+    data_dir, teacher_dirs = teachers_and_data
+    caches, teachers = [], []
+    for name, directory in teacher_dirs.items():
+        cache = tmp_path / f"{name}.parquet"
+        teacher_logits({"teacher": name, "teacher_key": f"t.{name}-1", "model": str(directory), "max_length": 32,
+                        "hidden_layers": [], "label_map": {}, "labels": LABELS}, str(data_dir), str(cache))
+        caches.append(str(cache))
+        teachers.append({"name": name, "key": f"t.{name}-1", "model": str(directory), "max_length": 32})
+    spec = {"teachers": teachers, "labels": LABELS, "loss": LOSS, "teacher_mode": "online", "weighting": weighting}
     # what the cached mode feeds the Trainer: the mixture over the whole train split, row by row
-    cached_probs = combine_teachers(load_teacher_logits(spec, str(data_dir), [str(cache)]), LOSS["temperature"])
+    outputs = load_teacher_outputs(teachers, caches, str(data_dir), LABELS, ("train", "validation"))
+    cached_probs = distillation_target(spec, outputs, str(data_dir)).astype("float32")  # as fit_classifier stores it
     target = online_target(spec, str(data_dir), [])
 
     rows = torch.tensor([7, 0, 12, 3, 21, 5])  # unordered, different lengths: padding differs from the cache's
@@ -73,14 +84,16 @@ def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teacher_an
         assert from_teacher[term] == pytest.approx(from_cache[term], rel=1e-6, abs=1e-6), term
     assert from_cache["kl"] > 0.01
     # The comparison is sensitive: the cached logits without label alignment give another loss.
-    unaligned = combine_teachers([split_matrix(read_logits(cache)[0], "train")], LOSS["temperature"])
+    raw = [split_matrix(read_logits(cache)[0], "train") for cache in caches]
+    scores = [0.5, 0.5] if weighting["method"] == "validation" else None
+    unaligned = teacher_mix(spec, ["big", "other"], raw, scores)
     assert _loss(student_logits, labels, torch.from_numpy(unaligned[rows.numpy()]))["kl"] != \
         pytest.approx(from_cache["kl"], rel=1e-3)
 
 
-def test_online_mode_refuses_logit_caches(teacher_and_data):
-    data_dir, teacher_dir = teacher_and_data
-    spec = {"teachers": [{"name": "big", "model": str(teacher_dir), "max_length": 32}], "labels": LABELS,
+def test_online_mode_refuses_logit_caches(teachers_and_data):
+    data_dir, teacher_dirs = teachers_and_data
+    spec = {"teachers": [{"name": "big", "model": str(teacher_dirs["big"]), "max_length": 32}], "labels": LABELS,
             "loss": LOSS}
     with pytest.raises(UserError, match="reads no logit caches"):
         online_target(spec, str(data_dir), ["some.parquet"])

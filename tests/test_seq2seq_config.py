@@ -2,6 +2,7 @@
 
 import copy
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,8 @@ def test_a_valid_seq2seq_config_passes():
          "tasks.qa.students.stage1.loss.hidden_layers.encoder", "caches no encoder hidden state of layer(s) [3]"),
         (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5}),
          "tasks.qa.students.stage1.loss.hidden_layers", "needs [student, teacher] layer pairs"),
-        (lambda c: _qa(c)["students"]["stage1"].update(
-            loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 2]]}}, training={"lora": {"r": 4}}),
-         "tasks.qa.students.stage1.loss.hidden", "LoRA (training.lora) would freeze"),
+        (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_map": {"1": {"base": 2}}}),
+         "tasks.qa.students.stage1.loss.hidden_map", "pair layers with loss.hidden_layers"),
         (lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
          "tasks.qa.teachers.base.model", "needs a text-to-text (T5-family) model"),
         (lambda c: _qa(c)["students"]["stage1"].update(teacher_mode="online"),
@@ -138,7 +138,7 @@ def test_hub_experiments_pass_a_dry_run_offline(name: str, shared_datasets: Path
     """trivia, commonsense and math need a GPU and the Hub to run; the DAG builds without either."""
     (tmp_path / "shared").symlink_to(shared_datasets.parent)
     workdir = tmp_path / "work"
-    workdir.mkdir()
+    shutil.copytree(REPO / "config", workdir / "config")  # config paths (LoRA settings) are relative to it
     result = snakemake(workdir, "--configfile", str(REPO / "config" / "experiments" / f"{name}.yaml"), "-n")
     jobs = _dry_run_jobs(result.stdout)
     config = yaml.safe_load((REPO / "config" / "experiments" / f"{name}.yaml").read_text())

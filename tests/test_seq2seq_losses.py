@@ -99,7 +99,7 @@ def test_hidden_mse_projects_the_student_width_to_the_teacher_width():
     with torch.no_grad():
         projection.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
     student, teacher = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 2.0, 0.0]])
-    assert hidden_mse(student, teacher, projection).item() == pytest.approx(9.0 / 3)
+    assert hidden_mse([student], [teacher], [projection]).item() == pytest.approx(9.0 / 3)
 
 
 def test_ce_and_kl_terms_share_one_pass_and_match_the_separate_losses():

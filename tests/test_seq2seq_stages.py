@@ -136,7 +136,8 @@ def test_distill_refuses_a_teacher_with_another_vocabulary_before_training(qa: d
 def test_lora_fine_tuning_merges_the_adapters_into_the_saved_weights(tmp_path: Path):
     data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 2, 2))
     spec = {**_common("generative_qa"), "model": "tiny:t5-l1-h16", "labels": None, "seed": 1,
-            "training": {**TRAINING, "learning_rate": 1.0e-2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}}
+            "training": {**TRAINING, "learning_rate": 1.0e-2}, "method": "lora",
+            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0}}
     finetune_teacher(spec, str(data), str(tmp_path / "teacher"), str(tmp_path / "h.json"), str(tmp_path / "ck"))
     saved = load_file(tmp_path / "teacher" / "model.safetensors")
     assert not any("lora" in name for name in saved), "adapters are merged, not saved separately"

@@ -54,8 +54,8 @@ def write_distill_inputs(root: Path) -> DistillInputs:
     init_student({"model": "tiny:bert-l2-h32", "init": {"method": "pretrained"}, "labels": LABELS, "seed": 3,
                   "format": 1}, str(init))
     teacher_key = "t.tiny-teacher"
-    teacher_logits({"teacher": "t", "teacher_key": teacher_key, "model": str(init), "max_length": 32},
-                   str(data), str(logits))
+    teacher_logits({"teacher": "t", "teacher_key": teacher_key, "model": str(init), "max_length": 32,
+                    "hidden_layers": [], "label_map": {}, "labels": LABELS}, str(data), str(logits))
     return DistillInputs(data, init, logits, teacher_key)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from transformers import PreTrainedModel
 
 from scalingdown.data.store import read_split
 from scalingdown.errors import UserError
-from scalingdown.losses import classification_kd_loss
+from scalingdown.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
+from scalingdown.models import check_hidden_layers
 from scalingdown.training import train_model, tokenize_frame
 
 log = logging.getLogger(__name__)
@@ -30,19 +32,37 @@ def label_ids(frame: pd.DataFrame, labels: list[str]) -> list[int]:
     return [index[label] for label in frame["label"]]
 
 
-def align_columns(matrix: np.ndarray, source: list[str], target: list[str], who: str) -> np.ndarray:
+def align_columns(matrix: np.ndarray, source: list[str], target: list[str], who: str, hint: str = "") -> np.ndarray:
     """Reorder the columns of `matrix` from `source` label order to `target` order, by name.
 
-    Names compare case-insensitively. Raises `LabelMismatch` naming `who` and both label lists.
+    Names compare case-insensitively. Raises `LabelMismatch` naming `who`, both label lists and,
+    when given, `hint` (how to fix it).
     """
     position = {name.lower(): index for index, name in enumerate(source)}
     missing = [name for name in target if name.lower() not in position]
-    if missing or len(source) != len(target):
+    if missing or len(source) != len(target) or len(position) != len(source):
         raise LabelMismatch(
             f"{who}: its labels {source} cannot be mapped onto the task's labels {target}"
             + (f" (no match for {missing})" if missing else "")
+            + (f"; {hint}" if hint else "")
         )
     return matrix[:, [position[name.lower()] for name in target]]
+
+
+@dataclass
+class HiddenTargets:
+    """Targets of the hidden-layer loss: per (student layer, teacher layer) pair, the teacher's
+    pooled train-split states (rows × teacher width), weighted by `weight` in the loss; the
+    student's states are projected linearly where widths differ, or always with `always_linear`."""
+
+    student_layers: list[int]
+    states: list[np.ndarray]
+    weight: float
+    always_linear: bool = False
+
+    @property
+    def widths(self) -> list[int]:
+        return [int(matrix.shape[1]) for matrix in self.states]
 
 
 def fit_classifier(
@@ -57,31 +77,38 @@ def fit_classifier(
     resume_key: dict[str, Any],
     teacher_probs: np.ndarray | None = None,
     online_teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    hidden: HiddenTargets | None = None,
 ) -> list[dict[str, Any]]:
     """Train a classifier on the train split (validation scored during training).
 
     With `teacher_probs` (rows × labels, softened at `loss.temperature`) the loss is
     `ce·CE + kd·T²·KL`; without, it is CE on the gold labels. `online_teacher` instead computes a
     training batch's `teacher_probs` from its row indices (teacher_mode online); the loss is the
-    same. Returns the training history.
+    same. With `hidden`, `weight · hidden MSE` between the student's pooled mapped layers
+    (projected where widths differ) and the teachers' is added; the projections train with the
+    model and are dropped before it is returned. Returns the training history.
     """
     train = read_split(data_dir, "train")
     validation = read_split(data_dir, "validation")
     extra: dict[str, list[Any]] = {"labels": label_ids(train, labels), "row_index": list(range(len(train)))}
     if teacher_probs is not None:
         extra["teacher_probs"] = teacher_probs.astype(np.float32).tolist()
-    if online_teacher is not None:
-        extra["row_index"] = list(range(len(train)))
+    projections = None
+    if hidden is not None:
+        check_hidden_layers(model.config, hidden.student_layers, "student")
+        extra["teacher_hidden"] = np.concatenate(hidden.states, axis=1).astype(np.float32).tolist()
+        projections = HiddenProjections(model.config.hidden_size, hidden.widths, hidden.always_linear)
+        model.add_module("kd_projections", projections)  # so the optimizer and checkpoints include them
     train_data, truncated = tokenize_frame(train, tokenizer, max_length, extra)
     if truncated:
         log.warning("%d of %d training texts are longer than max_length=%d and were truncated",
                     truncated, len(train), max_length)
     eval_data, _ = tokenize_frame(validation, tokenizer, max_length, {"labels": label_ids(validation, labels)})
 
-    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if online_teacher is not None and "row_index" in targets:
             targets = {**targets, "teacher_probs": online_teacher(targets["row_index"])}
-        return classification_kd_loss(
+        terms = classification_kd_loss(
             outputs.logits,
             targets["labels"],
             targets.get("teacher_probs"),
@@ -89,5 +116,16 @@ def fit_classifier(
             kd_weight=float(loss["kd"]),
             temperature=float(loss["temperature"]),
         )
+        if hidden is not None and "teacher_hidden" in targets:
+            student = [masked_mean(outputs.hidden_states[layer], inputs["attention_mask"]) for layer in hidden.student_layers]
+            teacher = torch.split(targets["teacher_hidden"], hidden.widths, dim=1)
+            terms["hidden"] = hidden_mse(student, teacher, projections)
+            terms["loss"] = terms["loss"] + hidden.weight * terms["hidden"]
+        return terms
 
-    return train_model(model, tokenizer, train_data, eval_data, training, loss_fn, checkpoints, resume_key)
+    try:
+        return train_model(model, tokenizer, train_data, eval_data, training, loss_fn, checkpoints, resume_key,
+                           output_hidden_states=hidden is not None)
+    finally:
+        if projections is not None:
+            del model.kd_projections

@@ -74,7 +74,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 def _run_report(args: argparse.Namespace) -> None:
     from scalingdown.stages.report import report
 
-    report(args.spec, args.evals, args.histories, args.out, args.cached, args.workflow_dir)
+    report(args.spec, args.evals, args.histories, args.out, args.cached, args.workflow_dir, args.ensembles)
 
 
 def _run_data_inspect(args: argparse.Namespace) -> None:
@@ -107,6 +107,12 @@ def _data_commands(subparsers: Any) -> None:
     inspect.add_argument("--type", choices=TASK_TYPES, help="the task type, for loaders that read several")
     inspect.add_argument("--seed", type=int, default=0, help="seed of generated data (synthetic_finance)")
     inspect.set_defaults(run=_run_data_inspect, torch_stage=False)
+
+
+def _run_teacher_ensemble(args: argparse.Namespace) -> None:
+    from scalingdown.stages.teacher_ensemble import teacher_ensemble
+
+    teacher_ensemble(args.spec, args.data, args.logits, args.out)
 
 
 def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None], help_text: str,
@@ -162,12 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="model directory or reference")
     evaluate.add_argument("--out", required=True, help="output evaluation record (JSON)")
 
+    ensemble = _stage(stages, "teacher-ensemble", _run_teacher_ensemble,
+                      "teachers' scores, ensembles and agreement from their logit caches", torch_stage=False)
+    ensemble.add_argument("--data", required=True, help="prepared data directory")
+    ensemble.add_argument("--logits", nargs="+", required=True, help="teacher logit caches, in the spec's teacher order")
+    ensemble.add_argument("--out", required=True, help="output record (JSON)")
+
     report = _stage(stages, "report", _run_report, "write metrics.csv, report.md, report.html and plots",
                     torch_stage=False)
     report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
     report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
     report.add_argument("--cached", nargs="*", default=[], help="shared artefacts used (their provenance is reported)")
     report.add_argument("--workflow-dir", default=None, help="workflow checkout whose git commit is reported")
+    report.add_argument("--ensembles", nargs="*", default=[], help="teacher_ensemble records (Teachers section)")
     report.add_argument("--out", required=True, help="report directory")
 
     _data_commands(stages)

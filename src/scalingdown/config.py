@@ -22,7 +22,13 @@ from scalingdown.seq2seq.formats import is_seq2seq, prompt_problem
 SEQ2SEQ_DEFAULTS: dict[str, Any] = {"max_target_length": 64, "top_k": 32, "targets": "gold"}
 _SEQ2SEQ_TEACHER_KEYS = ("max_target_length", "top_k", "targets", "hidden_layers")
 _SEQ2SEQ_STUDENT_KEYS = ("max_target_length",)
-_SEQ2SEQ_LOSS_KEYS = ("hidden", "hidden_layers")
+_SEQ2SEQ_LOSS_KEYS = ("hidden_layers",)
+
+
+# What a `hyperparameters` file may hold (each merged under the tasks' keys of the same name).
+HYPERPARAMETER_KEYS = ("teacher_defaults", "student_defaults")
+# The peft LoraConfig arguments of `finetune.method: lora` when `finetune.lora_config` names no other file.
+DEFAULT_LORA_CONFIG = "config/lora_config.json"
 
 
 class ConfigError(UserError, ValueError):
@@ -78,18 +84,64 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def apply_student_defaults(config: dict[str, Any]) -> None:
-    """Merge each task's `student_defaults` into its students, in place, before validation."""
+def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
+    """Fill every teacher and student from the defaults, in place, before validation.
+
+    Precedence, lowest first: the `hyperparameters` file (if the config names one), the task's
+    `teacher_defaults` / `student_defaults`, the teacher's or student's own settings.
+    """
+    shared = _read_hyperparameters(config, workdir)
     for task in (config.get("tasks") or {}).values():
         if not isinstance(task, dict):
             continue
-        defaults = task.get("student_defaults") or {}
-        students = task.get("students") or {}
-        if isinstance(defaults, Mapping) and isinstance(students, Mapping):
-            task["students"] = {
-                name: deep_merge(defaults, spec) if isinstance(spec, Mapping) else spec
-                for name, spec in students.items()
-            }
+        for key in HYPERPARAMETER_KEYS:
+            if shared.get(key):
+                own = task.get(key) or {}
+                task[key] = deep_merge(shared[key], own) if isinstance(own, Mapping) else own
+    apply_student_defaults(config)
+
+
+def _read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dict[str, Any]:
+    name = config.get("hyperparameters")
+    if name is None:
+        return {}
+    if not isinstance(name, str) or not name:
+        raise ConfigError("hyperparameters", f"expected the path of a YAML file, got {name!r}")
+    path = Path(name)
+    if workdir is not None and not path.is_absolute():
+        path = workdir / path
+    if not path.is_file():
+        raise ConfigError("hyperparameters", f"file {name!r} not found (paths are relative to the working directory)")
+    import yaml  # light, and only needed here
+
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError("hyperparameters", f"{name} is not valid YAML: {error}") from None
+    if not isinstance(content, dict):
+        raise ConfigError("hyperparameters", f"{name} must hold a mapping with {' and/or '.join(HYPERPARAMETER_KEYS)}")
+    unknown = sorted(set(content) - set(HYPERPARAMETER_KEYS))
+    if unknown:
+        raise ConfigError("hyperparameters", f"{name} has unknown keys {unknown}; allowed: {list(HYPERPARAMETER_KEYS)}")
+    for key, value in content.items():
+        if not isinstance(value, dict):
+            raise ConfigError("hyperparameters", f"{name}: `{key}` must be a mapping")
+    return content
+
+
+def apply_student_defaults(config: dict[str, Any]) -> None:
+    """Merge each task's `teacher_defaults` and `student_defaults` into its teachers and students, in place."""
+    for task in (config.get("tasks") or {}).values():
+        if not isinstance(task, dict):
+            continue
+        for defaults_key, members_key in (("teacher_defaults", "teachers"), ("student_defaults", "students")):
+            defaults = task.get(defaults_key) or {}
+            members = task.get(members_key) or {}
+            if isinstance(defaults, Mapping) and isinstance(members, Mapping):
+                task[members_key] = {
+                    name: deep_merge(defaults, spec) if isinstance(spec, Mapping) else spec
+                    for name, spec in members.items()
+                }
 
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
@@ -101,9 +153,12 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             check_data(task["data"]["loader"], task["type"], task["data"].get("options", {}))
         except DataConfigError as error:
             raise ConfigError(f"{prefix}.{error.key}", error.problem) from None
+        labels = task.get("labels")
+        if labels is None and task["type"] == "classification":
+            raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
         teachers = task["teachers"]
         for name, teacher in teachers.items():
-            _check_model_ref(f"{prefix}.teachers.{name}.model", teacher["model"], workdir)
+            _check_teacher(f"{prefix}.teachers.{name}", teacher, labels, workdir)
         for name, student in task["students"].items():
             key = f"{prefix}.students.{name}"
             _check_model_ref(f"{key}.model", student["model"], workdir)
@@ -114,24 +169,16 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
                         f"{key}.teachers",
                         f"teacher {teacher!r} is not defined under {prefix}.teachers (defined: {known})",
                     )
-            init = student["init"]
-            if init["method"] == "teacher_layers" and "layers" not in init:
-                raise ConfigError(f"{key}.init.layers", "method teacher_layers needs a list of layers to keep")
-            if init["method"] != "teacher_layers" and "layers" in init:
-                raise ConfigError(f"{key}.init.layers", f"only used with method teacher_layers, not {init['method']!r}")
-            loss = student["loss"]
-            if student["train"] and student["teachers"] and loss["ce"] == 0 and loss["kd"] == 0:
-                raise ConfigError(f"{key}.loss", "all loss weights are zero; nothing would be learned")
-            if student["train"] and not student["teachers"] and loss["ce"] == 0:
-                raise ConfigError(f"{key}.loss.ce", "a student without teachers learns from gold labels only, so ce must be > 0")
-        labels = task.get("labels")
-        if labels is None and task["type"] == "classification":
-            raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
+            _check_init(f"{key}.init", student["init"])
+            _check_weighting(f"{key}.weighting", student["weighting"], student["teachers"])
+            _check_loss(key, student)
         _check_chains(prefix, task["students"])
         if is_seq2seq(task["type"]):
             _check_seq2seq(prefix, task)
         else:
             _check_no_seq2seq_keys(prefix, task)
+            for name, student in task["students"].items():
+                _check_hidden_map(f"{prefix}.students.{name}", student)
 
 
 def seq2seq_setting(member: Mapping[str, Any], key: str) -> Any:
@@ -188,6 +235,10 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
                                   "text-to-text (T5-family) model, e.g. tiny:t5-l2-h32 or hub:t5-small")
     if task.get("labels") is not None:
         raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
+    for name, student in task["students"].items():
+        if student["loss"].get("hidden_map"):
+            raise ConfigError(f"{prefix}.students.{name}.loss.hidden_map", "text-to-text students pair layers with "
+                              "loss.hidden_layers ({encoder: [[student, teacher], ...], decoder: [...]})")
     for part, template in (task.get("prompt") or {}).items():
         problem = prompt_problem(task["type"], part, template)
         if problem:
@@ -219,9 +270,6 @@ def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, A
     loss = student["loss"]
     if not student["train"]:
         return
-    if loss.get("hidden", 0) > 0 and "lora" in student["training"]:
-        raise ConfigError(f"{key}.loss.hidden", "the hidden-state loss trains projections next to the student, "
-                          "which LoRA (training.lora) would freeze: use one or the other")
     pairs = {side: loss.get("hidden_layers", {}).get(side) or [] for side in ("encoder", "decoder")}
     if loss.get("hidden", 0) > 0 and not any(pairs.values()):
         raise ConfigError(f"{key}.loss.hidden_layers", "loss.hidden > 0 needs [student, teacher] layer pairs to match")
@@ -267,6 +315,100 @@ def _check_distributed(config: Mapping[str, Any], workdir: Path | None) -> None:
                           f"{deepspeed} line {error.lineno}: not valid JSON ({error.msg})") from None
     if not isinstance(settings, dict):
         raise ConfigError("distributed.deepspeed", f"{deepspeed} must hold a JSON object")
+
+def _check_teacher(key: str, teacher: Mapping[str, Any], labels: list[str] | None, workdir: Path | None) -> None:
+    _check_model_ref(f"{key}.model", teacher["model"], workdir)
+    mapping = teacher.get("labels")
+    if mapping is not None and labels is not None:
+        unknown = sorted(set(mapping.values()) - set(labels))
+        if unknown:
+            raise ConfigError(f"{key}.labels", f"maps onto {unknown}, which are not task labels {labels}")
+        repeated = sorted({value for value in mapping.values() if list(mapping.values()).count(value) > 1})
+        if repeated:
+            raise ConfigError(f"{key}.labels", f"several model labels map onto {repeated}")
+    finetune = teacher["finetune"]
+    if finetune is not False:
+        if finetune["method"] == "lora":
+            lora_settings(finetune, workdir, f"{key}.finetune.lora_config")
+        elif "lora_config" in finetune:
+            raise ConfigError(f"{key}.finetune.lora_config", "only used with method lora")
+
+
+def lora_settings(finetune: Mapping[str, Any], workdir: Path | None = None, key: str = "finetune.lora_config") -> dict[str, Any]:
+    """The peft `LoraConfig` arguments a LoRA fine-tune uses (the JSON file it names, or the default)."""
+    name = finetune.get("lora_config", DEFAULT_LORA_CONFIG)
+    path = Path(name)
+    if workdir is not None and not path.is_absolute():
+        path = workdir / path
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(key, f"LoRA config {name!r} not found (paths are relative to the working directory)") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(key, f"{name} is not valid JSON: {error}") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(key, f"{name} must hold a JSON object of peft LoraConfig arguments")
+    if "task_type" in settings:
+        raise ConfigError(key, f"{name}: leave out task_type (ScalingDown sets it from the model)")
+    return settings
+
+
+def _check_init(key: str, init: Mapping[str, Any]) -> None:
+    chosen = [name for name in ("layers", "every") if name in init]
+    if init["method"] == "teacher_layers" and len(chosen) != 1:
+        problem = "needs either" if not chosen else "takes only one of"
+        raise ConfigError(f"{key}.layers", f"method teacher_layers {problem} `layers` (a list) or `every` (k)")
+    if init["method"] != "teacher_layers" and chosen:
+        raise ConfigError(f"{key}.{chosen[0]}", f"only used with method teacher_layers, not {init['method']!r}")
+
+
+def _check_weighting(key: str, weighting: Mapping[str, Any], teachers: list[str]) -> None:
+    weights = weighting.get("weights")
+    if weighting["method"] != "fixed":
+        if weights is not None:
+            raise ConfigError(f"{key}.weights", f"only used with method fixed, not {weighting['method']!r}")
+        return
+    if weights is None:
+        raise ConfigError(f"{key}.weights", "method fixed needs a weight for each of the student's teachers")
+    if set(weights) != set(teachers):
+        raise ConfigError(f"{key}.weights", f"names teachers {sorted(weights)}; the student's teachers are {sorted(teachers)}")
+    if sum(weights.values()) <= 0:
+        raise ConfigError(f"{key}.weights", "the weights sum to zero")
+
+
+def hidden_pairs(loss: Mapping[str, Any]) -> list[tuple[int, str, int]]:
+    """`loss.hidden_map` as sorted (student layer, teacher, teacher layer) triples."""
+    return sorted(
+        (int(student_layer), teacher, int(teacher_layer))
+        for student_layer, targets in (loss.get("hidden_map") or {}).items()
+        for teacher, teacher_layer in targets.items()
+    )
+
+
+def _check_loss(key: str, student: Mapping[str, Any]) -> None:
+    loss = student["loss"]
+    if student["train"] and student["teachers"] and loss["ce"] == 0 and loss["kd"] == 0 and loss["hidden"] == 0:
+        raise ConfigError(f"{key}.loss", "all loss weights are zero; nothing would be learned")
+    if student["train"] and not student["teachers"] and loss["ce"] == 0:
+        raise ConfigError(f"{key}.loss.ce", "a student without teachers learns from gold labels only, so ce must be > 0")
+
+
+def _check_hidden_map(key: str, student: Mapping[str, Any]) -> None:
+    """Classification students: `loss.hidden_map` names the student's teachers, with a weight to match."""
+    loss = student["loss"]
+    if loss["hidden"] > 0 and student.get("teacher_mode") == "online":
+        raise ConfigError(f"{key}.teacher_mode", "the hidden-layer MSE learns from the cached pooled teacher "
+                          "states; teacher_mode online supports the logit loss only (set loss.hidden: 0)")
+    if any(int(layer) < 0 for layer in loss.get("hidden_map") or {}):
+        raise ConfigError(f"{key}.loss.hidden_map", "student layers are hidden-state indices >= 0")
+    pairs = hidden_pairs(loss)
+    if loss["hidden"] > 0 and not pairs:
+        raise ConfigError(f"{key}.loss.hidden_map", "loss.hidden > 0 needs a map of student layers to teacher layers")
+    if pairs and loss["hidden"] == 0:
+        raise ConfigError(f"{key}.loss.hidden", "hidden_map is set but its weight loss.hidden is 0")
+    for _, teacher, _ in pairs:
+        if teacher not in student["teachers"]:
+            raise ConfigError(f"{key}.loss.hidden_map", f"teacher {teacher!r} is not one of the student's teachers {student['teachers']}")
 
 
 def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:

@@ -1,13 +1,14 @@
 """The teacher-logit store: one Parquet file per teacher with a fingerprint in its metadata.
 
 Rows: `split`, `row_id`, then one list column per stored quantity. Classification caches hold
-`logits` (float32, in the order of the fingerprint's `label_names`); seq2seq caches hold
-per-token top-k lists (see `scalingdown.seq2seq.topk`). Lists of equal length are stored as
-fixed-size lists, ragged ones (one entry per target token) as variable lists; every list keeps
-its dtype (int32, float16, float32; float64 is stored as float32). The fingerprint records what
-produced the cache (teacher, tokenizer, max length, data version per split); consumers refuse a
-cache whose fingerprint or row ids do not match the data they train on, so teacher outputs are
-never silently misaligned.
+`logits` (float32, in the order of the fingerprint's `label_names`) and, for each hidden layer in
+the fingerprint's `hidden_layers`, `hidden_<layer>`: the teacher's attention-mask mean of that
+layer's token states. Seq2seq caches hold per-token top-k lists (see `scalingdown.seq2seq.topk`).
+Lists of equal length are stored as fixed-size lists, ragged ones (one entry per target token) as
+variable lists; every list keeps its dtype (int32, float16, float32; float64 is stored as float32).
+The fingerprint records what produced the cache (teacher, tokenizer, max length, data version per
+split); consumers refuse a cache whose fingerprint or row ids do not match the data they train on,
+so teacher outputs are never silently misaligned.
 """
 
 from __future__ import annotations
@@ -109,6 +110,21 @@ def read_logits(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         if name not in frame:
             frame[name] = _numpy_rows(table[name], len(frame))
     return frame, fingerprint
+
+
+def hidden_column(layer: int) -> str:
+    """The column holding the pooled states of hidden layer `layer`."""
+    return f"hidden_{layer}"
+
+
+def check_hidden_layers(path: str | Path, fingerprint: dict[str, Any], layers: list[int]) -> None:
+    """Refuse a cache that lacks pooled states of some of `layers`."""
+    missing = sorted(set(layers) - set(fingerprint.get("hidden_layers", [])))
+    if missing:
+        raise CacheMismatch(
+            f"{path}: holds pooled states of hidden layers {fingerprint.get('hidden_layers', [])}, "
+            f"not of {missing} that the hidden map needs (rerun teacher_logits)"
+        )
 
 
 def split_matrix(frame: pd.DataFrame, split: str, column: str = "logits") -> np.ndarray:

@@ -1,9 +1,12 @@
 """Knowledge-distillation losses (written here: no library provides them in this form).
 
-`loss = a·CE(gold) + b·T²·KL(teacher_T ‖ student_T)`, with the KL averaged over the batch.
+`loss = a·CE(gold) + b·T²·KL(teacher_T ‖ student_T) + c·MSE(proj(h_student), h_teacher)`, with the
+KL averaged over the batch and the MSE over the mapped (student layer, teacher layer) pairs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -150,6 +153,24 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
-def hidden_mse(student_pooled: torch.Tensor, teacher_pooled: torch.Tensor, projection: torch.nn.Module) -> torch.Tensor:
-    """MSE between the projected, pooled student hidden state and the teacher's (B × d_teacher)."""
-    return F.mse_loss(projection(student_pooled.float()), teacher_pooled.float())
+class HiddenProjections(torch.nn.ModuleList):
+    """One map per (student layer, teacher layer) pair: a learned linear projection where the
+    widths differ (or everywhere, with `always_linear`), else the identity. Trained with the
+    student, never saved with it."""
+
+    def __init__(self, student_width: int, teacher_widths: Sequence[int], always_linear: bool = False) -> None:
+        super().__init__(
+            torch.nn.Linear(student_width, width) if always_linear or width != student_width else torch.nn.Identity()
+            for width in teacher_widths
+        )
+
+
+def hidden_mse(
+    student_states: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor], projections: Sequence[torch.nn.Module]
+) -> torch.Tensor:
+    """Mean over pairs of MSE(proj_k(h_student_k), h_teacher_k) (each MSE averaged over rows and width)."""
+    if not (len(student_states) == len(teacher_states) == len(projections)) or not projections:
+        raise ValueError("hidden_mse needs one student state, one teacher state and one projection per pair")
+    losses = [F.mse_loss(project(student.float()), teacher.float())
+              for student, teacher, project in zip(student_states, teacher_states, projections)]
+    return torch.stack(losses).mean()

@@ -24,6 +24,7 @@ from transformers import (
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
@@ -171,16 +172,29 @@ def label_config(labels: list[str]) -> dict[str, object]:
     }
 
 
+def load_config(ref: str) -> PretrainedConfig:
+    """The model config of a reference (without loading weights)."""
+    parsed = ModelRef.parse(ref)
+    if parsed.kind == "tiny":
+        return tiny_config(parsed.name)
+    try:
+        return AutoConfig.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
+    except (OSError, ValueError) as error:
+        raise _load_error(ref, error) from error
+
+
 def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) -> PreTrainedModel:
     """A sequence classifier from a reference; `labels` set a (new) head with those names."""
     parsed = ModelRef.parse(ref)
-    overrides = label_config(labels) if labels is not None else {}
+    heads = label_config(labels) if labels is not None else {}
+    torch.manual_seed(seed)  # the initial weights of a tiny model or of a new head
     if parsed.kind == "tiny":
         config = tiny_config(parsed.name)
-        for key, value in overrides.items():
+        for key, value in heads.items():
             setattr(config, key, value)
-        torch.manual_seed(seed)
         return AutoModelForSequenceClassification.from_config(config)
+    # A new head replaces any existing one, whatever its size.
+    overrides = {**heads, "ignore_mismatched_sizes": True} if heads else {}
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             parsed.location(), use_safetensors=True, **overrides, **_pretrained_kwargs(parsed)
@@ -207,10 +221,24 @@ def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrained
         raise _load_error(ref, error) from error
 
 
-def model_label_names(model: PreTrainedModel) -> list[str]:
-    """The label names of a classifier, in the order of its logits."""
-    id2label = model.config.id2label
-    return [str(id2label[index]) for index in range(model.config.num_labels)]
+def model_label_names(model: PreTrainedModel | PretrainedConfig, label_map: dict[str, str] | None = None) -> list[str]:
+    """The label names of a classifier (or its config), in the order of its logits.
+
+    `label_map` renames some of them (a teacher's configured `labels`, e.g. `{LABEL_0: positive}`).
+    """
+    config = getattr(model, "config", model)
+    names = [str(config.id2label[index]) for index in range(config.num_labels)]
+    return [(label_map or {}).get(name, name) for name in names]
+
+
+def check_hidden_layers(config: PretrainedConfig, layers: list[int], who: str) -> None:
+    """Refuse hidden-state indices outside 0 (embeddings) .. num_hidden_layers, naming `who`."""
+    depth = int(config.num_hidden_layers)
+    outside = [layer for layer in layers if not 0 <= layer <= depth]
+    if outside:
+        raise ModelLoadError(
+            f"{who}: hidden layers {outside} do not exist; it has hidden states 0 (embeddings) .. {depth}"
+        )
 
 
 def encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalingdown.config import canonical, canonical_json, seq2seq_setting, short_hash
+from scalingdown.config import canonical, canonical_json, hidden_pairs, lora_settings, seq2seq_setting, short_hash
 from scalingdown.launch import launcher_prefix
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_for
 
@@ -20,7 +20,7 @@ CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new
 # value changes every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 2, "teacher": 1, "logits": 1, "student": 1}
+FORMAT_VERSIONS = {"data": 2, "teacher": 1, "logits": 2, "student": 1}
 
 # Path templates shared with the rules (workflow/rules/*.smk) as output patterns.
 DATA_DIR = CACHE + "/data/{data_key}"
@@ -33,9 +33,11 @@ STUDENT_INIT_DIR = CACHE + "/student-init/{init_key}"
 class TeacherPlan:
     """One teacher of one task: its fine-tune spec, model directory and logit cache.
 
-    `key` identifies the (fine-tuned) teacher; `logits_key` its cache, which for seq2seq tasks
-    also depends on the cache settings (top_k, targets, hidden layers), so changing those
-    recomputes the cache but never re-fine-tunes the teacher.
+    `key` identifies the (fine-tuned) teacher; `logits_key` its cache, which also depends on what
+    the cache holds beyond the logits: for classification the hidden states (0 = embeddings) that
+    some student of this teacher maps to (their pooled values, `hidden_layers`); for seq2seq tasks
+    the cache settings (top_k, targets, hidden layers). Changing those recomputes the cache but
+    never re-fine-tunes the teacher.
     """
 
     task: str
@@ -46,11 +48,17 @@ class TeacherPlan:
     model_dir: str
     logits: str
     logits_key: str
+    hidden_layers: tuple[int, ...] = ()
 
     @property
     def model_ref(self) -> str:
         """What downstream stages load: the fine-tuned directory, or the configured model."""
         return self.model_dir if self.finetuned else self.spec["model"]
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        """The model's label names mapped to the task's (`labels` of the teacher; empty = by name)."""
+        return self.spec.get("labels") or {}
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,8 @@ class StudentPlan:
         if not self.teachers:
             return f"student (gold labels only{start})"
         online = ", online" if self.online else ""
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{online}{start})"
+        hidden = ", hidden-layer MSE" if self.spec["loss"]["hidden"] > 0 else ""
+        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{hidden}{online}{start})"
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,14 @@ class Plan:
         prepare = self._prepare_spec(name, spec)
         data_key = f"{name}-{short_hash(prepare)}"
         task = TaskPlan(name=name, spec=spec, data_key=data_key, data_dir=DATA_DIR.format(data_key=data_key))
+        mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
+        for student in spec["students"].values():
+            for _, teacher_name, teacher_layer in hidden_pairs(student["loss"]):
+                mapped_layers[teacher_name].add(teacher_layer)
         for teacher_name, teacher in spec["teachers"].items():
-            task.teachers[teacher_name] = self._plan_teacher(task, teacher_name, teacher)
+            task.teachers[teacher_name] = self._plan_teacher(
+                task, teacher_name, teacher, tuple(sorted(mapped_layers[teacher_name]))
+            )
         for student_name, student in spec["students"].items():
             task.students[student_name] = StudentPlan(
                 task=name,
@@ -157,22 +172,27 @@ class Plan:
             )
         return task
 
-    def _plan_teacher(self, task: TaskPlan, name: str, spec: dict[str, Any]) -> TeacherPlan:
+    def _plan_teacher(self, task: TaskPlan, name: str, spec: dict[str, Any],
+                      hidden_layers: tuple[int, ...]) -> TeacherPlan:
         identity = {
             "data": task.data_key,
             "labels": task.spec.get("labels"),
             "model": spec["model"],
             "max_length": spec["max_length"],
-            "finetune": spec["finetune"],
+            "finetune": self._finetune_settings(spec["finetune"]),
             "launch": self.launch_spec("finetune_teacher") if spec["finetune"] is not False else None,
             "seed": self.seed,
             "format": FORMAT_VERSIONS["teacher"],
             **self._text_fields(task.spec, spec),
         }
+        if spec.get("labels"):
+            identity["label_map"] = spec["labels"]
         key = f"{task.name}.{name}-{short_hash(identity)}"
         logits_key = key
         if is_seq2seq(task.spec["type"]):
             logits_key = f"{key}.topk-{short_hash(self._cache_settings(spec))}"
+        elif hidden_layers:
+            logits_key = f"{key}.h" + "_".join(str(layer) for layer in hidden_layers)
         return TeacherPlan(
             task=task.name,
             name=name,
@@ -180,6 +200,7 @@ class Plan:
             spec=spec,
             finetuned=spec["finetune"] is not False,
             model_dir=TEACHER_DIR.format(teacher_key=key) + "/model",
+            hidden_layers=hidden_layers,
             logits=LOGITS_FILE.format(logits_key=logits_key),
             logits_key=logits_key,
         )
@@ -203,6 +224,14 @@ class Plan:
             "targets": seq2seq_setting(teacher, "targets"),
             "hidden_layers": teacher.get("hidden_layers") or {},
         }
+
+    @staticmethod
+    def _finetune_settings(finetune: dict[str, Any] | bool) -> dict[str, Any] | bool:
+        """A teacher's fine-tune settings with the LoRA file replaced by its content (what determines the model)."""
+        if finetune is False or finetune["method"] != "lora":
+            return finetune
+        settings = {key: value for key, value in finetune.items() if key != "lora_config"}
+        return {**settings, "lora": canonical(lora_settings(finetune))}
 
     def _init_spec(self, task: dict[str, Any], student: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -252,6 +281,15 @@ class Plan:
 
     def eval_file(self, task: str, kind: str, name: str) -> str:
         return f"{self.root}/{task}/eval/{kind}.{name}.json"
+
+    def ensemble_file(self, task: str) -> str:
+        """Teacher agreement and ensemble scores of a task (from the cached test logits)."""
+        return f"{self.root}/{task}/eval/ensemble.json"
+
+    def ensemble_files(self) -> list[str]:
+        """One ensemble record per classification task with at least two teachers."""
+        return [self.ensemble_file(task.name) for task in self.tasks.values()
+                if len(task.teachers) >= 2 and not is_seq2seq(task.spec["type"])]
 
     def eval_files(self) -> list[str]:
         """Every evaluation the report needs: all teachers and all students of all tasks."""
@@ -337,12 +375,18 @@ class Plan:
     def finetune_spec(self, teacher_key: str) -> str:
         teacher = self.teacher_by_key(teacher_key)
         task = self.tasks[teacher.task].spec
+        settings = dict(self._finetune_settings(teacher.spec["finetune"]))
+        method, lora = settings.pop("method"), settings.pop("lora", None)
         return canonical_json(
             {
                 "type": task["type"],
+                "teacher": teacher.name,
                 "model": teacher.spec["model"],
                 "max_length": teacher.spec["max_length"],
-                "training": {**teacher.spec["finetune"], **self.launch_spec("finetune_teacher")},
+                "training": {**settings, **self.launch_spec("finetune_teacher")},
+                "method": method,
+                "lora": lora,
+                "label_map": teacher.label_map,
                 "labels": task.get("labels"),
                 "seed": self.seed,
                 **self._text_fields(task, teacher.spec),
@@ -363,6 +407,9 @@ class Plan:
                 "teacher_key": teacher.key,
                 "model": teacher.model_ref,
                 "max_length": teacher.spec["max_length"],
+                "hidden_layers": list(teacher.hidden_layers),
+                "label_map": teacher.label_map,
+                "labels": task.get("labels"),
                 **extra,
             }
         )
@@ -386,6 +433,7 @@ class Plan:
                 "training": {"seed": self.seed, **plan.spec["training"], **self.launch_spec("distill")},
                 "loss": plan.spec["loss"],
                 "teacher_mode": "online" if plan.online else "cached",
+                "weighting": plan.spec["weighting"],
                 "teachers": teachers,
                 "labels": task_spec.get("labels"),
                 **self._text_fields(task_spec, plan.spec),
@@ -397,14 +445,26 @@ class Plan:
         """A teacher as `distill` sees it: its cache key, and in online mode what to load and how."""
         entry = {"name": teacher.name, "key": teacher.key}
         if online:
-            entry.update(model=teacher.model_ref, max_length=teacher.spec["max_length"])
+            entry.update(model=teacher.model_ref, max_length=teacher.spec["max_length"], label_map=teacher.label_map)
         return entry
+
+    def ensemble_spec(self, task: str) -> str:
+        task_plan = self.tasks[task]
+        return canonical_json(
+            {
+                "task": task,
+                "labels": task_plan.spec.get("labels"),
+                "teachers": [{"name": t.name, "key": t.key} for t in task_plan.teachers.values()],
+            }
+        )
 
     def evaluate_spec(self, task: str, kind: str, name: str) -> str:
         task_plan = self.tasks[task]
+        label_map: dict[str, str] = {}
         if kind == "teacher":
             teacher = task_plan.teachers[name]
             model, role, member = teacher.key, "teacher", teacher.spec
+            label_map = teacher.label_map
         else:
             student = task_plan.students[name]
             model, role, member = name, student.role, student.spec
@@ -413,6 +473,7 @@ class Plan:
             {
                 "type": task_plan.spec["type"],
                 **self._text_fields(task_plan.spec, member),
+                **({"label_map": label_map} if label_map else {}),
                 "task": task,
                 "kind": kind,
                 "name": name,

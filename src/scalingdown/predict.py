@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from scalingdown.losses import masked_mean
+
 
 @torch.inference_mode()
+def predict_outputs(
+    model: torch.nn.Module,
+    tokenizer: object,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    description: str = "predict",
+    hidden_layers: Sequence[int] = (),
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Logits for `texts` (rows × labels) and the pooled hidden states of `hidden_layers`.
+
+    Hidden states are indexed as the model returns them (0 = embeddings, i = after block i) and
+    pooled by the attention-mask mean; all outputs are float32, in input order.
+    """
+    model.eval()
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    logits: list[np.ndarray] = []
+    pooled: dict[int, list[np.ndarray]] = {layer: [] for layer in hidden_layers}
+    for start in tqdm(range(0, len(texts), batch_size), desc=description, unit="batch"):
+        batch = [texts[i] for i in order[start : start + batch_size]]
+        encoded = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        outputs = model(**encoded, output_hidden_states=bool(pooled))
+        logits.append(outputs.logits.float().numpy())
+        for layer, parts in pooled.items():
+            parts.append(masked_mean(outputs.hidden_states[layer], encoded["attention_mask"]).float().numpy())
+    width = getattr(model.config, "hidden_size", 0)
+    matrices = {
+        "logits": np.concatenate(logits) if logits else np.zeros((0, model.config.num_labels), np.float32),
+        **{layer: np.concatenate(parts) if parts else np.zeros((0, width), np.float32) for layer, parts in pooled.items()},
+    }
+    restored = {}
+    for name, matrix in matrices.items():
+        restored[name] = np.empty_like(matrix)
+        restored[name][order] = matrix
+    return restored.pop("logits"), restored
+
+
 def predict_logits(
     model: torch.nn.Module,
     tokenizer: object,
@@ -17,15 +59,4 @@ def predict_logits(
     description: str = "predict",
 ) -> np.ndarray:
     """Logits for `texts`, in input order, as float32 (rows × labels)."""
-    model.eval()
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
-    order = np.argsort(lengths, kind="stable")
-    outputs: list[np.ndarray] = []
-    for start in tqdm(range(0, len(texts), batch_size), desc=description, unit="batch"):
-        batch = [texts[i] for i in order[start : start + batch_size]]
-        encoded = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        outputs.append(model(**encoded).logits.float().numpy())
-    logits = np.concatenate(outputs) if outputs else np.zeros((0, model.config.num_labels), np.float32)
-    restored = np.empty_like(logits)
-    restored[order] = logits
-    return restored
+    return predict_outputs(model, tokenizer, texts, max_length, batch_size, description)[0]

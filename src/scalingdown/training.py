@@ -25,12 +25,13 @@ from scalingdown.provenance import write_provenance
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+# loss_fn(model outputs, targets, model inputs) -> named loss terms, including the total `loss`.
+LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model (and any key starting with
-# `teacher_`: a seq2seq teacher's cached top-k rows, see scalingdown.seq2seq.fit). `row_index` is
+# `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a seq2seq teacher's top-k rows). `row_index` is
 # each example's position in the training split (used by online teachers, and recorded to show
 # which rows each process trained on).
-TARGET_KEYS = ("labels", "teacher_probs", "sample_weight", "row_index", "source_mask")
+TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask")
 
 
 def is_target_key(key: str) -> bool:
@@ -46,13 +47,17 @@ class NonFiniteLoss(UserError, FloatingPointError):
 
 
 class KDTrainer(Trainer):
-    """A Trainer whose `compute_loss` asks `loss_fn` for named terms and logs each one."""
+    """A Trainer whose `compute_loss` asks `loss_fn` for named terms and logs each one.
+
+    With `output_hidden_states`, training steps also return every layer's hidden states.
+    """
 
     loss_is_scaled_for_ga = False  # loss_fn returns per-batch means
 
-    def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, loss_fn: LossFn, output_hidden_states: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
+        self.output_hidden_states = output_hidden_states
         self.model_accepts_loss_kwargs = False
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_batches = 0
@@ -66,8 +71,11 @@ class KDTrainer(Trainer):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         targets = {key: inputs.pop(key) for key in list(inputs) if is_target_key(key)}
-        outputs = model(**inputs)
-        terms = self.loss_fn(outputs, targets)
+        if self.output_hidden_states and model.training:
+            outputs = model(**inputs, output_hidden_states=True)
+        else:
+            outputs = model(**inputs)
+        terms = self.loss_fn(outputs, targets, inputs)
         loss = terms["loss"]
         if not torch.isfinite(loss):
             values = ", ".join(f"{name}={value.item():.6g}" for name, value in terms.items())
@@ -222,13 +230,16 @@ def train_model(
     resume_key: dict[str, Any],
     data_collator: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]] | None = None,
     compute_metrics: Callable[[Any], dict[str, float]] | None = classification_metrics,
+    output_hidden_states: bool = False,
 ) -> list[dict[str, Any]]:
     """Train `model` in place with the Trainer; returns the log history (losses, validation scores).
 
     Checkpoints go to `checkpoints` (outside the stage's declared outputs); a rerun with the same
     `resume_key` resumes from the last one instead of starting over. The collator defaults to
-    padding classifier inputs; `compute_metrics=None` scores validation by its loss only. With
-    `training.lora`, LoRA adapters (peft) are trained and then merged into `model`'s weights.
+    padding classifier inputs; `compute_metrics=None` scores validation by its loss only;
+    `output_hidden_states` hands `loss_fn` every layer's hidden states in training steps. With
+    `training.lora` (peft `LoraConfig` arguments), LoRA adapters are trained and then merged into
+    `model`'s weights.
     """
     checkpoints = Path(checkpoints)
     args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
@@ -248,6 +259,7 @@ def train_model(
         processing_class=tokenizer,
         compute_metrics=compute_metrics if eval_data is not None else None,
         loss_fn=loss_fn,
+        output_hidden_states=output_hidden_states,
     )
     trainer.train(resume_from_checkpoint=resume_from)
     if trainer.is_deepspeed_enabled:
@@ -267,16 +279,22 @@ def train_model(
     return history
 
 
-def with_lora(model: PreTrainedModel, lora: dict[str, Any]) -> torch.nn.Module:
-    """`model` with trainable LoRA adapters (peft); its own weights are frozen and later merged into."""
+class LoraSettingsError(UserError, ValueError):
+    """The LoRA settings are not valid `peft.LoraConfig` arguments."""
+
+
+def with_lora(model: PreTrainedModel, settings: dict[str, Any]) -> torch.nn.Module:
+    """`model` with trainable LoRA adapters from `settings` (peft `LoraConfig` arguments); its own
+    weights are frozen (a classifier's head stays trainable) and later merged into."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     task = TaskType.SEQ_2_SEQ_LM if model.config.is_encoder_decoder else TaskType.SEQ_CLS
-    config = LoraConfig(task_type=task, r=int(lora["r"]), lora_alpha=float(lora["alpha"]),
-                        lora_dropout=float(lora["dropout"]), target_modules=lora.get("target_modules"))
-    wrapped = get_peft_model(model, config)
+    try:
+        wrapped = get_peft_model(model, LoraConfig(task_type=task, **settings))
+    except (TypeError, ValueError) as error:
+        raise LoraSettingsError(f"LoRA settings {settings} rejected by peft: {error}") from error
     trainable, total = wrapped.get_nb_trainable_parameters()
-    log.info("LoRA r=%s: %d of %d parameters trainable", lora["r"], trainable, total)
+    log.info("LoRA: %d of %d parameters trainable (%.2f%%)", trainable, total, 100 * trainable / total)
     return wrapped
 
 

@@ -12,12 +12,12 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from scalingdown.config import ConfigError, apply_student_defaults, check_config  # noqa: E402
+from scalingdown.config import ConfigError, apply_defaults, check_config  # noqa: E402
 from scalingdown import plan as layout  # noqa: E402
 
-apply_student_defaults(config)
-validate(config, "../schemas/config.schema.yaml")
 try:
+    apply_defaults(config, Path.cwd())
+    validate(config, "../schemas/config.schema.yaml")
     check_config(config, Path.cwd())
 except ConfigError as error:
     raise WorkflowError(f"Invalid config: {error}") from None

@@ -18,3 +18,21 @@ rule evaluate:
     shell:
         "python -m scalingdown evaluate --spec {params.spec:q} --data {input.data:q} --model {params.model:q}"
         " --out {output:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule teacher_ensemble:
+    """Teachers' agreement and ensemble scores on the test split, from their logit caches (no teacher is loaded)."""
+    input:
+        data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
+        logits=lambda wildcards: [t.logits for t in PLAN.tasks[wildcards.task].teachers.values()],
+    output:
+        f"{PLAN.root}/{{task}}/eval/ensemble.json",
+    params:
+        spec=lambda wildcards: PLAN.ensemble_spec(wildcards.task),
+    log:
+        PLAN.log("teacher_ensemble", "{task}"),
+    conda:
+        ENV
+    shell:
+        "python -m scalingdown teacher-ensemble --spec {params.spec:q} --data {input.data:q}"
+        " --logits {input.logits:q} --out {output:q} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ rule report:
         evals=PLAN.eval_files(),
         histories=PLAN.histories(),
         cached=PLAN.cached_artefacts(),
+        ensembles=PLAN.ensemble_files(),
     output:
         metrics=report(f"{REPORT_DIR}/metrics.csv", category="Tables", caption="../report/metrics.rst"),
         markdown=f"{REPORT_DIR}/report.md",
@@ -36,5 +37,5 @@ rule report:
         ENV
     shell:
         "python -m scalingdown report --spec {params.spec:q} --evals {input.evals:q}"
-        " --histories {input.histories:q} --cached {input.cached:q} --workflow-dir {params.workflow_dir:q}"
-        " --out {params.out:q} > {log:q} 2>&1"
+        " --histories {input.histories:q} --cached {input.cached:q} --ensembles {input.ensembles:q}"
+        " --workflow-dir {params.workflow_dir:q} --out {params.out:q} > {log:q} 2>&1"

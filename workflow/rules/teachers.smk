@@ -25,7 +25,8 @@ rule finetune_teacher:
 
 
 rule teacher_logits:
-    """Run a teacher once over the data and cache its outputs (Parquet, fingerprinted): logits, or top-k per target token."""
+    """Run a teacher once over the data and cache its outputs (Parquet, fingerprinted): logits and mapped pooled
+    states, or top-k per target token."""
     input:
         data=lambda wildcards: PLAN.tasks[PLAN.teacher_by_logits_key(wildcards.logits_key).task].data_dir,
         model=lambda wildcards: layout.local_model(PLAN.teacher_by_logits_key(wildcards.logits_key).model_ref),

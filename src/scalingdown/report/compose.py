@@ -98,11 +98,14 @@ def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:
     ]
 
 
-def report_blocks(experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any]) -> list[Block]:
-    """The whole report: introduction, one table per task, the figures, the reproducibility block."""
+def report_blocks(experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any],
+                  teachers: list[Block] | None = None) -> list[Block]:
+    """The whole report: introduction, one table per task, the teachers' section (ensembles, agreement),
+    the figures, the reproducibility block."""
     blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro)]
     for task, rows in table.groupby("task", sort=False):
         blocks += _task_blocks(str(task), rows, metrics)
+    blocks += teachers or []
     blocks.append(Heading("Figures"))
     blocks += [Figure(file, caption) for file, caption in FIGURES.items()]
     return blocks + reproducibility_blocks(repro)

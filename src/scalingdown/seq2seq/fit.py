@@ -144,7 +144,7 @@ def seq2seq_loss_fn(loss: dict[str, Any], teachers: list[TeacherRows], projectio
     """The loss function the trainer calls: named terms `ce`, `kl`, `hidden` and their weighted sum `loss`."""
     temperature = float(loss.get("temperature", 1.0))
 
-    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor], _inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         labels = targets["labels"]
         if not teachers or _prefix(0, "topk_ids") not in targets:  # no teachers, or a validation batch
             terms = {"ce": token_cross_entropy(outputs.logits, labels)}
@@ -167,14 +167,14 @@ def _hidden_term(outputs: Any, targets: dict[str, torch.Tensor], projections: to
                  hidden_layers: dict[str, list[list[int]]], teacher_count: int) -> torch.Tensor:
     masks = {"encoder": targets["source_mask"].bool(), "decoder": targets["labels"] != IGNORE_INDEX}
     states = {"encoder": outputs.encoder_hidden_states, "decoder": outputs.decoder_hidden_states}
-    values = []
+    student, teacher, maps = [], [], []
     for index in range(teacher_count):
         for side, pairs in hidden_layers.items():
             for student_layer, teacher_layer in pairs:
-                pooled = masked_mean(states[side][student_layer], masks[side])
-                projection = projections[f"t{index}_{side}_{student_layer}_{teacher_layer}"]
-                values.append(hidden_mse(pooled, targets[_prefix(index, hidden_column(side, teacher_layer))], projection))
-    return torch.stack(values).mean()
+                student.append(masked_mean(states[side][student_layer], masks[side]))
+                teacher.append(targets[_prefix(index, hidden_column(side, teacher_layer))])
+                maps.append(projections[f"t{index}_{side}_{student_layer}_{teacher_layer}"])
+    return hidden_mse(student, teacher, maps)
 
 
 def fit_seq2seq(

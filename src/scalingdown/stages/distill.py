@@ -3,7 +3,7 @@
 Classification students learn the teachers' softened logits; seq2seq students their cached
 top-k distributions per target token (see `scalingdown.seq2seq.fit`). With `teacher_mode:
 online` (classification) the teachers are loaded and run on every training batch instead, and
-their logits go through the same alignment, softening and mixing (`combine_teachers`) and the same
+their logits go through the same alignment, softening and mixing (`teacher_mix`: the student's weighting) and the same
 loss; that mode exists to measure what the cache saves (bench/cache_vs_online.py).
 """
 
@@ -17,44 +17,63 @@ import numpy as np
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from scalingdown.classification import align_columns, fit_classifier
+from scalingdown.classification import HiddenTargets, fit_classifier, label_ids
+from scalingdown.config import hidden_pairs
 from scalingdown.data.store import read_manifest, read_split
+from scalingdown.ensemble import accuracy, mix, teacher_weights
 from scalingdown.errors import UserError
-from scalingdown.logit_store import check_cache, read_logits, split_matrix
-from scalingdown.losses import soften
+from scalingdown.logit_store import check_cache, read_logits
 from scalingdown.online_teachers import load_online_teachers
 from scalingdown.seq2seq.fit import TeacherRows, fit_seq2seq
 from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.seq2seq.topk import check_vocabulary, vocabulary
+from scalingdown.teacher_cache import TeacherOutputs, load_teacher_outputs
 from scalingdown.training import save_trained
 
 log = logging.getLogger(__name__)
 
 
-def load_teacher_logits(spec: dict[str, Any], data_dir: str, logits_paths: list[str]) -> list[np.ndarray]:
-    """Each teacher's train-split logits in the task's label order, after checking every cache."""
-    if len(logits_paths) != len(spec["teachers"]):
-        raise ValueError(f"got {len(logits_paths)} logit caches for {len(spec['teachers'])} teachers")
-    train = read_split(data_dir, "train")
-    manifest = read_manifest(data_dir)
-    matrices = []
-    for teacher, path in zip(spec["teachers"], logits_paths):
-        frame, fingerprint = read_logits(path)
-        check_cache(
-            path, fingerprint, frame,
-            expected={"teacher_key": teacher["key"]},
-            data={"train": train},
-            data_hashes={"train": manifest["splits"]["train"]["sha256"]},
-        )
-        logits = split_matrix(frame, "train")
-        matrices.append(align_columns(logits, fingerprint["label_names"], spec["labels"], f"teacher {teacher['name']}"))
-    return matrices
+def teacher_mix(spec: dict[str, Any], names: list[str], logits: list[np.ndarray],
+                validation_scores: list[float] | None) -> np.ndarray:
+    """The teachers' softened distributions on some rows, mixed by the student's weighting."""
+    weighting = spec.get("weighting") or {"method": "uniform"}
+    weights = teacher_weights(weighting["method"], names, logits, weighting.get("weights"), validation_scores)
+    return mix(logits, weights, float(spec["loss"]["temperature"]))
 
 
-def combine_teachers(matrices: list[np.ndarray], temperature: float) -> np.ndarray:
-    """The distillation target: the uniform mixture of the teachers' softened distributions."""
-    probs = [soften(torch.from_numpy(m), temperature).numpy() for m in matrices]
-    return np.mean(probs, axis=0)
+def _validation_scores(spec: dict[str, Any], data_dir: str, names: list[str],
+                       validation_logits: Callable[[], list[np.ndarray]]) -> list[float] | None:
+    """Each teacher's validation accuracy when the weighting needs it (logits computed only then)."""
+    if (spec.get("weighting") or {}).get("method") != "validation":
+        return None
+    gold = np.array(label_ids(read_split(data_dir, "validation"), spec["labels"]))
+    scores = [accuracy(matrix, gold) for matrix in validation_logits()]
+    log.info("validation accuracy of the teachers: %s", dict(zip(names, scores)))
+    return scores
+
+
+def distillation_target(spec: dict[str, Any], outputs: list[TeacherOutputs], data_dir: str) -> np.ndarray:
+    """The train-split target distribution: the cached teachers' softened distributions, mixed."""
+    names = [out.name for out in outputs]
+    scores = _validation_scores(spec, data_dir, names, lambda: [out.logits["validation"] for out in outputs])
+    target = teacher_mix(spec, names, [out.logits["train"] for out in outputs], scores)
+    log.info("distillation target over %d train rows from %s (%s weighting)", len(target), names,
+             (spec.get("weighting") or {}).get("method", "uniform"))
+    return target
+
+
+def hidden_targets(spec: dict[str, Any], outputs: list[TeacherOutputs]) -> HiddenTargets | None:
+    """The teachers' cached pooled states for every pair of the student's hidden map (None without one)."""
+    pairs = hidden_pairs(spec["loss"])
+    if not pairs or not spec["loss"].get("hidden"):
+        return None
+    by_name = {out.name: out for out in outputs}
+    return HiddenTargets(
+        student_layers=[student_layer for student_layer, _, _ in pairs],
+        states=[by_name[teacher].hidden[teacher_layer] for _, teacher, teacher_layer in pairs],
+        weight=float(spec["loss"]["hidden"]),
+        always_linear=spec["loss"].get("hidden_projection") == "linear",
+    )
 
 
 def online_target(
@@ -64,10 +83,14 @@ def online_target(
     if logits_paths:
         raise UserError("teacher_mode online runs the teachers and reads no logit caches; drop --logits")
     teachers = load_online_teachers(spec["teachers"], spec["labels"], read_split(data_dir, "train")["text"].tolist())
-    temperature = float(spec["loss"]["temperature"])
+    names = [teacher["name"] for teacher in spec["teachers"]]
+    scores = _validation_scores(
+        spec, data_dir, names, lambda: teachers.logits_of_texts(read_split(data_dir, "validation")["text"].tolist())
+    )
 
     def target(row_index: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(combine_teachers(teachers.logits(row_index), temperature)).to(row_index.device)
+        mixed = teacher_mix(spec, names, teachers.logits(row_index), scores)
+        return torch.from_numpy(mixed.astype(np.float32)).to(row_index.device)  # as the cached rows are stored
 
     return target
 
@@ -80,12 +103,18 @@ def distill(
     if is_seq2seq(spec.get("type", "classification")):
         distill_seq2seq(spec, data_dir, init_dir, logits_paths, out_dir, history, checkpoints)
         return
-    teacher_probs, online_teacher = None, None
+    teacher_probs, hidden, online_teacher = None, None, None
     if spec["teachers"] and spec.get("teacher_mode", "cached") == "online":
         online_teacher = online_target(spec, data_dir, logits_paths)
     elif spec["teachers"]:
-        matrices = load_teacher_logits(spec, data_dir, logits_paths)
-        teacher_probs = combine_teachers(matrices, float(spec["loss"]["temperature"]))
+        method = (spec.get("weighting") or {}).get("method", "uniform")
+        splits = ("train", "validation") if method == "validation" else ("train",)
+        layers: dict[str, list[int]] = {}
+        for _, teacher, teacher_layer in hidden_pairs(spec["loss"]):
+            layers.setdefault(teacher, []).append(teacher_layer)
+        outputs = load_teacher_outputs(spec["teachers"], logits_paths, data_dir, spec["labels"], splits, layers)
+        teacher_probs = distillation_target(spec, outputs, data_dir)
+        hidden = hidden_targets(spec, outputs)
     tokenizer = AutoTokenizer.from_pretrained(init_dir)
     model = AutoModelForSequenceClassification.from_pretrained(init_dir, use_safetensors=True)
     log_history = fit_classifier(
@@ -93,6 +122,7 @@ def distill(
         checkpoints=checkpoints,
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teacher_probs=teacher_probs,
+        hidden=hidden,
         online_teacher=online_teacher,
     )
     save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)

@@ -35,8 +35,15 @@ def build_student(spec: dict[str, Any]) -> torch.nn.Module:
         return AutoModelForSequenceClassification.from_config(config)
     model = load_classifier(ref, labels, seed=seed)
     if init["method"] == "teacher_layers":
-        keep_layers(model, init["layers"])
+        keep_layers(model, kept_layers(init, int(model.config.num_hidden_layers)))
     return model
+
+
+def kept_layers(init: dict[str, Any], depth: int) -> list[int]:
+    """The layers a `teacher_layers` init keeps: `layers`, or every k-th layer from 0 (`every: k`)."""
+    if "every" in init:
+        return list(range(0, depth, int(init["every"])))
+    return list(init["layers"])
 
 
 def init_student(spec: dict[str, Any], out_dir: str, experiment: str | None = None) -> None:

@@ -12,6 +12,7 @@ from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.tables import metric_names, metrics_table
+from scalingdown.report.teachers import teacher_blocks
 
 
 def _read_json(path: str) -> Any:
@@ -30,11 +31,13 @@ def history_name(path: str) -> str:
 
 
 def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir: str,
-           cached: list[str] | None = None, workflow_dir: str | None = None) -> None:
+           cached: list[str] | None = None, workflow_dir: str | None = None,
+           ensembles: list[str] | None = None) -> None:
     """Write the report files into `out_dir`.
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);
-    `workflow_dir` is the workflow checkout whose git commit is reported.
+    `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
+    `teacher_ensemble` records (one per multi-teacher task) for the Teachers section.
     """
     config = spec["config"]
     experiment = spec["experiment"]
@@ -54,6 +57,7 @@ def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir
 
     repro = reproducibility(config, records, cached or [], workflow_dir)
     write_json(out / "reproducibility.json", repro)
-    blocks = report_blocks(experiment, table, metric_names(records), repro)
+    teachers = teacher_blocks([_read_json(path) for path in ensembles or []])
+    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers)
     write_text(out / "report.md", to_markdown(blocks))
     write_text(out / "report.html", to_html(blocks, f"ScalingDown report: {experiment}", out))

@@ -1,7 +1,8 @@
 """The `teacher_logits` stage: run a teacher once over the data and cache its outputs.
 
-Classification: the logits of every split. Seq2seq: per target token of the train split, the
-top-k log-probabilities, their ids and the tail mass (see `scalingdown.seq2seq.topk`).
+Classification: the logits of every split, and the pooled states of the hidden layers some
+student maps to. Seq2seq: per target token of the train split, the top-k log-probabilities,
+their ids and the tail mass (see `scalingdown.seq2seq.topk`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from scalingdown.classification import align_columns
 from scalingdown.data.store import SPLITS, read_manifest, read_split
-from scalingdown.logit_store import write_logits
+from scalingdown.logit_store import hidden_column, write_logits
 from scalingdown.models import (
     ModelRef,
+    check_hidden_layers,
     load_classifier,
     load_seq2seq,
     load_tokenizer,
     model_label_names,
     tokenizer_fingerprint,
 )
-from scalingdown.predict import predict_logits
+from scalingdown.predict import predict_outputs
 from scalingdown.provenance import provenance_record
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.formats import is_seq2seq
@@ -48,21 +52,36 @@ def weights_fingerprint(model_ref: str, model: Any) -> str:
     return digest.hexdigest()
 
 
+LABEL_MAP_HINT = "map the model's label names onto the task's with the teacher's `labels` key, e.g. {LABEL_0: positive}"
+
+
 def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
                    experiment: str | None = None) -> None:
-    """Compute the teacher's logits on train, validation and test and write the fingerprinted cache."""
+    """Cache the teacher's logits (and pooled mapped hidden states) on train, validation and test,
+    or a seq2seq teacher's top-k distributions.
+
+    Stops before any inference when the teacher's labels cannot be mapped onto the task's.
+    """
     if is_seq2seq(spec.get("type", "classification")):
         teacher_topk(spec, data_dir, out_path, batch_size, experiment)
         return
     model_ref = spec["model"]
+    hidden_layers = list(spec["hidden_layers"])
     tokenizer = load_tokenizer(model_ref)
     model = load_classifier(model_ref)
+    label_names = model_label_names(model, spec["label_map"])
+    align_columns(np.zeros((0, len(label_names))), label_names, spec["labels"], f"teacher {spec['teacher']}",
+                  hint=LABEL_MAP_HINT)
+    check_hidden_layers(model.config, hidden_layers, f"teacher {spec['teacher']} ({model_ref})")
     manifest = read_manifest(data_dir)
     frames = []
     for split in SPLITS:
         rows = read_split(data_dir, split)
-        logits = predict_logits(model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size, split)
-        frames.append(pd.DataFrame({"split": split, "row_id": rows["row_id"], "logits": list(logits)}))
+        logits, pooled = predict_outputs(model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size,
+                                         split, hidden_layers)
+        columns = {"split": split, "row_id": rows["row_id"], "logits": list(logits)}
+        columns.update({hidden_column(layer): list(pooled[layer]) for layer in hidden_layers})
+        frames.append(pd.DataFrame(columns))
     fingerprint = {
         "teacher": spec["teacher"],
         "teacher_key": spec["teacher_key"],
@@ -70,13 +89,17 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
         "weights": weights_fingerprint(model_ref, model),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "max_length": spec["max_length"],
-        "label_names": model_label_names(model),
+        "label_names": label_names,
+        "model_label_names": model_label_names(model),
+        "hidden_layers": hidden_layers,
+        "hidden_size": int(model.config.hidden_size),
         "splits": {split: {"rows": manifest["splits"][split]["rows"], "sha256": manifest["splits"][split]["sha256"]}
                    for split in SPLITS},
     }
     write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint,
                  provenance_record("teacher_logits", experiment))
-    log.info("cached logits of %s for %s", spec["teacher"], {s: fingerprint["splits"][s]["rows"] for s in SPLITS})
+    log.info("cached logits of %s for %s (pooled hidden layers %s)", spec["teacher"],
+             {s: fingerprint["splits"][s]["rows"] for s in SPLITS}, hidden_layers)
 
 
 def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
