@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -184,32 +182,16 @@ def sections(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, action="append", required=True, help="experiment config (repeatable)")
+    parser = harness.argument_parser(__doc__.split("\n\n")[0], "Snakemake cores for the prerequisites")
     parser.add_argument("--task", help="task to use (default: each config's first)")
     parser.add_argument("--student", help="distilled student to take as template (default: the first)")
     parser.add_argument("--teacher", help="teacher (default: the template's first)")
     parser.add_argument("--epochs", type=float, default=1.0, help="epochs per timed run (default 1)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the three modes (default 3)")
-    parser.add_argument("--cores", type=int, default=2, help="Snakemake cores for the prerequisites")
-    parser.add_argument("--workdir", type=Path, default=harness.REPO, help="where results/ lives (default: repo)")
-    parser.add_argument("--docs", type=Path, default=harness.DOCS, help="markdown file to update")
-    parser.add_argument("--no-docs", action="store_true", help="print the sections instead of writing them")
     args = parser.parse_args()
-    args.workdir = args.workdir.resolve()
-    args.config = [path.resolve() for path in args.config]
-    os.chdir(args.workdir)  # plan paths are relative to the working directory, as in the workflow
-    machine = harness.machine()
-    with tempfile.TemporaryDirectory(prefix="bench-cache-online-") as scratch:
-        results = [measure(path, args, Path(scratch)) for path in args.config]
+    results, machine = harness.measure_configs(args, measure, "bench-cache-online-")
     timing, memory = sections(results, args, machine)
-    if args.no_docs:
-        print(timing, memory, sep="\n\n")
-        return
-    harness.write_section(args.docs, "cache-vs-online", timing)
-    harness.write_section(args.docs, "memory", memory)
-    print(f"wrote {args.docs}")
-
+    harness.publish(args, {"cache-vs-online": timing, "memory": memory})
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ the package from this checkout's `src/`.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import datetime
 import os
@@ -188,3 +189,36 @@ def command_line() -> str:
     except ValueError:
         pass
     return " ".join(["python", str(script), *sys.argv[1:]])
+
+
+def argument_parser(description: str, cores_help: str = "Snakemake cores") -> argparse.ArgumentParser:
+    """The options every workflow benchmark takes: configs, cores, working directory, docs file."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", type=Path, action="append", required=True, help="experiment config (repeatable)")
+    parser.add_argument("--cores", type=int, default=2, help=cores_help)
+    parser.add_argument("--workdir", type=Path, default=REPO, help="where results/ lives (default: repo)")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="markdown file to update")
+    parser.add_argument("--no-docs", action="store_true", help="print the section(s) instead of writing them")
+    return parser
+
+
+def measure_configs(args: argparse.Namespace, measure: Any, scratch_prefix: str) -> tuple[list[Any], dict[str, str]]:
+    """`measure(config path, args, scratch dir)` for each `--config`, run in `--workdir` (plan paths are
+    relative to it, as in the workflow); returns the results and the machine description."""
+    args.workdir = args.workdir.resolve()
+    args.config = [path.resolve() for path in args.config]
+    os.chdir(args.workdir)
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix) as scratch:
+        results = [measure(path, args, Path(scratch)) for path in args.config]
+    return results, info
+
+
+def publish(args: argparse.Namespace, sections: dict[str, str]) -> None:
+    """Write each named section into `--docs`, or print them with `--no-docs`."""
+    if args.no_docs:
+        print(*sections.values(), sep="\n\n")
+        return
+    for name, text in sections.items():
+        write_section(args.docs, name, text)
+    print(f"wrote {args.docs}")

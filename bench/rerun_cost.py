@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -85,26 +83,11 @@ def section(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, action="append", required=True, help="experiment config (repeatable)")
+    parser = harness.argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="no-op reruns to time (default 3)")
-    parser.add_argument("--cores", type=int, default=2, help="Snakemake cores")
-    parser.add_argument("--workdir", type=Path, default=harness.REPO, help="where results/ lives (default: repo)")
-    parser.add_argument("--docs", type=Path, default=harness.DOCS, help="markdown file to update")
-    parser.add_argument("--no-docs", action="store_true", help="print the section instead of writing it")
     args = parser.parse_args()
-    args.workdir = args.workdir.resolve()
-    args.config = [path.resolve() for path in args.config]
-    os.chdir(args.workdir)
-    machine = harness.machine()
-    with tempfile.TemporaryDirectory(prefix="bench-rerun-") as scratch:
-        results = [measure(path, args, Path(scratch)) for path in args.config]
-    text = section(results, args, machine)
-    if args.no_docs:
-        print(text)
-        return
-    harness.write_section(args.docs, "rerun-cost", text)
-    print(f"wrote {args.docs}")
+    results, machine = harness.measure_configs(args, measure, "bench-rerun-")
+    harness.publish(args, {"rerun-cost": section(results, args, machine)})
     if any(r["shared_jobs"] for r in results):
         raise SystemExit("a student-only change scheduled teacher or shared jobs (see the table)")
 

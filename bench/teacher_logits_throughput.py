@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,30 +114,14 @@ def section(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, action="append", required=True, help="experiment config (repeatable)")
+    parser = harness.argument_parser(__doc__.split("\n\n")[0], "Snakemake cores for the prerequisites")
     parser.add_argument("--task", help="task to use (default: each config's first)")
     parser.add_argument("--teacher", help="teacher to use (default: the task's first)")
     parser.add_argument("--batch-size", type=int, default=64, help="inference batch size (the stage's default, 64)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (default 3)")
-    parser.add_argument("--cores", type=int, default=2, help="Snakemake cores for the prerequisites")
-    parser.add_argument("--workdir", type=Path, default=harness.REPO, help="where results/ lives (default: repo)")
-    parser.add_argument("--docs", type=Path, default=harness.DOCS, help="markdown file to update")
-    parser.add_argument("--no-docs", action="store_true", help="print the section instead of writing it")
     args = parser.parse_args()
-    args.workdir = args.workdir.resolve()
-    args.config = [path.resolve() for path in args.config]
-    os.chdir(args.workdir)
-    machine = harness.machine()
-    with tempfile.TemporaryDirectory(prefix="bench-logits-") as scratch:
-        results = [measure(path, args, Path(scratch)) for path in args.config]
-    text = section(results, args, machine)
-    if args.no_docs:
-        print(text)
-        return
-    harness.write_section(args.docs, "teacher-logits-throughput", text)
-    print(f"wrote {args.docs}")
-
+    results, machine = harness.measure_configs(args, measure, "bench-logits-")
+    harness.publish(args, {"teacher-logits-throughput": section(results, args, machine)})
 
 if __name__ == "__main__":
     main()

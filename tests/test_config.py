@@ -82,6 +82,7 @@ def test_students_with_the_same_init_share_one_init_directory():
         (lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["init"].pop("layers"),
          "tasks.sentiment.students.distilled.init.layers"),
     ],
+    ids=["undefined-teacher", "all-loss-weights-zero", "model-dir-missing", "init-without-layers"],
 )
 def test_semantic_errors_name_the_key(mutate, key, tmp_path):
     config = _tiny_config()

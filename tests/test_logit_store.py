@@ -69,6 +69,7 @@ def _rewrite(path, row_ids, fingerprint):
         (["r0", "r1", "r1", "r3", "r4"], "duplicate row ids in the train split: 'r1'"),
         (["r1", "r0", "r2", "r3", "r4"], "reordered \\(position 0: cache 'r1', data 'r0'\\)"),
     ],
+    ids=["missing", "extra", "duplicate", "reordered"],
 )
 def test_refuses_row_ids_that_do_not_match(cache, data, row_ids, message):
     path, _, fingerprint = cache

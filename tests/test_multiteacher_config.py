@@ -67,6 +67,7 @@ def test_the_hyperparameters_file_sits_under_the_tasks_defaults_and_the_models_o
 @pytest.mark.parametrize(
     ("content", "problem"),
     [(None, "not found"), ("[1, 2]", "must hold a mapping"), ("students: {}", "unknown keys ['students']")],
+    ids=["missing-file", "not-a-mapping", "unknown-keys"],
 )
 def test_a_bad_hyperparameters_file_names_the_key(tmp_path, content, problem):
     if content is not None:
@@ -142,6 +143,7 @@ def test_the_logit_cache_stores_the_union_of_mapped_layers_and_only_a_map_change
 
     remapped = _raw()
     _student(remapped)["loss"]["hidden_map"] = {1: {"big": 1, "small": 1}, 2: {"big": 2}}
+    _student(remapped)["init"] = {"method": "teacher_layers", "layers": [0, 1]}  # hidden states 0..2
     after_map = _plan(remapped).tasks["sentiment"]
     assert after_map.teachers["big"].hidden_layers == (1, 2)
     assert after_map.teachers["big"].logits != base.teachers["big"].logits

@@ -181,7 +181,7 @@ def test_a_missing_data_file_stops_snakemake_before_any_job(tmp_path: Path):
     path.write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--configfile", str(path), "-n", check=False)
     assert result.returncode != 0
-    assert "absent.txt" in result.stdout + result.stderr and "MissingInputException" in result.stdout + result.stderr
+    assert "config key `tasks.sentiment.data.options.files.test`: file 'absent.txt' does not exist" in result.stdout
     assert not (tmp_path / "results").exists()
 
 

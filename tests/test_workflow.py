@@ -108,9 +108,9 @@ def _broken_config(tmp_path: Path, mutate) -> Path:
     ("mutate", "expected"),
     [
         (lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(tempreature=2),
-         ["'tempreature' was unexpected", "['teachers']['big']"]),
+         ["config key `tasks.sentiment.teachers.big`", "'tempreature' was unexpected"]),
         (lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(max_length="long"),
-         ["'long' is not of type 'integer'", "['max_length']"]),
+         ["config key `tasks.sentiment.teachers.big.max_length`", "'long' is not of type 'integer'"]),
         (lambda c: c["tasks"]["sentiment"]["students"]["distilled"].update(teachers=["huge"]),
          ["config key `tasks.sentiment.students.distilled.teachers`", "'huge' is not defined"]),
     ],

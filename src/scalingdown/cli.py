@@ -202,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         # Under a launcher (torchrun) the job's threads are shared by the processes on this node.
         torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     try:
+        if isinstance(getattr(args, "spec", None), dict):
+            from scalingdown.models import allow_remote_code
+
+            allow_remote_code(args.spec.get("trust_remote_code", False))
         args.run(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

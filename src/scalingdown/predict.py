@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 from tqdm.auto import tqdm
 
 from scalingdown.losses import masked_mean
+
+log = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
@@ -27,7 +30,12 @@ def predict_outputs(
     pooled by the attention-mask mean; all outputs are float32, in input order.
     """
     model.eval()
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    full_lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    truncated = sum(length > max_length for length in full_lengths)
+    if truncated:
+        log.warning("%s: %d of %d texts are longer than max_length=%d tokens and were truncated",
+                    description, truncated, len(texts), max_length)
+    lengths = [min(length, max_length) for length in full_lengths]
     order = np.argsort(lengths, kind="stable")
     logits: list[np.ndarray] = []
     pooled: dict[int, list[np.ndarray]] = {layer: [] for layer in hidden_layers}

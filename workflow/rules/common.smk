@@ -12,13 +12,15 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from scalingdown.config import ConfigError, apply_defaults, check_config  # noqa: E402
+from scalingdown.config import ConfigError, apply_defaults, check_config, check_data_files, check_schema  # noqa: E402
 from scalingdown import plan as layout  # noqa: E402
 
 try:
     apply_defaults(config, Path.cwd())
+    check_schema(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
     validate(config, "../schemas/config.schema.yaml")
     check_config(config, Path.cwd())
+    check_data_files(config, Path.cwd())
 except ConfigError as error:
     raise WorkflowError(f"Invalid config: {error}") from None
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from scalingdown.classification import HiddenTargets, fit_classifier, label_ids
 from scalingdown.config import hidden_pairs
@@ -23,6 +22,7 @@ from scalingdown.data.store import read_manifest, read_split
 from scalingdown.ensemble import accuracy, mix, teacher_weights
 from scalingdown.errors import UserError
 from scalingdown.logit_store import check_cache, read_logits
+from scalingdown.models import load_classifier, load_seq2seq, load_tokenizer
 from scalingdown.online_teachers import load_online_teachers
 from scalingdown.seq2seq.fit import TeacherRows, fit_seq2seq
 from scalingdown.seq2seq.formats import is_seq2seq
@@ -115,8 +115,8 @@ def distill(
         outputs = load_teacher_outputs(spec["teachers"], logits_paths, data_dir, spec["labels"], splits, layers)
         teacher_probs = distillation_target(spec, outputs, data_dir)
         hidden = hidden_targets(spec, outputs)
-    tokenizer = AutoTokenizer.from_pretrained(init_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(init_dir, use_safetensors=True)
+    tokenizer = load_tokenizer(init_dir)
+    model = load_classifier(init_dir)
     log_history = fit_classifier(
         model, tokenizer, data_dir, spec["labels"], spec["max_length"], spec["training"], spec["loss"],
         checkpoints=checkpoints,
@@ -154,8 +154,8 @@ def load_teacher_rows(spec: dict[str, Any], data_dir: str, logits_paths: list[st
 def distill_seq2seq(spec: dict[str, Any], data_dir: str, init_dir: str, logits_paths: list[str],
                     out_dir: str, history: str, checkpoints: str) -> None:
     """Train a seq2seq student from its teachers' top-k caches (or on gold targets alone)."""
-    tokenizer = AutoTokenizer.from_pretrained(init_dir)
-    model = AutoModelForSeq2SeqLM.from_pretrained(init_dir, use_safetensors=True)
+    tokenizer = load_tokenizer(init_dir)
+    model = load_seq2seq(init_dir)
     teachers = load_teacher_rows(spec, data_dir, logits_paths, vocabulary(model, tokenizer),
                                  f"{spec['student']} ({init_dir})")
     log_history = fit_seq2seq(

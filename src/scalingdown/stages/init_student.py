@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification
 
 from scalingdown.atomic import atomic_path
 from scalingdown.models import (
-    ModelRef,
     keep_layers,
     label_config,
     load_classifier,
+    load_config,
     load_seq2seq,
     load_tokenizer,
-    tiny_config,
 )
 from scalingdown.provenance import provenance_record, write_provenance
 from scalingdown.seq2seq.formats import is_seq2seq
@@ -28,8 +27,7 @@ def build_student(spec: dict[str, Any]) -> torch.nn.Module:
         return load_seq2seq(ref, seed=seed, pretrained=init["method"] == "pretrained")
     torch.manual_seed(seed)
     if init["method"] == "scratch":
-        parsed = ModelRef.parse(ref)
-        config = tiny_config(parsed.name) if parsed.kind == "tiny" else AutoConfig.from_pretrained(parsed.location())
+        config = load_config(ref)
         for key, value in label_config(labels).items():
             setattr(config, key, value)
         return AutoModelForSequenceClassification.from_config(config)
