@@ -20,6 +20,7 @@ def timed_calls(call: Callable[[int], Any], count: int, warmup: int, runs: int) 
         for index in range(warmup + runs):
             start = time.perf_counter()
             call(index % count)
+            _synchronize()
             elapsed = time.perf_counter() - start
             if index >= warmup:
                 timings.append(elapsed * 1000)
@@ -37,14 +38,22 @@ def items_per_second(call: Callable[[list[int]], Any], count: int, batch_size: i
     with torch.inference_mode():
         for offset in range(0, count, batch_size):
             call(list(range(offset, min(count, offset + batch_size))))
+    _synchronize()
     return count / (time.perf_counter() - start)
+
+
+def _synchronize() -> None:
+    """Wait for queued GPU work, so that a timing covers it (no-op on CPU)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def latency_ms(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int,
                warmup: int, runs: int) -> dict[str, float]:
     """Per-example latency at batch size 1 over `runs` texts after `warmup` untimed calls (ms), model call only."""
     model.eval()
-    encoded = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt")
+    device = next(model.parameters()).device
+    encoded = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt").to(device)
                for i in range(min(len(texts), warmup + runs))]
     return timed_calls(lambda i: model(**encoded[i]), len(encoded), warmup, runs)
 
@@ -53,11 +62,19 @@ def throughput_per_s(model: torch.nn.Module, tokenizer: Any, texts: list[str], m
                      batch_size: int) -> float:
     """Examples per second over `texts` in batches of `batch_size` (padding per batch, tokenizing included)."""
     model.eval()
+    device = next(model.parameters()).device
     return items_per_second(
         lambda batch: model(**tokenizer([texts[i] for i in batch], truncation=True, max_length=max_length,
-                                        padding=True, return_tensors="pt")),
+                                        padding=True, return_tensors="pt").to(device)),
         len(texts), batch_size,
     )
+
+
+def device_description(device: torch.device) -> dict[str, str]:
+    """`device` and `device_name` of a timing record: the GPU's name, or the processor's."""
+    if device.type == "cuda":
+        return {"device": "cuda", "device_name": torch.cuda.get_device_name(device)}
+    return {"device": "cpu", "device_name": cpu_name()}
 
 
 def cpu_name() -> str:

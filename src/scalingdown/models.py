@@ -235,6 +235,16 @@ def keep_layers(model: PreTrainedModel, layers: list[int]) -> PreTrainedModel:
     return model
 
 
+def inference_device() -> torch.device:
+    """Where the inference stages run a model: the job's first GPU if it has one, else the CPU."""
+    return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's weights are on."""
+    return next(model.parameters()).device
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of parameters (trainable or not)."""
     return sum(parameter.numel() for parameter in model.parameters())

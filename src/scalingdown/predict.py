@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from scalingdown.losses import masked_mean
+from scalingdown.models import model_device
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ def predict_outputs(
     """Logits for `texts` (rows × labels) and the pooled hidden states of `hidden_layers`.
 
     Hidden states are indexed as the model returns them (0 = embeddings, i = after block i) and
-    pooled by the attention-mask mean; all outputs are float32, in input order.
+    pooled by the attention-mask mean; all outputs are float32 numpy, in input order. The model
+    runs where its weights are (CPU or GPU).
     """
     model.eval()
     full_lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
@@ -39,13 +41,14 @@ def predict_outputs(
     order = np.argsort(lengths, kind="stable")
     logits: list[np.ndarray] = []
     pooled: dict[int, list[np.ndarray]] = {layer: [] for layer in hidden_layers}
+    device = model_device(model)
     for start in tqdm(range(0, len(texts), batch_size), desc=description, unit="batch"):
         batch = [texts[i] for i in order[start : start + batch_size]]
-        encoded = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        encoded = tokenizer(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(device)
         outputs = model(**encoded, output_hidden_states=bool(pooled))
-        logits.append(outputs.logits.float().numpy())
+        logits.append(outputs.logits.float().cpu().numpy())
         for layer, parts in pooled.items():
-            parts.append(masked_mean(outputs.hidden_states[layer], encoded["attention_mask"]).float().numpy())
+            parts.append(masked_mean(outputs.hidden_states[layer], encoded["attention_mask"]).float().cpu().numpy())
     width = getattr(model.config, "hidden_size", 0)
     matrices = {
         "logits": np.concatenate(logits) if logits else np.zeros((0, model.config.num_labels), np.float32),

@@ -25,11 +25,12 @@ def length_batches(lengths: list[int], batch_size: int, description: str | None)
         yield order[start : start + batch_size]
 
 
-def encoder_inputs(source_ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """`input_ids` and `attention_mask` of a batch of sources."""
+def encoder_inputs(source_ids: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+                   ) -> dict[str, torch.Tensor]:
+    """`input_ids` and `attention_mask` of a batch of sources, on `device`."""
     input_ids = pad(source_ids, pad_id)
     mask = pad([[1] * len(ids) for ids in source_ids], 0)
-    return {"input_ids": input_ids, "attention_mask": mask}
+    return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
 
 
 @torch.inference_mode()
@@ -40,9 +41,9 @@ def generate_ids(model: Any, source_ids: list[list[int]], max_new_tokens: int, b
     config = model.generation_config
     results: list[list[int]] = [[] for _ in source_ids]
     for batch in length_batches([len(ids) for ids in source_ids], batch_size, description):
-        inputs = encoder_inputs([source_ids[i] for i in batch], config.pad_token_id)
+        inputs = encoder_inputs([source_ids[i] for i in batch], config.pad_token_id, model.device)
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
-        for index, row in zip(batch, output[:, 1:].tolist()):
+        for index, row in zip(batch, output[:, 1:].cpu().tolist()):
             results[index] = _until_eos(row, config.eos_token_id, config.pad_token_id)
     return results
 
@@ -59,14 +60,15 @@ def forced_batches(
     model: Any, source_ids: list[list[int]], target_ids: list[list[int]], batch_size: int, description: str | None,
     output_hidden_states: bool = False,
 ) -> Iterator[tuple[np.ndarray, Any, torch.Tensor, torch.Tensor]]:
-    """Teacher-forced passes over (source, target) pairs: yields (row indices, outputs, labels, attention mask)."""
+    """Teacher-forced passes over (source, target) pairs: yields (row indices, outputs, labels, attention mask),
+    the tensors on the model's device."""
     model.eval()
     pad_id = model.config.pad_token_id
     lengths = [len(s) + len(t) for s, t in zip(source_ids, target_ids, strict=True)]
     with torch.inference_mode():
         for batch in length_batches(lengths, batch_size, description):
-            inputs = encoder_inputs([source_ids[i] for i in batch], pad_id)
-            labels = pad([target_ids[i] for i in batch], IGNORE_INDEX)
+            inputs = encoder_inputs([source_ids[i] for i in batch], pad_id, model.device)
+            labels = pad([target_ids[i] for i in batch], IGNORE_INDEX).to(model.device)
             decoder_input_ids = model.prepare_decoder_input_ids_from_labels(labels=labels)
             outputs = model(**inputs, decoder_input_ids=decoder_input_ids, output_hidden_states=output_hidden_states)
             yield batch, outputs, labels, inputs["attention_mask"]
@@ -80,5 +82,5 @@ def sequence_logprobs(model: Any, source_ids: list[list[int]], target_ids: list[
         logprobs = torch.log_softmax(outputs.logits.float(), dim=-1)
         mask = labels != IGNORE_INDEX
         picked = logprobs.gather(-1, labels.clamp_min(0)[..., None])[..., 0]
-        scores[batch] = (picked * mask).sum(dim=-1).double().numpy()
+        scores[batch] = (picked * mask).sum(dim=-1).double().cpu().numpy()
     return scores

@@ -62,8 +62,10 @@ def topk_columns(
     ):
         logprobs = torch.log_softmax(outputs.logits.float(), dim=-1)
         top_values, top_ids = logprobs.topk(k, dim=-1)
-        tail = (1.0 - torch.exp(top_values.double()).sum(dim=-1)).clamp_min(0.0).float()
-        pooled = _pooled_hidden(outputs, hidden_layers, source_mask, labels != IGNORE_INDEX)
+        tail = (1.0 - torch.exp(top_values.double()).sum(dim=-1)).clamp_min(0.0).float().cpu()
+        top_values, top_ids = top_values.cpu(), top_ids.cpu()
+        pooled = {name: vectors.cpu()
+                  for name, vectors in _pooled_hidden(outputs, hidden_layers, source_mask, labels != IGNORE_INDEX).items()}
         for position, index in enumerate(batch):
             length = len(target_ids[index])
             columns["target_ids"][index] = np.asarray(target_ids[index], dtype=np.int32)

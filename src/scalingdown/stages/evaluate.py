@@ -14,7 +14,7 @@ import torch
 
 from scalingdown.atomic import write_json
 from scalingdown.benchmark import (
-    cpu_name,
+    device_description,
     items_per_second,
     latency_ms,
     peak_rss_mb,
@@ -28,9 +28,11 @@ from scalingdown.metrics import classification_scores
 from scalingdown.models import (
     ModelRef,
     count_parameters,
+    inference_device,
     load_classifier,
     load_seq2seq,
     load_tokenizer,
+    model_device,
     model_label_names,
 )
 from scalingdown.predict import predict_logits
@@ -47,7 +49,7 @@ def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str)
     labels = spec["labels"]
     bench = spec["benchmark"]
     tokenizer = load_tokenizer(model_ref)
-    model = load_classifier(model_ref)
+    model = load_classifier(model_ref).to(inference_device())
     test = read_split(data_dir, "test")
     texts = test["text"].tolist()
     logits = predict_logits(model, tokenizer, texts, spec["max_length"], bench["batch_size"], "test")
@@ -66,8 +68,7 @@ def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str)
             "batch_size": bench["batch_size"],
             "latency_warmup": bench["warmup"],
             "threads": torch.get_num_threads(),
-            "device": "cpu",
-            "device_name": cpu_name(),
+            **device_description(model_device(model)),
             "peak_rss_mb": peak_rss_mb(),
         },
         "params": count_parameters(model),
@@ -83,7 +84,7 @@ def evaluate_seq2seq(spec: dict[str, Any], data_dir: str, model_ref: str, out_pa
     """Score a seq2seq model on the test split (see `scalingdown.seq2seq.evaluation`) and time it per question."""
     bench = spec["benchmark"]
     tokenizer = load_tokenizer(model_ref)
-    model = load_seq2seq(model_ref)
+    model = load_seq2seq(model_ref).to(inference_device())
     test = read_split(data_dir, "test")
     answer = answerer(model, tokenizer, spec, test, bench["batch_size"])
     answers = answer(list(range(len(test))), "test")
@@ -97,7 +98,7 @@ def evaluate_seq2seq(spec: dict[str, Any], data_dir: str, model_ref: str, out_pa
         "metrics": scores,
         "examples": examples(test, spec, answers),
         "speed": {**speed, "batch_size": bench["batch_size"], "latency_warmup": bench["warmup"],
-                  "threads": torch.get_num_threads(), "device": "cpu", "device_name": cpu_name(),
+                  "threads": torch.get_num_threads(), **device_description(model_device(model)),
                   "peak_rss_mb": peak_rss_mb()},
         "params": count_parameters(model),
         "size_mb": size_on_disk_mb(model_ref) if ModelRef.parse(model_ref).kind == "path" else None,

@@ -21,6 +21,7 @@ from scalingdown.logit_store import hidden_column, write_logits
 from scalingdown.models import (
     ModelRef,
     check_hidden_layers,
+    inference_device,
     load_classifier,
     load_seq2seq,
     load_tokenizer,
@@ -68,7 +69,7 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
     model_ref = spec["model"]
     hidden_layers = list(spec["hidden_layers"])
     tokenizer = load_tokenizer(model_ref)
-    model = load_classifier(model_ref)
+    model = load_classifier(model_ref).to(inference_device())
     label_names = model_label_names(model, spec["label_map"])
     align_columns(np.zeros((0, len(label_names))), label_names, spec["labels"], f"teacher {spec['teacher']}",
                   hint=LABEL_MAP_HINT)
@@ -107,7 +108,7 @@ def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size:
     """Cache a seq2seq teacher's top-k distribution on every train target token (gold or its own generations)."""
     model_ref = spec["model"]
     tokenizer = load_tokenizer(model_ref)
-    model = load_seq2seq(model_ref)
+    model = load_seq2seq(model_ref).to(inference_device())
     rows, sources, targets = encoded_split(data_dir, "train", spec, tokenizer, spec["max_length"],
                                            spec["max_target_length"])
     if spec["targets"] == "generated":
