@@ -68,7 +68,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     harness.snakemake(args.workdir, "--configfile", str(config_path), "--cores", str(args.cores), *targets)
 
     torch.set_num_threads(plan.threads)
-    spec = json.loads(plan.logits_spec(teacher.key))
+    spec = json.loads(plan.logits_spec(teacher.logits_key))
     texts = [text for split in SPLITS for text in read_split(data_dir, split)["text"]]
     max_length, batch = int(teacher.spec["max_length"]), args.batch_size
     model, tokenizer = load_classifier(teacher.model_ref), load_tokenizer(teacher.model_ref)
