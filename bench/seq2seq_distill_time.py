@@ -119,7 +119,7 @@ def step_times(spec: dict, data: str, init: str, teacher_dir: str, cache: Path, 
                     values, ids = torch.log_softmax(logits.float(), dim=-1).topk(rows.top_k, dim=-1)
                 targets.update(teacher_0_topk_ids=ids, teacher_0_topk_logprobs=values,
                                teacher_0_tail_mass=(1 - values.double().exp().sum(-1)).clamp_min(0).float())
-            loss_fn(model(**batch), targets)["loss"].backward()
+            loss_fn(model(**batch), targets, batch)["loss"].backward()
             optimiser.step()
             optimiser.zero_grad()
             if step >= 2:  # warm-up
