@@ -30,20 +30,13 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS = REPO / "docs" / "benchmarks.md"
+import harness
+
+REPO, DOCS = harness.REPO, harness.DOCS
 SECTION = "gpu-deepspeed"
 TRAINING_RULES = ("finetune_teacher", "distill")
 TRAIN_RUNTIME = re.compile(r"'train_runtime': '([\d.]+)'")
 HASH_SUFFIX = re.compile(r"-[0-9a-f]{10}$")  # cache keys differ between variants; names do not
-
-
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    return env
 
 
 def variant_config(base: dict[str, Any], processes: int, deepspeed: bool, precision: str,
@@ -75,7 +68,7 @@ def run_variant(name: str, config: dict[str, Any], workdir: Path, cores: int, gp
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
                "--configfile", str(config_file), "--cores", str(cores), "--resources", f"gpu={gpus}"]
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=environment())
+    result = subprocess.run(command, capture_output=True, text=True, env=harness.environment())
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{name}: the workflow failed:\n{result.stderr[-4000:]}")
@@ -119,16 +112,6 @@ def table(results: list[dict[str, Any]], settings: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    start, end = f"<!-- bench:{SECTION} start -->", f"<!-- bench:{SECTION} end -->"
-    document = DOCS.read_text(encoding="utf-8")
-    if start not in document or end not in document:
-        raise SystemExit(f"{DOCS} has no {start} … {end} markers")
-    before, rest = document.split(start, 1)
-    after = rest.split(end, 1)[1]
-    DOCS.write_text(f"{before}{start}\n{text}\n{end}{after}", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=REPO / "tests" / "configs" / "tiny.yaml")
@@ -162,7 +145,7 @@ def main() -> None:
     if args.no_docs:
         print(text)
     else:
-        write_section(text)
+        harness.write_section(DOCS, SECTION, text)
         print(f"wrote the {SECTION} section of {DOCS}")
 
 

@@ -37,9 +37,11 @@ SHARED_RULES = ("prepare", "finetune_teacher", "teacher_logits", "init_student")
 
 
 def environment() -> dict[str, str]:
-    """The environment of every child process: this checkout's package, no hub access."""
+    """The environment of every child process: this checkout's package, this interpreter's scripts on
+    PATH (as the workflow's rules have them), no hub access."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("HF_HUB_OFFLINE", "1")
     return env
 

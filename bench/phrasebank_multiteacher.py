@@ -35,9 +35,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+import harness
+
+REPO, DOCS = harness.REPO, harness.DOCS
 BASE_CONFIG = REPO / "config" / "experiments" / "phrasebank-minilm.yaml"
-DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "phrasebank-multiteacher"
 TASK = "phrasebank"
 RETENTION_TARGET = 0.97
@@ -66,13 +67,10 @@ def run_experiment(config: dict[str, Any], cores: int) -> float:
     path = REPO / "results" / "bench" / f"{config['experiment']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
-    env.setdefault("HF_HUB_OFFLINE", "1")
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", str(path)]
     print("$", " ".join(command), flush=True)
     start = time.perf_counter()
-    subprocess.run(command, cwd=REPO, env=env, check=True)
+    subprocess.run(command, cwd=REPO, env=harness.environment(), check=True)
     return time.perf_counter() - start
 
 
@@ -183,21 +181,6 @@ def markdown(table: pd.DataFrame, targets: list[tuple[str, bool | None, str]], s
     return "\n".join(lines)
 
 
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace the text between `<!-- bench:<name> start -->` and `... end -->` in `path` (appending the
-    section if it is not there yet), atomically."""
-    start, end = f"<!-- bench:{name} start -->", f"<!-- bench:{name} end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 def machine() -> str:
     """OS, CPU model, CPU count and memory of this machine."""
     cpu, memory = platform.processor() or "unknown CPU", ""
@@ -250,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     body = markdown(table, targets, settings)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_section(out, SECTION + ("-quick" if args.quick else ""), body)
+    harness.write_section(out, SECTION + ("-quick" if args.quick else ""), body)
     print(body)
     print(f"\nwritten to {out}")
     return 0

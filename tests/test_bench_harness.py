@@ -24,6 +24,15 @@ def test_write_section_replaces_only_its_own_section(tmp_path: Path):
     assert docs.read_text().endswith("<!-- bench:c start -->\nnew c\n<!-- bench:c end -->\n")
 
 
+def test_write_section_keeps_everything_around_the_section_byte_for_byte(tmp_path: Path):
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# B\n\nintro\n<!-- bench:x start -->\nold\n<!-- bench:x end -->\n\nnote kept\n")
+    harness.write_section(docs, "x", "new")
+    assert docs.read_text() == "# B\n\nintro\n<!-- bench:x start -->\nnew\n<!-- bench:x end -->\n\nnote kept\n"
+    harness.write_section(docs, "y", "added")
+    assert docs.read_text().endswith("<!-- bench:y start -->\nadded\n<!-- bench:y end -->\n")
+
+
 def test_the_docs_skeleton_has_a_section_for_every_benchmark():
     text = (REPO / "docs" / "benchmarks.md").read_text()
     for name in ("cache-vs-online", "teacher-logits-throughput", "rerun-cost", "memory"):

@@ -50,12 +50,3 @@ def test_targets_missed_are_reported_as_missed():
 def test_one_seed_cannot_check_the_spread_target():
     table = bench.aggregate([_seed({"teacher_a": 0.9, "gold": 0.8, "kd": 0.88}, LATENCY)], ["teacher_a", "gold", "kd"])
     assert bench.check_targets(table)[1][1] is None
-
-
-def test_the_section_is_replaced_in_place(tmp_path):
-    docs = tmp_path / "benchmarks.md"
-    docs.write_text("# B\n\nintro\n<!-- bench:x start -->\nold\n<!-- bench:x end -->\n\nnote kept\n")
-    bench.write_section(docs, "x", "new")
-    assert docs.read_text() == "# B\n\nintro\n<!-- bench:x start -->\nnew\n<!-- bench:x end -->\n\nnote kept\n"
-    bench.write_section(docs, "y", "added")
-    assert docs.read_text().endswith("<!-- bench:y start -->\nadded\n<!-- bench:y end -->\n")
