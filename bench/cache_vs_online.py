@@ -26,14 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import harness
+
 from scalingdown.data.store import read_manifest
 
 MODES = {"cached": {"teacher_mode": "cached"}, "online": {"teacher_mode": "online"}, "gold": {"teachers": []}}
 NO_EVAL_STEPS = 10**6  # no validation inside the timed training loop
 
 
-def bench_config(config: dict[str, Any], task: str, student: str, teacher: str | None, epochs: float
-                 ) -> tuple[dict[str, Any], str]:
+def bench_config(
+    config: dict[str, Any], task: str, student: str, teacher: str | None, epochs: float
+) -> tuple[dict[str, Any], str]:
     """The experiment reduced to one task with three students that differ only in their KD target."""
     task_spec = copy.deepcopy(config["tasks"][task])
     template = task_spec["students"][student]
@@ -59,11 +61,26 @@ def distill_command(plan: harness.Plan, task: str, student: str, out: Path, thre
     """The distill stage exactly as the workflow's rule runs it, writing into `out`."""
     spec = plan.student(task, student)
     return [
-        sys.executable, "-m", "scalingdown", "distill", "--spec", plan.distill_spec(task, student),
-        "--data", plan.tasks[task].data_dir, "--init", spec.init_dir,
-        "--logits", *plan.distill_logits(task, student),
-        "--out", str(out / "model"), "--history", str(out / "history.json"),
-        "--checkpoints", str(out / "checkpoints"), "--threads", str(threads),
+        sys.executable,
+        "-m",
+        "scalingdown",
+        "distill",
+        "--spec",
+        plan.distill_spec(task, student),
+        "--data",
+        plan.tasks[task].data_dir,
+        "--init",
+        spec.init_dir,
+        "--logits",
+        *plan.distill_logits(task, student),
+        "--out",
+        str(out / "model"),
+        "--history",
+        str(out / "history.json"),
+        "--checkpoints",
+        str(out / "checkpoints"),
+        "--threads",
+        str(threads),
     ]
 
 
@@ -73,8 +90,9 @@ def train_runtime(history_path: Path) -> float:
     return next(entry["train_runtime"] for entry in history if "train_runtime" in entry)
 
 
-def teacher_forward_seconds(plan: harness.Plan, task: str, teacher: str, batch_size: int, threads: int,
-                            repeats: int) -> float:
+def teacher_forward_seconds(
+    plan: harness.Plan, task: str, teacher: str, batch_size: int, threads: int, repeats: int
+) -> float:
     """A bare forward pass of the teacher over the training split (median seconds after one warm-up):
     its cost per epoch."""
     import torch
@@ -116,15 +134,18 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     epoch_s: dict[str, list[float]] = {mode: [] for mode in MODES}
     order = list(MODES)
     for round_index in range(args.repeats):
-        for mode in order[round_index % len(order):] + order[: round_index % len(order)]:
+        for mode in order[round_index % len(order) :] + order[: round_index % len(order)]:
             out = scratch / f"{config['experiment']}-{mode}-{round_index}"
             result = harness.run_measured(distill_command(plan, task, names[mode], out, threads), args.workdir)
             if result.returncode != 0:
                 raise SystemExit(f"distill ({mode}) failed:\n{result.stderr_tail}")
             runs[mode].append(result)
             epoch_s[mode].append(train_runtime(out / "history.json") / args.epochs)
-            print(f"[{config['experiment']}] round {round_index + 1}: {mode:6s} "
-                  f"{epoch_s[mode][-1]:.2f} s/epoch, peak RSS {result.peak_rss_mb:.0f} MiB", flush=True)
+            print(
+                f"[{config['experiment']}] round {round_index + 1}: {mode:6s} "
+                f"{epoch_s[mode][-1]:.2f} s/epoch, peak RSS {result.peak_rss_mb:.0f} MiB",
+                flush=True,
+            )
     batch_size = int(bench["tasks"][task]["students"][names["gold"]]["training"]["batch_size"])
     teacher_s = teacher_forward_seconds(plan, task, teacher, batch_size, threads, args.repeats)
     return {
@@ -141,44 +162,72 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     }
 
 
-def sections(
-    results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, str]
-) -> tuple[str, str]:
+def sections(results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, str]) -> tuple[str, str]:
     """The markdown of benchmark 1 (time per epoch) and benchmark 4 (memory)."""
     settings = harness.markdown_table(
         ["Experiment", "Task", "Teacher", "Student template", "Train rows", "Batch", "Threads"],
-        [[r["experiment"], r["task"], r["teacher"], r["student"], r["train_rows"], r["batch_size"], r["threads"]]
-         for r in results],
+        [
+            [r["experiment"], r["task"], r["teacher"], r["student"], r["train_rows"], r["batch_size"], r["threads"]]
+            for r in results
+        ],
     )
     rows = []
     for r in results:
         gold, cached, online = (r["epoch_s"][m] for m in ("gold", "cached", "online"))
         predicted = 1 + r["teacher_forward_s"] / gold
-        rows.append([
-            r["experiment"], f"{gold:.2f}", f"{cached:.2f} ({cached / gold:.2f}×)", f"{online:.2f} ({online / gold:.2f}×)",
-            f"{r['teacher_forward_s']:.2f}", f"{predicted:.2f}×",
-            "yes" if cached <= 1.10 * gold else "**no**", "yes" if online / gold >= predicted else "**no**",
-        ])
+        rows.append(
+            [
+                r["experiment"],
+                f"{gold:.2f}",
+                f"{cached:.2f} ({cached / gold:.2f}×)",
+                f"{online:.2f} ({online / gold:.2f}×)",
+                f"{r['teacher_forward_s']:.2f}",
+                f"{predicted:.2f}×",
+                "yes" if cached <= 1.10 * gold else "**no**",
+                "yes" if online / gold >= predicted else "**no**",
+            ]
+        )
     timing = harness.markdown_table(
-        ["Experiment", "gold-only s/epoch", "cached KD s/epoch", "online KD s/epoch", "teacher forward s/epoch",
-         "theory: online ≥ 1 + teacher/student", "cached ≤ 1.10× gold", "online ≥ theory"],
+        [
+            "Experiment",
+            "gold-only s/epoch",
+            "cached KD s/epoch",
+            "online KD s/epoch",
+            "teacher forward s/epoch",
+            "theory: online ≥ 1 + teacher/student",
+            "cached ≤ 1.10× gold",
+            "online ≥ theory",
+        ],
         rows,
     )
-    settings_line = (f"{args.epochs:g} epoch(s) per run, median of {args.repeats} rounds (the three modes alternate "
-                     "their order each round); time per epoch is the Trainer's `train_runtime` / epochs, without "
-                     "validation in the loop; the teacher's cost is a bare forward pass over the training split "
-                     "at the training batch size; the student's cost is the gold-only epoch.")
+    settings_line = (
+        f"{args.epochs:g} epoch(s) per run, median of {args.repeats} rounds (the three modes alternate "
+        "their order each round); time per epoch is the Trainer's `train_runtime` / epochs, without "
+        "validation in the loop; the teacher's cost is a bare forward pass over the training split "
+        "at the training batch size; the student's cost is the gold-only epoch."
+    )
     header = harness.machine_block(machine)
     memory = harness.markdown_table(
-        ["Experiment", "gold-only peak RSS (MiB)", "cached KD peak RSS (MiB)", "online KD peak RSS (MiB)",
-         "online − cached (MiB)"],
-        [[r["experiment"], *(f"{r['peak_rss_mb'][m]:.0f}" for m in ("gold", "cached", "online")),
-          f"{r['peak_rss_mb']['online'] - r['peak_rss_mb']['cached']:+.0f}"] for r in results],
+        [
+            "Experiment",
+            "gold-only peak RSS (MiB)",
+            "cached KD peak RSS (MiB)",
+            "online KD peak RSS (MiB)",
+            "online − cached (MiB)",
+        ],
+        [
+            [
+                r["experiment"],
+                *(f"{r['peak_rss_mb'][m]:.0f}" for m in ("gold", "cached", "online")),
+                f"{r['peak_rss_mb']['online'] - r['peak_rss_mb']['cached']:+.0f}",
+            ]
+            for r in results
+        ],
     )
-    memory_line = ("Peak resident memory of each `distill` process (its own `ru_maxrss`), median over the same "
-                   "runs as above.")
-    return (f"{header}\n\n{settings}\n\n{settings_line}\n\n{timing}",
-            f"{header}\n\n{memory_line}\n\n{memory}")
+    memory_line = (
+        "Peak resident memory of each `distill` process (its own `ru_maxrss`), median over the same runs as above."
+    )
+    return (f"{header}\n\n{settings}\n\n{settings_line}\n\n{timing}", f"{header}\n\n{memory_line}\n\n{memory}")
 
 
 def main() -> None:
@@ -192,6 +241,7 @@ def main() -> None:
     results, machine = harness.measure_configs(args, measure, "bench-cache-online-")
     timing, memory = sections(results, args, machine)
     harness.publish(args, {"cache-vs-online": timing, "memory": memory})
+
 
 if __name__ == "__main__":
     main()

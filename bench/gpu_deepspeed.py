@@ -28,9 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import harness
+import yaml
 
 REPO, DOCS = harness.REPO, harness.DOCS
 SECTION = "gpu-deepspeed"
@@ -39,12 +38,13 @@ TRAIN_RUNTIME = re.compile(r"'train_runtime': '([\d.]+)'")
 HASH_SUFFIX = re.compile(r"-[0-9a-f]{10}$")  # cache keys differ between variants; names do not
 
 
-def variant_config(base: dict[str, Any], processes: int, deepspeed: bool, precision: str,
-                   gpus: int) -> dict[str, Any]:
+def variant_config(base: dict[str, Any], processes: int, deepspeed: bool, precision: str, gpus: int) -> dict[str, Any]:
     """`base` with every training mapping set to `precision` and the training stages launched as asked."""
     config = copy.deepcopy(base)
-    config["distributed"] = {"processes": processes if deepspeed else 1,
-                             "deepspeed": str(REPO / "config" / "ds_config.json") if deepspeed else None}
+    config["distributed"] = {
+        "processes": processes if deepspeed else 1,
+        "deepspeed": str(REPO / "config" / "ds_config.json") if deepspeed else None,
+    }
     resources = config.setdefault("resources", {})
     for stage in TRAINING_RULES:
         resources.setdefault(stage, {})["gpu"] = gpus
@@ -65,8 +65,21 @@ def run_variant(name: str, config: dict[str, Any], workdir: Path, cores: int, gp
     workdir.mkdir(parents=True)
     config_file = workdir / "experiment.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(config_file), "--cores", str(cores), "--resources", f"gpu={gpus}"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config_file),
+        "--cores",
+        str(cores),
+        "--resources",
+        f"gpu={gpus}",
+    ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=harness.environment())
     wall = time.perf_counter() - start
@@ -91,13 +104,20 @@ def machine() -> str:
     import torch
     import transformers
 
-    device = (f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}" if torch.cuda.is_available()
-              else "no CUDA device (CPU only)")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=REPO).stdout.strip() or "unknown"
-    return (f"{platform.node()}: {device}, {os.cpu_count()} CPUs; torch {torch.__version__}, transformers "
-            f"{transformers.__version__}, deepspeed {deepspeed.__version__}; commit {commit}; "
-            f"{datetime.date.today().isoformat()}")
+    device = (
+        f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+        if torch.cuda.is_available()
+        else "no CUDA device (CPU only)"
+    )
+    commit = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+        or "unknown"
+    )
+    return (
+        f"{platform.node()}: {device}, {os.cpu_count()} CPUs; torch {torch.__version__}, transformers "
+        f"{transformers.__version__}, deepspeed {deepspeed.__version__}; commit {commit}; "
+        f"{datetime.date.today().isoformat()}"
+    )
 
 
 def table(results: list[dict[str, Any]], settings: str) -> str:
@@ -106,8 +126,13 @@ def table(results: list[dict[str, Any]], settings: str) -> str:
     for label, key, digits in (("train_runtime, s:", "train_runtime_s", 2), ("test accuracy:", "accuracy", 3)):
         for name in sorted({name for result in results for name in result[key]}):
             rows[f"{label} {name}"] = [f"{r[key][name]:.{digits}f}" if name in r[key] else "–" for r in results]
-    lines = [f"Machine: {machine()}.", f"Settings: {settings}.", "",
-             "| | " + " | ".join(r["name"] for r in results) + " |", "|---" + "|---" * len(results) + "|"]
+    lines = [
+        f"Machine: {machine()}.",
+        f"Settings: {settings}.",
+        "",
+        "| | " + " | ".join(r["name"] for r in results) + " |",
+        "|---" + "|---" * len(results) + "|",
+    ]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows.items()]
     return "\n".join(lines)
 
@@ -133,14 +158,22 @@ def main() -> None:
     base = yaml.safe_load(args.config.read_text(encoding="utf-8"))
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gpu-deepspeed-"))
     results = [
-        run_variant("fp32, 1 process", variant_config(base, 1, False, "fp32", int(cuda)),
-                    workdir / "baseline", args.cores, gpus),
-        run_variant(f"{precision} + DeepSpeed ZeRO-2, {processes} process(es)",
-                    variant_config(base, processes, True, precision, processes if cuda else 0),
-                    workdir / "deepspeed", args.cores, gpus),
+        run_variant(
+            "fp32, 1 process", variant_config(base, 1, False, "fp32", int(cuda)), workdir / "baseline", args.cores, gpus
+        ),
+        run_variant(
+            f"{precision} + DeepSpeed ZeRO-2, {processes} process(es)",
+            variant_config(base, processes, True, precision, processes if cuda else 0),
+            workdir / "deepspeed",
+            args.cores,
+            gpus,
+        ),
     ]
-    settings = (f"experiment {args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config}, "
-                f"`snakemake --cores {args.cores} --resources gpu={gpus}`, config/ds_config.json, each variant run once in a fresh folder")
+    settings = (
+        f"experiment {args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config}, "
+        f"`snakemake --cores {args.cores} --resources gpu={gpus}`, config/ds_config.json, "
+        "each variant run once in a fresh folder"
+    )
     text = table(results, settings)
     if args.no_docs:
         print(text)

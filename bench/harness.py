@@ -8,6 +8,7 @@ the package from this checkout's `src/`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime
 import os
@@ -144,7 +145,7 @@ def machine() -> dict[str, str]:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {
-        "date (UTC)": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         "host": platform.node(),
         "CPU": f"{_cpu_model()}, {os.cpu_count()} logical CPUs",
         "memory (GiB)": _memory_gib(),
@@ -186,10 +187,8 @@ def write_section(docs: Path, name: str, body: str) -> None:
 def command_line() -> str:
     """How this script was invoked, for the section it writes."""
     script = Path(sys.argv[0])
-    try:
+    with contextlib.suppress(ValueError):
         script = script.resolve().relative_to(REPO)
-    except ValueError:
-        pass
     return " ".join(["python", str(script), *sys.argv[1:]])
 
 

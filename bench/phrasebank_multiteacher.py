@@ -32,10 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import pandas as pd
 import yaml
-
-import harness
 
 REPO, DOCS = harness.REPO, harness.DOCS
 BASE_CONFIG = REPO / "config" / "experiments" / "phrasebank-minilm.yaml"
@@ -85,8 +84,11 @@ def seed_rows(experiment: str) -> pd.DataFrame:
     for method in ENSEMBLE_METHODS:
         scores = ensemble["ensembles"][method]
         rows.loc[len(rows)] = {
-            "kind": "ensemble", "role": f"ensemble of all teachers ({method})", "model": f"ensemble-{method}",
-            "accuracy": scores["accuracy"], "f1_macro": scores["f1_macro"],
+            "kind": "ensemble",
+            "role": f"ensemble of all teachers ({method})",
+            "model": f"ensemble-{method}",
+            "accuracy": scores["accuracy"],
+            "f1_macro": scores["f1_macro"],
             # An ensemble runs every teacher: its latency is the sum of theirs.
             "latency_ms_per_sample": teachers["latency_ms_per_sample"].sum(),
         }
@@ -135,14 +137,22 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, bool | None, str]]:
     speedup = best_teacher["latency_ms_per_sample"] / best["latency_ms_per_sample"]
     single_seed = bool(pd.isna(spread))
     return [
-        (f"best distilled student ({best['model']}) keeps >= {RETENTION_TARGET:.0%} of the best teacher's "
-         f"({best_teacher['model']}) accuracy", bool(retention >= RETENTION_TARGET),
-         f"{best['accuracy']:.4f} / {best_teacher['accuracy']:.4f} = {retention:.1%}"),
-        (f"{best['model']} beats the gold-only student by more than the seed-to-seed spread",
-         None if single_seed else bool(gap > spread),
-         f"difference {gap:+.4f}, spread (larger sd) " + ("n/a with one seed" if single_seed else f"{spread:.4f}")),
-        (f"{best['model']} is >= {SPEEDUP_TARGET}x faster than {best_teacher['model']}", bool(speedup >= SPEEDUP_TARGET),
-         f"{best_teacher['latency_ms_per_sample']:.2f} / {best['latency_ms_per_sample']:.2f} ms = {speedup:.2f}x"),
+        (
+            f"best distilled student ({best['model']}) keeps >= {RETENTION_TARGET:.0%} of the best teacher's "
+            f"({best_teacher['model']}) accuracy",
+            bool(retention >= RETENTION_TARGET),
+            f"{best['accuracy']:.4f} / {best_teacher['accuracy']:.4f} = {retention:.1%}",
+        ),
+        (
+            f"{best['model']} beats the gold-only student by more than the seed-to-seed spread",
+            None if single_seed else bool(gap > spread),
+            f"difference {gap:+.4f}, spread (larger sd) " + ("n/a with one seed" if single_seed else f"{spread:.4f}"),
+        ),
+        (
+            f"{best['model']} is >= {SPEEDUP_TARGET}x faster than {best_teacher['model']}",
+            bool(speedup >= SPEEDUP_TARGET),
+            f"{best_teacher['latency_ms_per_sample']:.2f} / {best['latency_ms_per_sample']:.2f} ms = {speedup:.2f}x",
+        ),
     ]
 
 
@@ -154,10 +164,12 @@ def markdown(table: pd.DataFrame, targets: list[tuple[str, bool | None, str]], s
     """The section written into the docs: settings, the table and the targets."""
     lines = [
         f"Measured {settings['date']} on {settings['machine']}; {settings['cores']} Snakemake cores, "
-        f"{settings['threads']} torch threads per job; torch {settings['torch']}, transformers {settings['transformers']}; "
+        f"{settings['threads']} torch threads per job; torch {settings['torch']}, "
+        f"transformers {settings['transformers']}; "
         f"commit {settings['commit']}.",
         "",
-        f"Settings: `{settings['config']}`{' reduced by --quick (15 % of train, 1 epoch)' if settings['quick'] else ''}; "
+        f"Settings: `{settings['config']}`"
+        f"{' reduced by --quick (15 % of train, 1 epoch)' if settings['quick'] else ''}; "
         f"seeds {settings['seeds']} (each seed re-splits the data and retrains every model); wall time per seed "
         f"{settings['wall']}. Mean ± sd over seeds; latency is the median at batch size 1; speed-up is against "
         "the most accurate teacher of each seed; an ensemble's latency is the sum of its teachers'.",
@@ -186,7 +198,9 @@ def machine() -> str:
     cpu, memory = platform.processor() or "unknown CPU", ""
     cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     if meminfo.exists():
         memory = f", {int(meminfo.read_text().split()[1]) / 2**20:.0f} GiB"
@@ -229,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "seeds": ", ".join(map(str, seeds)),
         "wall": ", ".join(f"{wall / 60:.1f} min" for wall in walls) + " (a resumed seed counts only what it ran)",
-        "command": "python bench/" + Path(__file__).name + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
+        "command": "python bench/"
+        + Path(__file__).name
+        + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
     }
     body = markdown(table, targets, settings)
     out.parent.mkdir(parents=True, exist_ok=True)

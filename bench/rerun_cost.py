@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import harness
+import yaml
 
 
 def student_only_change(raw: dict[str, Any], resolved: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -59,25 +58,47 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     changed_path = harness.write_config(changed, scratch, "student-change")
     dry_run = harness.snakemake(args.workdir, "--configfile", str(changed_path), "-n")
     jobs = harness.scheduled_jobs(dry_run.stdout + dry_run.stderr)
-    return {"experiment": config["experiment"], "threads": plan.threads, "noop_s": harness.median(noop_s),
-            "dry_s": harness.median(dry_s), "change": key, "jobs": jobs,
-            "shared_jobs": sorted(set(jobs) & set(harness.SHARED_RULES))}
+    return {
+        "experiment": config["experiment"],
+        "threads": plan.threads,
+        "noop_s": harness.median(noop_s),
+        "dry_s": harness.median(dry_s),
+        "change": key,
+        "jobs": jobs,
+        "shared_jobs": sorted(set(jobs) & set(harness.SHARED_RULES)),
+    }
 
 
-def section(
-    results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, str]
-) -> str:
+def section(results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, str]) -> str:
     """The markdown of benchmark 3."""
     table = harness.markdown_table(
-        ["Experiment", "Threads per job", "no-op rerun (s)", "no-op dry run (s)", "student-only change", "jobs scheduled",
-         "teacher or shared jobs"],
-        [[r["experiment"], r["threads"], f"{r['noop_s']:.1f}", f"{r['dry_s']:.1f}", f"`{r['change']}`",
-          ", ".join(f"{rule} × {count}" for rule, count in r["jobs"].items()),
-          "none" if not r["shared_jobs"] else "**" + ", ".join(r["shared_jobs"]) + "**"] for r in results],
+        [
+            "Experiment",
+            "Threads per job",
+            "no-op rerun (s)",
+            "no-op dry run (s)",
+            "student-only change",
+            "jobs scheduled",
+            "teacher or shared jobs",
+        ],
+        [
+            [
+                r["experiment"],
+                r["threads"],
+                f"{r['noop_s']:.1f}",
+                f"{r['dry_s']:.1f}",
+                f"`{r['change']}`",
+                ", ".join(f"{rule} × {count}" for rule, count in r["jobs"].items()),
+                "none" if not r["shared_jobs"] else "**" + ", ".join(r["shared_jobs"]) + "**",
+            ]
+            for r in results
+        ],
     )
-    note = (f"Median of {args.repeats} runs of `snakemake --cores {args.cores}` (and of `snakemake -n`) on the "
-            "finished experiment, Snakemake's start-up included. The student-only change is a dry run; it must "
-            "schedule no teacher or shared job (" + ", ".join(harness.SHARED_RULES) + ").")
+    note = (
+        f"Median of {args.repeats} runs of `snakemake --cores {args.cores}` (and of `snakemake -n`) on the "
+        "finished experiment, Snakemake's start-up included. The student-only change is a dry run; it must "
+        "schedule no teacher or shared job (" + ", ".join(harness.SHARED_RULES) + ")."
+    )
     header = harness.machine_block(machine)
     return f"{header}\n\n{note}\n\n{table}"
 

@@ -46,8 +46,11 @@ def full_logits_bytes(model, sources, targets, directory: Path) -> tuple[int, in
         mask = labels != IGNORE_INDEX
         rows += list(outputs.logits[mask].float().numpy())
     path = directory / "full.parquet"
-    write_logits(path, pd.DataFrame({"split": "train", "row_id": [str(i) for i in range(len(rows))], "logits": rows}),
-                 {"bench": "full"})
+    write_logits(
+        path,
+        pd.DataFrame({"split": "train", "row_id": [str(i) for i in range(len(rows))], "logits": rows}),
+        {"bench": "full"},
+    )
     return path.stat().st_size, len(rows)
 
 
@@ -83,9 +86,13 @@ def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
                 log_teacher = F.log_softmax(logits / temperature, -1)
                 full_values += (log_teacher.exp() * (log_teacher - log_student)).sum(-1).tolist()
                 topk_values += bucket_kl(log_student, ids, values, tail, temperature).tolist()
-    result = {"kl_full_vs_reconstructed_mean": float(np.mean(kls)), "kl_full_vs_reconstructed_max": float(np.max(kls)),
-              "kl_full_vs_reconstructed_fp32_mean": float(np.mean(kls32)),
-              "tail_mass_mean": float(np.mean(tails)), "tail_mass_max": float(np.max(tails))}
+    result = {
+        "kl_full_vs_reconstructed_mean": float(np.mean(kls)),
+        "kl_full_vs_reconstructed_max": float(np.max(kls)),
+        "kl_full_vs_reconstructed_fp32_mean": float(np.mean(kls32)),
+        "tail_mass_mean": float(np.mean(tails)),
+        "tail_mass_max": float(np.max(tails)),
+    }
     if student is not None:
         for temperature, (topk_values, full_values) in losses.items():
             result[f"kd_loss_T{temperature:g}_topk"] = float(np.mean(topk_values))
@@ -111,17 +118,26 @@ def main() -> None:
     teacher, tokenizer = load_seq2seq(args.teacher), load_tokenizer(args.teacher)
     student = load_seq2seq(args.student) if args.student else None
     task = {"type": args.type, "prompt": prompt_for(args.type, None)}
-    frame, sources, targets = encoded_split(args.data, "train", task, tokenizer, args.max_length, args.max_target_length)
+    frame, sources, targets = encoded_split(
+        args.data, "train", task, tokenizer, args.max_length, args.max_target_length
+    )
     sources, targets, row_ids = sources[: args.rows], targets[: args.rows], frame["row_id"].tolist()[: args.rows]
     tokens = sum(len(ids) for ids in targets)
     vocab = int(teacher.config.vocab_size)
-    results = {"machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} threads",
-               "teacher": args.teacher, "vocab_size": vocab, "rows": len(sources), "target_tokens": tokens,
-               "full_fp32_raw_bytes_per_token": 4 * vocab, "k": {}}
+    results = {
+        "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} threads",
+        "teacher": args.teacher,
+        "vocab_size": vocab,
+        "rows": len(sources),
+        "target_tokens": tokens,
+        "full_fp32_raw_bytes_per_token": 4 * vocab,
+        "k": {},
+    }
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        full_bytes, full_tokens = full_logits_bytes(teacher, sources[: args.full_rows], targets[: args.full_rows],
-                                                    directory)
+        full_bytes, full_tokens = full_logits_bytes(
+            teacher, sources[: args.full_rows], targets[: args.full_rows], directory
+        )
         results["full_fp32_parquet_bytes_per_token"] = full_bytes / full_tokens
         for k in args.ks:
             start = time.perf_counter()
@@ -130,10 +146,13 @@ def main() -> None:
             fp16 = cache_bytes(columns, row_ids, directory, f"k{k}-fp16")
             columns = topk_columns(teacher, sources, targets, k, 16, description=None, logprob_dtype=np.float32)
             fp32 = cache_bytes(columns, row_ids, directory, f"k{k}-fp32")
-            results["k"][k] = {"bytes_per_token_fp16": fp16 / tokens, "bytes_per_token_fp32": fp32 / tokens,
-                               "compression_vs_full_fp32_raw": 4 * vocab * tokens / fp16,
-                               "seconds_to_compute": seconds,
-                               **fidelity(teacher, student, sources, targets, k)}
+            results["k"][k] = {
+                "bytes_per_token_fp16": fp16 / tokens,
+                "bytes_per_token_fp32": fp32 / tokens,
+                "compression_vs_full_fp32_raw": 4 * vocab * tokens / fp16,
+                "seconds_to_compute": seconds,
+                **fidelity(teacher, student, sources, targets, k),
+            }
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

@@ -10,7 +10,8 @@ Computing the cache once (`teacher_logits`) is timed separately. The whole-stage
 dataset building and saving, and suffer from a shared machine's load; `--steps` also times single training
 steps (fetch, collate, forward, backward, optimiser) of the three variants, interleaved step by step.
 
-    PYTHONPATH=src python bench/seq2seq_distill_time.py --teacher <model dir> --data <prepared data dir> --type generative_qa
+    PYTHONPATH=src python bench/seq2seq_distill_time.py --teacher <model dir> --data <prepared data dir> \
+        --type generative_qa
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ import torch
 from datasets import Dataset
 
 from scalingdown import training
-from scalingdown.seq2seq.data import encoded_split
 from scalingdown.logit_store import read_logits
+from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
 from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.models import load_seq2seq, load_tokenizer
 
 
 class OnlineTeacherTrainer(training.KDTrainer):
@@ -47,11 +48,18 @@ class OnlineTeacherTrainer(training.KDTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         with torch.no_grad():
-            logits = self.teacher(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                                  decoder_input_ids=inputs["decoder_input_ids"]).logits
+            logits = self.teacher(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
+                decoder_input_ids=inputs["decoder_input_ids"],
+            ).logits
             values, ids = torch.log_softmax(logits.float(), dim=-1).topk(self.top_k, dim=-1)
-        inputs = {**inputs, "teacher_0_topk_ids": ids, "teacher_0_topk_logprobs": values,
-                  "teacher_0_tail_mass": (1 - values.double().exp().sum(-1)).clamp_min(0).float()}
+        inputs = {
+            **inputs,
+            "teacher_0_topk_ids": ids,
+            "teacher_0_topk_logprobs": values,
+            "teacher_0_tail_mass": (1 - values.double().exp().sum(-1)).clamp_min(0).float(),
+        }
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
@@ -68,20 +76,30 @@ def online(spec: dict, data: str, init: str, teacher_dir: str, out: Path) -> flo
     model = load_seq2seq(init)
     teacher = load_seq2seq(teacher_dir).eval()
     _, sources, gold = encoded_split(data, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"])
-    _, valid_sources, valid_gold = encoded_split(data, "validation", spec, tokenizer, spec["max_length"],
-                                                 spec["max_target_length"])
+    _, valid_sources, valid_gold = encoded_split(
+        data, "validation", spec, tokenizer, spec["max_length"], spec["max_target_length"]
+    )
 
     def dataset(source_ids, labels):
-        return Dataset.from_dict({"input_ids": source_ids, "attention_mask": [[1] * len(s) for s in source_ids],
-                                  "labels": labels})
+        return Dataset.from_dict(
+            {"input_ids": source_ids, "attention_mask": [[1] * len(s) for s in source_ids], "labels": labels}
+        )
 
     placeholder = TeacherRows("teacher", spec["teachers"][0]["top_k"], False, {})
     OnlineTeacherTrainer.teacher, OnlineTeacherTrainer.top_k = teacher, placeholder.top_k
     with mock.patch.object(training, "KDTrainer", OnlineTeacherTrainer):
-        training.train_model(model, tokenizer, dataset(sources, gold), dataset(valid_sources, valid_gold),
-                             spec["training"], seq2seq_loss_fn(spec["loss"], [placeholder], None, {}), out / "ck",
-                             {"bench": "online"}, data_collator=Seq2SeqKDCollator(tokenizer, model, [placeholder.top_k]),
-                             compute_metrics=None)
+        training.train_model(
+            model,
+            tokenizer,
+            dataset(sources, gold),
+            dataset(valid_sources, valid_gold),
+            spec["training"],
+            seq2seq_loss_fn(spec["loss"], [placeholder], None, {}),
+            out / "ck",
+            {"bench": "online"},
+            data_collator=Seq2SeqKDCollator(tokenizer, model, [placeholder.top_k]),
+            compute_metrics=None,
+        )
     model.save_pretrained(out / "model")
     return time.perf_counter() - start
 
@@ -91,16 +109,24 @@ def step_times(spec: dict, data: str, init: str, teacher_dir: str, cache: Path, 
     tokenizer, model = load_tokenizer(init), load_seq2seq(init)
     teacher = load_seq2seq(teacher_dir).eval()
     frame, fingerprint = read_logits(cache)
-    rows = TeacherRows("teacher", int(fingerprint["top_k"]), False,
-                       {name: frame[name].tolist() for name in frame.columns if name not in ("split", "row_id")})
+    rows = TeacherRows(
+        "teacher",
+        int(fingerprint["top_k"]),
+        False,
+        {name: frame[name].tolist() for name in frame.columns if name not in ("split", "row_id")},
+    )
     _, sources, gold = encoded_split(data, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"])
     plain = {"input_ids": sources, "attention_mask": [[1] * len(s) for s in sources], "labels": gold}
     cached = Dataset.from_dict({**plain, **teacher_columns([rows], {})})
     plain = Dataset.from_dict(plain)
     variants = {
         "gold_only": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec["loss"], [], None, {}), False),
-        "cached": (cached, Seq2SeqKDCollator(tokenizer, model, [rows.top_k]),
-                   seq2seq_loss_fn(spec["loss"], [rows], None, {}), False),
+        "cached": (
+            cached,
+            Seq2SeqKDCollator(tokenizer, model, [rows.top_k]),
+            seq2seq_loss_fn(spec["loss"], [rows], None, {}),
+            False,
+        ),
         "online": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec["loss"], [rows], None, {}), True),
     }
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -117,8 +143,11 @@ def step_times(spec: dict, data: str, init: str, teacher_dir: str, cache: Path, 
                 with torch.no_grad():
                     logits = teacher(**batch).logits
                     values, ids = torch.log_softmax(logits.float(), dim=-1).topk(rows.top_k, dim=-1)
-                targets.update(teacher_0_topk_ids=ids, teacher_0_topk_logprobs=values,
-                               teacher_0_tail_mass=(1 - values.double().exp().sum(-1)).clamp_min(0).float())
+                targets.update(
+                    teacher_0_topk_ids=ids,
+                    teacher_0_topk_logprobs=values,
+                    teacher_0_tail_mass=(1 - values.double().exp().sum(-1)).clamp_min(0).float(),
+                )
             loss_fn(model(**batch), targets, batch)["loss"].backward()
             optimiser.step()
             optimiser.zero_grad()
@@ -144,44 +173,100 @@ def main() -> None:
     parser.add_argument("--out", help="write the results as JSON here too")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    task = {"type": args.type, "prompt": prompt_for(args.type, None), "max_length": args.max_length,
-            "max_target_length": args.max_target_length}
-    entry = {"name": "teacher", "key": "bench", "logits_key": "bench.topk", "top_k": args.k, "targets": "gold",
-             "hidden_layers": {}}
-    train = {"epochs": args.epochs, "learning_rate": 5e-4, "batch_size": args.batch_size,
-             "gradient_accumulation_steps": 1, "weight_decay": 0.0, "warmup_ratio": 0.0, "eval_steps": 10**6,
-             "logging_steps": 10, "seed": 1}
-    spec = {**task, "student": "bench", "labels": None, "training": train,
-            "loss": {"ce": 0.5, "kd": 0.5, "temperature": 1.0}}
+    task = {
+        "type": args.type,
+        "prompt": prompt_for(args.type, None),
+        "max_length": args.max_length,
+        "max_target_length": args.max_target_length,
+    }
+    entry = {
+        "name": "teacher",
+        "key": "bench",
+        "logits_key": "bench.topk",
+        "top_k": args.k,
+        "targets": "gold",
+        "hidden_layers": {},
+    }
+    train = {
+        "epochs": args.epochs,
+        "learning_rate": 5e-4,
+        "batch_size": args.batch_size,
+        "gradient_accumulation_steps": 1,
+        "weight_decay": 0.0,
+        "warmup_ratio": 0.0,
+        "eval_steps": 10**6,
+        "logging_steps": 10,
+        "seed": 1,
+    }
+    spec = {
+        **task,
+        "student": "bench",
+        "labels": None,
+        "training": train,
+        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 1.0},
+    }
     times: dict[str, list[float]] = {"gold_only": [], "cached": [], "online": []}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         cache = root / "cache.parquet"
-        cache_seconds = timed(teacher_logits, {**task, **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
-                                               "teacher": "teacher", "teacher_key": "bench", "logits_key": "bench.topk",
-                                               "model": args.teacher}, args.data, str(cache))
-        init_student({"type": args.type, "model": args.student_model, "init": {"method": "scratch"}, "labels": None,
-                      "seed": 1}, str(root / "init"))
+        cache_seconds = timed(
+            teacher_logits,
+            {
+                **task,
+                **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
+                "teacher": "teacher",
+                "teacher_key": "bench",
+                "logits_key": "bench.topk",
+                "model": args.teacher,
+            },
+            args.data,
+            str(cache),
+        )
+        init_student(
+            {"type": args.type, "model": args.student_model, "init": {"method": "scratch"}, "labels": None, "seed": 1},
+            str(root / "init"),
+        )
         for repeat in range(args.repeats):
             for name in times:  # interleaved, so that load changes hit every variant alike
                 out = root / f"{name}-{repeat}"
                 if name == "online":
-                    times[name].append(online({**spec, "teachers": [entry]}, args.data, str(root / "init"),
-                                              args.teacher, out))
+                    times[name].append(
+                        online({**spec, "teachers": [entry]}, args.data, str(root / "init"), args.teacher, out)
+                    )
                     continue
                 teachers, paths = ([entry], [str(cache)]) if name == "cached" else ([], [])
-                times[name].append(timed(distill, {**spec, "teachers": teachers}, args.data, str(root / "init"), paths,
-                                         str(out / "model"), str(out / "history.json"), str(out / "ck")))
+                times[name].append(
+                    timed(
+                        distill,
+                        {**spec, "teachers": teachers},
+                        args.data,
+                        str(root / "init"),
+                        paths,
+                        str(out / "model"),
+                        str(out / "history.json"),
+                        str(out / "ck"),
+                    )
+                )
         steps = json.loads((root / "cached-0" / "history.json").read_text())[-1]["step"] if args.repeats else None
-        per_step = step_times(spec, args.data, str(root / "init"), args.teacher, cache, args.steps) if args.steps else {}
+        per_step = (
+            step_times(spec, args.data, str(root / "init"), args.teacher, cache, args.steps) if args.steps else {}
+        )
     median = {name: float(np.median(values)) if values else float("nan") for name, values in times.items()}
-    results = {"machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} threads",
-               "teacher": args.teacher, "student": args.student_model, "k": args.k, "epochs": args.epochs,
-               "batch_size": args.batch_size, "steps": steps, "seconds": times, "median_seconds": median,
-               "teacher_logits_seconds": cache_seconds,
-               "cached_vs_gold_only": median["cached"] / median["gold_only"],
-               "online_vs_gold_only": median["online"] / median["gold_only"],
-               "online_vs_cached": median["online"] / median["cached"]}
+    results = {
+        "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} threads",
+        "teacher": args.teacher,
+        "student": args.student_model,
+        "k": args.k,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "steps": steps,
+        "seconds": times,
+        "median_seconds": median,
+        "teacher_logits_seconds": cache_seconds,
+        "cached_vs_gold_only": median["cached"] / median["gold_only"],
+        "online_vs_gold_only": median["online"] / median["gold_only"],
+        "online_vs_cached": median["online"] / median["cached"],
+    }
     if per_step:
         results["seconds_per_step"] = per_step
         results["per_step_cached_vs_gold_only"] = per_step["cached"] / per_step["gold_only"]

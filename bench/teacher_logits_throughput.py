@@ -38,8 +38,7 @@ def timed_rounds(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, 
     return {name: harness.median(values) for name, values in times.items()}
 
 
-def ordered_loop(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int,
-                 padding: str) -> None:
+def ordered_loop(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int, padding: str) -> None:
     """Forward passes over `texts` in their order; `padding` is `longest` (per batch) or `max_length`."""
     import torch
 
@@ -72,43 +71,74 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     texts = [text for split in SPLITS for text in read_split(data_dir, split)["text"]]
     max_length, batch = int(teacher.spec["max_length"]), args.batch_size
     model, tokenizer = load_classifier(teacher.model_ref), load_tokenizer(teacher.model_ref)
-    seconds = timed_rounds({
-        "stage": lambda: teacher_logits(spec, data_dir, str(scratch / "logits.parquet"), batch),
-        "bare": lambda: ordered_loop(model, tokenizer, texts, max_length, batch, "longest"),
-        "bucketed": lambda: predict_logits(model, tokenizer, texts, max_length, batch, "bucketed"),
-        "naive": lambda: ordered_loop(model, tokenizer, texts, max_length, batch, "max_length"),
-    }, args.repeats)
+    seconds = timed_rounds(
+        {
+            "stage": lambda: teacher_logits(spec, data_dir, str(scratch / "logits.parquet"), batch),
+            "bare": lambda: ordered_loop(model, tokenizer, texts, max_length, batch, "longest"),
+            "bucketed": lambda: predict_logits(model, tokenizer, texts, max_length, batch, "bucketed"),
+            "naive": lambda: ordered_loop(model, tokenizer, texts, max_length, batch, "max_length"),
+        },
+        args.repeats,
+    )
     return {
-        "experiment": config["experiment"], "teacher": f"{teacher.name} ({teacher.spec['model']})",
-        "rows": len(texts), "max_length": max_length, "batch_size": batch, "threads": plan.threads,
+        "experiment": config["experiment"],
+        "teacher": f"{teacher.name} ({teacher.spec['model']})",
+        "rows": len(texts),
+        "max_length": max_length,
+        "batch_size": batch,
+        "threads": plan.threads,
         "per_s": {name: len(texts) / value for name, value in seconds.items()},
     }
 
 
-def section(
-    results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, str]
-) -> str:
+def section(results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, str]) -> str:
     """The markdown of benchmark 2."""
     rows = []
     for r in results:
         rate = r["per_s"]
-        rows.append([
-            r["experiment"], r["teacher"], r["rows"], r["max_length"], r["batch_size"], r["threads"],
-            f"{rate['stage']:,.1f}", f"{rate['bare']:,.1f}", f"{rate['stage'] / rate['bare']:.2f}×",
-            "yes" if rate["stage"] >= 0.9 * rate["bare"] else "**no**",
-            f"{rate['bucketed']:,.1f}", f"{rate['naive']:,.1f}", f"{rate['bucketed'] / rate['naive']:.2f}×",
-        ])
+        rows.append(
+            [
+                r["experiment"],
+                r["teacher"],
+                r["rows"],
+                r["max_length"],
+                r["batch_size"],
+                r["threads"],
+                f"{rate['stage']:,.1f}",
+                f"{rate['bare']:,.1f}",
+                f"{rate['stage'] / rate['bare']:.2f}×",
+                "yes" if rate["stage"] >= 0.9 * rate["bare"] else "**no**",
+                f"{rate['bucketed']:,.1f}",
+                f"{rate['naive']:,.1f}",
+                f"{rate['bucketed'] / rate['naive']:.2f}×",
+            ]
+        )
     table = harness.markdown_table(
-        ["Experiment", "Teacher", "Rows", "Max length", "Batch", "Threads", "stage (rows/s)", "bare loop (rows/s)",
-         "stage / bare", "≥ 0.9×", "bucketed inference (rows/s)", "padded to max length (rows/s)",
-         "bucketed / padded"],
+        [
+            "Experiment",
+            "Teacher",
+            "Rows",
+            "Max length",
+            "Batch",
+            "Threads",
+            "stage (rows/s)",
+            "bare loop (rows/s)",
+            "stage / bare",
+            "≥ 0.9×",
+            "bucketed inference (rows/s)",
+            "padded to max length (rows/s)",
+            "bucketed / padded",
+        ],
         rows,
     )
-    note = (f"Median of {args.repeats} alternating rounds after one warm-up each. The stage is timed end to "
-            "end in-process (model loading, reading the splits, hashing the weights, inference, writing "
-            "Parquet); the loops start with the model loaded. The bare loop keeps the data order and pads each batch to its longest text; "
-            "bucketed inference sorts by length first (what the stage does); the last loop pads every batch "
-            "to `max_length`.")
+    note = (
+        f"Median of {args.repeats} alternating rounds after one warm-up each. The stage is timed end to "
+        "end in-process (model loading, reading the splits, hashing the weights, inference, writing "
+        "Parquet); the loops start with the model loaded. The bare loop keeps the data order and pads each batch "
+        "to its longest text; "
+        "bucketed inference sorts by length first (what the stage does); the last loop pads every batch "
+        "to `max_length`."
+    )
     header = harness.machine_block(machine)
     return f"{header}\n\n{note}\n\n{table}"
 
@@ -122,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     results, machine = harness.measure_configs(args, measure, "bench-logits-")
     harness.publish(args, {"teacher-logits-throughput": section(results, args, machine)})
+
 
 if __name__ == "__main__":
     main()

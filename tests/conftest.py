@@ -26,8 +26,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def scalingdown(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m scalingdown ARGS` as a rule would."""
-    return subprocess.run([sys.executable, "-m", "scalingdown", *args], capture_output=True, text=True,
-                          cwd=cwd, env=_env())
+    return subprocess.run(
+        [sys.executable, "-m", "scalingdown", *args], capture_output=True, text=True, cwd=cwd, env=_env()
+    )
 
 
 def _env() -> dict[str, str]:

@@ -22,7 +22,12 @@ _QA = [
 _MC = [
     ("Ann lent her umbrella to Beth because _ was going out in the rain.", "", ["Ann", "Beth"], 1),
     ("The trophy did not fit in the case because _ was too big.", "", ["trophy", "case"], 0),
-    ("Sam baked a cake for the party.", "What will the guests want to do next?", ["eat the cake", "go to sleep", "leave early"], 0),
+    (
+        "Sam baked a cake for the party.",
+        "What will the guests want to do next?",
+        ["eat the cake", "go to sleep", "leave early"],
+        0,
+    ),
     ("Kim forgot her keys at home.", "How would Kim feel?", ["proud", "annoyed", "sleepy"], 1),
 ]
 _MATH = [
@@ -37,8 +42,9 @@ def qa_frame(rows: int) -> pd.DataFrame:
     records = []
     for index in range(rows):
         question, answer, aliases = _QA[index % len(_QA)]
-        records.append({"row_id": f"qa{index}", "question": f"{question} (variant {index})", "answer": answer,
-                        "aliases": aliases})
+        records.append(
+            {"row_id": f"qa{index}", "question": f"{question} (variant {index})", "answer": answer, "aliases": aliases}
+        )
     return pd.DataFrame(records)
 
 
@@ -46,8 +52,15 @@ def mc_frame(rows: int) -> pd.DataFrame:
     records = []
     for index in range(rows):
         context, question, options, label = _MC[index % len(_MC)]
-        records.append({"row_id": f"mc{index}", "context": f"{context} ({index})", "question": question,
-                        "options": options, "label": label})
+        records.append(
+            {
+                "row_id": f"mc{index}",
+                "context": f"{context} ({index})",
+                "question": question,
+                "options": options,
+                "label": label,
+            }
+        )
     return pd.DataFrame(records)
 
 
@@ -55,8 +68,15 @@ def math_frame(rows: int) -> pd.DataFrame:
     records = []
     for index in range(rows):
         question, options, rationale, answer = _MATH[index % len(_MATH)]
-        records.append({"row_id": f"m{index}", "question": f"{question} ({index})", "options": options,
-                        "rationale": rationale, "answer": answer})
+        records.append(
+            {
+                "row_id": f"m{index}",
+                "question": f"{question} ({index})",
+                "options": options,
+                "rationale": rationale,
+                "answer": answer,
+            }
+        )
     return pd.DataFrame(records)
 
 

@@ -9,13 +9,15 @@ from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 
-import harness  # noqa: E402
+import harness
 
 
 def test_write_section_replaces_only_its_own_section(tmp_path: Path):
     docs = tmp_path / "benchmarks.md"
-    docs.write_text("# B\n\n<!-- bench:a start -->\nold a\n<!-- bench:a end -->\n\nprose\n\n"
-                    "<!-- bench:b start -->\nold b\n<!-- bench:b end -->\n")
+    docs.write_text(
+        "# B\n\n<!-- bench:a start -->\nold a\n<!-- bench:a end -->\n\nprose\n\n"
+        "<!-- bench:b start -->\nold b\n<!-- bench:b end -->\n"
+    )
     harness.write_section(docs, "a", "new a\n\n| x |")
     text = docs.read_text()
     assert "<!-- bench:a start -->\nnew a\n\n| x |\n<!-- bench:a end -->" in text
@@ -40,7 +42,9 @@ def test_the_docs_skeleton_has_a_section_for_every_benchmark():
 
 
 def test_scheduled_jobs_reads_the_job_stats_table():
-    output = "Building DAG\nJob stats:\njob         count\n--------  -------\ndistill         1\nreport  1\n" \
-             "total           2\n\nReasons:\n    distill: params\n"
+    output = (
+        "Building DAG\nJob stats:\njob         count\n--------  -------\ndistill         1\nreport  1\n"
+        "total           2\n\nReasons:\n    distill: params\n"
+    )
     assert harness.scheduled_jobs(output) == {"distill": 1, "report": 1}
     assert harness.scheduled_jobs("Nothing to be done (all requested files are present and up to date).") == {}

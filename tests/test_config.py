@@ -73,14 +73,22 @@ def test_students_with_the_same_init_share_one_init_directory():
 @pytest.mark.parametrize(
     ("mutate", "key"),
     [
-        (lambda c: c["tasks"]["sentiment"]["students"]["distilled"].update(teachers=["nobody"]),
-         "tasks.sentiment.students.distilled.teachers"),
-        (lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["loss"].update(ce=0, kd=0),
-         "tasks.sentiment.students.distilled.loss"),
-        (lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(model="no/such/dir"),
-         "tasks.sentiment.teachers.big.model"),
-        (lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["init"].pop("layers"),
-         "tasks.sentiment.students.distilled.init.layers"),
+        (
+            lambda c: c["tasks"]["sentiment"]["students"]["distilled"].update(teachers=["nobody"]),
+            "tasks.sentiment.students.distilled.teachers",
+        ),
+        (
+            lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["loss"].update(ce=0, kd=0),
+            "tasks.sentiment.students.distilled.loss",
+        ),
+        (
+            lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(model="no/such/dir"),
+            "tasks.sentiment.teachers.big.model",
+        ),
+        (
+            lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["init"].pop("layers"),
+            "tasks.sentiment.students.distilled.init.layers",
+        ),
     ],
     ids=["undefined-teacher", "all-loss-weights-zero", "model-dir-missing", "init-without-layers"],
 )
@@ -102,7 +110,13 @@ def test_a_student_without_training_or_loss_gets_the_schema_defaults():
 
     validate(config, str(TINY_CONFIG.parents[2] / "workflow" / "schemas" / "config.schema.yaml"))
     student = config["tasks"]["sentiment"]["students"]["plain"]
-    assert student["loss"] == {"ce": 0.5, "kd": 0.5, "temperature": 2.0, "hidden": 0, "hidden_map": {},
-                               "hidden_projection": "auto"}
+    assert student["loss"] == {
+        "ce": 0.5,
+        "kd": 0.5,
+        "temperature": 2.0,
+        "hidden": 0,
+        "hidden_map": {},
+        "hidden_projection": "auto",
+    }
     assert student["training"]["learning_rate"] == 5e-5 and student["training"]["epochs"] == 3
     check_config(config)

@@ -51,8 +51,10 @@ def test_launcher_is_plain_python_for_one_process_and_torchrun_otherwise():
 
 
 def test_processes_follow_the_gpus_of_the_stage_and_enter_the_spec():
-    plan = _plan_with({"processes": "gpus", "deepspeed": "config/ds_config.json"},
-                      {"distill": {"gpu": 4}, "finetune_teacher": {"gpu": 2}})
+    plan = _plan_with(
+        {"processes": "gpus", "deepspeed": "config/ds_config.json"},
+        {"distill": {"gpu": 4}, "finetune_teacher": {"gpu": 2}},
+    )
     assert plan.processes("distill") == 4 and plan.processes("finetune_teacher") == 2
     assert plan.launcher("distill") == launcher_prefix(4, deepspeed=True)
     assert plan.resources("distill") == {"gpu": 4, "mem_mb": 4000, "runtime": 60, "cpus_per_gpu": 4}
@@ -77,8 +79,10 @@ def test_distill_trains_with_deepspeed_zero2_on_two_cpu_processes(distill_inputs
     log = result.stdout + result.stderr
 
     assert "DeepSpeed ZeRO stage 2 on 2 process(es)" in log
-    rows = {int(rank): set(json.loads(seen))
-            for rank, seen in re.findall(r"process (\d) of 2 trained on rows (\[[\d, ]*\])", log)}
+    rows = {
+        int(rank): set(json.loads(seen))
+        for rank, seen in re.findall(r"process (\d) of 2 trained on rows (\[[\d, ]*\])", log)
+    }
     assert sorted(rows) == [0, 1], log[-3000:]
     assert rows[0] and rows[1] and not rows[0] & rows[1], "the two processes trained on overlapping rows"
     assert rows[0] | rows[1] == set(range(len(read_split(distill_inputs.data, "train"))))

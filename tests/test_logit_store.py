@@ -18,15 +18,18 @@ def cache(tmp_path, data):
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(5, 3)).astype(np.float32) * 1e3
     rows = pd.DataFrame({"split": "train", "row_id": data["row_id"], "logits": list(logits)})
-    fingerprint = {"teacher_key": "t-1", "label_names": ["a", "b", "c"],
-                   "splits": {"train": {"rows": 5, "sha256": frame_fingerprint(data)}}}
+    fingerprint = {
+        "teacher_key": "t-1",
+        "label_names": ["a", "b", "c"],
+        "splits": {"train": {"rows": 5, "sha256": frame_fingerprint(data)}},
+    }
     path = tmp_path / "logits.parquet"
     write_logits(path, rows, fingerprint)
     return path, logits, fingerprint
 
 
 def test_round_trip_is_exact(cache):
-    path, logits, fingerprint = cache
+    path, logits, _fingerprint = cache
     frame, read_back = read_logits(path)
     assert np.array_equal(split_matrix(frame, "train"), logits)
     assert split_matrix(frame, "train").dtype == np.float32
@@ -37,8 +40,14 @@ def test_round_trip_is_exact(cache):
 
 def _check(path, data, expected=None, hashes=None):
     frame, fingerprint = read_logits(path)
-    check_cache(path, fingerprint, frame, expected or {"teacher_key": "t-1"}, {"train": data},
-                hashes or {"train": frame_fingerprint(data)})
+    check_cache(
+        path,
+        fingerprint,
+        frame,
+        expected or {"teacher_key": "t-1"},
+        {"train": data},
+        hashes or {"train": frame_fingerprint(data)},
+    )
 
 
 def test_matching_cache_is_accepted(cache, data):

@@ -21,11 +21,16 @@ def _raw() -> dict:
     """The tiny config with a second teacher (LoRA) and a student distilled from both with a hidden map."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     task = config["tasks"]["sentiment"]
-    task["teachers"]["small"] = {"model": "tiny:bert-l2-h32", "max_length": 32,
-                                 "finetune": {"method": "lora", "lora_config": str(REPO / "config" / "lora_config.json"),
-                                              "epochs": 1}}
-    task["students"]["both"] = {"teachers": ["big", "small"], "weighting": {"method": "validation"},
-                                "loss": {"hidden": 1.0, "hidden_map": {1: {"big": 2, "small": 1}}}}
+    task["teachers"]["small"] = {
+        "model": "tiny:bert-l2-h32",
+        "max_length": 32,
+        "finetune": {"method": "lora", "lora_config": str(REPO / "config" / "lora_config.json"), "epochs": 1},
+    }
+    task["students"]["both"] = {
+        "teachers": ["big", "small"],
+        "weighting": {"method": "validation"},
+        "loss": {"hidden": 1.0, "hidden_map": {1: {"big": 2, "small": 1}}},
+    }
     return config
 
 
@@ -42,10 +47,14 @@ def _student(config: dict, name: str = "both") -> dict:
 
 
 def test_the_hyperparameters_file_sits_under_the_tasks_defaults_and_the_models_own_settings(tmp_path):
-    (tmp_path / "hp.yaml").write_text(yaml.safe_dump({
-        "teacher_defaults": {"max_length": 50, "finetune": {"epochs": 7, "learning_rate": 3.0e-5}},
-        "student_defaults": {"training": {"epochs": 9, "weight_decay": 0.2}, "loss": {"temperature": 5.0}},
-    }))
+    (tmp_path / "hp.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "teacher_defaults": {"max_length": 50, "finetune": {"epochs": 7, "learning_rate": 3.0e-5}},
+                "student_defaults": {"training": {"epochs": 9, "weight_decay": 0.2}, "loss": {"temperature": 5.0}},
+            }
+        )
+    )
     config = _raw()
     config["hyperparameters"] = "hp.yaml"
     task = config["tasks"]["sentiment"]
@@ -53,14 +62,14 @@ def test_the_hyperparameters_file_sits_under_the_tasks_defaults_and_the_models_o
     del _student(config)["loss"]
     config = _ready(config, tmp_path)
     task = config["tasks"]["sentiment"]
-    assert task["teachers"]["small"]["max_length"] == 50                      # from the file
-    assert task["teachers"]["big"]["max_length"] == 32                        # the teacher's own
-    assert task["teachers"]["small"]["finetune"]["epochs"] == 1               # the teacher's own
-    assert task["teachers"]["small"]["finetune"]["learning_rate"] == 3.0e-5   # from the file
-    assert task["teachers"]["big"]["finetune"]["learning_rate"] == 1.0e-3     # the teacher's own
-    assert _student(config, "distilled")["training"]["epochs"] == 1           # the task's student_defaults
-    assert _student(config, "distilled")["training"]["weight_decay"] == 0.2   # from the file
-    assert _student(config, "distilled")["loss"]["temperature"] == 2.0        # the task's student_defaults
+    assert task["teachers"]["small"]["max_length"] == 50  # from the file
+    assert task["teachers"]["big"]["max_length"] == 32  # the teacher's own
+    assert task["teachers"]["small"]["finetune"]["epochs"] == 1  # the teacher's own
+    assert task["teachers"]["small"]["finetune"]["learning_rate"] == 3.0e-5  # from the file
+    assert task["teachers"]["big"]["finetune"]["learning_rate"] == 1.0e-3  # the teacher's own
+    assert _student(config, "distilled")["training"]["epochs"] == 1  # the task's student_defaults
+    assert _student(config, "distilled")["training"]["weight_decay"] == 0.2  # from the file
+    assert _student(config, "distilled")["loss"]["temperature"] == 2.0  # the task's student_defaults
     assert _student(config)["loss"]["temperature"] == 2.0
 
 
@@ -89,28 +98,62 @@ S = "tasks.sentiment.students.both"
 @pytest.mark.parametrize(
     ("mutate", "key", "problem"),
     [
-        (lambda c: _student(c).update(weighting={"method": "fixed", "weights": {"big": 1.0}}),
-         f"{S}.weighting.weights", "the student's teachers are ['big', 'small']"),
+        (
+            lambda c: _student(c).update(weighting={"method": "fixed", "weights": {"big": 1.0}}),
+            f"{S}.weighting.weights",
+            "the student's teachers are ['big', 'small']",
+        ),
         (lambda c: _student(c).update(weighting={"method": "fixed"}), f"{S}.weighting.weights", "needs a weight"),
-        (lambda c: _student(c).update(weighting={"method": "uniform", "weights": {"big": 1, "small": 1}}),
-         f"{S}.weighting.weights", "only used with method fixed"),
+        (
+            lambda c: _student(c).update(weighting={"method": "uniform", "weights": {"big": 1, "small": 1}}),
+            f"{S}.weighting.weights",
+            "only used with method fixed",
+        ),
         (lambda c: _student(c).update(teachers=["big"]), f"{S}.loss.hidden_map", "'small' is not one of"),
         (lambda c: _student(c)["loss"].update(hidden_map={}), f"{S}.loss.hidden_map", "needs a map"),
         (lambda c: _student(c)["loss"].update(hidden=0), f"{S}.loss.hidden", "its weight loss.hidden is 0"),
-        (lambda c: _student(c).update(init={"method": "teacher_layers", "layers": [0], "every": 2}),
-         f"{S}.init.layers", "takes only one of"),
-        (lambda c: (c["tasks"]["sentiment"]["student_defaults"].update(init={"method": "scratch"}),
-                    _student(c).update(init={"every": 2})), f"{S}.init.every",
-         "only used with method teacher_layers"),
-        (lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(labels={"LABEL_0": "bullish"}),
-         "tasks.sentiment.teachers.big.labels", "maps onto ['bullish'], which are not task labels"),
-        (lambda c: c["tasks"]["sentiment"]["teachers"]["small"]["finetune"].update(lora_config="nowhere.json"),
-         "tasks.sentiment.teachers.small.finetune.lora_config", "'nowhere.json' not found"),
-        (lambda c: c["tasks"]["sentiment"]["teachers"]["big"]["finetune"].update(lora_config="x.json"),
-         "tasks.sentiment.teachers.big.finetune.lora_config", "only used with method lora"),
+        (
+            lambda c: _student(c).update(init={"method": "teacher_layers", "layers": [0], "every": 2}),
+            f"{S}.init.layers",
+            "takes only one of",
+        ),
+        (
+            lambda c: (
+                c["tasks"]["sentiment"]["student_defaults"].update(init={"method": "scratch"}),
+                _student(c).update(init={"every": 2}),
+            ),
+            f"{S}.init.every",
+            "only used with method teacher_layers",
+        ),
+        (
+            lambda c: c["tasks"]["sentiment"]["teachers"]["big"].update(labels={"LABEL_0": "bullish"}),
+            "tasks.sentiment.teachers.big.labels",
+            "maps onto ['bullish'], which are not task labels",
+        ),
+        (
+            lambda c: c["tasks"]["sentiment"]["teachers"]["small"]["finetune"].update(lora_config="nowhere.json"),
+            "tasks.sentiment.teachers.small.finetune.lora_config",
+            "'nowhere.json' not found",
+        ),
+        (
+            lambda c: c["tasks"]["sentiment"]["teachers"]["big"]["finetune"].update(lora_config="x.json"),
+            "tasks.sentiment.teachers.big.finetune.lora_config",
+            "only used with method lora",
+        ),
     ],
-    ids=["fixed-names", "fixed-missing", "weights-unused", "hidden-teacher", "hidden-no-map", "hidden-zero",
-         "init-both", "init-every-pretrained", "label-map", "lora-file", "lora-full"],
+    ids=[
+        "fixed-names",
+        "fixed-missing",
+        "weights-unused",
+        "hidden-teacher",
+        "hidden-no-map",
+        "hidden-zero",
+        "init-both",
+        "init-every-pretrained",
+        "label-map",
+        "lora-file",
+        "lora-full",
+    ],
 )
 def test_semantic_errors_name_the_key(tmp_path, mutate, key, problem):
     with pytest.raises(ConfigError) as error:

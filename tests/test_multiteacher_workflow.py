@@ -33,25 +33,49 @@ def _two_teacher_config(finbert_dir: Path) -> dict:
         "seed": 3,
         "threads": 1,
         "benchmark": {"warmup": 1, "runs": 20, "batch_size": 8},
-        "tasks": {"sentiment": {
-            "type": "classification",
-            "labels": ["negative", "neutral", "positive"],
-            "data": {"loader": "synthetic_finance", "options": {"rows": 60}, "split": {"validation": 0.2, "test": 0.25}},
-            "teachers": {
-                "lora": {"model": "tiny:bert-l2-h32", "max_length": 32,
-                         "finetune": {"method": "lora", "lora_config": str(REPO / "config" / "lora_config.json"),
-                                      "epochs": 1, "learning_rate": 1.0e-3, "batch_size": 8, "eval_steps": 2}},
-                "finbert": {"model": str(finbert_dir), "max_length": 24, "finetune": False},
-            },
-            "students": {"both": {
-                "model": "tiny:bert-l2-h32", "max_length": 32,
-                "init": {"method": "teacher_layers", "every": 2},
-                "teachers": ["lora", "finbert"],
-                "weighting": {"method": "validation"},
-                "training": {"epochs": 1, "learning_rate": 1.0e-3, "batch_size": 8, "eval_steps": 2, "logging_steps": 2},
-                "loss": {"ce": 0.5, "kd": 0.5, "hidden": 1.0, "hidden_map": {1: {"lora": 2, "finbert": 1}}},
-            }},
-        }},
+        "tasks": {
+            "sentiment": {
+                "type": "classification",
+                "labels": ["negative", "neutral", "positive"],
+                "data": {
+                    "loader": "synthetic_finance",
+                    "options": {"rows": 60},
+                    "split": {"validation": 0.2, "test": 0.25},
+                },
+                "teachers": {
+                    "lora": {
+                        "model": "tiny:bert-l2-h32",
+                        "max_length": 32,
+                        "finetune": {
+                            "method": "lora",
+                            "lora_config": str(REPO / "config" / "lora_config.json"),
+                            "epochs": 1,
+                            "learning_rate": 1.0e-3,
+                            "batch_size": 8,
+                            "eval_steps": 2,
+                        },
+                    },
+                    "finbert": {"model": str(finbert_dir), "max_length": 24, "finetune": False},
+                },
+                "students": {
+                    "both": {
+                        "model": "tiny:bert-l2-h32",
+                        "max_length": 32,
+                        "init": {"method": "teacher_layers", "every": 2},
+                        "teachers": ["lora", "finbert"],
+                        "weighting": {"method": "validation"},
+                        "training": {
+                            "epochs": 1,
+                            "learning_rate": 1.0e-3,
+                            "batch_size": 8,
+                            "eval_steps": 2,
+                            "logging_steps": 2,
+                        },
+                        "loss": {"ce": 0.5, "kd": 0.5, "hidden": 1.0, "hidden_map": {1: {"lora": 2, "finbert": 1}}},
+                    }
+                },
+            }
+        },
     }
 
 
@@ -84,7 +108,7 @@ def test_two_teachers_end_to_end(two_teacher_run: Path):
     assert any("loss_hidden" in entry and "loss_kl" in entry for entry in history)
     model_dir = root / "sentiment" / "students" / "both" / "model"
     with safe_open(model_dir / "model.safetensors", "pt") as weights:
-        assert not [key for key in weights.keys() if "kd_projections" in key], "projections are not saved"
+        assert not [key for key in weights.keys() if "kd_projections" in key], "projections are not saved"  # noqa: SIM118 (safe_open is not iterable)
     student = AutoModelForSequenceClassification.from_pretrained(model_dir)
     assert student.config.num_hidden_layers == 1 and not student.config.output_hidden_states
 
@@ -98,8 +122,14 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
     student["loss"]["hidden_map"] = {1: {"lora": 1, "finbert": 1}}
     (two_teacher_run / "remapped.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(two_teacher_run, "--configfile", str(two_teacher_run / "remapped.yaml"), "-n")
-    assert _jobs(result.stdout) == {"teacher_logits": 1, "teacher_ensemble": 1, "distill": 1, "evaluate": 1,
-                                    "report": 1, "all": 1}, result.stdout
+    assert _jobs(result.stdout) == {
+        "teacher_logits": 1,
+        "teacher_ensemble": 1,
+        "distill": 1,
+        "evaluate": 1,
+        "report": 1,
+        "all": 1,
+    }, result.stdout
 
     student["loss"]["hidden_map"] = {1: {"lora": 2, "finbert": 1}}
     student["training"]["learning_rate"] = 2.0e-3
@@ -119,8 +149,17 @@ def _study_workdir(tmp_path: Path) -> Path:
 def test_the_finance_study_dry_run_schedules_every_stage_without_network(tmp_path: Path, shared_datasets: Path):
     workdir = _study_workdir(tmp_path)
     result = snakemake(workdir, "--configfile", str(workdir / "config/experiments/finance.yaml"), "-n", "-p")
-    assert _jobs(result.stdout) == {"prepare": 1, "finetune_teacher": 2, "teacher_logits": 3, "init_student": 1,
-                                    "distill": 2, "evaluate": 6, "teacher_ensemble": 1, "report": 1, "all": 1}
+    assert _jobs(result.stdout) == {
+        "prepare": 1,
+        "finetune_teacher": 2,
+        "teacher_logits": 3,
+        "init_student": 1,
+        "distill": 2,
+        "evaluate": 6,
+        "teacher_ensemble": 1,
+        "report": 1,
+        "all": 1,
+    }
     commands = result.stdout
     assert "hub:ProsusAI/finbert" in commands and "hub:distilbert-base-uncased" in commands
     assert '"learning_rate":2e-05' in commands, "the study's hyper-parameters file is merged"
@@ -131,5 +170,14 @@ def test_the_finance_study_dry_run_schedules_every_stage_without_network(tmp_pat
 def test_the_offline_study_dry_run(tmp_path: Path, shared_datasets: Path):
     workdir = _study_workdir(tmp_path)
     result = snakemake(workdir, "--configfile", str(workdir / "config/experiments/phrasebank-minilm.yaml"), "-n")
-    assert _jobs(result.stdout) == {"prepare": 1, "finetune_teacher": 2, "teacher_logits": 2, "init_student": 1,
-                                    "distill": 4, "evaluate": 7, "teacher_ensemble": 1, "report": 1, "all": 1}
+    assert _jobs(result.stdout) == {
+        "prepare": 1,
+        "finetune_teacher": 2,
+        "teacher_logits": 2,
+        "init_student": 1,
+        "distill": 4,
+        "evaluate": 7,
+        "teacher_ensemble": 1,
+        "report": 1,
+        "all": 1,
+    }

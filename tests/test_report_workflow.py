@@ -53,7 +53,7 @@ def test_snakemake_report_includes_the_plots(tiny_run: Path, tmp_path: Path):
     archive = tmp_path / "report.zip"
     snakemake(tiny_run, "--configfile", str(tiny_run / "tiny.yaml"), "--report", str(archive))
     names = [Path(name).name for name in zipfile.ZipFile(archive).namelist()]
-    assert set(PLOTS + ["metrics.csv", "report.html"]) <= set(names)
+    assert {*PLOTS, "metrics.csv", "report.html"} <= set(names)
 
 
 def test_online_distillation_trains_exactly_like_the_cached_mode(tiny_run: Path, tmp_path: Path):
@@ -64,10 +64,22 @@ def test_online_distillation_trains_exactly_like_the_cached_mode(tiny_run: Path,
     plan = Plan(config)
     student = plan.student("sentiment", "online")
     result = scalingdown(
-        "distill", "--spec", plan.distill_spec("sentiment", "online"),
-        "--data", plan.tasks["sentiment"].data_dir, "--init", student.init_dir,
-        "--out", str(tmp_path / "model"), "--history", str(tmp_path / "history.json"),
-        "--checkpoints", str(tmp_path / "checkpoints"), "--threads", "1", cwd=tiny_run,
+        "distill",
+        "--spec",
+        plan.distill_spec("sentiment", "online"),
+        "--data",
+        plan.tasks["sentiment"].data_dir,
+        "--init",
+        student.init_dir,
+        "--out",
+        str(tmp_path / "model"),
+        "--history",
+        str(tmp_path / "history.json"),
+        "--checkpoints",
+        str(tmp_path / "checkpoints"),
+        "--threads",
+        "1",
+        cwd=tiny_run,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     online = [e for e in json.loads((tmp_path / "history.json").read_text()) if "loss_kl" in e]

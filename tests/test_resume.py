@@ -51,7 +51,8 @@ def _kill_after_first_checkpoint(command: list[str], checkpoints: Path) -> None:
 
 
 def test_a_killed_distill_resumes_from_its_last_checkpoint_and_matches_an_uninterrupted_run(
-        distill_inputs: DistillInputs, tmp_path: Path):
+    distill_inputs: DistillInputs, tmp_path: Path
+):
     uninterrupted = tmp_path / "uninterrupted"
     result = subprocess.run(_command(distill_inputs, uninterrupted), capture_output=True, text=True, env=stage_env())
     assert result.returncode == 0, result.stderr[-3000:]

@@ -56,41 +56,94 @@ def test_a_valid_seq2seq_config_passes():
 @pytest.mark.parametrize(
     ("mutate", "key", "problem"),
     [
-        (lambda c: _qa(c)["students"]["stage2"]["init"].update(student="stage9"),
-         "tasks.qa.students.stage2.init.student", "'stage9' is not a student"),
-        (lambda c: _qa(c)["students"]["stage1"].update(init={"method": "student", "student": "stage2"}),
-         "tasks.qa.students.stage1.init.student", "loops: stage1 → stage2 → stage1"),
-        (lambda c: _qa(c)["students"]["stage1"].update(train=False),
-         "tasks.qa.students.stage2.init.student", "'stage1' is not trained"),
-        (lambda c: _qa(c)["students"]["stage2"].update(model="tiny:t5-l2-h16"),
-         "tasks.qa.students.stage2.model", "differs from the model of 'stage1'"),
-        (lambda c: _qa(c)["students"]["stage1"].update(init={"method": "pretrained", "student": "x"}),
-         "tasks.qa.students.stage1.init.student", "method student needs"),
-        (lambda c: _qa(c)["students"]["stage1"].update(max_target_length=20),
-         "tasks.qa.students.stage1.max_target_length", "must equal that of teacher 'base' (16)"),
-        (lambda c: _qa(c)["teachers"]["base"].update(targets="generated") or
-         _qa(c)["students"]["stage1"].update(teachers=["base", "large"]),
-         "tasks.qa.students.stage1.teachers", "exactly one teacher"),
-        (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 3]]}}),
-         "tasks.qa.students.stage1.loss.hidden_layers.encoder", "caches no encoder hidden state of layer(s) [3]"),
-        (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5}),
-         "tasks.qa.students.stage1.loss.hidden_layers", "needs [student, teacher] layer pairs"),
-        (lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_map": {"1": {"base": 2}}}),
-         "tasks.qa.students.stage1.loss.hidden_map", "pair layers with loss.hidden_layers"),
-        (lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
-         "tasks.qa.teachers.base.model", "needs a text-to-text (T5-family) model"),
-        (lambda c: _qa(c)["students"]["stage1"].update(teacher_mode="online"),
-         "tasks.qa.students.stage1.teacher_mode", "learn from the top-k cache"),
-        (lambda c: _qa(c).update(prompt={"source": "{question} {answer}"}),
-         "tasks.qa.prompt.source", "uses {answer}"),
+        (
+            lambda c: _qa(c)["students"]["stage2"]["init"].update(student="stage9"),
+            "tasks.qa.students.stage2.init.student",
+            "'stage9' is not a student",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(init={"method": "student", "student": "stage2"}),
+            "tasks.qa.students.stage1.init.student",
+            "loops: stage1 → stage2 → stage1",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(train=False),
+            "tasks.qa.students.stage2.init.student",
+            "'stage1' is not trained",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage2"].update(model="tiny:t5-l2-h16"),
+            "tasks.qa.students.stage2.model",
+            "differs from the model of 'stage1'",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(init={"method": "pretrained", "student": "x"}),
+            "tasks.qa.students.stage1.init.student",
+            "method student needs",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(max_target_length=20),
+            "tasks.qa.students.stage1.max_target_length",
+            "must equal that of teacher 'base' (16)",
+        ),
+        (
+            lambda c: (
+                _qa(c)["teachers"]["base"].update(targets="generated")
+                or _qa(c)["students"]["stage1"].update(teachers=["base", "large"])
+            ),
+            "tasks.qa.students.stage1.teachers",
+            "exactly one teacher",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 3]]}}),
+            "tasks.qa.students.stage1.loss.hidden_layers.encoder",
+            "caches no encoder hidden state of layer(s) [3]",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5}),
+            "tasks.qa.students.stage1.loss.hidden_layers",
+            "needs [student, teacher] layer pairs",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_map": {"1": {"base": 2}}}),
+            "tasks.qa.students.stage1.loss.hidden_map",
+            "pair layers with loss.hidden_layers",
+        ),
+        (
+            lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
+            "tasks.qa.teachers.base.model",
+            "needs a text-to-text (T5-family) model",
+        ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(teacher_mode="online"),
+            "tasks.qa.students.stage1.teacher_mode",
+            "learn from the top-k cache",
+        ),
+        (lambda c: _qa(c).update(prompt={"source": "{question} {answer}"}), "tasks.qa.prompt.source", "uses {answer}"),
         (lambda c: _qa(c).update(labels=["a", "b"]), "tasks.qa.labels", "has no label names"),
-        (lambda c: _qa(c)["students"]["stage1"].update(init={"method": "teacher_layers", "layers": [0]}),
-         "tasks.qa.students.stage1.init.method", "teacher_layers selects encoder-classifier layers"),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(init={"method": "teacher_layers", "layers": [0]}),
+            "tasks.qa.students.stage1.init.method",
+            "teacher_layers selects encoder-classifier layers",
+        ),
     ],
-    ids=["unknown-student", "cycle", "untrained-source", "other-model", "student-key-without-method",
-         "target-length", "generated-two-teachers", "hidden-layer-not-cached", "hidden-without-pairs",
-         "hidden-with-lora", "encoder-model", "online",
-         "prompt-leaks-answer", "labels", "teacher-layers"],
+    ids=[
+        "unknown-student",
+        "cycle",
+        "untrained-source",
+        "other-model",
+        "student-key-without-method",
+        "target-length",
+        "generated-two-teachers",
+        "hidden-layer-not-cached",
+        "hidden-without-pairs",
+        "hidden-with-lora",
+        "encoder-model",
+        "online",
+        "prompt-leaks-answer",
+        "labels",
+        "teacher-layers",
+    ],
 )
 def test_seq2seq_config_errors_name_the_key(mutate, key, problem):
     with pytest.raises(ConfigError) as error:
@@ -103,7 +156,7 @@ def test_classification_tasks_refuse_seq2seq_keys():
     config["tasks"]["sentiment"]["teachers"]["big"]["top_k"] = 8
     apply_student_defaults(config)
     validate(config, str(SCHEMA))
-    with pytest.raises(ConfigError, match="`tasks.sentiment.teachers.big.top_k`: only text-to-text tasks"):
+    with pytest.raises(ConfigError, match=r"`tasks\.sentiment\.teachers\.big\.top_k`: only text-to-text tasks"):
         check_config(config)
 
 
@@ -122,8 +175,13 @@ def test_cache_settings_change_the_cache_but_not_the_teacher():
     assert before.key == after.key and before.model_dir == after.model_dir
     assert before.logits != after.logits and ".topk-" in after.logits_key
     assert plan.distill_spec("qa", "stage2") != other.distill_spec("qa", "stage2")
-    longer = Plan(_config(lambda c: [m.update(max_target_length=20) for m in
-                                     [*_qa(c)["teachers"].values(), _qa(c)["student_defaults"]]]))
+    longer = Plan(
+        _config(
+            lambda c: [
+                m.update(max_target_length=20) for m in [*_qa(c)["teachers"].values(), _qa(c)["student_defaults"]]
+            ]
+        )
+    )
     assert longer.tasks["qa"].teachers["large"].key != before.key, "the target length changes the fine-tuned teacher"
 
 
@@ -145,7 +203,8 @@ def test_hub_experiments_pass_a_dry_run_offline(name: str, shared_datasets: Path
     students = sum(len(task["students"]) for task in config["tasks"].values())
     trained = sum(s.get("train", True) for task in config["tasks"].values() for s in task["students"].values())
     assert jobs["distill"] == trained and jobs["evaluate"] == students + sum(
-        len(task["teachers"]) for task in config["tasks"].values())
+        len(task["teachers"]) for task in config["tasks"].values()
+    )
     assert jobs["teacher_logits"] == jobs["finetune_teacher"] >= 1
     if name == "trivia":
         assert "stage2_from_large" in result.stdout and jobs["init_student"] == 1, "stage 2 starts from stage 1"

@@ -65,13 +65,18 @@ def test_letter_accuracy_counts_unparsable_generations_as_wrong():
 
 
 def test_multiple_choice_picks_the_highest_scoring_option():
-    assert choice_scores([0, 2, 1], [[-1.0, -3.0], [-5.0, -4.0, -0.5], [-2.0, -2.5]])["accuracy"] == pytest.approx(2 / 3)
+    assert choice_scores([0, 2, 1], [[-1.0, -3.0], [-5.0, -4.0, -0.5], [-2.0, -2.5]])["accuracy"] == pytest.approx(
+        2 / 3
+    )
 
 
 def test_text_to_text_formats_per_task_type():
     row = {"context": "Ann lent Beth a pen because _ had two.", "question": "", "options": ["Ann", "Beth"], "label": 0}
     prompt = prompt_for("multiple_choice", None)
-    assert source_text("multiple_choice", prompt, row) == "Ann lent Beth a pen because _ had two. options: (A) Ann (B) Beth"
+    assert (
+        source_text("multiple_choice", prompt, row)
+        == "Ann lent Beth a pen because _ had two. options: (A) Ann (B) Beth"
+    )
     assert target_text("multiple_choice", prompt, row) == "Ann"
     assert option_targets(prompt, row) == ["Ann", "Beth"]
     math = {"question": "What is 1 + 1?", "options": ["1", "2"], "rationale": "1 + 1 = 2.\nSo:", "answer": "B"}

@@ -45,7 +45,7 @@ def test_hub_models_load_through_from_pretrained_with_safetensors_and_revision(m
         raise OSError("no network")
 
     monkeypatch.setattr(models.AutoModelForSeq2SeqLM, "from_pretrained", fake)
-    with pytest.raises(ModelLoadError, match="could not load hub:t5-small@abc.*no network\\?"):
+    with pytest.raises(ModelLoadError, match=r"could not load hub:t5-small@abc.*no network\?"):
         load_seq2seq("hub:t5-small@abc")
     assert calls == [("t5-small", {"use_safetensors": True, "trust_remote_code": False, "revision": "abc"})]
 
@@ -77,8 +77,13 @@ def test_top_k_store_round_trip_and_tail_mass(tiny, tmp_path: Path):
 
 def test_k_equal_to_the_vocabulary_leaves_no_tail(tiny):
     model, tokenizer = tiny
-    columns = topk_columns(model, [tokenizer("q")["input_ids"]], [tokenizer(text_target="a")["input_ids"]],
-                           k=model.config.vocab_size, batch_size=1)
+    columns = topk_columns(
+        model,
+        [tokenizer("q")["input_ids"]],
+        [tokenizer(text_target="a")["input_ids"]],
+        k=model.config.vocab_size,
+        batch_size=1,
+    )
     assert columns["tail_mass"][0] == pytest.approx(np.zeros(2), abs=1e-6)
 
 
@@ -90,8 +95,14 @@ def test_seq2seq_cache_is_refused_for_changed_data(tmp_path: Path):
     frame, read_back = read_logits(tmp_path / "c.parquet")
     changed = data.assign(answer=["b"])
     with pytest.raises(CacheMismatch, match="fingerprint of the train data differs"):
-        check_cache(tmp_path / "c.parquet", read_back, frame, {"logits_key": "k"}, {"train": changed},
-                    {"train": frame_fingerprint(changed)})
+        check_cache(
+            tmp_path / "c.parquet",
+            read_back,
+            frame,
+            {"logits_key": "k"},
+            {"train": changed},
+            {"train": frame_fingerprint(changed)},
+        )
 
 
 def test_vocabulary_mismatch_names_both_models(tiny):

@@ -20,8 +20,17 @@ from scalingdown.stages.teacher_logits import teacher_logits
 from tests.conftest import scalingdown
 from tests.seq2seq_fixtures import prepared_data
 
-TRAINING = {"epochs": 1, "learning_rate": 1.0e-3, "batch_size": 8, "gradient_accumulation_steps": 1,
-            "weight_decay": 0.0, "warmup_ratio": 0.0, "eval_steps": 1, "logging_steps": 1, "seed": 1}
+TRAINING = {
+    "epochs": 1,
+    "learning_rate": 1.0e-3,
+    "batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.0,
+    "eval_steps": 1,
+    "logging_steps": 1,
+    "seed": 1,
+}
 HIDDEN = {"encoder": [[1, 2]], "decoder": [[1, 1]]}
 
 
@@ -39,23 +48,47 @@ def _common(task_type: str) -> dict:
 
 def _cache(root: Path, data: Path, task_type: str, teacher: str, targets: str) -> tuple[Path, dict]:
     """The top-k cache of `teacher` (a directory, or a tiny reference used as is) on `data`."""
-    entry = {"name": "big", "key": "big-1", "logits_key": f"big-1.topk-{targets}", "top_k": 8, "targets": targets,
-             "hidden_layers": {"encoder": [2], "decoder": [1]}}
+    entry = {
+        "name": "big",
+        "key": "big-1",
+        "logits_key": f"big-1.topk-{targets}",
+        "top_k": 8,
+        "targets": targets,
+        "hidden_layers": {"encoder": [2], "decoder": [1]},
+    }
     path = root / f"cache-{targets}.parquet"
-    teacher_logits({**_common(task_type), "teacher": "big", "teacher_key": entry["key"], "logits_key": entry["logits_key"],
-                    "model": teacher, **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")}}, str(data), str(path))
+    teacher_logits(
+        {
+            **_common(task_type),
+            "teacher": "big",
+            "teacher_key": entry["key"],
+            "logits_key": entry["logits_key"],
+            "model": teacher,
+            **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
+        },
+        str(data),
+        str(path),
+    )
     return path, entry
 
 
 def _student(root: Path, task_type: str) -> Path:
-    init_student({"type": task_type, "model": "tiny:t5-l1-h16", "init": {"method": "scratch"}, "labels": None,
-                  "seed": 2}, str(root / "init"))
+    init_student(
+        {"type": task_type, "model": "tiny:t5-l1-h16", "init": {"method": "scratch"}, "labels": None, "seed": 2},
+        str(root / "init"),
+    )
     return root / "init"
 
 
 def _distill_spec(task_type: str, teachers: list[dict], hidden: float = 0.1) -> dict:
-    return {**_common(task_type), "student": "small", "training": TRAINING, "labels": None, "teachers": teachers,
-            "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0, "hidden": hidden, "hidden_layers": HIDDEN}}
+    return {
+        **_common(task_type),
+        "student": "small",
+        "training": TRAINING,
+        "labels": None,
+        "teachers": teachers,
+        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0, "hidden": hidden, "hidden_layers": HIDDEN},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +96,38 @@ def qa(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A fine-tuned tiny QA teacher, its gold-target and generated-target caches and a student init."""
     root = tmp_path_factory.mktemp("qa")
     data = prepared_data(root / "data", "generative_qa", sizes=(12, 4, 4))
-    finetune_teacher({**_common("generative_qa"), "model": "tiny:t5-l2-h32", "training": TRAINING, "labels": None,
-                      "seed": 1}, str(data), str(root / "teacher"), str(root / "teacher.json"), str(root / "tck"))
+    finetune_teacher(
+        {**_common("generative_qa"), "model": "tiny:t5-l2-h32", "training": TRAINING, "labels": None, "seed": 1},
+        str(data),
+        str(root / "teacher"),
+        str(root / "teacher.json"),
+        str(root / "tck"),
+    )
     gold, entry = _cache(root, data, "generative_qa", str(root / "teacher"), "gold")
     generated, generated_entry = _cache(root, data, "generative_qa", str(root / "teacher"), "generated")
-    return {"root": root, "data": data, "gold": gold, "entry": entry, "generated": generated,
-            "generated_entry": generated_entry, "init": _student(root, "generative_qa")}
+    return {
+        "root": root,
+        "data": data,
+        "gold": gold,
+        "entry": entry,
+        "generated": generated,
+        "generated_entry": generated_entry,
+        "init": _student(root, "generative_qa"),
+    }
 
 
-def _distill_and_evaluate(root: Path, data: Path, task_type: str, init: Path, cache: Path, entry: dict,
-                          metric: str) -> None:
-    distill(_distill_spec(task_type, [entry]), str(data), str(init), [str(cache)],
-            str(root / "student"), str(root / "student.json"), str(root / "sck"))
+def _distill_and_evaluate(
+    root: Path, data: Path, task_type: str, init: Path, cache: Path, entry: dict, metric: str
+) -> None:
+    distill(
+        _distill_spec(task_type, [entry]),
+        str(data),
+        str(init),
+        [str(cache)],
+        str(root / "student"),
+        str(root / "student.json"),
+        str(root / "sck"),
+    )
     history = json.loads((root / "student.json").read_text())
     logged = [entry for entry in history if "loss" in entry]
     assert logged and all({"loss_ce", "loss_kl", "loss_hidden"} <= set(e) for e in logged)
@@ -82,8 +135,17 @@ def _distill_and_evaluate(root: Path, data: Path, task_type: str, init: Path, ca
     saved = load_file(root / "student" / "model.safetensors")
     assert not any("kd_projections" in name for name in saved), "hidden-state projections are not part of the model"
     assert not (root / "sck").exists()
-    spec = {**_common(task_type), "task": "t", "kind": "student", "name": "small", "model": "small", "role": "student",
-            "labels": None, "benchmark": {"warmup": 1, "runs": 3, "batch_size": 4}, "threads": 1}
+    spec = {
+        **_common(task_type),
+        "task": "t",
+        "kind": "student",
+        "name": "small",
+        "model": "small",
+        "role": "student",
+        "labels": None,
+        "benchmark": {"warmup": 1, "runs": 3, "batch_size": 4},
+        "threads": 1,
+    }
     record = evaluate(spec, str(data), str(root / "student"), str(root / "eval.json"))
     assert 0.0 <= record["metrics"][metric] <= 1.0
     assert record["speed"]["latency_ms_per_sample"] > 0 and record["speed"]["throughput_per_s"] > 0
@@ -122,10 +184,23 @@ def test_distill_refuses_a_teacher_with_another_vocabulary_before_training(qa: d
     forged = tmp_path / "forged.parquet"
     other = {"config_vocab_size": 32128, "vocab_size": 32100, "vocab_sha256": "0" * 64}
     write_logits(forged, frame, {**fingerprint, "model": "hub:t5-large", "vocabulary": other})
-    result = scalingdown("distill", "--spec", json.dumps(_distill_spec("generative_qa", [qa["entry"]], hidden=0.0)),
-                         "--data", str(qa["data"]), "--init", str(qa["init"]), "--logits", str(forged),
-                         "--out", str(tmp_path / "student"), "--history", str(tmp_path / "h.json"),
-                         "--checkpoints", str(tmp_path / "ck"))
+    result = scalingdown(
+        "distill",
+        "--spec",
+        json.dumps(_distill_spec("generative_qa", [qa["entry"]], hidden=0.0)),
+        "--data",
+        str(qa["data"]),
+        "--init",
+        str(qa["init"]),
+        "--logits",
+        str(forged),
+        "--out",
+        str(tmp_path / "student"),
+        "--history",
+        str(tmp_path / "h.json"),
+        "--checkpoints",
+        str(tmp_path / "ck"),
+    )
     assert result.returncode == 2, result.stderr
     assert "teacher big (hub:t5-large) and student small" in result.stderr
     assert "config.vocab_size 32128 vs 30522" in result.stderr
@@ -135,9 +210,15 @@ def test_distill_refuses_a_teacher_with_another_vocabulary_before_training(qa: d
 @pytest.mark.slow
 def test_lora_fine_tuning_merges_the_adapters_into_the_saved_weights(tmp_path: Path):
     data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 2, 2))
-    spec = {**_common("generative_qa"), "model": "tiny:t5-l1-h16", "labels": None, "seed": 1,
-            "training": {**TRAINING, "learning_rate": 1.0e-2}, "method": "lora",
-            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0}}
+    spec = {
+        **_common("generative_qa"),
+        "model": "tiny:t5-l1-h16",
+        "labels": None,
+        "seed": 1,
+        "training": {**TRAINING, "learning_rate": 1.0e-2},
+        "method": "lora",
+        "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
+    }
     finetune_teacher(spec, str(data), str(tmp_path / "teacher"), str(tmp_path / "h.json"), str(tmp_path / "ck"))
     saved = load_file(tmp_path / "teacher" / "model.safetensors")
     assert not any("lora" in name for name in saved), "adapters are merged, not saved separately"
@@ -150,12 +231,24 @@ def test_the_collator_pads_teacher_rows_to_the_batch_target_length():
     tokenizer = load_tokenizer("tiny:t5-l1-h16")
     model = load_seq2seq("tiny:t5-l1-h16")
     features = [
-        {"input_ids": [5, 6, 102], "attention_mask": [1, 1, 1], "labels": [7, 102],
-         "teacher_0_topk_ids": [7, 8, 102, 9], "teacher_0_topk_logprobs": [-0.1, -2.0, -0.2, -1.5],
-         "teacher_0_tail_mass": [0.05, 0.1], "teacher_0_hidden_encoder_1": [1.0, 2.0]},
-        {"input_ids": [5, 102], "attention_mask": [1, 1], "labels": [7, 8, 9, 102],
-         "teacher_0_topk_ids": [7, 1] * 4, "teacher_0_topk_logprobs": [-0.3, -1.0] * 4,
-         "teacher_0_tail_mass": [0.2] * 4, "teacher_0_hidden_encoder_1": [3.0, 4.0]},
+        {
+            "input_ids": [5, 6, 102],
+            "attention_mask": [1, 1, 1],
+            "labels": [7, 102],
+            "teacher_0_topk_ids": [7, 8, 102, 9],
+            "teacher_0_topk_logprobs": [-0.1, -2.0, -0.2, -1.5],
+            "teacher_0_tail_mass": [0.05, 0.1],
+            "teacher_0_hidden_encoder_1": [1.0, 2.0],
+        },
+        {
+            "input_ids": [5, 102],
+            "attention_mask": [1, 1],
+            "labels": [7, 8, 9, 102],
+            "teacher_0_topk_ids": [7, 1] * 4,
+            "teacher_0_topk_logprobs": [-0.3, -1.0] * 4,
+            "teacher_0_tail_mass": [0.2] * 4,
+            "teacher_0_hidden_encoder_1": [3.0, 4.0],
+        },
     ]
     batch = Seq2SeqKDCollator(tokenizer, model, top_ks=[2], hidden_states=True)(features)
     assert batch["labels"].tolist() == [[7, 102, -100, -100], [7, 8, 9, 102]]

@@ -28,7 +28,9 @@ def two_stage_run(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactor
         teacher["finetune"] = False
     trivia["student_defaults"]["training"].update(epochs=1, eval_steps=2, logging_steps=1)
     del trivia["students"]["gold_only"]
-    config.update(experiment="two-stage", tasks={"trivia": trivia}, benchmark={"warmup": 1, "runs": 20, "batch_size": 16})
+    config.update(
+        experiment="two-stage", tasks={"trivia": trivia}, benchmark={"warmup": 1, "runs": 20, "batch_size": 16}
+    )
     (workdir / "two-stage.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", str(workdir / "two-stage.yaml"), "--cores", "2")
     return workdir
@@ -50,8 +52,12 @@ def test_the_report_lists_both_stages_with_their_teachers(two_stage_run: Path):
     report = two_stage_run / "results" / "two-stage" / "report"
     metrics = pd.read_csv(report / "metrics.csv")
     roles = dict(zip(metrics["model"], metrics["role"]))
-    assert roles == {"small": "teacher", "large": "teacher", "stage1": "student (distilled from small)",
-                     "stage2": "student (distilled from large, starting from stage1)"}
+    assert roles == {
+        "small": "teacher",
+        "large": "teacher",
+        "stage1": "student (distilled from small)",
+        "stage2": "student (distilled from large, starting from stage1)",
+    }
     assert {"exact_match", "f1", "precision", "recall", "latency_ms_per_sample", "throughput_per_s"} <= set(metrics)
     assert metrics["f1"].between(0, 1).all() and (metrics["throughput_per_s"] > 0).all()
     markdown = (report / "report.md").read_text()

@@ -18,10 +18,10 @@ from scalingdown.logit_store import CacheMismatch, hidden_column, read_logits, s
 from scalingdown.losses import masked_mean
 from scalingdown.models import ModelLoadError, load_classifier, load_tokenizer, tiny_config
 from scalingdown.stages.finetune_teacher import finetune_teacher, starting_model
-from scalingdown.training import LoraSettingsError
 from scalingdown.stages.init_student import build_student
 from scalingdown.stages.teacher_logits import teacher_logits
 from scalingdown.teacher_cache import load_teacher_outputs
+from scalingdown.training import LoraSettingsError
 
 LABELS = ["negative", "neutral", "positive"]
 FINBERT_ORDER = ["positive", "negative", "neutral"]
@@ -42,16 +42,36 @@ def write_tiny_classifier(path: Path, label_names: list[str], arch: str = "bert-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data") / "prepared"
-    prepare({"task": "t", "type": "classification", "labels": LABELS, "seed": 5,
-             "data": {"loader": "synthetic_finance", "options": {"rows": 40},
-                      "split": {"validation": 0.2, "test": 0.2}, "data_portion": 1.0}}, out)
+    prepare(
+        {
+            "task": "t",
+            "type": "classification",
+            "labels": LABELS,
+            "seed": 5,
+            "data": {
+                "loader": "synthetic_finance",
+                "options": {"rows": 40},
+                "split": {"validation": 0.2, "test": 0.2},
+                "data_portion": 1.0,
+            },
+        },
+        out,
+    )
     return out
 
 
-def _logits_spec(model: Path | str, name: str = "t", hidden_layers: list[int] | None = None,
-                 label_map: dict[str, str] | None = None) -> dict:
-    return {"teacher": name, "teacher_key": f"{name}-key", "model": str(model), "max_length": 24,
-            "hidden_layers": hidden_layers or [], "label_map": label_map or {}, "labels": LABELS}
+def _logits_spec(
+    model: Path | str, name: str = "t", hidden_layers: list[int] | None = None, label_map: dict[str, str] | None = None
+) -> dict:
+    return {
+        "teacher": name,
+        "teacher_key": f"{name}-key",
+        "model": str(model),
+        "max_length": 24,
+        "hidden_layers": hidden_layers or [],
+        "label_map": label_map or {},
+        "labels": LABELS,
+    }
 
 
 def _teacher(name: str = "t") -> dict:
@@ -90,8 +110,11 @@ def test_generic_label_names_need_the_teachers_label_map(tmp_path, data_dir):
 
 def test_a_teacher_with_other_labels_stops_the_run_naming_it(tmp_path, data_dir):
     model = write_tiny_classifier(tmp_path / "binary", ["negative", "positive"])
-    with pytest.raises(LabelMismatch, match=r"teacher binary: its labels \['negative', 'positive'\] cannot be mapped"
-                                            r".*no match for \['neutral'\]"):
+    with pytest.raises(
+        LabelMismatch,
+        match=r"teacher binary: its labels \['negative', 'positive'\] cannot be mapped"
+        r".*no match for \['neutral'\]",
+    ):
         teacher_logits(_logits_spec(model, "binary"), str(data_dir), str(tmp_path / "logits.parquet"))
 
 
@@ -119,17 +142,38 @@ def test_pooled_states_of_the_mapped_layers_round_trip_through_the_cache(tmp_pat
 
 
 def _finetune_spec(model: str, method: str = "full", lora: dict | None = None) -> dict:
-    return {"teacher": "t", "model": model, "max_length": 24, "labels": LABELS, "seed": 3, "label_map": {},
-            "method": method, "lora": lora,
-            "training": {"epochs": 1, "learning_rate": 1e-3, "batch_size": 16, "gradient_accumulation_steps": 1,
-                         "weight_decay": 0.0, "warmup_ratio": 0.0, "eval_steps": 50, "logging_steps": 50}}
+    return {
+        "teacher": "t",
+        "model": model,
+        "max_length": 24,
+        "labels": LABELS,
+        "seed": 3,
+        "label_map": {},
+        "method": method,
+        "lora": lora,
+        "training": {
+            "epochs": 1,
+            "learning_rate": 1e-3,
+            "batch_size": 16,
+            "gradient_accumulation_steps": 1,
+            "weight_decay": 0.0,
+            "warmup_ratio": 0.0,
+            "eval_steps": 50,
+            "logging_steps": 50,
+        },
+    }
 
 
 def test_lora_fine_tuning_saves_a_plain_model_with_merged_adapters(tmp_path, data_dir):
     lora = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": ["query", "value"]}
     out = tmp_path / "model"
-    finetune_teacher(_finetune_spec("tiny:bert-l2-h32", "lora", lora), str(data_dir), str(out),
-                     str(tmp_path / "history.json"), str(tmp_path / "checkpoints"))
+    finetune_teacher(
+        _finetune_spec("tiny:bert-l2-h32", "lora", lora),
+        str(data_dir),
+        str(out),
+        str(tmp_path / "history.json"),
+        str(tmp_path / "checkpoints"),
+    )
     with safe_open(out / "model.safetensors", "pt") as weights:
         keys = list(weights.keys())
         query = weights.get_tensor(next(k for k in keys if k.endswith("layer.0.attention.self.query.weight")))
@@ -142,8 +186,13 @@ def test_lora_fine_tuning_saves_a_plain_model_with_merged_adapters(tmp_path, dat
     assert torch.equal(key_weight, base.bert.encoder.layer[0].attention.self.key.weight), "untargeted weights stay"
 
     with pytest.raises(LoraSettingsError, match="rejected by peft"):
-        finetune_teacher(_finetune_spec("tiny:bert-l2-h32", "lora", {"rank": 4}), str(data_dir),
-                         str(tmp_path / "bad"), str(tmp_path / "h.json"), str(tmp_path / "ckpt"))
+        finetune_teacher(
+            _finetune_spec("tiny:bert-l2-h32", "lora", {"rank": 4}),
+            str(data_dir),
+            str(tmp_path / "bad"),
+            str(tmp_path / "h.json"),
+            str(tmp_path / "ckpt"),
+        )
 
 
 def test_fine_tuning_keeps_a_head_that_already_predicts_the_task_labels(tmp_path):
@@ -160,7 +209,9 @@ def _layer_weights(model, index: int) -> torch.Tensor:
     return model.bert.encoder.layer[index].attention.self.query.weight
 
 
-@pytest.mark.parametrize(("init", "kept"), [({"every": 2}, [0, 2]), ({"every": 3}, [0, 3]), ({"layers": [3, 1]}, [3, 1])])
+@pytest.mark.parametrize(
+    ("init", "kept"), [({"every": 2}, [0, 2]), ({"every": 3}, [0, 3]), ({"layers": [3, 1]}, [3, 1])]
+)
 def test_layer_subset_initialisation_keeps_the_chosen_layers(init, kept):
     spec = {"model": "tiny:bert-l4-h32", "labels": LABELS, "seed": 2, "init": {"method": "teacher_layers", **init}}
     student = build_student(spec)

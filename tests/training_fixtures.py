@@ -26,19 +26,50 @@ class DistillInputs:
     def spec(self, **training: object) -> dict:
         """A distill spec for these inputs; `training` overrides the tiny training settings."""
         return {
-            "student": "s", "max_length": 32, "labels": LABELS,
+            "student": "s",
+            "max_length": 32,
+            "labels": LABELS,
             "teachers": [{"name": "t", "key": self.teacher_key}],
             "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0},
-            "training": {"epochs": 1, "learning_rate": 1e-3, "batch_size": 4, "gradient_accumulation_steps": 1,
-                         "weight_decay": 0.0, "warmup_ratio": 0.0, "eval_steps": 50, "logging_steps": 2,
-                         "seed": 5, "precision": "auto", "processes": 1, "deepspeed": None, **training},
+            "training": {
+                "epochs": 1,
+                "learning_rate": 1e-3,
+                "batch_size": 4,
+                "gradient_accumulation_steps": 1,
+                "weight_decay": 0.0,
+                "warmup_ratio": 0.0,
+                "eval_steps": 50,
+                "logging_steps": 2,
+                "seed": 5,
+                "precision": "auto",
+                "processes": 1,
+                "deepspeed": None,
+                **training,
+            },
         }
 
     def arguments(self, spec: dict, out: Path) -> list[str]:
         """`distill` and its arguments as the rule passes them (outputs under `out`), with debug logging."""
-        return ["-v", "distill", "--spec", json.dumps(spec), "--data", str(self.data), "--init", str(self.init),
-                "--logits", str(self.logits), "--out", str(out / "model"), "--history", str(out / "history.json"),
-                "--checkpoints", str(out / "checkpoints"), "--threads", "1"]
+        return [
+            "-v",
+            "distill",
+            "--spec",
+            json.dumps(spec),
+            "--data",
+            str(self.data),
+            "--init",
+            str(self.init),
+            "--logits",
+            str(self.logits),
+            "--out",
+            str(out / "model"),
+            "--history",
+            str(out / "history.json"),
+            "--checkpoints",
+            str(out / "checkpoints"),
+            "--threads",
+            "1",
+        ]
 
 
 def write_distill_inputs(root: Path) -> DistillInputs:
@@ -48,14 +79,40 @@ def write_distill_inputs(root: Path) -> DistillInputs:
     from scalingdown.stages.teacher_logits import teacher_logits
 
     data, init, logits = root / "data", root / "init", root / "logits.parquet"
-    prepare({"task": "t", "type": "classification", "labels": LABELS, "seed": 3, "format": 1,
-             "data": {"loader": "synthetic_finance", "options": {"rows": ROWS},
-                      "split": {"validation": 0.2, "test": 0.2}, "data_portion": 1.0}}, str(data))
-    init_student({"model": "tiny:bert-l2-h32", "init": {"method": "pretrained"}, "labels": LABELS, "seed": 3,
-                  "format": 1}, str(init))
+    prepare(
+        {
+            "task": "t",
+            "type": "classification",
+            "labels": LABELS,
+            "seed": 3,
+            "format": 1,
+            "data": {
+                "loader": "synthetic_finance",
+                "options": {"rows": ROWS},
+                "split": {"validation": 0.2, "test": 0.2},
+                "data_portion": 1.0,
+            },
+        },
+        str(data),
+    )
+    init_student(
+        {"model": "tiny:bert-l2-h32", "init": {"method": "pretrained"}, "labels": LABELS, "seed": 3, "format": 1},
+        str(init),
+    )
     teacher_key = "t.tiny-teacher"
-    teacher_logits({"teacher": "t", "teacher_key": teacher_key, "model": str(init), "max_length": 32,
-                    "hidden_layers": [], "label_map": {}, "labels": LABELS}, str(data), str(logits))
+    teacher_logits(
+        {
+            "teacher": "t",
+            "teacher_key": teacher_key,
+            "model": str(init),
+            "max_length": 32,
+            "hidden_layers": [],
+            "label_map": {},
+            "labels": LABELS,
+        },
+        str(data),
+        str(logits),
+    )
     return DistillInputs(data, init, logits, teacher_key)
 
 

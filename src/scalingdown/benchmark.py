@@ -14,7 +14,10 @@ import torch
 
 
 def timed_calls(call: Callable[[int], Any], count: int, warmup: int, runs: int) -> dict[str, float]:
-    """Median and p90 wall time (ms) of `call(i)` over `runs` calls after `warmup` untimed ones (i cycles over `count`)."""
+    """Median and p90 wall time (ms) of `call(i)` over `runs` calls after `warmup` untimed ones.
+
+    `i` cycles over `count`.
+    """
     timings = []
     with torch.inference_mode():
         for index in range(warmup + runs):
@@ -48,25 +51,33 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def latency_ms(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int,
-               warmup: int, runs: int) -> dict[str, float]:
+def latency_ms(
+    model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int, warmup: int, runs: int
+) -> dict[str, float]:
     """Per-example latency at batch size 1 over `runs` texts after `warmup` untimed calls (ms), model call only."""
     model.eval()
     device = next(model.parameters()).device
-    encoded = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt").to(device)
-               for i in range(min(len(texts), warmup + runs))]
+    encoded = [
+        tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt").to(device)
+        for i in range(min(len(texts), warmup + runs))
+    ]
     return timed_calls(lambda i: model(**encoded[i]), len(encoded), warmup, runs)
 
 
-def throughput_per_s(model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int,
-                     batch_size: int) -> float:
+def throughput_per_s(
+    model: torch.nn.Module, tokenizer: Any, texts: list[str], max_length: int, batch_size: int
+) -> float:
     """Examples per second over `texts` in batches of `batch_size` (padding per batch, tokenizing included)."""
     model.eval()
     device = next(model.parameters()).device
     return items_per_second(
-        lambda batch: model(**tokenizer([texts[i] for i in batch], truncation=True, max_length=max_length,
-                                        padding=True, return_tensors="pt").to(device)),
-        len(texts), batch_size,
+        lambda batch: model(
+            **tokenizer(
+                [texts[i] for i in batch], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+            ).to(device)
+        ),
+        len(texts),
+        batch_size,
     )
 
 

@@ -17,7 +17,7 @@ from scalingdown.data.store import read_split
 from scalingdown.errors import UserError
 from scalingdown.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
 from scalingdown.models import check_hidden_layers
-from scalingdown.training import train_model, tokenize_frame
+from scalingdown.training import tokenize_frame, train_model
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,17 @@ def fit_classifier(
         model.add_module("kd_projections", projections)  # so the optimizer and checkpoints include them
     train_data, truncated = tokenize_frame(train, tokenizer, max_length, extra)
     if truncated:
-        log.warning("%d of %d training texts are longer than max_length=%d and were truncated",
-                    truncated, len(train), max_length)
+        log.warning(
+            "%d of %d training texts are longer than max_length=%d and were truncated",
+            truncated,
+            len(train),
+            max_length,
+        )
     eval_data, _ = tokenize_frame(validation, tokenizer, max_length, {"labels": label_ids(validation, labels)})
 
-    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def loss_fn(
+        outputs: Any, targets: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         if online_teacher is not None and "row_index" in targets:
             targets = {**targets, "teacher_probs": online_teacher(targets["row_index"])}
         terms = classification_kd_loss(
@@ -117,15 +123,26 @@ def fit_classifier(
             temperature=float(loss["temperature"]),
         )
         if hidden is not None and "teacher_hidden" in targets:
-            student = [masked_mean(outputs.hidden_states[layer], inputs["attention_mask"]) for layer in hidden.student_layers]
+            student = [
+                masked_mean(outputs.hidden_states[layer], inputs["attention_mask"]) for layer in hidden.student_layers
+            ]
             teacher = torch.split(targets["teacher_hidden"], hidden.widths, dim=1)
             terms["hidden"] = hidden_mse(student, teacher, projections)
             terms["loss"] = terms["loss"] + hidden.weight * terms["hidden"]
         return terms
 
     try:
-        return train_model(model, tokenizer, train_data, eval_data, training, loss_fn, checkpoints, resume_key,
-                           output_hidden_states=hidden is not None)
+        return train_model(
+            model,
+            tokenizer,
+            train_data,
+            eval_data,
+            training,
+            loss_fn,
+            checkpoints,
+            resume_key,
+            output_hidden_states=hidden is not None,
+        )
     finally:
         if projections is not None:
             del model.kd_projections

@@ -19,8 +19,13 @@ from scalingdown.data.registry import TASK_TYPES
 from scalingdown.errors import UserError
 
 # How `data inspect` names a key that `check_data` reports relative to a task.
-_INSPECT_ARGUMENTS = {"data.loader": "--loader", "type": "--type", "data.options": "--path / --options",
-                      "data.options.path": "--path", "data.options.labels_path": "--labels"}
+_INSPECT_ARGUMENTS = {
+    "data.loader": "--loader",
+    "type": "--type",
+    "data.options": "--path / --options",
+    "data.options.path": "--path",
+    "data.options.labels_path": "--labels",
+}
 
 
 def _spec(value: str) -> dict[str, Any]:
@@ -102,8 +107,9 @@ def _data_commands(subparsers: Any) -> None:
     inspect.add_argument("--loader", required=True, help="a registered loader (see config/README.md)")
     inspect.add_argument("--path", help="the data file (the loader's `path` option)")
     inspect.add_argument("--labels", help="a separate labels file (the loader's `labels_path` option)")
-    inspect.add_argument("--options", type=_spec, default={},
-                         help="more loader options: JSON, or @file.json / @file.yaml")
+    inspect.add_argument(
+        "--options", type=_spec, default={}, help="more loader options: JSON, or @file.json / @file.yaml"
+    )
     inspect.add_argument("--type", choices=TASK_TYPES, help="the task type, for loaders that read several")
     inspect.add_argument("--seed", type=int, default=0, help="seed of generated data (synthetic_finance)")
     inspect.set_defaults(run=_run_data_inspect, torch_stage=False)
@@ -115,16 +121,29 @@ def _run_teacher_ensemble(args: argparse.Namespace) -> None:
     teacher_ensemble(args.spec, args.data, args.logits, args.out)
 
 
-def _stage(subparsers: Any, name: str, run: Callable[[argparse.Namespace], None], help_text: str,
-           torch_stage: bool = True, shared: bool = False) -> argparse.ArgumentParser:
+def _stage(
+    subparsers: Any,
+    name: str,
+    run: Callable[[argparse.Namespace], None],
+    help_text: str,
+    torch_stage: bool = True,
+    shared: bool = False,
+) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("--spec", type=_spec, required=True, help="stage spec: JSON, or @file.json / @file.yaml")
     if shared:
-        parser.add_argument("--experiment", default=None,
-                            help="the experiment building this shared artefact (recorded in its provenance)")
+        parser.add_argument(
+            "--experiment",
+            default=None,
+            help="the experiment building this shared artefact (recorded in its provenance)",
+        )
     if torch_stage:
-        parser.add_argument("--threads", type=int, default=None,
-                            help="torch CPU threads, shared by a launcher's processes (default: torch's)")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="torch CPU threads, shared by a launcher's processes (default: torch's)",
+        )
     parser.set_defaults(run=run, torch_stage=torch_stage)
     return parser
 
@@ -135,19 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     stages = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    prepare = _stage(stages, "prepare", _run_prepare, "load, validate, de-duplicate and split a dataset",
-                     torch_stage=False, shared=True)
+    prepare = _stage(
+        stages,
+        "prepare",
+        _run_prepare,
+        "load, validate, de-duplicate and split a dataset",
+        torch_stage=False,
+        shared=True,
+    )
     prepare.add_argument("--out", required=True, help="output directory of Parquet splits")
 
-    finetune = _stage(stages, "finetune-teacher", _run_finetune_teacher, "fine-tune a teacher on the task",
-                      shared=True)
+    finetune = _stage(stages, "finetune-teacher", _run_finetune_teacher, "fine-tune a teacher on the task", shared=True)
     finetune.add_argument("--data", required=True, help="prepared data directory")
     finetune.add_argument("--out", required=True, help="output model directory")
     finetune.add_argument("--history", required=True, help="output training history (JSON)")
     finetune.add_argument("--checkpoints", required=True, help="resumable checkpoint directory")
 
-    logits = _stage(stages, "teacher-logits", _run_teacher_logits, "cache a teacher's logits on every split",
-                    shared=True)
+    logits = _stage(
+        stages, "teacher-logits", _run_teacher_logits, "cache a teacher's logits on every split", shared=True
+    )
     logits.add_argument("--data", required=True, help="prepared data directory")
     logits.add_argument("--out", required=True, help="output Parquet logit cache")
     logits.add_argument("--batch-size", type=int, default=64)
@@ -168,14 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="model directory or reference")
     evaluate.add_argument("--out", required=True, help="output evaluation record (JSON)")
 
-    ensemble = _stage(stages, "teacher-ensemble", _run_teacher_ensemble,
-                      "teachers' scores, ensembles and agreement from their logit caches", torch_stage=False)
+    ensemble = _stage(
+        stages,
+        "teacher-ensemble",
+        _run_teacher_ensemble,
+        "teachers' scores, ensembles and agreement from their logit caches",
+        torch_stage=False,
+    )
     ensemble.add_argument("--data", required=True, help="prepared data directory")
-    ensemble.add_argument("--logits", nargs="+", required=True, help="teacher logit caches, in the spec's teacher order")
+    ensemble.add_argument(
+        "--logits", nargs="+", required=True, help="teacher logit caches, in the spec's teacher order"
+    )
     ensemble.add_argument("--out", required=True, help="output record (JSON)")
 
-    report = _stage(stages, "report", _run_report, "write metrics.csv, report.md, report.html and plots",
-                    torch_stage=False)
+    report = _stage(
+        stages, "report", _run_report, "write metrics.csv, report.md, report.html and plots", torch_stage=False
+    )
     report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
     report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
     report.add_argument("--cached", nargs="*", default=[], help="shared artefacts used (their provenance is reported)")

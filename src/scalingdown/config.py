@@ -172,8 +172,9 @@ def check_data_files(config: Mapping[str, Any], workdir: Path) -> None:
         options = task["data"].get("options", {})
         for key, name in data_file_options(options, f"tasks.{task_name}.data.options"):
             if not (workdir / name).exists():  # an absolute `name` replaces `workdir`
-                raise ConfigError(key, f"file {name!r} does not exist (relative paths start in the working "
-                                       f"directory, {workdir})")
+                raise ConfigError(
+                    key, f"file {name!r} does not exist (relative paths start in the working directory, {workdir})"
+                )
 
 
 def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
@@ -265,18 +266,23 @@ def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) ->
             student_last = len(init["layers"]) if "layers" in init else len(range(0, depth.encoder, int(init["every"])))
         for student_layer, targets in (student["loss"].get("hidden_map") or {}).items():
             if student_last is not None and not 0 <= int(student_layer) <= student_last:
-                raise ConfigError(f"{key}.loss.hidden_map", f"student hidden state {student_layer} does not exist: "
-                                  f"the initialised student has hidden states 0 (embeddings) .. {student_last}")
+                raise ConfigError(
+                    f"{key}.loss.hidden_map",
+                    f"student hidden state {student_layer} does not exist: "
+                    f"the initialised student has hidden states 0 (embeddings) .. {student_last}",
+                )
             for teacher, teacher_layer in targets.items():
                 teacher_depth = depths.get(teacher)
-                problem = teacher_depth and _depth_problem(task["teachers"][teacher]["model"], [teacher_layer],
-                                                           teacher_depth.encoder, "hidden states")
+                problem = teacher_depth and _depth_problem(
+                    task["teachers"][teacher]["model"], [teacher_layer], teacher_depth.encoder, "hidden states"
+                )
                 if problem:
                     raise ConfigError(f"{key}.loss.hidden_map.{student_layer}.{teacher}", problem)
         for side, pairs in (student["loss"].get("hidden_layers") or {}).items():
             last = depth and (depth.encoder if side == "encoder" else depth.decoder)
-            problem = last is not None and _depth_problem(student["model"], [s for s, _ in pairs], last,
-                                                          f"{side} hidden states")
+            problem = last is not None and _depth_problem(
+                student["model"], [s for s, _ in pairs], last, f"{side} hidden states"
+            )
             if problem:
                 raise ConfigError(f"{key}.loss.hidden_layers.{side}", problem)
 
@@ -303,11 +309,15 @@ def _check_chains(prefix: str, students: Mapping[str, Any]) -> None:
                 raise ConfigError(f"{key}.student", "the chain of students loops: " + " → ".join([*seen, current]))
             source = students[current]
             if not source["train"]:
-                raise ConfigError(f"{key}.student", f"{current!r} is not trained (train: false), so there is nothing to start from")
+                raise ConfigError(
+                    f"{key}.student", f"{current!r} is not trained (train: false), so there is nothing to start from"
+                )
             if current == init["student"] and source["model"] != student["model"]:
-                raise ConfigError(f"{prefix}.students.{name}.model",
-                                  f"{student['model']!r} differs from the model of {current!r} ({source['model']!r}), "
-                                  "whose weights this student starts from")
+                raise ConfigError(
+                    f"{prefix}.students.{name}.model",
+                    f"{student['model']!r} differs from the model of {current!r} ({source['model']!r}), "
+                    "whose weights this student starts from",
+                )
             seen.append(current)
             if source["init"]["method"] != "student":
                 break
@@ -316,12 +326,24 @@ def _check_chains(prefix: str, students: Mapping[str, Any]) -> None:
 
 def _check_no_seq2seq_keys(prefix: str, task: Mapping[str, Any]) -> None:
     found = ["prompt"] if "prompt" in task else []
-    found += [f"teachers.{name}.{key}" for name, teacher in task["teachers"].items()
-              for key in _SEQ2SEQ_TEACHER_KEYS if key in teacher]
-    found += [f"students.{name}.{key}" for name, student in task["students"].items()
-              for key in _SEQ2SEQ_STUDENT_KEYS if key in student]
-    found += [f"students.{name}.loss.{key}" for name, student in task["students"].items()
-              for key in _SEQ2SEQ_LOSS_KEYS if key in student["loss"]]
+    found += [
+        f"teachers.{name}.{key}"
+        for name, teacher in task["teachers"].items()
+        for key in _SEQ2SEQ_TEACHER_KEYS
+        if key in teacher
+    ]
+    found += [
+        f"students.{name}.{key}"
+        for name, student in task["students"].items()
+        for key in _SEQ2SEQ_STUDENT_KEYS
+        if key in student
+    ]
+    found += [
+        f"students.{name}.loss.{key}"
+        for name, student in task["students"].items()
+        for key in _SEQ2SEQ_LOSS_KEYS
+        if key in student["loss"]
+    ]
     if found:
         raise ConfigError(f"{prefix}.{found[0]}", f"only text-to-text tasks use this key, not a {task['type']} task")
 
@@ -330,15 +352,20 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
     for role in ("teachers", "students"):
         for name, member in task[role].items():
             if member["model"].startswith("tiny:") and not member["model"].startswith("tiny:t5-"):
-                raise ConfigError(f"{prefix}.{role}.{name}.model",
-                                  f"{member['model']!r} is an encoder classifier; a {task['type']} task needs a "
-                                  "text-to-text (T5-family) model, e.g. tiny:t5-l2-h32 or hub:t5-small")
+                raise ConfigError(
+                    f"{prefix}.{role}.{name}.model",
+                    f"{member['model']!r} is an encoder classifier; a {task['type']} task needs a "
+                    "text-to-text (T5-family) model, e.g. tiny:t5-l2-h32 or hub:t5-small",
+                )
     if task.get("labels") is not None:
         raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
     for name, student in task["students"].items():
         if student["loss"].get("hidden_map"):
-            raise ConfigError(f"{prefix}.students.{name}.loss.hidden_map", "text-to-text students pair layers with "
-                              "loss.hidden_layers ({encoder: [[student, teacher], ...], decoder: [...]})")
+            raise ConfigError(
+                f"{prefix}.students.{name}.loss.hidden_map",
+                "text-to-text students pair layers with "
+                "loss.hidden_layers ({encoder: [[student, teacher], ...], decoder: [...]})",
+            )
     for part, template in (task.get("prompt") or {}).items():
         problem = prompt_problem(task["type"], part, template)
         if problem:
@@ -347,22 +374,33 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
     for name, student in task["students"].items():
         key = f"{prefix}.students.{name}"
         if student.get("teacher_mode") == "online" and student["teachers"]:
-            raise ConfigError(f"{key}.teacher_mode", "text-to-text students learn from the top-k cache; "
-                              "teacher_mode online is for classification tasks")
+            raise ConfigError(
+                f"{key}.teacher_mode",
+                "text-to-text students learn from the top-k cache; teacher_mode online is for classification tasks",
+            )
         if student["init"]["method"] == "teacher_layers":
-            raise ConfigError(f"{key}.init.method", "teacher_layers selects encoder-classifier layers; a text-to-text "
-                              "student starts pretrained, from scratch, or from another student")
+            raise ConfigError(
+                f"{key}.init.method",
+                "teacher_layers selects encoder-classifier layers; a text-to-text "
+                "student starts pretrained, from scratch, or from another student",
+            )
         mine = [teachers[t] for t in student["teachers"]]
         generated = [t for t in student["teachers"] if seq2seq_setting(teachers[t], "targets") == "generated"]
         if generated and len(student["teachers"]) > 1:
-            raise ConfigError(f"{key}.teachers", f"teacher {generated[0]!r} caches its own generations (targets: "
-                              "generated); a student learning those sequences has exactly one teacher")
+            raise ConfigError(
+                f"{key}.teachers",
+                f"teacher {generated[0]!r} caches its own generations (targets: "
+                "generated); a student learning those sequences has exactly one teacher",
+            )
         for teacher_name, teacher in zip(student["teachers"], mine):
-            if teacher_name not in generated and (seq2seq_setting(teacher, "max_target_length")
-                                                  != seq2seq_setting(student, "max_target_length")):
-                raise ConfigError(f"{key}.max_target_length",
-                                  f"must equal that of teacher {teacher_name!r} ({seq2seq_setting(teacher, 'max_target_length')}): "
-                                  "the teacher's cached distributions are aligned with the student's target tokens")
+            if teacher_name not in generated and (
+                seq2seq_setting(teacher, "max_target_length") != seq2seq_setting(student, "max_target_length")
+            ):
+                raise ConfigError(
+                    f"{key}.max_target_length",
+                    f"must equal that of teacher {teacher_name!r} ({seq2seq_setting(teacher, 'max_target_length')}): "
+                    "the teacher's cached distributions are aligned with the student's target tokens",
+                )
         _check_hidden(key, student, {t: teachers[t] for t in student["teachers"]})
 
 
@@ -380,9 +418,11 @@ def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, A
             stored = (teacher.get("hidden_layers") or {}).get(side) or []
             missing = sorted({t for _, t in side_pairs} - set(stored))
             if missing and loss.get("hidden", 0) > 0:
-                raise ConfigError(f"{key}.loss.hidden_layers.{side}",
-                                  f"teacher {teacher_name!r} caches no {side} hidden state of layer(s) {missing}; "
-                                  f"add them to its hidden_layers.{side}")
+                raise ConfigError(
+                    f"{key}.loss.hidden_layers.{side}",
+                    f"teacher {teacher_name!r} caches no {side} hidden state of layer(s) {missing}; "
+                    f"add them to its hidden_layers.{side}",
+                )
 
 
 TRAINING_STAGES = ("finetune_teacher", "distill")
@@ -408,13 +448,16 @@ def _check_distributed(config: Mapping[str, Any], workdir: Path | None) -> None:
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ConfigError("distributed.deepspeed",
-                          f"cannot read the DeepSpeed config {deepspeed!r}: {error.strerror}") from None
+        raise ConfigError(
+            "distributed.deepspeed", f"cannot read the DeepSpeed config {deepspeed!r}: {error.strerror}"
+        ) from None
     except json.JSONDecodeError as error:
-        raise ConfigError("distributed.deepspeed",
-                          f"{deepspeed} line {error.lineno}: not valid JSON ({error.msg})") from None
+        raise ConfigError(
+            "distributed.deepspeed", f"{deepspeed} line {error.lineno}: not valid JSON ({error.msg})"
+        ) from None
     if not isinstance(settings, dict):
         raise ConfigError("distributed.deepspeed", f"{deepspeed} must hold a JSON object")
+
 
 def _check_teacher(key: str, teacher: Mapping[str, Any], labels: list[str] | None, workdir: Path | None) -> None:
     _check_model_ref(f"{key}.model", teacher["model"], workdir)
@@ -434,7 +477,9 @@ def _check_teacher(key: str, teacher: Mapping[str, Any], labels: list[str] | Non
             raise ConfigError(f"{key}.finetune.lora_config", "only used with method lora")
 
 
-def lora_settings(finetune: Mapping[str, Any], workdir: Path | None = None, key: str = "finetune.lora_config") -> dict[str, Any]:
+def lora_settings(
+    finetune: Mapping[str, Any], workdir: Path | None = None, key: str = "finetune.lora_config"
+) -> dict[str, Any]:
     """The peft `LoraConfig` arguments a LoRA fine-tune uses (the JSON file it names, or the default)."""
     name = finetune.get("lora_config", DEFAULT_LORA_CONFIG)
     path = Path(name)
@@ -443,7 +488,9 @@ def lora_settings(finetune: Mapping[str, Any], workdir: Path | None = None, key:
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(key, f"LoRA config {name!r} not found (paths are relative to the working directory)") from None
+        raise ConfigError(
+            key, f"LoRA config {name!r} not found (paths are relative to the working directory)"
+        ) from None
     except json.JSONDecodeError as error:
         raise ConfigError(key, f"{name} is not valid JSON: {error}") from None
     if not isinstance(settings, dict):
@@ -471,7 +518,9 @@ def _check_weighting(key: str, weighting: Mapping[str, Any], teachers: list[str]
     if weights is None:
         raise ConfigError(f"{key}.weights", "method fixed needs a weight for each of the student's teachers")
     if set(weights) != set(teachers):
-        raise ConfigError(f"{key}.weights", f"names teachers {sorted(weights)}; the student's teachers are {sorted(teachers)}")
+        raise ConfigError(
+            f"{key}.weights", f"names teachers {sorted(weights)}; the student's teachers are {sorted(teachers)}"
+        )
     if sum(weights.values()) <= 0:
         raise ConfigError(f"{key}.weights", "the weights sum to zero")
 
@@ -490,15 +539,20 @@ def _check_loss(key: str, student: Mapping[str, Any]) -> None:
     if student["train"] and student["teachers"] and loss["ce"] == 0 and loss["kd"] == 0 and loss["hidden"] == 0:
         raise ConfigError(f"{key}.loss", "all loss weights are zero; nothing would be learned")
     if student["train"] and not student["teachers"] and loss["ce"] == 0:
-        raise ConfigError(f"{key}.loss.ce", "a student without teachers learns from gold labels only, so ce must be > 0")
+        raise ConfigError(
+            f"{key}.loss.ce", "a student without teachers learns from gold labels only, so ce must be > 0"
+        )
 
 
 def _check_hidden_map(key: str, student: Mapping[str, Any]) -> None:
     """Classification students: `loss.hidden_map` names the student's teachers, with a weight to match."""
     loss = student["loss"]
     if loss["hidden"] > 0 and student.get("teacher_mode") == "online":
-        raise ConfigError(f"{key}.teacher_mode", "the hidden-layer MSE learns from the cached pooled teacher "
-                          "states; teacher_mode online supports the logit loss only (set loss.hidden: 0)")
+        raise ConfigError(
+            f"{key}.teacher_mode",
+            "the hidden-layer MSE learns from the cached pooled teacher "
+            "states; teacher_mode online supports the logit loss only (set loss.hidden: 0)",
+        )
     if any(int(layer) < 0 for layer in loss.get("hidden_map") or {}):
         raise ConfigError(f"{key}.loss.hidden_map", "student layers are hidden-state indices >= 0")
     pairs = hidden_pairs(loss)
@@ -508,7 +562,10 @@ def _check_hidden_map(key: str, student: Mapping[str, Any]) -> None:
         raise ConfigError(f"{key}.loss.hidden", "hidden_map is set but its weight loss.hidden is 0")
     for _, teacher, _ in pairs:
         if teacher not in student["teachers"]:
-            raise ConfigError(f"{key}.loss.hidden_map", f"teacher {teacher!r} is not one of the student's teachers {student['teachers']}")
+            raise ConfigError(
+                f"{key}.loss.hidden_map",
+                f"teacher {teacher!r} is not one of the student's teachers {student['teachers']}",
+            )
 
 
 def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:

@@ -20,5 +20,6 @@ def launcher_prefix(processes: int, deepspeed: bool = False) -> str:
         raise ValueError(f"processes must be >= 1, got {processes}")
     if processes == 1 and not deepspeed:
         return "python -m scalingdown"
-    return shlex.join(["torchrun", "--standalone", "--nnodes", "1", "--nproc_per_node", str(processes),
-                       "-m", "scalingdown"])
+    return shlex.join(
+        ["torchrun", "--standalone", "--nnodes", "1", "--nproc_per_node", str(processes), "-m", "scalingdown"]
+    )

@@ -13,6 +13,7 @@ so teacher outputs are never silently misaligned.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -78,7 +79,7 @@ def _numpy_rows(column: pa.ChunkedArray, rows: int) -> list[np.ndarray]:
         return list(values.reshape(rows, column.type.list_size))
     offsets = column.offsets.to_numpy()
     offsets = offsets - offsets[0]
-    return [values[start:end] for start, end in zip(offsets[:-1], offsets[1:])]
+    return [values[start:end] for start, end in itertools.pairwise(offsets)]
 
 
 def read_fingerprint(path: str | Path) -> dict[str, Any]:

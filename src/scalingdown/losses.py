@@ -73,8 +73,13 @@ def teacher_buckets(
     return logprobs / temperature - log_total[:, None], torch.exp(log_rest - log_total)
 
 
-def bucket_kl(log_student: torch.Tensor, topk_ids: torch.Tensor, topk_logprobs: torch.Tensor,
-              tail_mass: torch.Tensor, temperature: float) -> torch.Tensor:
+def bucket_kl(
+    log_student: torch.Tensor,
+    topk_ids: torch.Tensor,
+    topk_logprobs: torch.Tensor,
+    tail_mass: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
     """KL(teacher_T ‖ student_T) of each token over k + 1 buckets (no T² factor).
 
     `log_student` (N × V) are the student's log-probabilities at temperature T; the buckets are the
@@ -82,12 +87,14 @@ def bucket_kl(log_student: torch.Tensor, topk_ids: torch.Tensor, topk_logprobs: 
     probability of every token outside the teacher's top-k, so the tail is matched explicitly
     instead of being dropped. With k = V this is the full KL.
     """
-    return _bucket_kl(log_student.gather(-1, topk_ids.long()), topk_logprobs, tail_mass, log_student.shape[-1],
-                      temperature)
+    return _bucket_kl(
+        log_student.gather(-1, topk_ids.long()), topk_logprobs, tail_mass, log_student.shape[-1], temperature
+    )
 
 
-def _bucket_kl(student_top: torch.Tensor, topk_logprobs: torch.Tensor, tail_mass: torch.Tensor, vocab_size: int,
-               temperature: float) -> torch.Tensor:
+def _bucket_kl(
+    student_top: torch.Tensor, topk_logprobs: torch.Tensor, tail_mass: torch.Tensor, vocab_size: int, temperature: float
+) -> torch.Tensor:
     """`bucket_kl` from the student's log-probabilities at the teacher's top-k ids (N × k)."""
     student_rest = (1.0 - torch.exp(student_top.double()).sum(dim=-1)).clamp_min(1e-30).float()
     teacher_top, teacher_rest = teacher_buckets(topk_logprobs, tail_mass, vocab_size, temperature)
@@ -121,10 +128,15 @@ def seq2seq_kd_terms(
     terms = {"ce": -(picked[:, 0] * weights).sum()}
     if teachers:
         log_soft = log_student if shared else F.log_softmax(logits / temperature, dim=-1)
-        student_tops = (picked[:, 1:].split([ids.shape[-1] for ids in top_ids], dim=-1) if shared
-                        else [log_soft.gather(-1, ids) for ids in top_ids])
-        per_teacher = [(_bucket_kl(top, logprobs.flatten(0, 1), tail.flatten(), vocab, temperature) * weights).sum()
-                       for top, (_, logprobs, tail) in zip(student_tops, teachers)]
+        student_tops = (
+            picked[:, 1:].split([ids.shape[-1] for ids in top_ids], dim=-1)
+            if shared
+            else [log_soft.gather(-1, ids) for ids in top_ids]
+        )
+        per_teacher = [
+            (_bucket_kl(top, logprobs.flatten(0, 1), tail.flatten(), vocab, temperature) * weights).sum()
+            for top, (_, logprobs, tail) in zip(student_tops, teachers)
+        ]
         terms["kl"] = temperature**2 * torch.stack(per_teacher).mean()
     return terms
 
@@ -166,11 +178,15 @@ class HiddenProjections(torch.nn.ModuleList):
 
 
 def hidden_mse(
-    student_states: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor], projections: Sequence[torch.nn.Module]
+    student_states: Sequence[torch.Tensor],
+    teacher_states: Sequence[torch.Tensor],
+    projections: Sequence[torch.nn.Module],
 ) -> torch.Tensor:
     """Mean over pairs of MSE(proj_k(h_student_k), h_teacher_k) (each MSE averaged over rows and width)."""
     if not (len(student_states) == len(teacher_states) == len(projections)) or not projections:
         raise ValueError("hidden_mse needs one student state, one teacher state and one projection per pair")
-    losses = [F.mse_loss(project(student.float()), teacher.float())
-              for student, teacher, project in zip(student_states, teacher_states, projections)]
+    losses = [
+        F.mse_loss(project(student.float()), teacher.float())
+        for student, teacher, project in zip(student_states, teacher_states, projections)
+    ]
     return torch.stack(losses).mean()

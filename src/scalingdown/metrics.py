@@ -64,8 +64,7 @@ def qa_scores(predictions: list[str], aliases: list[list[str]]) -> dict[str, flo
     """Mean exact match, token F1, precision and recall over questions (max over each one's aliases)."""
     per_question = [answer_scores(prediction, names) for prediction, names in zip(predictions, aliases, strict=True)]
     names = ("exact_match", "f1", "precision", "recall")
-    return {name: float(np.mean([scores[name] for scores in per_question])) if per_question else 0.0
-            for name in names}
+    return {name: float(np.mean([scores[name] for scores in per_question])) if per_question else 0.0 for name in names}
 
 
 def parse_answer_letter(text: str) -> str | None:

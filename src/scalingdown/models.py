@@ -23,7 +23,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from scalingdown.refs import ModelLoadError, ModelRef, package_model_dir  # noqa: F401 (re-exported)
+from scalingdown.refs import ModelLoadError, ModelRef, package_model_dir
 
 _TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h(?P<width>\d+)$")
 # Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
@@ -67,8 +67,9 @@ def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
     """The config of a built-in tiny model, e.g. `bert-l2-h32` or `t5-l2-h32`."""
     match = _TINY.match(name)
     if not match:
-        raise ModelLoadError(f"tiny:{name}: expected tiny:bert-l<layers>-h<width> or tiny:t5-l<layers>-h<width>, "
-                             "e.g. tiny:bert-l2-h32")
+        raise ModelLoadError(
+            f"tiny:{name}: expected tiny:bert-l<layers>-h<width> or tiny:t5-l<layers>-h<width>, e.g. tiny:bert-l2-h32"
+        )
     layers, width = int(match["layers"]), int(match["width"])
     if match["arch"] == "t5":
         tokenizer = tiny_t5_tokenizer()
@@ -111,8 +112,9 @@ def tiny_t5_tokenizer() -> PreTrainedTokenizerFast:
     backend.post_processor = processors.TemplateProcessing(
         single=f"$A {TINY_T5_EOS}", pair=f"$A {TINY_T5_EOS} $B {TINY_T5_EOS}", special_tokens=[(TINY_T5_EOS, eos_id)]
     )
-    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=TINY_T5_EOS, pad_token=TINY_T5_PAD,
-                                   unk_token="[UNK]")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token=TINY_T5_EOS, pad_token=TINY_T5_PAD, unk_token="[UNK]"
+    )
 
 
 def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
@@ -173,15 +175,19 @@ def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrained
     parsed = ModelRef.parse(ref)
     if parsed.kind == "tiny" or not pretrained:
         try:
-            config = tiny_config(parsed.name) if parsed.kind == "tiny" else AutoConfig.from_pretrained(
-                parsed.location(), **_pretrained_kwargs(parsed))
+            config = (
+                tiny_config(parsed.name)
+                if parsed.kind == "tiny"
+                else AutoConfig.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
+            )
         except (OSError, ValueError) as error:
             raise _load_error(ref, error) from error
         torch.manual_seed(seed)
         return AutoModelForSeq2SeqLM.from_config(config)
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(parsed.location(), use_safetensors=True,
-                                                     **_pretrained_kwargs(parsed))
+        return AutoModelForSeq2SeqLM.from_pretrained(
+            parsed.location(), use_safetensors=True, **_pretrained_kwargs(parsed)
+        )
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
 

@@ -43,16 +43,22 @@ class OnlineTeachers:
         return self.logits_of_texts([self.texts[index] for index in row_index.tolist()], row_index.device)
 
     @torch.no_grad()
-    def logits_of_texts(self, texts: list[str], device: torch.device | str = "cpu",
-                        batch_size: int = 64) -> list[np.ndarray]:
+    def logits_of_texts(
+        self, texts: list[str], device: torch.device | str = "cpu", batch_size: int = 64
+    ) -> list[np.ndarray]:
         """One (texts × labels) float32 matrix per teacher, in the task's label order."""
         matrices = []
         for teacher in self.teachers:
             teacher.model.to(device)
             parts = []
             for start in range(0, len(texts), batch_size):
-                encoded = teacher.tokenizer(texts[start:start + batch_size], truncation=True,
-                                            max_length=teacher.max_length, padding=True, return_tensors="pt")
+                encoded = teacher.tokenizer(
+                    texts[start : start + batch_size],
+                    truncation=True,
+                    max_length=teacher.max_length,
+                    padding=True,
+                    return_tensors="pt",
+                )
                 parts.append(teacher.model(**encoded.to(device)).logits.float().cpu().numpy())
             logits = np.concatenate(parts) if parts else np.zeros((0, len(teacher.label_names)), np.float32)
             matrices.append(align_columns(logits, teacher.label_names, self.labels, f"teacher {teacher.name}"))
@@ -66,7 +72,13 @@ def load_online_teachers(teachers: list[dict[str, Any]], labels: list[str], text
         model = load_classifier(teacher["model"])
         model.eval()
         model.requires_grad_(False)
-        loaded.append(OnlineTeacher(name=teacher["name"], model=model, tokenizer=load_tokenizer(teacher["model"]),
-                                    max_length=int(teacher["max_length"]),
-                                    label_names=model_label_names(model, teacher.get("label_map"))))
+        loaded.append(
+            OnlineTeacher(
+                name=teacher["name"],
+                model=model,
+                tokenizer=load_tokenizer(teacher["model"]),
+                max_length=int(teacher["max_length"]),
+                label_names=model_label_names(model, teacher.get("label_map")),
+            )
+        )
     return OnlineTeachers(loaded, texts, labels)

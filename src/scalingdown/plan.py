@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalingdown.config import canonical, canonical_json, data_file_options, hidden_pairs, lora_settings, seq2seq_setting, short_hash
+from scalingdown.config import (
+    canonical,
+    canonical_json,
+    data_file_options,
+    hidden_pairs,
+    lora_settings,
+    seq2seq_setting,
+    short_hash,
+)
 from scalingdown.launch import launcher_prefix
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_for
 
@@ -178,8 +186,9 @@ class Plan:
             )
         return task
 
-    def _plan_teacher(self, task: TaskPlan, name: str, spec: dict[str, Any],
-                      hidden_layers: tuple[int, ...]) -> TeacherPlan:
+    def _plan_teacher(
+        self, task: TaskPlan, name: str, spec: dict[str, Any], hidden_layers: tuple[int, ...]
+    ) -> TeacherPlan:
         identity = {
             "data": task.data_key,
             "labels": task.spec.get("labels"),
@@ -291,8 +300,11 @@ class Plan:
 
     def ensemble_files(self) -> list[str]:
         """One ensemble record per classification task with at least two teachers."""
-        return [self.ensemble_file(task.name) for task in self.tasks.values()
-                if len(task.teachers) >= 2 and not is_seq2seq(task.spec["type"])]
+        return [
+            self.ensemble_file(task.name)
+            for task in self.tasks.values()
+            if len(task.teachers) >= 2 and not is_seq2seq(task.spec["type"])
+        ]
 
     def eval_files(self) -> list[str]:
         """Every evaluation the report needs: all teachers and all students of all tasks."""
@@ -306,8 +318,9 @@ class Plan:
         """Training logs the report plots: every fine-tuned teacher and every trained student."""
         files = []
         for task in self.tasks.values():
-            files += [TEACHER_DIR.format(teacher_key=t.key) + "/history.json"
-                      for t in task.teachers.values() if t.finetuned]
+            files += [
+                TEACHER_DIR.format(teacher_key=t.key) + "/history.json" for t in task.teachers.values() if t.finetuned
+            ]
             files += [s.history for s in task.students.values() if s.trained]
         return files
 
@@ -402,8 +415,11 @@ class Plan:
         task = self.tasks[teacher.task].spec
         extra: dict[str, Any] = {}
         if is_seq2seq(task["type"]):
-            extra = {"logits_key": teacher.logits_key, **self._text_fields(task, teacher.spec),
-                     **self._cache_settings(teacher.spec)}
+            extra = {
+                "logits_key": teacher.logits_key,
+                **self._text_fields(task, teacher.spec),
+                **self._cache_settings(teacher.spec),
+            }
         return canonical_json(
             {
                 "type": task["type"],
@@ -428,8 +444,10 @@ class Plan:
         task_spec = self.tasks[task].spec
         teachers = [self._distill_teacher(t, plan.online) for t in plan.teachers]
         if is_seq2seq(task_spec["type"]):
-            teachers = [{**entry, "logits_key": t.logits_key, **self._cache_settings(t.spec)}
-                        for entry, t in zip(teachers, plan.teachers)]
+            teachers = [
+                {**entry, "logits_key": t.logits_key, **self._cache_settings(t.spec)}
+                for entry, t in zip(teachers, plan.teachers)
+            ]
         return canonical_json(
             {
                 "type": task_spec["type"],
@@ -450,8 +468,12 @@ class Plan:
     def _distill_teacher(teacher: TeacherPlan, online: bool) -> dict[str, Any]:
         """A teacher as `distill` sees it: its key, model and max length (what its cache must match; what
         online mode loads), and in online mode its label map."""
-        entry = {"name": teacher.name, "key": teacher.key, "model": teacher.model_ref,
-                 "max_length": teacher.spec["max_length"]}
+        entry = {
+            "name": teacher.name,
+            "key": teacher.key,
+            "model": teacher.model_ref,
+            "max_length": teacher.spec["max_length"],
+        }
         if online:
             entry["label_map"] = teacher.label_map
         return entry

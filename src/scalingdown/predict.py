@@ -35,8 +35,13 @@ def predict_outputs(
     full_lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
     truncated = sum(length > max_length for length in full_lengths)
     if truncated:
-        log.warning("%s: %d of %d texts are longer than max_length=%d tokens and were truncated",
-                    description, truncated, len(texts), max_length)
+        log.warning(
+            "%s: %d of %d texts are longer than max_length=%d tokens and were truncated",
+            description,
+            truncated,
+            len(texts),
+            max_length,
+        )
     lengths = [min(length, max_length) for length in full_lengths]
     order = np.argsort(lengths, kind="stable")
     logits: list[np.ndarray] = []
@@ -52,7 +57,10 @@ def predict_outputs(
     width = getattr(model.config, "hidden_size", 0)
     matrices = {
         "logits": np.concatenate(logits) if logits else np.zeros((0, model.config.num_labels), np.float32),
-        **{layer: np.concatenate(parts) if parts else np.zeros((0, width), np.float32) for layer, parts in pooled.items()},
+        **{
+            layer: np.concatenate(parts) if parts else np.zeros((0, width), np.float32)
+            for layer, parts in pooled.items()
+        },
     }
     restored = {}
     for name, matrix in matrices.items():

@@ -28,7 +28,7 @@ def provenance_record(stage: str, experiment: str | None) -> dict[str, Any]:
     return {
         "stage": stage,
         "experiment": experiment,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "scalingdown": version,
     }

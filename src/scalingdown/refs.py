@@ -30,7 +30,7 @@ class ModelRef:
     revision: str | None = None
 
     @classmethod
-    def parse(cls, ref: str) -> "ModelRef":
+    def parse(cls, ref: str) -> ModelRef:
         scheme, sep, rest = ref.partition(":")
         if sep and scheme == "hub":
             name, _, revision = rest.partition("@")

@@ -60,8 +60,10 @@ def load_teacher_outputs(
         layers = (hidden_layers or {}).get(teacher["name"], [])
         check_hidden_layers(path, fingerprint, layers)
         who = f"teacher {teacher['name']}"
-        logits = {split: align_columns(split_matrix(frame, split), fingerprint["label_names"], labels, who)
-                  for split in splits}
+        logits = {
+            split: align_columns(split_matrix(frame, split), fingerprint["label_names"], labels, who)
+            for split in splits
+        }
         hidden = {layer: split_matrix(frame, "train", hidden_column(layer)) for layer in layers}
         outputs.append(TeacherOutputs(teacher["name"], logits, hidden))
     return outputs

@@ -37,6 +37,8 @@ TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask")
 def is_target_key(key: str) -> bool:
     """Whether a batch entry feeds the loss rather than the model."""
     return key in TARGET_KEYS or key.startswith("teacher_")
+
+
 SPEC_FILE = "training-spec.json"
 # Written last into a checkpoint by the Trainer: a checkpoint without it was cut short by a kill.
 CHECKPOINT_COMPLETE = "trainer_state.json"
@@ -106,7 +108,7 @@ def tokenize_frame(
     full_lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
     truncated = sum(length > max_length for length in full_lengths)
     encoded = tokenizer(texts, truncation=True, max_length=max_length)
-    columns: dict[str, list[Any]] = {key: value for key, value in encoded.items()}
+    columns: dict[str, list[Any]] = dict(encoded.items())
     columns.update(extra or {})
     return Dataset.from_dict(columns), truncated
 
@@ -144,8 +146,11 @@ def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bo
     `deepspeed` is a DeepSpeed config file; `precision` is resolved by `mixed_precision`.
     """
     checkpoint_steps = training.get("checkpoint_steps")
-    saving = {"save_strategy": "steps", "save_steps": int(checkpoint_steps)} if checkpoint_steps else \
-        {"save_strategy": "epoch"}
+    saving = (
+        {"save_strategy": "steps", "save_steps": int(checkpoint_steps)}
+        if checkpoint_steps
+        else {"save_strategy": "epoch"}
+    )
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=float(training["epochs"]),
@@ -189,8 +194,11 @@ def _is_complete(checkpoint: Path) -> bool:
 
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     """The newest checkpoint the Trainer finished writing (a kill can cut the newest one short)."""
-    found = [path for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
-             if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()]
+    found = [
+        path
+        for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()
+    ]
     return max(filter(_is_complete, found), key=_checkpoint_step, default=None)
 
 
@@ -245,8 +253,10 @@ def train_model(
     args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
     processes = int(training.get("processes", 1))
     if args.world_size != processes:
-        raise UserError(f"the training spec asks for {processes} process(es) but this run has {args.world_size}; "
-                        f"start the stage with `{launcher_prefix(processes, bool(training.get('deepspeed')))}`")
+        raise UserError(
+            f"the training spec asks for {processes} process(es) but this run has {args.world_size}; "
+            f"start the stage with `{launcher_prefix(processes, bool(training.get('deepspeed')))}`"
+        )
     with args.main_process_first(local=False, desc="checkpoints"):
         resume_from = _resumable_checkpoint(checkpoints, resume_key, args.process_index == 0)
     lora = training.get("lora")
@@ -264,8 +274,12 @@ def train_model(
     trainer.train(resume_from_checkpoint=resume_from)
     if trainer.is_deepspeed_enabled:
         engine = trainer.model_wrapped
-        log.info("DeepSpeed ZeRO stage %d on %d process(es), optimizer %s", engine.zero_optimization_stage(),
-                 args.world_size, type(engine.optimizer).__name__)
+        log.info(
+            "DeepSpeed ZeRO stage %d on %d process(es), optimizer %s",
+            engine.zero_optimization_stage(),
+            args.world_size,
+            type(engine.optimizer).__name__,
+        )
     if eval_data is not None:
         trainer.evaluate()
     if lora:
@@ -299,8 +313,10 @@ def with_lora(model: PreTrainedModel, settings: dict[str, Any]) -> torch.nn.Modu
 
 
 def _plain(entry: dict[str, Any]) -> dict[str, Any]:
-    return {key: (float(value) if isinstance(value, (float, np.floating)) and math.isfinite(value) else value)
-            for key, value in entry.items()}
+    return {
+        key: (float(value) if isinstance(value, (float, np.floating)) and math.isfinite(value) else value)
+        for key, value in entry.items()
+    }
 
 
 def finish_checkpoints(checkpoints: str | Path) -> None:
@@ -308,9 +324,15 @@ def finish_checkpoints(checkpoints: str | Path) -> None:
     shutil.rmtree(checkpoints, ignore_errors=True)
 
 
-def save_trained(model: PreTrainedModel, tokenizer: Any, out_dir: str, history: str,
-                 log_history: list[dict[str, Any]], checkpoints: str | Path,
-                 provenance: dict[str, Any] | None = None) -> None:
+def save_trained(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    out_dir: str,
+    history: str,
+    log_history: list[dict[str, Any]],
+    checkpoints: str | Path,
+    provenance: dict[str, Any] | None = None,
+) -> None:
     """Write the trained model (float32 safetensors + tokenizer, and `provenance` when given) and its
     history atomically, then drop the checkpoints. In a multi-process run only the main process
     writes; the others wait for it.

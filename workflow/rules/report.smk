@@ -27,14 +27,14 @@ rule report:
             category="Quality and speed",
             caption="../report/confusion_matrices.rst",
         ),
-    params:
-        spec=lambda wildcards: PLAN.report_spec(),  # a function: braces in the config are not wildcards
-        workflow_dir=workflow.basedir,
-        out=lambda wildcards, output: Path(output.metrics).parent,
     log:
         PLAN.log("report", "report"),
     conda:
         ENV
+    params:
+        spec=lambda wildcards: PLAN.report_spec(),  # a function: braces in the config are not wildcards
+        workflow_dir=workflow.basedir,
+        out=lambda wildcards, output: Path(output.metrics).parent,
     shell:
         "python -m scalingdown report --spec {params.spec:q} --evals {input.evals:q}"
         " --histories {input.histories:q} --cached {input.cached:q} --ensembles {input.ensembles:q}"

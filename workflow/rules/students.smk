@@ -5,14 +5,14 @@ rule init_student:
     """Build a student's starting weights (shared by students with the same init); the untrained baseline."""
     output:
         directory(layout.STUDENT_INIT_DIR),
-    params:
-        spec=lambda wildcards: PLAN.init_spec(wildcards.init_key),
-        experiment=builder,
-    threads: THREADS
     log:
         PLAN.log("init_student", "{init_key}"),
     conda:
         ENV
+    threads: THREADS
+    params:
+        spec=lambda wildcards: PLAN.init_spec(wildcards.init_key),
+        experiment=builder,
     shell:
         "python -m scalingdown init-student --spec {params.spec:q} --out {output:q}"
         " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
@@ -32,17 +32,17 @@ rule distill:
     output:
         model=directory(f"{STUDENT_DIR}/model"),
         history=f"{STUDENT_DIR}/history.json",
-    params:
-        spec=lambda wildcards: PLAN.distill_spec(wildcards.task, wildcards.student),
-        checkpoints=f"{STUDENT_DIR}/checkpoints",
-        launcher=PLAN.launcher("distill"),
-    threads: THREADS
-    resources:
-        **PLAN.resources("distill"),
     log:
         PLAN.log("distill", "{task}.{student}"),
     conda:
         ENV
+    threads: THREADS
+    resources:
+        **PLAN.resources("distill"),
+    params:
+        spec=lambda wildcards: PLAN.distill_spec(wildcards.task, wildcards.student),
+        checkpoints=f"{STUDENT_DIR}/checkpoints",
+        launcher=PLAN.launcher("distill"),
     shell:
         "{params.launcher} distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
         " --logits {input.logits:q} --out {output.model:q} --history {output.history:q}"

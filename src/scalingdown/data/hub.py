@@ -20,8 +20,11 @@ def dataset_records(dataset: Any) -> list[dict[str, Any]]:
     """The rows of a `datasets.Dataset` as dicts, class-label ids replaced by their names."""
     import datasets
 
-    names = {column: feature.names for column, feature in dataset.features.items()
-             if isinstance(feature, datasets.ClassLabel)}
+    names = {
+        column: feature.names
+        for column, feature in dataset.features.items()
+        if isinstance(feature, datasets.ClassLabel)
+    }
     records = dataset.to_list()
     for record in records:
         for column, labels in names.items():
@@ -61,14 +64,17 @@ def file_records(path: Path, file_format: str) -> tuple[str, Records]:
     lines = None
     if file_format == "csv":
         header, lines = _csv_layout(path)
-        options = {"features": datasets.Features({name: datasets.Value("string") for name in header}),
-                   "keep_default_na": False}
+        options = {
+            "features": datasets.Features({name: datasets.Value("string") for name in header}),
+            "keep_default_na": False,
+        }
     elif file_format == "jsonl":
         lines = [number for number, _ in numbered_lines(read_text(path))]
     with tempfile.TemporaryDirectory(prefix="scalingdown-datasets-") as cache:
         try:
-            dataset = datasets.load_dataset(BUILDERS[file_format], data_files={"data": str(path)}, split="data",
-                                            cache_dir=cache, **options)
+            dataset = datasets.load_dataset(
+                BUILDERS[file_format], data_files={"data": str(path)}, split="data", cache_dir=cache, **options
+            )
         except Exception as error:  # the library's errors rarely name the line: find it ourselves
             _raise_read_error(path, file_format, error)
         records = dataset_records(dataset)

@@ -13,8 +13,9 @@ from scalingdown.data.schema import label_counts
 from scalingdown.data.splits import drop_duplicates
 
 
-def inspect_data(loader: str, options: Mapping[str, Any], task_type: str | None = None,
-                 seed: int = 0) -> dict[str, Any]:
+def inspect_data(
+    loader: str, options: Mapping[str, Any], task_type: str | None = None, seed: int = 0
+) -> dict[str, Any]:
     """Counts of the rows as loaded (`rows`, `label_counts`, per source split) and of what de-duplication
     keeps (`unique_rows`, `duplicates_dropped`, `label_conflicts_dropped`, `conflicting_texts`, `rows_kept`).
 
@@ -33,8 +34,9 @@ def inspect_data(loader: str, options: Mapping[str, Any], task_type: str | None 
         "type": task_type,
         "rows": counts.pop("rows_loaded"),
         **counts,
-        "splits": {name: {"rows": len(frame), "label_counts": label_counts(frame, task_type)}
-                   for name, frame in parts.items()},
+        "splits": {
+            name: {"rows": len(frame), "label_counts": label_counts(frame, task_type)} for name, frame in parts.items()
+        },
     }
     loaded_labels = label_counts(pd.concat(parts.values(), ignore_index=True), task_type)
     if loaded_labels is not None:

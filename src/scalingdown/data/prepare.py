@@ -28,8 +28,7 @@ def _check_labels(frame: pd.DataFrame, labels: list[str] | None, key: str) -> No
         raise ConfigError(key, f"the data has labels {unknown} that are not among the configured labels {labels}")
 
 
-def _check_labels_trained(parts: dict[str, pd.DataFrame], labels: list[str], task_key: str,
-                          portion: float) -> None:
+def _check_labels_trained(parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, portion: float) -> None:
     """Every label that is evaluated is also trained on; configured labels absent from all data are logged."""
     trained = set(parts["train"]["label"])
     for name in ("validation", "test"):
@@ -37,16 +36,20 @@ def _check_labels_trained(parts: dict[str, pd.DataFrame], labels: list[str], tas
         unseen = {label: int(count) for label, count in counts.items() if label not in trained}
         if unseen:
             key = f"{task_key}.data.data_portion" if portion < 1 else f"{task_key}.data"
-            raise ConfigError(key, f"labels {sorted(unseen)} occur in the {name} split ({unseen} rows) but never in "
-                                   f"the train split (data_portion {portion}): no model can learn them; use more "
-                                   "training data or drop those rows")
+            raise ConfigError(
+                key,
+                f"labels {sorted(unseen)} occur in the {name} split ({unseen} rows) but never in "
+                f"the train split (data_portion {portion}): no model can learn them; use more "
+                "training data or drop those rows",
+            )
     absent = [label for label in labels if not any(label in set(frame["label"]) for frame in parts.values())]
     if absent:
         log.warning("configured labels %s occur in none of the splits", absent)
 
 
-def _complete_splits(parts: dict[str, pd.DataFrame], split: dict[str, float], seed: int,
-                     stratify: str | None) -> dict[str, pd.DataFrame]:
+def _complete_splits(
+    parts: dict[str, pd.DataFrame], split: dict[str, float], seed: int, stratify: str | None
+) -> dict[str, pd.DataFrame]:
     """Fill in the splits the source does not provide with seeded splits, stratified by `stratify`."""
     if "all" in parts:
         rest, test = split_off(parts.pop("all"), split["test"], seed, stratify)
@@ -76,19 +79,28 @@ def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = 
             _check_labels(frame, spec.get("labels"), f"{task_key}.labels")
     parts, cleaning = drop_duplicates(parts, task_type)
     if cleaning.duplicates_dropped or cleaning.label_conflicts_dropped:
-        log.warning("dropped %d exact repeats and %d rows of %d texts with conflicting labels",
-                    cleaning.duplicates_dropped, cleaning.label_conflicts_dropped, cleaning.conflicting_texts)
+        log.warning(
+            "dropped %d exact repeats and %d rows of %d texts with conflicting labels",
+            cleaning.duplicates_dropped,
+            cleaning.label_conflicts_dropped,
+            cleaning.conflicting_texts,
+        )
     for name, frame in parts.items():
         if frame.empty:
-            raise ConfigError(f"{task_key}.data", f"no rows of the {name} source are left after de-duplication "
-                                                  "(each of its texts repeats one kept in another split, or has conflicting labels)")
+            raise ConfigError(
+                f"{task_key}.data",
+                f"no rows of the {name} source are left after de-duplication "
+                "(each of its texts repeats one kept in another split, or has conflicting labels)",
+            )
     stratify = STRATIFY[task_type]
     parts = _complete_splits(parts, data["split"], seed, stratify)
     full_train = len(parts["train"])
     parts["train"] = take_portion(parts["train"], data["data_portion"], seed + 2, stratify)
     if parts["train"].empty and full_train:
-        raise ConfigError(f"{task_key}.data.data_portion", f"{data['data_portion']} of the {full_train} training rows "
-                                                          "leaves the train split empty; raise it")
+        raise ConfigError(
+            f"{task_key}.data.data_portion",
+            f"{data['data_portion']} of the {full_train} training rows leaves the train split empty; raise it",
+        )
     for name, frame in parts.items():
         if frame.empty:
             raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {cleaning.rows_loaded})")
@@ -101,7 +113,11 @@ def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = 
         **cleaning.counts(),
         "train_rows_before_portion": full_train,
         "splits": {
-            name: {"rows": len(frame), "sha256": frame_fingerprint(frame), "label_counts": label_counts(frame, task_type)}
+            name: {
+                "rows": len(frame),
+                "sha256": frame_fingerprint(frame),
+                "label_counts": label_counts(frame, task_type),
+            }
             for name, frame in parts.items()
         },
     }

@@ -22,8 +22,14 @@ GENERIC_FORMATS = ("csv", "jsonl", "parquet")
 # The generic loader's column options, by task type (besides `format` and `id_column`).
 GENERIC_COLUMNS = {
     "classification": ("text_column", "label_column", "label_names"),
-    "multiple_choice": ("context_column", "question_column", "options_column", "option_columns", "label_column",
-                        "label_base"),
+    "multiple_choice": (
+        "context_column",
+        "question_column",
+        "options_column",
+        "option_columns",
+        "label_column",
+        "label_base",
+    ),
     "generative_qa": ("question_column", "answer_column", "aliases_column"),
     "math": ("question_column", "options_column", "option_columns", "rationale_column", "answer_column"),
 }
@@ -43,15 +49,20 @@ class LoaderInfo:
 _FORMATS = "scalingdown.data.formats"
 
 LOADERS: dict[str, LoaderInfo] = {
-    "synthetic_finance": LoaderInfo(f"{_FORMATS}.synthetic", ("classification",),
-                                    frozenset({"rows", "label_noise", "label_mix", "seed"}), reads_sources=False),
+    "synthetic_finance": LoaderInfo(
+        f"{_FORMATS}.synthetic",
+        ("classification",),
+        frozenset({"rows", "label_noise", "label_mix", "seed"}),
+        reads_sources=False,
+    ),
     "phrasebank": LoaderInfo(f"{_FORMATS}.phrasebank", ("classification",), frozenset({"encoding"})),
     "aqua_rat": LoaderInfo(f"{_FORMATS}.aqua_rat", ("math",), frozenset()),
     "winogrande": LoaderInfo(f"{_FORMATS}.winogrande", ("multiple_choice",), frozenset(), labels_files=True),
     "social_iqa": LoaderInfo(f"{_FORMATS}.social_iqa", ("multiple_choice",), frozenset(), labels_files=True),
     "triviaqa": LoaderInfo(f"{_FORMATS}.triviaqa", ("generative_qa",), frozenset()),
-    "generic": LoaderInfo(f"{_FORMATS}.generic", TASK_TYPES,
-                          frozenset({"format", "id_column"}).union(*GENERIC_COLUMNS.values())),
+    "generic": LoaderInfo(
+        f"{_FORMATS}.generic", TASK_TYPES, frozenset({"format", "id_column"}).union(*GENERIC_COLUMNS.values())
+    ),
 }
 
 
@@ -75,8 +86,9 @@ def check_data(loader: str, task_type: str, options: Mapping[str, Any]) -> Loade
     """Check that `loader` exists, produces `task_type` and accepts `options`; return its entry."""
     info = loader_info(loader)
     if task_type not in info.task_types:
-        raise DataConfigError("type", f"loader {loader!r} produces {' or '.join(info.task_types)} data, "
-                                      f"not {task_type!r}")
+        raise DataConfigError(
+            "type", f"loader {loader!r} produces {' or '.join(info.task_types)} data, not {task_type!r}"
+        )
     accepted = set(info.options)
     if info.reads_sources:
         accepted |= set(SOURCE_OPTIONS)
@@ -84,8 +96,9 @@ def check_data(loader: str, task_type: str, options: Mapping[str, Any]) -> Loade
         accepted |= {"labels_path", "labels_files"}
     for name in sorted(options):
         if name not in accepted:
-            raise DataConfigError(f"data.options.{name}",
-                                  f"not an option of loader {loader!r} (options: {', '.join(sorted(accepted))})")
+            raise DataConfigError(
+                f"data.options.{name}", f"not an option of loader {loader!r} (options: {', '.join(sorted(accepted))})"
+            )
     if info.reads_sources:
         _check_sources(options)
     if loader == "generic":
@@ -118,8 +131,9 @@ def _check_split_mapping(name: str, value: Any, allowed: tuple[str, ...], need_t
 def _check_sources(options: Mapping[str, Any]) -> None:
     given = [name for name in SOURCE_OPTIONS if name in options]
     if len(given) != 1:
-        raise DataConfigError("data.options", f"give exactly one of {', '.join(SOURCE_OPTIONS)} "
-                                              f"(found: {', '.join(given) or 'none'})")
+        raise DataConfigError(
+            "data.options", f"give exactly one of {', '.join(SOURCE_OPTIONS)} (found: {', '.join(given) or 'none'})"
+        )
     source = given[0]
     if source == "path":
         _check_string("path", options["path"])
@@ -156,17 +170,20 @@ def _check_generic(task_type: str, options: Mapping[str, Any]) -> None:
     by_type = frozenset().union(*GENERIC_COLUMNS.values())
     for name, value in sorted(options.items()):
         if name in by_type and name not in GENERIC_COLUMNS[task_type]:
-            raise DataConfigError(_key(name), f"not used by {task_type} data "
-                                              f"(its options: {', '.join(GENERIC_COLUMNS[task_type])})")
+            raise DataConfigError(
+                _key(name), f"not used by {task_type} data (its options: {', '.join(GENERIC_COLUMNS[task_type])})"
+            )
         if name.endswith("_column"):
             _check_string(name, value)
         if name in {"option_columns", "label_names"} and (
-                not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, str) and v for v in value)):
+            not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, str) and v for v in value)
+        ):
             raise DataConfigError(_key(name), f"expected a list of at least two non-empty strings, found {value!r}")
     if "options_column" in options and "option_columns" in options:
         raise DataConfigError(_key("option_columns"), "give either options_column or option_columns, not both")
     if options.get("label_base", 0) not in (0, 1) or isinstance(options.get("label_base"), bool):
         raise DataConfigError(_key("label_base"), f"expected 0 or 1, found {options['label_base']!r}")
     if "format" in options and options["format"] not in GENERIC_FORMATS:
-        raise DataConfigError(_key("format"), f"expected one of {', '.join(GENERIC_FORMATS)}, "
-                                              f"found {options['format']!r}")
+        raise DataConfigError(
+            _key("format"), f"expected one of {', '.join(GENERIC_FORMATS)}, found {options['format']!r}"
+        )

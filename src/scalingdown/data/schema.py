@@ -25,11 +25,19 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "generative_qa": ("question",),
     "math": ("question", "options"),
 }
-TARGET: dict[str, str] = {"classification": "label", "multiple_choice": "label", "generative_qa": "answer",
-                          "math": "answer"}
+TARGET: dict[str, str] = {
+    "classification": "label",
+    "multiple_choice": "label",
+    "generative_qa": "answer",
+    "math": "answer",
+}
 # Splits are stratified by this column (None: the target is free text).
-STRATIFY: dict[str, str | None] = {"classification": "label", "multiple_choice": "label", "generative_qa": None,
-                                   "math": "answer"}
+STRATIFY: dict[str, str | None] = {
+    "classification": "label",
+    "multiple_choice": "label",
+    "generative_qa": None,
+    "math": "answer",
+}
 
 
 def input_keys(frame: pd.DataFrame, task_type: str) -> pd.Series:
@@ -37,8 +45,14 @@ def input_keys(frame: pd.DataFrame, task_type: str) -> pd.Series:
     columns = list(INPUTS[task_type])
     if columns == ["text"] or columns == ["question"]:
         return frame[columns[0]].astype(str)
-    return pd.Series([json.dumps([_plain(v) for v in row], ensure_ascii=False)
-                      for row in frame[columns].itertuples(index=False, name=None)], index=frame.index, dtype=str)
+    return pd.Series(
+        [
+            json.dumps([_plain(v) for v in row], ensure_ascii=False)
+            for row in frame[columns].itertuples(index=False, name=None)
+        ],
+        index=frame.index,
+        dtype=str,
+    )
 
 
 def _plain(value: object) -> object:

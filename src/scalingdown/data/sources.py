@@ -58,8 +58,9 @@ def jsonl_records(path: Path) -> Records:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataError(path, number, f"invalid JSON ({error.msg} at column {error.colno}); "
-                                          "expected one JSON object per line") from None
+            raise DataError(
+                path, number, f"invalid JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
+            ) from None
         if not isinstance(record, dict):
             raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}")
         records.append((number, record))
@@ -86,8 +87,11 @@ def attach_labels(records: Records, data_path: Path, labels_path: Path, name: st
         counts = f"expected one label per record, found {len(labels)} labels for {len(records)} records"
         first = min(len(labels), len(records))
         if len(labels) < len(records):
-            raise DataError(labels_path, first + 1, f"no label for record {first + 1} "
-                                                    f"({data_path} line {records[first][0]}); {counts}")
+            raise DataError(
+                labels_path,
+                first + 1,
+                f"no label for record {first + 1} ({data_path} line {records[first][0]}); {counts}",
+            )
         raise DataError(labels_path, first + 1, f"label beyond the last record of {data_path}; {counts}")
     attached = []
     for number, ((line, record), label) in enumerate(zip(records, labels, strict=True), start=1):
@@ -95,8 +99,11 @@ def attach_labels(records: Records, data_path: Path, labels_path: Path, name: st
         if not label:
             raise DataError(labels_path, number, "empty label")
         if record.get(name) not in (None, "") and str(record[name]).strip() != label:
-            raise DataError(labels_path, number, f"label {label!r} differs from {name!r} = {record[name]!r} "
-                                                 f"in {data_path} line {line}")
+            raise DataError(
+                labels_path,
+                number,
+                f"label {label!r} differs from {name!r} = {record[name]!r} in {data_path} line {line}",
+            )
         attached.append((line, {**record, name: label}))
     return attached
 
@@ -137,8 +144,9 @@ def _frame(batch: Batch, parse: Parser, columns: tuple[str, ...]) -> pd.DataFram
     return pd.DataFrame(rows, columns=list(columns))
 
 
-def load_splits(options: Mapping[str, Any], read_file: FileReader, parse: Parser,
-                columns: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+def load_splits(
+    options: Mapping[str, Any], read_file: FileReader, parse: Parser, columns: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
     """Every split the options name, parsed into frames with `columns`; row ids unique across splits."""
     parts: dict[str, pd.DataFrame] = {}
     sources: dict[str, str] = {}
@@ -146,8 +154,12 @@ def load_splits(options: Mapping[str, Any], read_file: FileReader, parse: Parser
         frame = _frame(batch, parse, columns)
         for row_id in frame["row_id"]:
             if row_id in sources:
-                raise DataError(batch.name, None, f"row id {row_id!r} repeats one from {sources[row_id]}; "
-                                                  "expected unique ids (give files distinct names)")
+                raise DataError(
+                    batch.name,
+                    None,
+                    f"row id {row_id!r} repeats one from {sources[row_id]}; "
+                    "expected unique ids (give files distinct names)",
+                )
             sources[row_id] = batch.name
         parts[split] = frame
     return parts

@@ -34,8 +34,11 @@ class Cleaning:
 
     def counts(self) -> dict[str, int]:
         """The counts as the manifest and `data inspect` report them."""
-        return {**asdict(self), "unique_rows": self.unique_rows,
-                "rows_kept": self.unique_rows - self.label_conflicts_dropped}
+        return {
+            **asdict(self),
+            "unique_rows": self.unique_rows,
+            "rows_kept": self.unique_rows - self.label_conflicts_dropped,
+        }
 
 
 def drop_duplicates(parts: dict[str, pd.DataFrame], task_type: str) -> tuple[dict[str, pd.DataFrame], Cleaning]:
@@ -55,15 +58,25 @@ def drop_duplicates(parts: dict[str, pd.DataFrame], task_type: str) -> tuple[dic
     groups = kept[conflicted].groupby(kept_keys[conflicted], sort=False)
     for number, (key, group) in enumerate(groups):
         if number < _LOGGED_CONFLICTS:
-            log.warning("dropping %d rows (%s) of one text with different labels %s: %.100s", len(group),
-                        ", ".join(group["row_id"]), sorted(group[TARGET[task_type]].astype(str)), key)
+            log.warning(
+                "dropping %d rows (%s) of one text with different labels %s: %.100s",
+                len(group),
+                ", ".join(group["row_id"]),
+                sorted(group[TARGET[task_type]].astype(str)),
+                key,
+            )
     if groups.ngroups > _LOGGED_CONFLICTS:
         log.warning("… and %d more texts with different labels", groups.ngroups - _LOGGED_CONFLICTS)
     clean = kept[~conflicted]
-    report = Cleaning(rows_loaded=len(tagged), duplicates_dropped=int(repeat.sum()),
-                      label_conflicts_dropped=int(conflicted.sum()), conflicting_texts=groups.ngroups)
-    split_frames = {name: clean[clean["_split"] == name].drop(columns="_split").reset_index(drop=True)
-                    for name in order}
+    report = Cleaning(
+        rows_loaded=len(tagged),
+        duplicates_dropped=int(repeat.sum()),
+        label_conflicts_dropped=int(conflicted.sum()),
+        conflicting_texts=groups.ngroups,
+    )
+    split_frames = {
+        name: clean[clean["_split"] == name].drop(columns="_split").reset_index(drop=True) for name in order
+    }
     return split_frames, report
 
 
@@ -83,15 +96,16 @@ def split_off(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split `frame` into (rest, part) with `part` holding `fraction` of the rows, stratified by label."""
     rest, part = train_test_split(
-        frame, test_size=fraction, random_state=seed, shuffle=True,
+        frame,
+        test_size=fraction,
+        random_state=seed,
+        shuffle=True,
         stratify=_stratify(frame, fraction, label_column),
     )
     return rest.reset_index(drop=True), part.reset_index(drop=True)
 
 
-def take_portion(
-    frame: pd.DataFrame, portion: float, seed: int, label_column: str | None = "label"
-) -> pd.DataFrame:
+def take_portion(frame: pd.DataFrame, portion: float, seed: int, label_column: str | None = "label") -> pd.DataFrame:
     """A stratified `portion` (0 < portion <= 1) of `frame`; the whole frame at 1."""
     if portion >= 1:
         return frame

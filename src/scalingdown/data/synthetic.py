@@ -133,66 +133,231 @@ _TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 _NAME_HEADS = (
-    "Nord", "Kest", "Ald", "Brim", "Cor", "Dal", "Elm", "Fjell", "Grav", "Hal", "Isk", "Jarn",
-    "Kal", "Lum", "Mar", "Norr", "Ost", "Pol", "Rav", "Sol", "Tor", "Ulv", "Var", "Vest",
-    "Aur", "Bal", "Cal", "Esk", "Hav", "Lin", "Sjo", "Tam",
+    "Nord",
+    "Kest",
+    "Ald",
+    "Brim",
+    "Cor",
+    "Dal",
+    "Elm",
+    "Fjell",
+    "Grav",
+    "Hal",
+    "Isk",
+    "Jarn",
+    "Kal",
+    "Lum",
+    "Mar",
+    "Norr",
+    "Ost",
+    "Pol",
+    "Rav",
+    "Sol",
+    "Tor",
+    "Ulv",
+    "Var",
+    "Vest",
+    "Aur",
+    "Bal",
+    "Cal",
+    "Esk",
+    "Hav",
+    "Lin",
+    "Sjo",
+    "Tam",
 )
 _NAME_TAILS = (
-    "vale", "rel", "ton", "ia", "mark", "berg", "lund", "sten", "ova", "ex", "wick", "haven",
-    "dal", "mo", "tek", "ium", "ford", "by", "ara", "nova",
+    "vale",
+    "rel",
+    "ton",
+    "ia",
+    "mark",
+    "berg",
+    "lund",
+    "sten",
+    "ova",
+    "ex",
+    "wick",
+    "haven",
+    "dal",
+    "mo",
+    "tek",
+    "ium",
+    "ford",
+    "by",
+    "ara",
+    "nova",
 )
 _COMPANY_FORMS = (
-    "Oyj", "AB", "ASA", "A/S", "plc", "Group", "Systems", "Industries", "Holdings",
-    "Corporation", "Technologies", "Logistics", "Foods", "Energy", "Components", "Paper",
-    "Steel", "Solutions", "Marine", "Pharma",
+    "Oyj",
+    "AB",
+    "ASA",
+    "A/S",
+    "plc",
+    "Group",
+    "Systems",
+    "Industries",
+    "Holdings",
+    "Corporation",
+    "Technologies",
+    "Logistics",
+    "Foods",
+    "Energy",
+    "Components",
+    "Paper",
+    "Steel",
+    "Solutions",
+    "Marine",
+    "Pharma",
 )
 _BROKER_FORMS = ("Securities", "Markets", "Equities", "Capital", "Research", "Bank")
 _FIRST_NAMES = (
-    "Anna", "Mikko", "Jonas", "Liisa", "Erik", "Sofia", "Pekka", "Maria", "Lars", "Heidi",
-    "Tomas", "Katja", "Olli", "Ingrid", "Johan", "Sanna", "Henrik", "Elina", "Magnus", "Tuula",
+    "Anna",
+    "Mikko",
+    "Jonas",
+    "Liisa",
+    "Erik",
+    "Sofia",
+    "Pekka",
+    "Maria",
+    "Lars",
+    "Heidi",
+    "Tomas",
+    "Katja",
+    "Olli",
+    "Ingrid",
+    "Johan",
+    "Sanna",
+    "Henrik",
+    "Elina",
+    "Magnus",
+    "Tuula",
 )
 _SURNAME_HEADS = ("Lind", "Berg", "Rauta", "Holm", "Salo", "Vik", "Sund", "Koski", "Aho", "Strand", "Ek", "Mäki")
 _SURNAME_TAILS = ("qvist", "nen", "strom", "ander", "gren", "dahl", "lainen", "man", "berg")
 _TITLES = (
-    "chief executive officer", "chief financial officer", "CEO", "CFO", "head of sales",
-    "chief operating officer", "chairman of the board", "head of investor relations",
+    "chief executive officer",
+    "chief financial officer",
+    "CEO",
+    "CFO",
+    "head of sales",
+    "chief operating officer",
+    "chairman of the board",
+    "head of investor relations",
     "president of the services division",
 )
 _CITIES = (
-    "Tampere", "Oulu", "Turku", "Espoo", "Gothenburg", "Malmo", "Uppsala", "Bergen", "Trondheim",
-    "Aarhus", "Tallinn", "Riga", "Vilnius", "Gdansk", "Lodz", "Brno", "Hamburg", "Lyon", "Porto",
-    "Pori", "Vaasa", "Lahti", "Kotka", "Stavanger", "Odense", "Kaunas", "Tartu",
+    "Tampere",
+    "Oulu",
+    "Turku",
+    "Espoo",
+    "Gothenburg",
+    "Malmo",
+    "Uppsala",
+    "Bergen",
+    "Trondheim",
+    "Aarhus",
+    "Tallinn",
+    "Riga",
+    "Vilnius",
+    "Gdansk",
+    "Lodz",
+    "Brno",
+    "Hamburg",
+    "Lyon",
+    "Porto",
+    "Pori",
+    "Vaasa",
+    "Lahti",
+    "Kotka",
+    "Stavanger",
+    "Odense",
+    "Kaunas",
+    "Tartu",
 )
 _NATIONALITIES = ("Finnish", "Swedish", "Norwegian", "Danish", "Estonian", "Latvian", "Polish", "German", "Dutch")
 _SECTORS = (
-    "packaging", "forest products", "telecom equipment", "engineering", "retail", "software",
-    "shipping", "construction", "food processing", "chemicals", "metals", "electronics",
-    "renewable energy", "medical devices", "logistics", "media", "insurance",
+    "packaging",
+    "forest products",
+    "telecom equipment",
+    "engineering",
+    "retail",
+    "software",
+    "shipping",
+    "construction",
+    "food processing",
+    "chemicals",
+    "metals",
+    "electronics",
+    "renewable energy",
+    "medical devices",
+    "logistics",
+    "media",
+    "insurance",
 )
 _PRODUCTS = (
-    "paperboard", "cargo cranes", "network equipment", "elevators", "frozen foods", "steel pipes",
-    "wind turbine parts", "medical sensors", "software licences", "industrial valves",
-    "printed circuit boards", "diesel engines", "packaging machines", "wood pellets",
-    "fibre cables", "bakery products",
+    "paperboard",
+    "cargo cranes",
+    "network equipment",
+    "elevators",
+    "frozen foods",
+    "steel pipes",
+    "wind turbine parts",
+    "medical sensors",
+    "software licences",
+    "industrial valves",
+    "printed circuit boards",
+    "diesel engines",
+    "packaging machines",
+    "wood pellets",
+    "fibre cables",
+    "bakery products",
 )
 _REGIONS = (
-    "in Europe", "in the Nordic countries", "in North America", "in Asia",
-    "in the Baltic countries", "in Germany", "in China", "on its domestic market",
+    "in Europe",
+    "in the Nordic countries",
+    "in North America",
+    "in Asia",
+    "in the Baltic countries",
+    "in Germany",
+    "in China",
+    "on its domestic market",
 )
 _PLANTS = ("plant", "factory", "mill", "production unit")
 _SITES = ("plant", "factory", "mill", "production unit", "distribution centre", "service centre", "warehouse")
 _UNITS = ("paper", "services", "marine", "consumer", "industrial", "retail", "logistics", "software", "components")
 _COSTS = (
-    "raw material costs", "energy prices", "personnel expenses", "freight costs", "pulp prices",
-    "steel prices", "financing costs", "restructuring costs", "component prices",
+    "raw material costs",
+    "energy prices",
+    "personnel expenses",
+    "freight costs",
+    "pulp prices",
+    "steel prices",
+    "financing costs",
+    "restructuring costs",
+    "component prices",
 )
 _METRICS = (
-    "turnover", "revenue", "operating profit", "net profit", "pre-tax profit", "EBITDA",
-    "comparable operating profit", "order intake", "profit before taxes", "operating income",
+    "turnover",
+    "revenue",
+    "operating profit",
+    "net profit",
+    "pre-tax profit",
+    "EBITDA",
+    "comparable operating profit",
+    "order intake",
+    "profit before taxes",
+    "operating income",
 )
 _PROFITS = (
-    "operating profit", "net profit", "pre-tax profit", "EBITDA", "comparable operating profit",
-    "profit before taxes", "operating income", "operating result",
+    "operating profit",
+    "net profit",
+    "pre-tax profit",
+    "EBITDA",
+    "comparable operating profit",
+    "profit before taxes",
+    "operating income",
+    "operating result",
 )
 _DRIVERS = ("net sales", "revenue", "deliveries", "volumes", "order intake", "demand", "sales volumes", "prices")
 _UP = ("rose", "increased", "grew", "climbed", "improved", "went up", "jumped", "edged up")
@@ -208,55 +373,110 @@ _COST_UP_ADJ = ("higher", "increased", "growing", "rising")
 _COST_DOWN_ADJ = ("lower", "falling", "reduced", "declining")
 _ORDINALS = ("first", "second", "third", "fourth")
 _MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 _FUTURE_PERIODS = (
-    "next year", "this year", "in the second half of the year", "in the current quarter",
-    "in the coming quarters", "in the first quarter", "over the next two years",
+    "next year",
+    "this year",
+    "in the second half of the year",
+    "in the current quarter",
+    "in the coming quarters",
+    "in the first quarter",
+    "over the next two years",
 )
 _ATTRIBUTIONS = (
-    "", "", "", "", ", the company said", ", according to the company", ", it said in a statement",
-    ", the company reported", ", the group said", ", it said",
+    "",
+    "",
+    "",
+    "",
+    ", the company said",
+    ", according to the company",
+    ", it said in a statement",
+    ", the company reported",
+    ", the group said",
+    ", it said",
 )
 _FLAT = (
-    "unchanged from a year earlier", "in line with the previous year",
-    "level with the corresponding period last year", "roughly the same as a year ago",
+    "unchanged from a year earlier",
+    "in line with the previous year",
+    "level with the corresponding period last year",
+    "roughly the same as a year ago",
 )
 _FLAT_FUTURE = ("at the previous year's level", "roughly unchanged", "in line with last year")
 _REPORTS = (
-    "interim report", "half-year report", "financial statements release", "annual report",
-    "third-quarter results", "sustainability report",
+    "interim report",
+    "half-year report",
+    "financial statements release",
+    "annual report",
+    "third-quarter results",
+    "sustainability report",
 )
 _RATINGS_UP = (
-    "'buy' from 'hold'", "'outperform' from 'neutral'", "'accumulate' from 'reduce'", "'hold' from 'sell'",
+    "'buy' from 'hold'",
+    "'outperform' from 'neutral'",
+    "'accumulate' from 'reduce'",
+    "'hold' from 'sell'",
 )
 _RATINGS_DOWN = (
-    "'sell' from 'hold'", "'hold' from 'buy'", "'underperform' from 'neutral'", "'reduce' from 'accumulate'",
+    "'sell' from 'hold'",
+    "'hold' from 'buy'",
+    "'underperform' from 'neutral'",
+    "'reduce' from 'accumulate'",
 )
 _RATINGS_KEEP = ("'hold'", "'neutral'", "'market perform'", "'equal weight'")
 _POS_EVENTS = (
-    "reported better-than-expected results", "announced a share buyback", "raised its profit forecast",
-    "won a major defence contract", "secured financing for its expansion",
+    "reported better-than-expected results",
+    "announced a share buyback",
+    "raised its profit forecast",
+    "won a major defence contract",
+    "secured financing for its expansion",
 )
 _NEG_EVENTS = (
-    "issued a profit warning", "reported weaker-than-expected results", "lost its largest customer",
-    "cut its sales forecast", "announced further job cuts",
+    "issued a profit warning",
+    "reported weaker-than-expected results",
+    "lost its largest customer",
+    "cut its sales forecast",
+    "announced further job cuts",
 )
 _POS_REASONS = (
-    "improving margins", "strong order books", "a recovery in demand", "successful cost cuts",
+    "improving margins",
+    "strong order books",
+    "a recovery in demand",
+    "successful cost cuts",
     "an attractive valuation",
 )
 _NEG_REASONS = (
-    "weakening demand", "rising costs", "margin pressure", "a weak order backlog", "an uncertain market outlook",
+    "weakening demand",
+    "rising costs",
+    "margin pressure",
+    "a weak order backlog",
+    "an uncertain market outlook",
 )
 _TAILWINDS = (
-    "strong demand in Asia", "new product launches", "lower energy costs", "recent acquisitions",
+    "strong demand in Asia",
+    "new product launches",
+    "lower energy costs",
+    "recent acquisitions",
     "a recovering housing market",
 )
 _HEADWINDS = (
-    "weak demand in Europe", "rising energy costs", "lower prices", "a slowing housing market", "intense competition",
+    "weak demand in Europe",
+    "rising energy costs",
+    "lower prices",
+    "a slowing housing market",
+    "intense competition",
 )
 _DEAL_ACTIONS = ("bid for", "merge with", "sell assets to", "take a stake in")
 _PCT_SUFFIXES = ("%", "%", "%", " percent", " pct")
@@ -487,11 +707,7 @@ def _validate(rows: int, seed: int, label_mix: dict[str, float] | None, label_no
         raise ValueError(f"rows must be an int >= 1, got {rows!r}")
     if not _is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if (
-        isinstance(label_noise, bool)
-        or not isinstance(label_noise, Real)
-        or not 0.0 <= float(label_noise) < 1.0
-    ):
+    if isinstance(label_noise, bool) or not isinstance(label_noise, Real) or not 0.0 <= float(label_noise) < 1.0:
         raise ValueError(f"label_noise must be a number with 0 <= label_noise < 1, got {label_noise!r}")
     return _check_mix(DEFAULT_LABEL_MIX if label_mix is None else label_mix)
 
@@ -554,7 +770,7 @@ def generate_financial_sentiment(
     mix = _validate(rows, seed, label_mix, label_noise)
     rng = np.random.default_rng(seed)
     counts = _apportion(rows, [mix[label] for label in LABELS])
-    labels, text_classes = _assign_labels(rng, counts, int(round(rows * label_noise)))
+    labels, text_classes = _assign_labels(rng, counts, round(rows * label_noise))
     return pd.DataFrame(
         {
             "row_id": [f"syn-{i:06d}" for i in range(rows)],

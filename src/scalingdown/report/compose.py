@@ -15,7 +15,7 @@ FIGURES = {
     "training_curves.png": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
     "validation_curves.png": "Validation scores over steps, one panel per metric.",
     "score_latency.png": "Primary score against latency at batch 1; the dashed line is the Pareto front "
-                         "(squares: teachers).",
+    "(squares: teachers).",
     "confusion_matrices.png": "Confusion matrices on the test split (rows: gold label; colour: share of the row).",
 }
 
@@ -23,8 +23,10 @@ FIGURES = {
 def _setup_text(setup: dict[str, Any]) -> str:
     device = setup["device"] + (f" ({setup['device_name']})" if setup.get("device_name") else "")
     warmup = f" after {setup['latency_warmup']} warm-up calls" if setup.get("latency_warmup") is not None else ""
-    return (f"{device}, {setup['threads']} thread(s); latency = median of {setup.get('latency_runs')} runs at "
-            f"batch size 1{warmup}; throughput at batch size {setup.get('batch_size')}")
+    return (
+        f"{device}, {setup['threads']} thread(s); latency = median of {setup.get('latency_runs')} runs at "
+        f"batch size 1{warmup}; throughput at batch size {setup.get('batch_size')}"
+    )
 
 
 def _intro(repro: dict[str, Any]) -> list[Block]:
@@ -32,10 +34,17 @@ def _intro(repro: dict[str, Any]) -> list[Block]:
     if len(setups) == 1:
         timing = f"Every model was timed the same way: {_setup_text(setups[0])}."
     else:
-        timing = ("Warning: the models were not all timed the same way, so their speeds are not comparable: "
-                  + "; ".join(_setup_text(s) for s in setups) + ".")
-    return [Paragraph("Scores on the test split. " + timing + " Retention is the score as % of the best "
-                      "teacher's in the task; speed-up is that teacher's latency divided by the model's.")]
+        timing = (
+            "Warning: the models were not all timed the same way, so their speeds are not comparable: "
+            + "; ".join(_setup_text(s) for s in setups)
+            + "."
+        )
+    return [
+        Paragraph(
+            "Scores on the test split. " + timing + " Retention is the score as % of the best "
+            "teacher's in the task; speed-up is that teacher's latency divided by the model's."
+        )
+    ]
 
 
 def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str]) -> list[Block]:
@@ -47,8 +56,10 @@ def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str]) -> list[Bloc
         reference = "This task has no scored teacher, so retention and speed-up are not defined."
     else:
         best = scored.loc[scored[metric].idxmax()]
-        reference = f"Reference teacher: `{best['model']}` ({title} {best[metric]:.4f}, " \
-                    f"{best['latency_ms_per_sample']:.2f} ms/sample)."
+        reference = (
+            f"Reference teacher: `{best['model']}` ({title} {best[metric]:.4f}, "
+            f"{best['latency_ms_per_sample']:.2f} ms/sample)."
+        )
     front = ", ".join(f"`{name}`" for name in rows.loc[rows["pareto_optimal"], "model"])
     return [
         Heading(f"Task: {task}"),
@@ -82,8 +93,10 @@ def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:
         columns=["Field", "Value"],
     )
     artefacts = pd.DataFrame(
-        [(a["artefact"], a["status"], a["stage"] or "–", a["created"] or "–", a["host"] or "–", a["path"])
-         for a in repro["artefacts"]],
+        [
+            (a["artefact"], a["status"], a["stage"] or "–", a["created"] or "–", a["host"] or "–", a["path"])
+            for a in repro["artefacts"]
+        ],
         columns=["Artefact", "Status", "Built by stage", "Built at (UTC)", "Host", "Path"],
     )
     config = yaml.safe_dump(repro["config"], sort_keys=False, allow_unicode=True)
@@ -91,15 +104,18 @@ def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:
         Heading("Reproducibility"),
         Table(facts),
         Heading("Cached artefacts", 3),
-        Paragraph("Shared artefacts under `results/cache/` are built once and reused by every experiment with "
-                  "the same settings; each records which experiment built it."),
+        Paragraph(
+            "Shared artefacts under `results/cache/` are built once and reused by every experiment with "
+            "the same settings; each records which experiment built it."
+        ),
         Table(artefacts),
         Code(config, "yaml", summary=f"Resolved config (hash {repro['config_hash']})"),
     ]
 
 
-def report_blocks(experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any],
-                  teachers: list[Block] | None = None) -> list[Block]:
+def report_blocks(
+    experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any], teachers: list[Block] | None = None
+) -> list[Block]:
     """The whole report: introduction, one table per task, the teachers' section (ensembles, agreement),
     the figures, the reproducibility block."""
     blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro)]

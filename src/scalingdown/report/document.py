@@ -97,8 +97,9 @@ def to_markdown(blocks: list[Block]) -> str:
             parts.append(f"![{block.caption}]({block.file})\n\n*{block.caption}*")
         elif isinstance(block, Code):
             fenced = f"```{block.language}\n{block.text.rstrip()}\n```"
-            parts.append(f"<details><summary>{block.summary}</summary>\n\n{fenced}\n\n</details>"
-                         if block.summary else fenced)
+            parts.append(
+                f"<details><summary>{block.summary}</summary>\n\n{fenced}\n\n</details>" if block.summary else fenced
+            )
     return "\n\n".join(parts) + "\n"
 
 
@@ -122,12 +123,17 @@ def to_html(blocks: list[Block], title: str, directory: str | Path) -> str:
         elif isinstance(block, Table):
             parts.append(block.frame.to_html(index=False, border=0, escape=True))
         elif isinstance(block, Figure):
-            parts.append(f'<figure><img src="{_image_uri(directory / block.file)}" alt="{html.escape(block.caption)}">'
-                         f"<figcaption>{_inline_html(block.caption)}</figcaption></figure>")
+            parts.append(
+                f'<figure><img src="{_image_uri(directory / block.file)}" alt="{html.escape(block.caption)}">'
+                f"<figcaption>{_inline_html(block.caption)}</figcaption></figure>"
+            )
         elif isinstance(block, Code):
             pre = f"<pre><code>{html.escape(block.text.rstrip())}</code></pre>"
-            parts.append(f"<details><summary>{_inline_html(block.summary)}</summary>{pre}</details>"
-                         if block.summary else pre)
+            parts.append(
+                f"<details><summary>{_inline_html(block.summary)}</summary>{pre}</details>" if block.summary else pre
+            )
     body = "\n".join(parts)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )

@@ -14,13 +14,13 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from scalingdown.atomic import atomic_path  # noqa: E402
-from scalingdown.report.tables import METRIC_TITLES  # noqa: E402
+from scalingdown.atomic import atomic_path
+from scalingdown.report.tables import METRIC_TITLES
 
 LOSS_TITLES = {
     "loss": "total loss (weighted sum)",
@@ -66,8 +66,9 @@ def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def _curves(histories: dict[str, list[dict[str, Any]]], keys: list[str], titles: dict[str, str],
-            ylabel: str, path: str | Path) -> None:
+def _curves(
+    histories: dict[str, list[dict[str, Any]]], keys: list[str], titles: dict[str, str], ylabel: str, path: str | Path
+) -> None:
     """One panel per key, one line per model that logged it."""
     colours = _colours(histories)
     figure, axes = _grid(len(keys))
@@ -121,14 +122,32 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
         scores = [row[metric] for _, row in rows.iterrows()]
         for (_, row), score in zip(rows.iterrows(), scores):
             teacher = row["kind"] == "teacher"
-            axis.scatter(row["latency_ms_per_sample"], score, s=60 if teacher else 40,
-                         marker="s" if teacher else "o", color="tab:red" if teacher else "tab:blue", zorder=3)
-            axis.annotate(row["model"], (row["latency_ms_per_sample"], score), textcoords="offset points",
-                          xytext=(5, 4), fontsize=8)
+            axis.scatter(
+                row["latency_ms_per_sample"],
+                score,
+                s=60 if teacher else 40,
+                marker="s" if teacher else "o",
+                color="tab:red" if teacher else "tab:blue",
+                zorder=3,
+            )
+            axis.annotate(
+                row["model"],
+                (row["latency_ms_per_sample"], score),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=8,
+            )
         front = rows[rows["pareto_optimal"]].sort_values("latency_ms_per_sample")
         if len(front):
-            axis.step(front["latency_ms_per_sample"], front[metric], where="post", color="grey",
-                      linestyle="--", label="Pareto front", zorder=2)
+            axis.step(
+                front["latency_ms_per_sample"],
+                front[metric],
+                where="post",
+                color="grey",
+                linestyle="--",
+                label="Pareto front",
+                zorder=2,
+            )
             axis.legend(fontsize=8, loc="lower right")
         axis.set_xscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
@@ -155,8 +174,15 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
         axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
         for (gold, predicted), count in np.ndenumerate(counts):
-            axis.text(predicted, gold, f"{int(count)}", ha="center", va="center", fontsize=8,
-                      color="white" if shares[gold, predicted] > 0.6 else "black")
+            axis.text(
+                predicted,
+                gold,
+                f"{int(count)}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if shares[gold, predicted] > 0.6 else "black",
+            )
         labels = record["labels"]
         axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
         axis.set_yticks(range(len(labels)), labels, fontsize=7)

@@ -75,8 +75,10 @@ def timing_setups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     setups: list[dict[str, Any]] = []
     for record in records:
         speed = record["speed"]
-        setup = {key: speed.get(key) for key in ("device", "device_name", "threads", "batch_size",
-                                                 "latency_warmup", "latency_runs")}
+        setup = {
+            key: speed.get(key)
+            for key in ("device", "device_name", "threads", "batch_size", "latency_warmup", "latency_runs")
+        }
         if setup not in setups:
             setups.append(setup)
     return setups
@@ -101,13 +103,23 @@ def artefact_provenance(paths: list[str], experiment: str) -> list[dict[str, Any
             status = "built by this experiment"
         else:
             status = f"reused from experiment {builder}" if builder else "reused (built by hand)"
-        rows.append({"artefact": artefact_kind(path), "path": path, "status": status, "experiment": builder,
-                     "stage": record.get("stage"), "created": record.get("created"), "host": record.get("host")})
+        rows.append(
+            {
+                "artefact": artefact_kind(path),
+                "path": path,
+                "status": status,
+                "experiment": builder,
+                "stage": record.get("stage"),
+                "created": record.get("created"),
+                "host": record.get("host"),
+            }
+        )
     return rows
 
 
-def reproducibility(config: dict[str, Any], records: list[dict[str, Any]], cached: list[str],
-                    workflow_dir: str | Path | None) -> dict[str, Any]:
+def reproducibility(
+    config: dict[str, Any], records: list[dict[str, Any]], cached: list[str], workflow_dir: str | Path | None
+) -> dict[str, Any]:
     """Every field of the report's reproducibility block (also written as reproducibility.json)."""
     return {
         "experiment": config["experiment"],

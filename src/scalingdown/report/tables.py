@@ -13,8 +13,12 @@ from typing import Any
 import pandas as pd
 
 # The score each task type ranks models by (higher is better).
-PRIMARY_METRIC = {"classification": "accuracy", "multiple_choice": "accuracy", "math": "accuracy",
-                  "generative_qa": "f1"}
+PRIMARY_METRIC = {
+    "classification": "accuracy",
+    "multiple_choice": "accuracy",
+    "math": "accuracy",
+    "generative_qa": "f1",
+}
 
 # How metric columns are titled in the report; other metrics get their name, spaced out.
 METRIC_TITLES = {
@@ -52,8 +56,9 @@ def primary_metric(task_type: str) -> str:
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The numeric entries of a record's metrics (a confusion matrix or per-class lists are left out)."""
-    return {name: float(value) for name, value in metrics.items()
-            if isinstance(value, Real) and not isinstance(value, bool)}
+    return {
+        name: float(value) for name, value in metrics.items() if isinstance(value, Real) and not isinstance(value, bool)
+    }
 
 
 def metric_names(records: list[dict[str, Any]]) -> list[str]:
@@ -70,25 +75,27 @@ def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: di
     for record in records:
         scores = scalar_metrics(record["metrics"])
         speed = record["speed"]
-        rows.append({
-            "experiment": experiment,
-            "task": record["task"],
-            "kind": record["kind"],
-            "role": record["role"],
-            "model": record["name"],
-            "primary_metric": primary_metric(task_types[record["task"]]),
-            **scores,
-            "latency_ms_per_sample": speed["latency_ms_per_sample"],
-            "latency_ms_p90": speed.get("latency_ms_p90"),
-            "latency_runs": speed.get("latency_runs"),
-            "throughput_per_s": speed["throughput_per_s"],
-            "batch_size": speed.get("batch_size"),
-            "peak_rss_mb": speed.get("peak_rss_mb"),
-            "device": speed["device"],
-            "threads": speed["threads"],
-            "params": int(record["params"]),
-            "size_mb": record.get("size_mb"),
-        })
+        rows.append(
+            {
+                "experiment": experiment,
+                "task": record["task"],
+                "kind": record["kind"],
+                "role": record["role"],
+                "model": record["name"],
+                "primary_metric": primary_metric(task_types[record["task"]]),
+                **scores,
+                "latency_ms_per_sample": speed["latency_ms_per_sample"],
+                "latency_ms_p90": speed.get("latency_ms_p90"),
+                "latency_runs": speed.get("latency_runs"),
+                "throughput_per_s": speed["throughput_per_s"],
+                "batch_size": speed.get("batch_size"),
+                "peak_rss_mb": speed.get("peak_rss_mb"),
+                "device": speed["device"],
+                "threads": speed["threads"],
+                "params": int(record["params"]),
+                "size_mb": record.get("size_mb"),
+            }
+        )
     return add_pareto(add_retention(pd.DataFrame(rows)))
 
 
@@ -155,6 +162,9 @@ def display_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
     columns += _SPEED_COLUMNS
     rows = rows.assign(timed_on=[f"{row['device']}, {row['threads']} thread(s)" for _, row in rows.iterrows()])
-    shown = {title: [_cell(value, pattern) for value in rows[key]]
-             for key, title, pattern in columns if key in rows and rows[key].notna().any()}
+    shown = {
+        title: [_cell(value, pattern) for value in rows[key]]
+        for key, title, pattern in columns
+        if key in rows and rows[key].notna().any()
+    }
     return pd.DataFrame(shown)

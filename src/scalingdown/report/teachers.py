@@ -8,15 +8,32 @@ import pandas as pd
 
 from scalingdown.report.document import Block, Heading, Paragraph, Table
 
-_METHOD_NAMES = {"uniform": "uniform", "validation": "weighted by validation accuracy",
-                 "confidence": "weighted by confidence per example"}
+_METHOD_NAMES = {
+    "uniform": "uniform",
+    "validation": "weighted by validation accuracy",
+    "confidence": "weighted by confidence per example",
+}
 
 
 def _scores_frame(record: dict[str, Any]) -> pd.DataFrame:
-    rows = [(f"teacher {name}", f"{scores['accuracy']:.4f}", f"{scores['f1_macro']:.4f}",
-             f"{scores['validation_accuracy']:.4f}") for name, scores in record["teachers"].items()]
-    rows += [(f"ensemble ({_METHOD_NAMES.get(method, method)})", f"{scores['accuracy']:.4f}",
-              f"{scores['f1_macro']:.4f}", "–") for method, scores in record["ensembles"].items()]
+    rows = [
+        (
+            f"teacher {name}",
+            f"{scores['accuracy']:.4f}",
+            f"{scores['f1_macro']:.4f}",
+            f"{scores['validation_accuracy']:.4f}",
+        )
+        for name, scores in record["teachers"].items()
+    ]
+    rows += [
+        (
+            f"ensemble ({_METHOD_NAMES.get(method, method)})",
+            f"{scores['accuracy']:.4f}",
+            f"{scores['f1_macro']:.4f}",
+            "–",
+        )
+        for method, scores in record["ensembles"].items()
+    ]
     return pd.DataFrame(rows, columns=["Model", "Accuracy", "Macro-F1", "Validation accuracy"])
 
 
@@ -29,8 +46,10 @@ def teacher_blocks(records: list[dict[str, Any]]) -> list[Block]:
         blocks += [
             Heading(f"Teachers: {record['task']}"),
             Table(_scores_frame(record)),
-            Paragraph(f"On the {record['test_rows']} test rows all teachers predict the same label for "
-                      f"{100 * agreement['all']:.1f} % (pairwise: {pairs}); at least one teacher is right on "
-                      f"{100 * record['any_teacher_correct']:.1f} %. Scores come from the cached teacher logits."),
+            Paragraph(
+                f"On the {record['test_rows']} test rows all teachers predict the same label for "
+                f"{100 * agreement['all']:.1f} % (pairwise: {pairs}); at least one teacher is right on "
+                f"{100 * record['any_teacher_correct']:.1f} %. Scores come from the cached teacher logits."
+            ),
         ]
     return blocks

@@ -37,5 +37,8 @@ def encoded_split(
     """One split of a task: its rows, source ids and gold target ids (`spec` holds `type` and `prompt`)."""
     frame = read_split(data_dir, split)
     sources, targets = split_texts(frame, spec["type"], spec.get("prompt"))
-    return (frame, encode(tokenizer, sources, max_length, f"{split} sources"),
-            encode(tokenizer, targets, max_target_length, f"{split} targets", target=True))
+    return (
+        frame,
+        encode(tokenizer, sources, max_length, f"{split} sources"),
+        encode(tokenizer, targets, max_target_length, f"{split} targets", target=True),
+    )

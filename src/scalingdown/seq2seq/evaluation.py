@@ -29,13 +29,16 @@ def answerer(model: Any, tokenizer: Any, spec: dict[str, Any], frame: pd.DataFra
     source_ids = encode(tokenizer, sources, spec["max_length"], "test sources")
     if spec["type"] == "multiple_choice":
         prompt = prompt_for("multiple_choice", spec["prompt"])
-        options = [encode(tokenizer, option_targets(prompt, row), spec["max_target_length"], "options", target=True)
-                   for row in frame.to_dict("records")]
+        options = [
+            encode(tokenizer, option_targets(prompt, row), spec["max_target_length"], "options", target=True)
+            for row in frame.to_dict("records")
+        ]
 
         def score(indices: list[int], description: str | None) -> list[list[float]]:
             pairs = [(i, option) for i in indices for option in options[i]]
-            scores = sequence_logprobs(model, [source_ids[i] for i, _ in pairs], [option for _, option in pairs],
-                                       batch_size, description)
+            scores = sequence_logprobs(
+                model, [source_ids[i] for i, _ in pairs], [option for _, option in pairs], batch_size, description
+            )
             grouped, offset = [], 0
             for i in indices:
                 grouped.append(scores[offset : offset + len(options[i])].tolist())
@@ -45,8 +48,9 @@ def answerer(model: Any, tokenizer: Any, spec: dict[str, Any], frame: pd.DataFra
         return score
 
     def generate(indices: list[int], description: str | None) -> list[str]:
-        generated = generate_ids(model, [source_ids[i] for i in indices], spec["max_target_length"], batch_size,
-                                 description)
+        generated = generate_ids(
+            model, [source_ids[i] for i in indices], spec["max_target_length"], batch_size, description
+        )
         return tokenizer.batch_decode(generated, skip_special_tokens=True)
 
     return generate

@@ -18,8 +18,8 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel
 
-from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
 from scalingdown.logit_store import CacheMismatch
+from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
 from scalingdown.training import LossFn, train_model
@@ -52,23 +52,26 @@ class Seq2SeqKDCollator:
     repeated as a loss target (for pooling).
     """
 
-    def __init__(self, tokenizer: Any, model: PreTrainedModel, top_ks: list[int] | None = None,
-                 hidden_states: bool = False) -> None:
+    def __init__(
+        self, tokenizer: Any, model: PreTrainedModel, top_ks: list[int] | None = None, hidden_states: bool = False
+    ) -> None:
         self.base = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=IGNORE_INDEX)
         self.top_ks = top_ks or []
         self.hidden_states = hidden_states
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         features = [dict(feature) for feature in features]
-        teacher = {key: [feature.pop(key) for feature in features] for key in list(features[0])
-                   if key.startswith("teacher_")}
+        teacher = {
+            key: [feature.pop(key) for feature in features] for key in list(features[0]) if key.startswith("teacher_")
+        }
         batch = self.base(features)
         width = batch["labels"].shape[1]
         for key, values in teacher.items():
             if key.endswith(PER_TOKEN):
                 k = self.top_ks[int(key.split("_")[1])] if not key.endswith("tail_mass") else None
-                batch[key] = _pad_rows([np.asarray(value) if k is None else reshape_topk(value, k)
-                                        for value in values], width)
+                batch[key] = _pad_rows(
+                    [np.asarray(value) if k is None else reshape_topk(value, k) for value in values], width
+                )
             else:
                 batch[key] = torch.tensor(np.asarray(values, dtype=np.float32))
         if self.hidden_states:
@@ -91,7 +94,8 @@ def _check_targets(teacher: TeacherRows, gold: list[list[int]]) -> None:
         if list(ids) != list(expected):
             raise CacheMismatch(
                 f"teacher {teacher.name}: its cached targets differ from the student's tokenized gold targets "
-                f"(first at train row {index}); teacher and student need the same tokenizer, prompt and max_target_length"
+                f"(first at train row {index}); teacher and student need the same tokenizer, prompt "
+                "and max_target_length"
             )
 
 
@@ -112,20 +116,25 @@ def teacher_columns(teachers: list[TeacherRows], hidden_layers: dict[str, list[l
     columns: dict[str, list[Any]] = {}
     for index, teacher in enumerate(teachers):
         columns[_prefix(index, "topk_ids")] = teacher.columns["topk_ids"]
-        columns[_prefix(index, "topk_logprobs")] = [values.astype(np.float32) for values in teacher.columns["topk_logprobs"]]
+        columns[_prefix(index, "topk_logprobs")] = [
+            values.astype(np.float32) for values in teacher.columns["topk_logprobs"]
+        ]
         columns[_prefix(index, "tail_mass")] = teacher.columns["tail_mass"]
         for side, pairs in hidden_layers.items():
             for _, teacher_layer in pairs:
                 name = hidden_column(side, teacher_layer)
                 if name not in teacher.columns:
-                    raise CacheMismatch(f"teacher {teacher.name}: its cache holds no {side} hidden state of layer "
-                                        f"{teacher_layer}; add it to the teacher's hidden_layers")
+                    raise CacheMismatch(
+                        f"teacher {teacher.name}: its cache holds no {side} hidden state of layer "
+                        f"{teacher_layer}; add it to the teacher's hidden_layers"
+                    )
                 columns[_prefix(index, name)] = teacher.columns[name]
     return columns
 
 
-def _projections(model: PreTrainedModel, teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]
-                 ) -> torch.nn.ModuleDict:
+def _projections(
+    model: PreTrainedModel, teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]
+) -> torch.nn.ModuleDict:
     """One trainable projection per (teacher, side, layer pair): student width → teacher width (identity when equal)."""
     width = model.config.d_model
     projections = torch.nn.ModuleDict()
@@ -134,24 +143,33 @@ def _projections(model: PreTrainedModel, teachers: list[TeacherRows], hidden_lay
             for student_layer, teacher_layer in pairs:
                 teacher_width = len(teacher.columns[hidden_column(side, teacher_layer)][0])
                 key = f"t{index}_{side}_{student_layer}_{teacher_layer}"
-                projections[key] = (torch.nn.Linear(width, teacher_width, bias=False) if teacher_width != width
-                                    else torch.nn.Identity())
+                projections[key] = (
+                    torch.nn.Linear(width, teacher_width, bias=False) if teacher_width != width else torch.nn.Identity()
+                )
     return projections
 
 
-def seq2seq_loss_fn(loss: dict[str, Any], teachers: list[TeacherRows], projections: torch.nn.ModuleDict | None,
-                    hidden_layers: dict[str, list[list[int]]]) -> LossFn:
+def seq2seq_loss_fn(
+    loss: dict[str, Any],
+    teachers: list[TeacherRows],
+    projections: torch.nn.ModuleDict | None,
+    hidden_layers: dict[str, list[list[int]]],
+) -> LossFn:
     """The loss function the trainer calls: named terms `ce`, `kl`, `hidden` and their weighted sum `loss`."""
     temperature = float(loss.get("temperature", 1.0))
 
-    def loss_fn(outputs: Any, targets: dict[str, torch.Tensor], _inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def loss_fn(
+        outputs: Any, targets: dict[str, torch.Tensor], _inputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         labels = targets["labels"]
         if not teachers or _prefix(0, "topk_ids") not in targets:  # no teachers, or a validation batch
             terms = {"ce": token_cross_entropy(outputs.logits, labels)}
             terms["loss"] = terms["ce"]
             return terms
-        cached = [(targets[_prefix(i, "topk_ids")], targets[_prefix(i, "topk_logprobs")],
-                   targets[_prefix(i, "tail_mass")]) for i in range(len(teachers))]
+        cached = [
+            (targets[_prefix(i, "topk_ids")], targets[_prefix(i, "topk_logprobs")], targets[_prefix(i, "tail_mass")])
+            for i in range(len(teachers))
+        ]
         terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature)
         total = float(loss["ce"]) * terms["ce"] + float(loss["kd"]) * terms["kl"]
         if projections is not None:
@@ -163,8 +181,13 @@ def seq2seq_loss_fn(loss: dict[str, Any], teachers: list[TeacherRows], projectio
     return loss_fn
 
 
-def _hidden_term(outputs: Any, targets: dict[str, torch.Tensor], projections: torch.nn.ModuleDict,
-                 hidden_layers: dict[str, list[list[int]]], teacher_count: int) -> torch.Tensor:
+def _hidden_term(
+    outputs: Any,
+    targets: dict[str, torch.Tensor],
+    projections: torch.nn.ModuleDict,
+    hidden_layers: dict[str, list[list[int]]],
+    teacher_count: int,
+) -> torch.Tensor:
     masks = {"encoder": targets["source_mask"].bool(), "decoder": targets["labels"] != IGNORE_INDEX}
     states = {"encoder": outputs.encoder_hidden_states, "decoder": outputs.decoder_hidden_states}
     student, teacher, maps = [], [], []
@@ -199,24 +222,33 @@ def fit_seq2seq(
     use_hidden = bool(teachers) and float(loss.get("hidden", 0.0)) > 0 and bool(hidden_layers)
     _, train_sources, gold = encoded_split(data_dir, "train", task, tokenizer, max_length, max_target_length)
     labels = _labels(teachers, gold)
-    columns: dict[str, list[Any]] = {"input_ids": train_sources, "attention_mask": [[1] * len(s) for s in train_sources],
-                                     "labels": labels}
+    columns: dict[str, list[Any]] = {
+        "input_ids": train_sources,
+        "attention_mask": [[1] * len(s) for s in train_sources],
+        "labels": labels,
+    }
     columns.update(teacher_columns(teachers, hidden_layers if use_hidden else {}))
     _, valid_sources, valid_gold = encoded_split(data_dir, "validation", task, tokenizer, max_length, max_target_length)
-    eval_data = Dataset.from_dict({"input_ids": valid_sources, "attention_mask": [[1] * len(s) for s in valid_sources],
-                                   "labels": valid_gold})
+    eval_data = Dataset.from_dict(
+        {"input_ids": valid_sources, "attention_mask": [[1] * len(s) for s in valid_sources], "labels": valid_gold}
+    )
     projections = None
     if use_hidden:
         projections = _projections(model, teachers, hidden_layers)
         model.add_module(PROJECTIONS, projections)  # trained with the model, removed before saving
     try:
         return train_model(
-            model, tokenizer, Dataset.from_dict(columns), eval_data, training,
-            seq2seq_loss_fn(loss, teachers, projections, hidden_layers), checkpoints, resume_key,
+            model,
+            tokenizer,
+            Dataset.from_dict(columns),
+            eval_data,
+            training,
+            seq2seq_loss_fn(loss, teachers, projections, hidden_layers),
+            checkpoints,
+            resume_key,
             data_collator=Seq2SeqKDCollator(tokenizer, model, [t.top_k for t in teachers], hidden_states=use_hidden),
             compute_metrics=None,
         )
     finally:
         if use_hidden:
             delattr(model, PROJECTIONS)
-

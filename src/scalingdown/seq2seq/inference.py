@@ -15,7 +15,9 @@ from scalingdown.losses import IGNORE_INDEX
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
     """Right-pad integer sequences into a (rows × longest) tensor."""
     width = max((len(sequence) for sequence in sequences), default=0)
-    return torch.tensor([list(sequence) + [value] * (width - len(sequence)) for sequence in sequences], dtype=torch.long)
+    return torch.tensor(
+        [list(sequence) + [value] * (width - len(sequence)) for sequence in sequences], dtype=torch.long
+    )
 
 
 def length_batches(lengths: list[int], batch_size: int, description: str | None) -> Iterator[np.ndarray]:
@@ -25,8 +27,9 @@ def length_batches(lengths: list[int], batch_size: int, description: str | None)
         yield order[start : start + batch_size]
 
 
-def encoder_inputs(source_ids: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
-                   ) -> dict[str, torch.Tensor]:
+def encoder_inputs(
+    source_ids: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
     """`input_ids` and `attention_mask` of a batch of sources, on `device`."""
     input_ids = pad(source_ids, pad_id)
     mask = pad([[1] * len(ids) for ids in source_ids], 0)
@@ -34,8 +37,9 @@ def encoder_inputs(source_ids: list[list[int]], pad_id: int, device: torch.devic
 
 
 @torch.inference_mode()
-def generate_ids(model: Any, source_ids: list[list[int]], max_new_tokens: int, batch_size: int,
-                 description: str | None = "generate") -> list[list[int]]:
+def generate_ids(
+    model: Any, source_ids: list[list[int]], max_new_tokens: int, batch_size: int, description: str | None = "generate"
+) -> list[list[int]]:
     """Greedy generations (token ids up to and including EOS, without the decoder start token), in input order."""
     model.eval()
     config = model.generation_config
@@ -57,7 +61,11 @@ def _until_eos(ids: list[int], eos_id: int | list[int], pad_id: int) -> list[int
 
 
 def forced_batches(
-    model: Any, source_ids: list[list[int]], target_ids: list[list[int]], batch_size: int, description: str | None,
+    model: Any,
+    source_ids: list[list[int]],
+    target_ids: list[list[int]],
+    batch_size: int,
+    description: str | None,
     output_hidden_states: bool = False,
 ) -> Iterator[tuple[np.ndarray, Any, torch.Tensor, torch.Tensor]]:
     """Teacher-forced passes over (source, target) pairs: yields (row indices, outputs, labels, attention mask),
@@ -74,8 +82,13 @@ def forced_batches(
             yield batch, outputs, labels, inputs["attention_mask"]
 
 
-def sequence_logprobs(model: Any, source_ids: list[list[int]], target_ids: list[list[int]], batch_size: int,
-                      description: str | None = "score") -> np.ndarray:
+def sequence_logprobs(
+    model: Any,
+    source_ids: list[list[int]],
+    target_ids: list[list[int]],
+    batch_size: int,
+    description: str | None = "score",
+) -> np.ndarray:
     """log p(target | source) of each pair: the sum of its target tokens' log-probabilities."""
     scores = np.zeros(len(source_ids), dtype=np.float64)
     for batch, outputs, labels, _ in forced_batches(model, source_ids, target_ids, batch_size, description):

@@ -53,7 +53,9 @@ def topk_columns(
     if not 1 <= k <= vocab:
         raise UserError(f"top_k={k} must lie between 1 and the teacher's vocabulary size {vocab}")
     rows = len(source_ids)
-    columns: dict[str, list[Any]] = {name: [None] * rows for name in ("target_ids", "topk_ids", "topk_logprobs", "tail_mass")}
+    columns: dict[str, list[Any]] = {
+        name: [None] * rows for name in ("target_ids", "topk_ids", "topk_logprobs", "tail_mass")
+    }
     for side, layers in hidden_layers.items():
         for layer in layers:
             columns[hidden_column(side, layer)] = [None] * rows
@@ -64,8 +66,10 @@ def topk_columns(
         top_values, top_ids = logprobs.topk(k, dim=-1)
         tail = (1.0 - torch.exp(top_values.double()).sum(dim=-1)).clamp_min(0.0).float().cpu()
         top_values, top_ids = top_values.cpu(), top_ids.cpu()
-        pooled = {name: vectors.cpu()
-                  for name, vectors in _pooled_hidden(outputs, hidden_layers, source_mask, labels != IGNORE_INDEX).items()}
+        pooled = {
+            name: vectors.cpu()
+            for name, vectors in _pooled_hidden(outputs, hidden_layers, source_mask, labels != IGNORE_INDEX).items()
+        }
         for position, index in enumerate(batch):
             length = len(target_ids[index])
             columns["target_ids"][index] = np.asarray(target_ids[index], dtype=np.int32)
@@ -77,15 +81,18 @@ def topk_columns(
     return columns
 
 
-def _pooled_hidden(outputs: Any, hidden_layers: dict[str, list[int]], source_mask: torch.Tensor,
-                   target_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+def _pooled_hidden(
+    outputs: Any, hidden_layers: dict[str, list[int]], source_mask: torch.Tensor, target_mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
     pooled = {}
     for side, layers in hidden_layers.items():
         states = outputs.encoder_hidden_states if side == "encoder" else outputs.decoder_hidden_states
         mask = source_mask.bool() if side == "encoder" else target_mask
         for layer in layers:
             if layer >= len(states):
-                raise UserError(f"hidden layer {layer} of the {side} does not exist (0 = embeddings … {len(states) - 1})")
+                raise UserError(
+                    f"hidden layer {layer} of the {side} does not exist (0 = embeddings … {len(states) - 1})"
+                )
             pooled[hidden_column(side, layer)] = masked_mean(states[layer].float(), mask)
     return pooled
 
@@ -98,18 +105,28 @@ def reshape_topk(flat: np.ndarray, k: int) -> np.ndarray:
 def vocabulary(model: Any, tokenizer: Any) -> dict[str, Any]:
     """What must be equal for token ids to mean the same: the output size and the tokenizer's vocabulary."""
     fingerprint = tokenizer_fingerprint(tokenizer)
-    return {"config_vocab_size": int(model.config.vocab_size), "vocab_size": fingerprint["vocab_size"],
-            "vocab_sha256": fingerprint["vocab_sha256"]}
+    return {
+        "config_vocab_size": int(model.config.vocab_size),
+        "vocab_size": fingerprint["vocab_size"],
+        "vocab_sha256": fingerprint["vocab_sha256"],
+    }
 
 
 def check_vocabulary(teacher: str, teacher_vocab: dict[str, Any], student: str, student_vocab: dict[str, Any]) -> None:
-    """Raise `VocabularyMismatch` naming both models unless they share config.vocab_size and the tokenizer vocabulary."""
+    """Raise `VocabularyMismatch` naming both models unless they share config.vocab_size and the tokenizer
+    vocabulary."""
     differences = []
     if teacher_vocab["config_vocab_size"] != student_vocab["config_vocab_size"]:
-        differences.append(f"config.vocab_size {teacher_vocab['config_vocab_size']} vs {student_vocab['config_vocab_size']}")
-    if (teacher_vocab["vocab_size"], teacher_vocab["vocab_sha256"]) != (student_vocab["vocab_size"], student_vocab["vocab_sha256"]):
         differences.append(
-            f"tokenizer vocabularies differ ({teacher_vocab['vocab_size']} tokens, sha256 {teacher_vocab['vocab_sha256'][:12]}… "
+            f"config.vocab_size {teacher_vocab['config_vocab_size']} vs {student_vocab['config_vocab_size']}"
+        )
+    if (teacher_vocab["vocab_size"], teacher_vocab["vocab_sha256"]) != (
+        student_vocab["vocab_size"],
+        student_vocab["vocab_sha256"],
+    ):
+        differences.append(
+            f"tokenizer vocabularies differ ({teacher_vocab['vocab_size']} tokens, "
+            f"sha256 {teacher_vocab['vocab_sha256'][:12]}… "
             f"vs {student_vocab['vocab_size']} tokens, sha256 {student_vocab['vocab_sha256'][:12]}…)"
         )
     if differences:

@@ -33,16 +33,18 @@ from scalingdown.training import save_trained
 log = logging.getLogger(__name__)
 
 
-def teacher_mix(spec: dict[str, Any], names: list[str], logits: list[np.ndarray],
-                validation_scores: list[float] | None) -> np.ndarray:
+def teacher_mix(
+    spec: dict[str, Any], names: list[str], logits: list[np.ndarray], validation_scores: list[float] | None
+) -> np.ndarray:
     """The teachers' softened distributions on some rows, mixed by the student's weighting."""
     weighting = spec.get("weighting") or {"method": "uniform"}
     weights = teacher_weights(weighting["method"], names, logits, weighting.get("weights"), validation_scores)
     return mix(logits, weights, float(spec["loss"]["temperature"]))
 
 
-def _validation_scores(spec: dict[str, Any], data_dir: str, names: list[str],
-                       validation_logits: Callable[[], list[np.ndarray]]) -> list[float] | None:
+def _validation_scores(
+    spec: dict[str, Any], data_dir: str, names: list[str], validation_logits: Callable[[], list[np.ndarray]]
+) -> list[float] | None:
     """Each teacher's validation accuracy when the weighting needs it (logits computed only then)."""
     if (spec.get("weighting") or {}).get("method") != "validation":
         return None
@@ -57,8 +59,12 @@ def distillation_target(spec: dict[str, Any], outputs: list[TeacherOutputs], dat
     names = [out.name for out in outputs]
     scores = _validation_scores(spec, data_dir, names, lambda: [out.logits["validation"] for out in outputs])
     target = teacher_mix(spec, names, [out.logits["train"] for out in outputs], scores)
-    log.info("distillation target over %d train rows from %s (%s weighting)", len(target), names,
-             (spec.get("weighting") or {}).get("method", "uniform"))
+    log.info(
+        "distillation target over %d train rows from %s (%s weighting)",
+        len(target),
+        names,
+        (spec.get("weighting") or {}).get("method", "uniform"),
+    )
     return target
 
 
@@ -96,8 +102,13 @@ def online_target(
 
 
 def distill(
-    spec: dict[str, Any], data_dir: str, init_dir: str, logits_paths: list[str],
-    out_dir: str, history: str, checkpoints: str,
+    spec: dict[str, Any],
+    data_dir: str,
+    init_dir: str,
+    logits_paths: list[str],
+    out_dir: str,
+    history: str,
+    checkpoints: str,
 ) -> None:
     """Train the student initialised from `init_dir`; save it to `out_dir` and its history."""
     if is_seq2seq(spec.get("type", "classification")):
@@ -118,7 +129,13 @@ def distill(
     tokenizer = load_tokenizer(init_dir)
     model = load_classifier(init_dir)
     log_history = fit_classifier(
-        model, tokenizer, data_dir, spec["labels"], spec["max_length"], spec["training"], spec["loss"],
+        model,
+        tokenizer,
+        data_dir,
+        spec["labels"],
+        spec["max_length"],
+        spec["training"],
+        spec["loss"],
         checkpoints=checkpoints,
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teacher_probs=teacher_probs,
@@ -128,8 +145,9 @@ def distill(
     save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)
 
 
-def load_teacher_rows(spec: dict[str, Any], data_dir: str, logits_paths: list[str],
-                      student_vocabulary: dict[str, Any], student: str) -> list[TeacherRows]:
+def load_teacher_rows(
+    spec: dict[str, Any], data_dir: str, logits_paths: list[str], student_vocabulary: dict[str, Any], student: str
+) -> list[TeacherRows]:
     """Each seq2seq teacher's cached train rows, after checking the cache and that the vocabularies match."""
     if len(logits_paths) != len(spec["teachers"]):
         raise ValueError(f"got {len(logits_paths)} teacher caches for {len(spec['teachers'])} teachers")
@@ -138,29 +156,55 @@ def load_teacher_rows(spec: dict[str, Any], data_dir: str, logits_paths: list[st
     teachers = []
     for teacher, path in zip(spec["teachers"], logits_paths):
         frame, fingerprint = read_logits(path)
-        check_cache(path, fingerprint, frame,
-                    expected={"teacher_key": teacher["key"], "logits_key": teacher["logits_key"],
-                              "top_k": teacher["top_k"], "targets": teacher["targets"]},
-                    data={"train": train}, data_hashes={"train": train_hash})
-        check_vocabulary(f"{teacher['name']} ({fingerprint['model']})", fingerprint["vocabulary"],
-                         student, student_vocabulary)
+        check_cache(
+            path,
+            fingerprint,
+            frame,
+            expected={
+                "teacher_key": teacher["key"],
+                "logits_key": teacher["logits_key"],
+                "top_k": teacher["top_k"],
+                "targets": teacher["targets"],
+            },
+            data={"train": train},
+            data_hashes={"train": train_hash},
+        )
+        check_vocabulary(
+            f"{teacher['name']} ({fingerprint['model']})", fingerprint["vocabulary"], student, student_vocabulary
+        )
         rows = frame[frame["split"] == "train"]
         columns = {name: rows[name].tolist() for name in rows.columns if name not in ("split", "row_id")}
-        teachers.append(TeacherRows(teacher["name"], int(fingerprint["top_k"]),
-                                    fingerprint["targets"] == "generated", columns))
+        teachers.append(
+            TeacherRows(teacher["name"], int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns)
+        )
     return teachers
 
 
-def distill_seq2seq(spec: dict[str, Any], data_dir: str, init_dir: str, logits_paths: list[str],
-                    out_dir: str, history: str, checkpoints: str) -> None:
+def distill_seq2seq(
+    spec: dict[str, Any],
+    data_dir: str,
+    init_dir: str,
+    logits_paths: list[str],
+    out_dir: str,
+    history: str,
+    checkpoints: str,
+) -> None:
     """Train a seq2seq student from its teachers' top-k caches (or on gold targets alone)."""
     tokenizer = load_tokenizer(init_dir)
     model = load_seq2seq(init_dir)
-    teachers = load_teacher_rows(spec, data_dir, logits_paths, vocabulary(model, tokenizer),
-                                 f"{spec['student']} ({init_dir})")
+    teachers = load_teacher_rows(
+        spec, data_dir, logits_paths, vocabulary(model, tokenizer), f"{spec['student']} ({init_dir})"
+    )
     log_history = fit_seq2seq(
-        model, tokenizer, data_dir, spec, spec["max_length"], spec["max_target_length"], spec["training"],
-        spec["loss"], checkpoints=checkpoints,
+        model,
+        tokenizer,
+        data_dir,
+        spec,
+        spec["max_length"],
+        spec["max_target_length"],
+        spec["training"],
+        spec["loss"],
+        checkpoints=checkpoints,
         resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
         teachers=teachers,
     )

@@ -53,7 +53,9 @@ def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str)
     test = read_split(data_dir, "test")
     texts = test["text"].tolist()
     logits = predict_logits(model, tokenizer, texts, spec["max_length"], bench["batch_size"], "test")
-    logits = align_columns(logits, model_label_names(model, spec.get("label_map")), labels, f"{spec['kind']} {spec['name']}")
+    logits = align_columns(
+        logits, model_label_names(model, spec.get("label_map")), labels, f"{spec['kind']} {spec['name']}"
+    )
     scores = classification_scores(label_ids(test, labels), np.argmax(logits, axis=1), labels)
     speed = latency_ms(model, tokenizer, texts, spec["max_length"], bench["warmup"], bench["runs"])
     speed["throughput_per_s"] = throughput_per_s(model, tokenizer, texts, spec["max_length"], bench["batch_size"])
@@ -75,8 +77,13 @@ def evaluate(spec: dict[str, Any], data_dir: str, model_ref: str, out_path: str)
         "size_mb": size_on_disk_mb(model_ref) if local else None,
     }
     write_json(out_path, record)
-    log.info("%s %s: accuracy %.4f, %.2f ms/sample", spec["kind"], spec["name"],
-             scores["accuracy"], speed["latency_ms_per_sample"])
+    log.info(
+        "%s %s: accuracy %.4f, %.2f ms/sample",
+        spec["kind"],
+        spec["name"],
+        scores["accuracy"],
+        speed["latency_ms_per_sample"],
+    )
     return record
 
 
@@ -97,14 +104,24 @@ def evaluate_seq2seq(spec: dict[str, Any], data_dir: str, model_ref: str, out_pa
         "labels": None,
         "metrics": scores,
         "examples": examples(test, spec, answers),
-        "speed": {**speed, "batch_size": bench["batch_size"], "latency_warmup": bench["warmup"],
-                  "threads": torch.get_num_threads(), **device_description(model_device(model)),
-                  "peak_rss_mb": peak_rss_mb()},
+        "speed": {
+            **speed,
+            "batch_size": bench["batch_size"],
+            "latency_warmup": bench["warmup"],
+            "threads": torch.get_num_threads(),
+            **device_description(model_device(model)),
+            "peak_rss_mb": peak_rss_mb(),
+        },
         "params": count_parameters(model),
         "size_mb": size_on_disk_mb(model_ref) if ModelRef.parse(model_ref).kind == "path" else None,
     }
     write_json(out_path, record)
-    log.info("%s %s: %s, %.2f ms/question, %.1f questions/s", spec["kind"], spec["name"],
-             ", ".join(f"{key} {value:.4f}" for key, value in scores.items()), speed["latency_ms_per_sample"],
-             speed["throughput_per_s"])
+    log.info(
+        "%s %s: %s, %.2f ms/question, %.1f questions/s",
+        spec["kind"],
+        spec["name"],
+        ", ".join(f"{key} {value:.4f}" for key, value in scores.items()),
+        speed["latency_ms_per_sample"],
+        speed["throughput_per_s"],
+    )
     return record

@@ -35,8 +35,9 @@ def starting_model(spec: dict[str, Any]) -> PreTrainedModel:
     return load_classifier(spec["model"], labels, seed=spec["seed"])
 
 
-def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history: str, checkpoints: str,
-                     experiment: str | None = None) -> None:
+def finetune_teacher(
+    spec: dict[str, Any], data_dir: str, out_dir: str, history: str, checkpoints: str, experiment: str | None = None
+) -> None:
     """Fine-tune `spec["model"]` and save it (safetensors + tokenizer + provenance) to `out_dir`.
 
     With `method: lora` the adapters are merged into the weights before saving, so later stages
@@ -50,14 +51,36 @@ def finetune_teacher(spec: dict[str, Any], data_dir: str, out_dir: str, history:
     if is_seq2seq(spec.get("type", "classification")):
         model = load_seq2seq(spec["model"], seed=spec["seed"])
         log_history = fit_seq2seq(
-            model, tokenizer, data_dir, spec, spec["max_length"], spec["max_target_length"], training,
-            loss={"ce": 1.0}, checkpoints=checkpoints, resume_key=resume_key,
+            model,
+            tokenizer,
+            data_dir,
+            spec,
+            spec["max_length"],
+            spec["max_target_length"],
+            training,
+            loss={"ce": 1.0},
+            checkpoints=checkpoints,
+            resume_key=resume_key,
         )
     else:
         model = starting_model(spec)
         log_history = fit_classifier(
-            model, tokenizer, data_dir, spec["labels"], spec["max_length"], training,
-            loss={"ce": 1.0, "kd": 0.0, "temperature": 1.0}, checkpoints=checkpoints, resume_key=resume_key,
+            model,
+            tokenizer,
+            data_dir,
+            spec["labels"],
+            spec["max_length"],
+            training,
+            loss={"ce": 1.0, "kd": 0.0, "temperature": 1.0},
+            checkpoints=checkpoints,
+            resume_key=resume_key,
         )
-    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints,
-                 provenance=provenance_record("finetune_teacher", experiment))
+    save_trained(
+        model,
+        tokenizer,
+        out_dir,
+        history,
+        log_history,
+        checkpoints,
+        provenance=provenance_record("finetune_teacher", experiment),
+    )

@@ -30,9 +30,15 @@ def history_name(path: str) -> str:
     return f"{task}: teacher {teacher}" if teacher else f"teacher {key}"
 
 
-def report(spec: dict[str, Any], evals: list[str], histories: list[str], out_dir: str,
-           cached: list[str] | None = None, workflow_dir: str | None = None,
-           ensembles: list[str] | None = None) -> None:
+def report(
+    spec: dict[str, Any],
+    evals: list[str],
+    histories: list[str],
+    out_dir: str,
+    cached: list[str] | None = None,
+    workflow_dir: str | None = None,
+    ensembles: list[str] | None = None,
+) -> None:
     """Write the report files into `out_dir`.
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);

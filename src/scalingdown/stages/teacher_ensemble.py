@@ -40,19 +40,24 @@ def teacher_ensemble(spec: dict[str, Any], data_dir: str, logits_paths: list[str
     ensembles = {}
     for method in REPORTED_METHODS:
         weights = teacher_weights(method, names, test_logits, validation_scores=validation_scores)
-        ensembles[method] = {**scores(mix(test_logits, weights, 1.0)),
-                             "mean_weights": dict(zip(names, weights.mean(axis=0).round(4).tolist()))}
+        ensembles[method] = {
+            **scores(mix(test_logits, weights, 1.0)),
+            "mean_weights": dict(zip(names, weights.mean(axis=0).round(4).tolist())),
+        }
     correct = np.stack([np.argmax(matrix, axis=1) == gold["test"] for matrix in test_logits], axis=1)
     record = {
         "task": spec["task"],
-        "test_rows": int(len(gold["test"])),
+        "test_rows": len(gold["test"]),
         "teachers": teachers,
         "ensembles": ensembles,
         "agreement": agreement(names, test_logits),
         "any_teacher_correct": float(correct.any(axis=1).mean()),
     }
     write_json(out_path, record)
-    log.info("teachers %s; uniform ensemble accuracy %.4f; all agree on %.1f%% of test rows",
-             {name: round(t["accuracy"], 4) for name, t in teachers.items()},
-             ensembles["uniform"]["accuracy"], 100 * record["agreement"]["all"])
+    log.info(
+        "teachers %s; uniform ensemble accuracy %.4f; all agree on %.1f%% of test rows",
+        {name: round(t["accuracy"], 4) for name, t in teachers.items()},
+        ensembles["uniform"]["accuracy"],
+        100 * record["agreement"]["all"],
+    )
     return record

@@ -56,8 +56,9 @@ def weights_fingerprint(model_ref: str, model: Any) -> str:
 LABEL_MAP_HINT = "map the model's label names onto the task's with the teacher's `labels` key, e.g. {LABEL_0: positive}"
 
 
-def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
-                   experiment: str | None = None) -> None:
+def teacher_logits(
+    spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64, experiment: str | None = None
+) -> None:
     """Cache the teacher's logits (and pooled mapped hidden states) on train, validation and test,
     or a seq2seq teacher's top-k distributions.
 
@@ -71,15 +72,17 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
     tokenizer = load_tokenizer(model_ref)
     model = load_classifier(model_ref).to(inference_device())
     label_names = model_label_names(model, spec["label_map"])
-    align_columns(np.zeros((0, len(label_names))), label_names, spec["labels"], f"teacher {spec['teacher']}",
-                  hint=LABEL_MAP_HINT)
+    align_columns(
+        np.zeros((0, len(label_names))), label_names, spec["labels"], f"teacher {spec['teacher']}", hint=LABEL_MAP_HINT
+    )
     check_hidden_layers(model.config, hidden_layers, f"teacher {spec['teacher']} ({model_ref})")
     manifest = read_manifest(data_dir)
     frames = []
     for split in SPLITS:
         rows = read_split(data_dir, split)
-        logits, pooled = predict_outputs(model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size,
-                                         split, hidden_layers)
+        logits, pooled = predict_outputs(
+            model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size, split, hidden_layers
+        )
         columns = {"split": split, "row_id": rows["row_id"], "logits": list(logits)}
         columns.update({hidden_column(layer): list(pooled[layer]) for layer in hidden_layers})
         frames.append(pd.DataFrame(columns))
@@ -94,38 +97,70 @@ def teacher_logits(spec: dict[str, Any], data_dir: str, out_path: str, batch_siz
         "model_label_names": model_label_names(model),
         "hidden_layers": hidden_layers,
         "hidden_size": int(model.config.hidden_size),
-        "splits": {split: {"rows": manifest["splits"][split]["rows"], "sha256": manifest["splits"][split]["sha256"]}
-                   for split in SPLITS},
+        "splits": {
+            split: {"rows": manifest["splits"][split]["rows"], "sha256": manifest["splits"][split]["sha256"]}
+            for split in SPLITS
+        },
     }
-    write_logits(out_path, pd.concat(frames, ignore_index=True), fingerprint,
-                 provenance_record("teacher_logits", experiment))
-    log.info("cached logits of %s for %s (pooled hidden layers %s)", spec["teacher"],
-             {s: fingerprint["splits"][s]["rows"] for s in SPLITS}, hidden_layers)
+    write_logits(
+        out_path, pd.concat(frames, ignore_index=True), fingerprint, provenance_record("teacher_logits", experiment)
+    )
+    log.info(
+        "cached logits of %s for %s (pooled hidden layers %s)",
+        spec["teacher"],
+        {s: fingerprint["splits"][s]["rows"] for s in SPLITS},
+        hidden_layers,
+    )
 
 
-def teacher_topk(spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64,
-                 experiment: str | None = None) -> None:
+def teacher_topk(
+    spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64, experiment: str | None = None
+) -> None:
     """Cache a seq2seq teacher's top-k distribution on every train target token (gold or its own generations)."""
     model_ref = spec["model"]
     tokenizer = load_tokenizer(model_ref)
     model = load_seq2seq(model_ref).to(inference_device())
-    rows, sources, targets = encoded_split(data_dir, "train", spec, tokenizer, spec["max_length"],
-                                           spec["max_target_length"])
+    rows, sources, targets = encoded_split(
+        data_dir, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"]
+    )
     if spec["targets"] == "generated":
         targets = generate_ids(model, sources, spec["max_target_length"], batch_size, "generate train targets")
     columns = topk_columns(model, sources, targets, spec["top_k"], batch_size, spec["hidden_layers"], "train top-k")
     train = read_manifest(data_dir)["splits"]["train"]
     fingerprint = {
-        **{key: spec[key] for key in ("teacher", "teacher_key", "logits_key", "max_length", "max_target_length",
-                                      "prompt", "type", "top_k", "targets", "hidden_layers")},
+        **{
+            key: spec[key]
+            for key in (
+                "teacher",
+                "teacher_key",
+                "logits_key",
+                "max_length",
+                "max_target_length",
+                "prompt",
+                "type",
+                "top_k",
+                "targets",
+                "hidden_layers",
+            )
+        },
         "model": model_ref,
         "weights": weights_fingerprint(model_ref, model),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "vocabulary": vocabulary(model, tokenizer),
         "splits": {"train": {"rows": train["rows"], "sha256": train["sha256"]}},
     }
-    write_logits(out_path, pd.DataFrame({"split": "train", "row_id": rows["row_id"], **columns}), fingerprint,
-                 provenance_record("teacher_logits", experiment))
+    write_logits(
+        out_path,
+        pd.DataFrame({"split": "train", "row_id": rows["row_id"], **columns}),
+        fingerprint,
+        provenance_record("teacher_logits", experiment),
+    )
     tokens = sum(len(ids) for ids in targets)
-    log.info("cached top-%d of %s for %d train rows (%d target tokens, %s targets)", spec["top_k"], spec["teacher"],
-             len(rows), tokens, spec["targets"])
+    log.info(
+        "cached top-%d of %s for %d train rows (%d target tokens, %s targets)",
+        spec["top_k"],
+        spec["teacher"],
+        len(rows),
+        tokens,
+        spec["targets"],
+    )

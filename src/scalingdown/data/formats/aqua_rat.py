@@ -33,8 +33,10 @@ def option_texts(options: Any) -> list[str]:
         letter = ANSWER_LETTERS[index]
         match = _LETTERED.fullmatch(option) if isinstance(option, str) else None
         if match is None or match[1] != letter:
-            raise RecordError(f"option {index + 1} is {option!r}; expected it to start with '{letter})' "
-                              "(options are lettered A to E in order)")
+            raise RecordError(
+                f"option {index + 1} is {option!r}; expected it to start with '{letter})' "
+                "(options are lettered A to E in order)"
+            )
         texts.append(nonempty(match[2], f"options[{index}]"))
     return texts
 

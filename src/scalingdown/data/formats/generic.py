@@ -25,8 +25,19 @@ import pandas as pd
 
 from scalingdown.data.errors import RecordError
 from scalingdown.data.hub import file_records
-from scalingdown.data.records import (ANSWER_LETTERS, answer_letter, choice_index, field, nonempty, option_count,
-                                      string, text, text_list, whole, with_answer)
+from scalingdown.data.records import (
+    ANSWER_LETTERS,
+    answer_letter,
+    choice_index,
+    field,
+    nonempty,
+    option_count,
+    string,
+    text,
+    text_list,
+    whole,
+    with_answer,
+)
 from scalingdown.data.registry import DataConfigError
 from scalingdown.data.schema import COLUMNS
 from scalingdown.data.sources import Records, load_splits
@@ -41,8 +52,10 @@ def file_format(path: Path, options: dict[str, Any]) -> str:
     if "format" in options:
         return options["format"]
     if path.suffix.lower() not in SUFFIX_FORMATS:
-        raise DataConfigError("data.options.format", f"cannot tell the format of {path} from its suffix; "
-                                                     "set format to csv, jsonl or parquet")
+        raise DataConfigError(
+            "data.options.format",
+            f"cannot tell the format of {path} from its suffix; set format to csv, jsonl or parquet",
+        )
     return SUFFIX_FORMATS[path.suffix.lower()]
 
 
@@ -61,12 +74,16 @@ def label_name(value: Any, names: list[str] | None, column: str) -> str:
             return str(value)
         if 0 <= value < len(names):
             return names[value]
-        raise RecordError(f"unknown label {value!r} in {column!r}; expected one of {', '.join(names)} "
-                          f"or an index 0 to {len(names) - 1}")
+        raise RecordError(
+            f"unknown label {value!r} in {column!r}; expected one of {', '.join(names)} "
+            f"or an index 0 to {len(names) - 1}"
+        )
     label = nonempty(value, column)
     if names is not None and label not in names:
-        raise RecordError(f"unknown label {label!r} in {column!r}; expected one of {', '.join(names)} "
-                          f"or an index 0 to {len(names) - 1}")
+        raise RecordError(
+            f"unknown label {label!r} in {column!r}; expected one of {', '.join(names)} "
+            f"or an index 0 to {len(names) - 1}"
+        )
     return label
 
 
@@ -80,8 +97,10 @@ def _classification(options: dict[str, Any]) -> Parser:
     text_column = options.get("text_column", "text")
     label_column = options.get("label_column", "label")
     names = options.get("label_names")
-    return lambda record: {"text": text(record, text_column),
-                           "label": label_name(field(record, label_column), names, label_column)}
+    return lambda record: {
+        "text": text(record, text_column),
+        "label": label_name(field(record, label_column), names, label_column),
+    }
 
 
 def _multiple_choice(options: dict[str, Any]) -> Parser:
@@ -95,8 +114,9 @@ def _multiple_choice(options: dict[str, Any]) -> Parser:
             "context": text(record, options.get("context_column", "context")),
             "question": text(record, question_column) if question_column else "",
             "options": choices,
-            "label": choice_index(field(record, label_column), len(choices), options.get("label_base", 0),
-                                  label_column),
+            "label": choice_index(
+                field(record, label_column), len(choices), options.get("label_base", 0), label_column
+            ),
         }
 
     return parse
@@ -108,8 +128,11 @@ def _generative_qa(options: dict[str, Any]) -> Parser:
     def parse(record: dict[str, Any]) -> dict[str, Any]:
         answer = text(record, options.get("answer_column", "answer"))
         aliases = text_list(record, aliases_column) if aliases_column else []
-        return {"question": text(record, options.get("question_column", "question")), "answer": answer,
-                "aliases": with_answer(answer, aliases)}
+        return {
+            "question": text(record, options.get("question_column", "question")),
+            "answer": answer,
+            "aliases": with_answer(answer, aliases),
+        }
 
     return parse
 

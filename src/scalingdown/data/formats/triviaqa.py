@@ -25,8 +25,11 @@ def read_file(path: Path, labels_path: Path | None) -> tuple[str, Records]:
         return "line", jsonl_records(path)
     document = json_document(path)
     if not isinstance(document, dict) or not isinstance(document.get("Data"), list):
-        raise DataError(path, None, "expected the official TriviaQA JSON, an object with a 'Data' list "
-                                    "(JSON Lines files must end in .jsonl)")
+        raise DataError(
+            path,
+            None,
+            "expected the official TriviaQA JSON, an object with a 'Data' list (JSON Lines files must end in .jsonl)",
+        )
     for number, record in enumerate(document["Data"], start=1):
         if not isinstance(record, dict):
             raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}", "record")

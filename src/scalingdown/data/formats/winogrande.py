@@ -32,8 +32,12 @@ def parse(record: dict[str, Any]) -> dict[str, Any]:
     options = [text(record, "option1"), text(record, "option2")]
     if record.get("answer") in (None, ""):
         raise RecordError("no answer: expected a field 'answer' (1 or 2) or a labels file (labels_path)")
-    return {"context": sentence, "question": "", "options": options,
-            "label": choice_index(record["answer"], 2, 1, "answer")}
+    return {
+        "context": sentence,
+        "question": "",
+        "options": options,
+        "label": choice_index(record["answer"], 2, 1, "answer"),
+    }
 
 
 def load(options: dict[str, Any], seed: int, task_type: str) -> dict[str, pd.DataFrame]:
