@@ -112,7 +112,7 @@ def test_a_valid_seq2seq_config_passes():
         (
             lambda c: _qa(c)["teachers"]["base"].update(model="tiny:bert-l2-h32"),
             "tasks.qa.teachers.base.model",
-            "needs a text-to-text (T5-family) model",
+            "is an encoder; a generative_qa task needs a text-to-text model",
         ),
         (
             lambda c: _qa(c)["students"]["stage1"].update(teacher_mode="online"),
@@ -124,7 +124,7 @@ def test_a_valid_seq2seq_config_passes():
         (
             lambda c: _qa(c)["students"]["stage1"].update(init={"method": "teacher_layers", "layers": [0]}),
             "tasks.qa.students.stage1.init.method",
-            "teacher_layers selects encoder-classifier layers",
+            "teacher_layers keeps blocks of a bert2bert:<BERT> model",
         ),
     ],
     ids=[

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.data.registry import DataConfigError, check_data
-from scalingdown.depth import model_depth
+from scalingdown.depth import model_depth, model_file
 from scalingdown.errors import UserError
+from scalingdown.refs import BERT2BERT
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_problem
+from scalingdown.vocab_identity import vocabulary_difference, vocabulary_identity
 
 # Defaults of the keys that only text-to-text (seq2seq) tasks use; the schema gives them none so
 # that a classification task setting one is an error rather than silently ignored.
@@ -223,7 +225,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         _check_chains(prefix, task["students"])
         _check_depths(prefix, task, workdir)
         if is_seq2seq(task["type"]):
-            _check_seq2seq(prefix, task)
+            _check_seq2seq(prefix, task, workdir)
         else:
             _check_no_seq2seq_keys(prefix, task)
             for name, student in task["students"].items():
@@ -280,6 +282,8 @@ def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) ->
                     raise ConfigError(f"{key}.loss.hidden_map.{student_layer}.{teacher}", problem)
         for side, pairs in (student["loss"].get("hidden_layers") or {}).items():
             last = depth and (depth.encoder if side == "encoder" else depth.decoder)
+            if init["method"] == "teacher_layers":  # a bert2bert student keeps the same blocks on both sides
+                last = student_last
             problem = last is not None and _depth_problem(
                 student["model"], [s for s, _ in pairs], last, f"{side} hidden states"
             )
@@ -348,14 +352,15 @@ def _check_no_seq2seq_keys(prefix: str, task: Mapping[str, Any]) -> None:
         raise ConfigError(f"{prefix}.{found[0]}", f"only text-to-text tasks use this key, not a {task['type']} task")
 
 
-def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
+def _check_seq2seq(prefix: str, task: Mapping[str, Any], workdir: Path | None) -> None:
     for role in ("teachers", "students"):
         for name, member in task[role].items():
-            if member["model"].startswith("tiny:") and not member["model"].startswith("tiny:t5-"):
+            if _is_encoder_only(member["model"], workdir):
                 raise ConfigError(
                     f"{prefix}.{role}.{name}.model",
-                    f"{member['model']!r} is an encoder classifier; a {task['type']} task needs a "
-                    "text-to-text (T5-family) model, e.g. tiny:t5-l2-h32 or hub:t5-small",
+                    f"{member['model']!r} is an encoder; a {task['type']} task needs a text-to-text model: "
+                    f"T5 family (e.g. tiny:t5-l2-h32, hub:t5-small) or one warm-started from it, "
+                    f"bert2bert:{member['model']}",
                 )
     if task.get("labels") is not None:
         raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
@@ -378,12 +383,13 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
                 f"{key}.teacher_mode",
                 "text-to-text students learn from the top-k cache; teacher_mode online is for classification tasks",
             )
-        if student["init"]["method"] == "teacher_layers":
+        if student["init"]["method"] == "teacher_layers" and not _is_bert2bert(student["model"], workdir):
             raise ConfigError(
                 f"{key}.init.method",
-                "teacher_layers selects encoder-classifier layers; a text-to-text "
+                "teacher_layers keeps blocks of a bert2bert:<BERT> model; any other text-to-text "
                 "student starts pretrained, from scratch, or from another student",
             )
+        _check_shared_vocabulary(key, student, {t: teachers[t] for t in student["teachers"]}, workdir)
         mine = [teachers[t] for t in student["teachers"]]
         generated = [t for t in student["teachers"] if seq2seq_setting(teachers[t], "targets") == "generated"]
         if generated and len(student["teachers"]) > 1:
@@ -402,6 +408,53 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any]) -> None:
                     "the teacher's cached distributions are aligned with the student's target tokens",
                 )
         _check_hidden(key, student, {t: teachers[t] for t in student["teachers"]})
+
+
+# Model types of encoder-only checkpoints, which a text-to-text task uses through `bert2bert:`.
+ENCODER_ONLY_TYPES = ("bert", "roberta", "distilbert", "electra", "albert", "xlm-roberta", "mpnet", "deberta-v2")
+
+
+def _model_config(ref: str, workdir: Path | None) -> dict[str, Any] | None:
+    path = model_file(ref, "config.json", workdir)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _is_encoder_only(ref: str, workdir: Path | None) -> bool:
+    """Whether a reference is known (tiny BERT, or from its config.json) to be an encoder without a decoder."""
+    scheme, _, rest = ref.partition(":")
+    if scheme == BERT2BERT:
+        return False
+    if scheme == "tiny":
+        return rest.startswith("bert-")
+    config = _model_config(ref, workdir)
+    return config is not None and config.get("model_type") in ENCODER_ONLY_TYPES
+
+
+def _is_bert2bert(ref: str, workdir: Path | None) -> bool:
+    """A `bert2bert:` reference, or a saved encoder-decoder of two BERT-family stacks."""
+    if ref.startswith(f"{BERT2BERT}:"):
+        return True
+    config = _model_config(ref, workdir) or {}
+    return config.get("model_type") == "encoder-decoder"
+
+
+def _check_shared_vocabulary(
+    key: str, student: Mapping[str, Any], teachers: Mapping[str, Any], workdir: Path | None
+) -> None:
+    """A text-to-text student and each of its teachers use one vocabulary, as far as their files tell."""
+    mine = vocabulary_identity(student["model"], workdir)
+    for name, teacher in teachers.items():
+        difference = vocabulary_difference(vocabulary_identity(teacher["model"], workdir), mine)
+        if difference:
+            raise ConfigError(
+                f"{key}.model",
+                f"{student['model']!r} and teacher {name!r} ({teacher['model']!r}) do not share a vocabulary "
+                f"({difference}); token-level distillation compares token ids, so both need the same tokenizer",
+            )
 
 
 def _check_hidden(key: str, student: Mapping[str, Any], teachers: Mapping[str, Any]) -> None:
@@ -570,6 +623,16 @@ def _check_hidden_map(key: str, student: Mapping[str, Any]) -> None:
 
 def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:
     scheme, _, rest = ref.partition(":")
+    if scheme == BERT2BERT:
+        if not rest or rest.startswith((f"{BERT2BERT}:", "tiny:t5-")):
+            raise ConfigError(key, f"{ref!r}: bert2bert needs a BERT-family reference, e.g. bert2bert:tiny:bert-l2-h32")
+        _check_model_ref(key, rest, workdir)
+        config = _model_config(rest, workdir)
+        if config is not None and config.get("model_type") not in ENCODER_ONLY_TYPES:
+            raise ConfigError(
+                key, f"{ref!r}: {rest} is a {config.get('model_type')!r} model, not a BERT-family encoder"
+            )
+        return
     if scheme in {"hub", "package", "tiny"}:
         if not rest:
             raise ConfigError(key, f"{ref!r} names no model after '{scheme}:'")
@@ -580,5 +643,5 @@ def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:
     if not path.is_dir():
         raise ConfigError(
             key,
-            f"{ref!r} is neither hub:<id>, package:<name>, tiny:<arch> nor an existing model directory",
+            f"{ref!r} is neither hub:<id>, package:<name>, tiny:<arch>, bert2bert:<ref> nor a model directory",
         )

@@ -1,9 +1,10 @@
 """How deep a configured model is, read before any job runs (no weights, no transformers import).
 
 Used by the config check to refuse layer numbers a model does not have. The depth comes from the
-tiny reference itself or from the `config.json` of a local model (a directory or an installed
-package); a Hub model's depth is known only once it is downloaded, so it is looked up in the local
-Hugging Face cache and otherwise left to the stage that loads it (which checks the same).
+tiny reference itself (a `bert2bert:` reference has its BERT's depth on both sides) or from the
+`config.json` of a local model (a directory or an installed package); a Hub model's depth is known
+only once it is downloaded, so it is looked up in the local Hugging Face cache and otherwise left to
+the stage that loads it (which checks the same).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class Depth:
 
 
 def _from_config(config: dict) -> Depth | None:
+    if isinstance(config.get("encoder"), dict) and isinstance(config.get("decoder"), dict):  # EncoderDecoderModel
+        encoder, decoder = _from_config(config["encoder"]), _from_config(config["decoder"])
+        return Depth(encoder.encoder, decoder.encoder) if encoder and decoder else None
     if "num_layers" in config:  # T5 family
         return Depth(int(config["num_layers"]), int(config.get("num_decoder_layers") or config["num_layers"]))
     for key in ("num_hidden_layers", "n_layers", "n_layer"):
@@ -33,13 +37,19 @@ def _from_config(config: dict) -> Depth | None:
     return None
 
 
-def _config_file(ref: str, workdir: Path | None) -> Path | None:
+def model_file(ref: str, name: str, workdir: Path | None = None) -> Path | None:
+    """The path of file `name` of a model reference when it is on this machine (a directory, an installed
+    package, the local Hugging Face cache), else None; `bert2bert:<ref>` reads the files of `<ref>`."""
     scheme, _, rest = ref.partition(":")
+    if scheme == "bert2bert":
+        return model_file(rest, name, workdir)
+    if scheme == "tiny":
+        return None
     if scheme == "package":
         from scalingdown.refs import ModelLoadError, package_model_dir
 
         try:
-            return package_model_dir(rest) / "config.json"
+            return package_model_dir(rest) / name
         except ModelLoadError:
             return None
     if scheme == "hub":
@@ -47,25 +57,28 @@ def _config_file(ref: str, workdir: Path | None) -> Path | None:
             from huggingface_hub import try_to_load_from_cache
         except ImportError:
             return None
-        name, _, revision = rest.partition("@")
-        found = try_to_load_from_cache(name, "config.json", revision=revision or None)
+        repo, _, revision = rest.partition("@")
+        found = try_to_load_from_cache(repo, name, revision=revision or None)
         return Path(found) if isinstance(found, str) else None
     path = Path(ref)
     if workdir is not None and not path.is_absolute():
         path = workdir / path
-    return path / "config.json"
+    return path / name
 
 
 def model_depth(ref: str, workdir: Path | None = None) -> Depth | None:
     """The depth of a model reference, or None where it cannot be known without downloading it."""
     scheme, _, rest = ref.partition(":")
+    if scheme == "bert2bert":  # the BERT's blocks on both sides
+        inner = model_depth(rest, workdir)
+        return None if inner is None else Depth(inner.encoder, inner.encoder)
     if scheme == "tiny":
         match = _TINY.match(rest)
         if not match:
             return None
         layers = int(match["layers"])
         return Depth(layers, layers if match["arch"] == "t5" else None)
-    path = _config_file(ref, workdir)
+    path = model_file(ref, "config.json", workdir)
     if path is None or not path.is_file():
         return None
     try:

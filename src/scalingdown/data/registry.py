@@ -55,6 +55,12 @@ LOADERS: dict[str, LoaderInfo] = {
         frozenset({"rows", "label_noise", "label_mix", "seed"}),
         reads_sources=False,
     ),
+    "synthetic_finance_qa": LoaderInfo(
+        f"{_FORMATS}.synthetic_qa",
+        ("generative_qa", "multiple_choice"),
+        frozenset({"rows", "seed", "choices"}),
+        reads_sources=False,
+    ),
     "phrasebank": LoaderInfo(f"{_FORMATS}.phrasebank", ("classification",), frozenset({"encoding"})),
     "aqua_rat": LoaderInfo(f"{_FORMATS}.aqua_rat", ("math",), frozenset()),
     "winogrande": LoaderInfo(f"{_FORMATS}.winogrande", ("multiple_choice",), frozenset(), labels_files=True),
@@ -103,6 +109,8 @@ def check_data(loader: str, task_type: str, options: Mapping[str, Any]) -> Loade
         _check_sources(options)
     if loader == "generic":
         _check_generic(task_type, options)
+    if loader == "synthetic_finance_qa":
+        _check_synthetic_qa(options)
     return info
 
 
@@ -164,6 +172,15 @@ def _check_sources(options: Mapping[str, Any]) -> None:
         extra = sorted(set(options["labels_files"]) - set(options["files"]))
         if extra:
             raise DataConfigError(_key("labels_files"), f"splits {extra} have no data file under `files`")
+
+
+def _check_synthetic_qa(options: Mapping[str, Any]) -> None:
+    """`rows` >= 10 (every split gets rows), `seed` >= 0, `choices` from 2 to 10 (the option letters A–J)."""
+    for name, low, high in (("rows", 10, None), ("seed", 0, None), ("choices", 2, 10)):
+        value = options.get(name, low)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+            raise DataConfigError(_key(name), f"expected {expected}, found {value!r}")
 
 
 def _check_generic(task_type: str, options: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from numbers import Real
 
@@ -484,16 +484,28 @@ _CURRENCIES = ("EUR", "EUR", "EUR", "USD", "SEK", "NOK")
 
 
 class _Slots(dict):
-    """Lazily filled template slots; a slot used twice in a template keeps one value."""
+    """Lazily filled template slots; a slot used twice in a template keeps one value.
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    `makers` add slots (or replace some) for another generator (see `template_slots`).
+    """
+
+    def __init__(self, rng: np.random.Generator, makers: Mapping[str, Callable[[_Slots], str]] | None = None) -> None:
         super().__init__()
         self.rng = rng
+        self.makers = makers or {}
 
     def __missing__(self, key: str) -> str:
-        value = _SLOT_MAKERS[key](self)
+        value = (self.makers.get(key) or _SLOT_MAKERS[key])(self)
         self[key] = value
         return value
+
+
+def template_slots(
+    rng: np.random.Generator, makers: Mapping[str, Callable[[_Slots], str]] | None = None
+) -> dict[str, str]:
+    """Empty template slots that fill themselves from the invented entities of this module when a template
+    (`str.format_map`) reads them; `makers` add slots. After formatting, it holds the value of every slot used."""
+    return _Slots(rng, makers)
 
 
 def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:

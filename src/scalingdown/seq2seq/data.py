@@ -22,13 +22,19 @@ def split_texts(frame: pd.DataFrame, task_type: str, prompt: dict[str, str] | No
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int, what: str, target: bool = False) -> list[list[int]]:
-    """Token ids of `texts` (ending with EOS), truncated to `max_length`; logs how many were truncated."""
+    """Token ids of `texts` (ending with EOS), truncated to `max_length`; logs how many were truncated.
+
+    Targets of a BERT-style tokenizer (a `[CLS]` that is no begin-of-sequence token) lose their leading
+    `[CLS]`: a BERT2BERT decoder starts from `[CLS]` itself, so a target is `answer [SEP]`.
+    """
     key = "text_target" if target else "text"
+    drop = int(target and tokenizer.cls_token_id is not None and tokenizer.cls_token_id != tokenizer.bos_token_id)
     full = tokenizer(**{key: texts})["input_ids"]
-    truncated = sum(len(ids) > max_length for ids in full)
+    truncated = sum(len(ids) - drop > max_length for ids in full)
     if truncated:
         log.warning("%d of %d %s are longer than %d tokens and were truncated", truncated, len(texts), what, max_length)
-    return [list(ids) for ids in tokenizer(**{key: texts}, truncation=True, max_length=max_length)["input_ids"]]
+    encoded = tokenizer(**{key: texts}, truncation=True, max_length=max_length + drop)["input_ids"]
+    return [list(ids[drop:]) if drop and ids[:1] == [tokenizer.cls_token_id] else list(ids) for ids in encoded]
 
 
 def encoded_split(

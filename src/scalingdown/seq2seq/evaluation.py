@@ -56,13 +56,23 @@ def answerer(model: Any, tokenizer: Any, spec: dict[str, Any], frame: pd.DataFra
     return generate
 
 
-def task_scores(task_type: str, frame: pd.DataFrame, answers: list[Any]) -> dict[str, float]:
-    """The task type's metrics of `answers` (one per row of `frame`)."""
+def task_scores(task_type: str, frame: pd.DataFrame, answers: list[Any], tokenizer: Any) -> dict[str, float]:
+    """The task type's metrics of `answers` (one per row of `frame`, generated texts decoded by `tokenizer`)."""
     if task_type == "multiple_choice":
         return choice_scores([int(label) for label in frame["label"]], answers)
     if task_type == "math":
         return letter_scores(answers, [str(letter) for letter in frame["answer"]])
-    return qa_scores(answers, [list(aliases) for aliases in frame["aliases"]])
+    return qa_scores(answers, [with_round_trips(tokenizer, list(aliases)) for aliases in frame["aliases"]])
+
+
+def with_round_trips(tokenizer: Any, aliases: list[str]) -> list[str]:
+    """`aliases` plus each one encoded and decoded by `tokenizer`, where that differs.
+
+    A WordPiece tokenizer cannot restore the spacing around punctuation (`12.5%` decodes as `12. 5 %`),
+    so a model that generates exactly the answer's tokens would otherwise not match it.
+    """
+    decoded = tokenizer.batch_decode(tokenizer(aliases)["input_ids"], skip_special_tokens=True)
+    return aliases + [text for text in decoded if text not in aliases]
 
 
 def examples(frame: pd.DataFrame, spec: dict[str, Any], answers: list[Any], count: int = 5) -> list[dict[str, Any]]:

@@ -136,10 +136,10 @@ def _projections(
     model: PreTrainedModel, teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]
 ) -> torch.nn.ModuleDict:
     """One trainable projection per (teacher, side, layer pair): student width → teacher width (identity when equal)."""
-    width = model.config.d_model
     projections = torch.nn.ModuleDict()
     for index, teacher in enumerate(teachers):
         for side, pairs in hidden_layers.items():
+            width = hidden_width(model.config, side)
             for student_layer, teacher_layer in pairs:
                 teacher_width = len(teacher.columns[hidden_column(side, teacher_layer)][0])
                 key = f"t{index}_{side}_{student_layer}_{teacher_layer}"
@@ -147,6 +147,12 @@ def _projections(
                     torch.nn.Linear(width, teacher_width, bias=False) if teacher_width != width else torch.nn.Identity()
                 )
     return projections
+
+
+def hidden_width(config: Any, side: str) -> int:
+    """The width of one side's hidden states: `d_model` (T5), or that side's own config (`EncoderDecoderModel`)."""
+    side_config = getattr(config, side, None)
+    return int(side_config.hidden_size if side_config is not None else config.d_model)
 
 
 def seq2seq_loss_fn(

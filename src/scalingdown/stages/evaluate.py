@@ -95,7 +95,7 @@ def evaluate_seq2seq(spec: dict[str, Any], data_dir: str, model_ref: str, out_pa
     test = read_split(data_dir, "test")
     answer = answerer(model, tokenizer, spec, test, bench["batch_size"])
     answers = answer(list(range(len(test))), "test")
-    scores = task_scores(spec["type"], test, answers)
+    scores = task_scores(spec["type"], test, answers, tokenizer)
     speed = timed_calls(lambda i: answer([i], None), len(test), bench["warmup"], bench["runs"])
     speed["throughput_per_s"] = items_per_second(lambda batch: answer(batch, None), len(test), bench["batch_size"])
     record = {

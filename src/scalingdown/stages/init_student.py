@@ -8,6 +8,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from scalingdown.atomic import atomic_path
+from scalingdown.encoder_decoder import select_layers
 from scalingdown.models import (
     keep_layers,
     label_config,
@@ -24,7 +25,10 @@ def build_student(spec: dict[str, Any]) -> torch.nn.Module:
     """The initial student: pretrained weights, a subset of a model's layers, or a seeded random init."""
     ref, init, labels, seed = spec["model"], spec["init"], spec["labels"], spec["seed"]
     if is_seq2seq(spec.get("type", "classification")):
-        return load_seq2seq(ref, seed=seed, pretrained=init["method"] == "pretrained")
+        model = load_seq2seq(ref, seed=seed, pretrained=init["method"] != "scratch")
+        if init["method"] == "teacher_layers":  # a bert2bert model: the same blocks of encoder and decoder
+            model = select_layers(model, kept_layers(init, int(model.config.encoder.num_hidden_layers)))
+        return model
     torch.manual_seed(seed)
     if init["method"] == "scratch":
         config = load_config(ref)

@@ -30,6 +30,7 @@ from scalingdown.models import (
 )
 from scalingdown.predict import predict_outputs
 from scalingdown.provenance import provenance_record
+from scalingdown.refs import BERT2BERT
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.seq2seq.inference import generate_ids
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 def weights_fingerprint(model_ref: str, model: Any) -> str:
     """sha256 of a local model's safetensors files, or the hub commit of a hub model."""
     parsed = ModelRef.parse(model_ref)
+    if parsed.kind == BERT2BERT:  # built from that checkpoint, its new blocks drawn with a fixed seed
+        return f"{BERT2BERT}:{weights_fingerprint(parsed.name, model)}"
     if parsed.kind == "tiny":
         return f"tiny:{parsed.name}"
     if parsed.kind == "hub":
