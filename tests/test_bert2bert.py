@@ -29,7 +29,10 @@ def test_both_sides_start_from_the_packaged_checkpoint_offline(minilm):
     for name in ("encoder.layer.3.attention.self.query.weight", "embeddings.word_embeddings.weight"):
         assert torch.equal(state[f"encoder.{name}"], checkpoint[name])
         assert torch.equal(state[f"decoder.bert.{name}"], checkpoint[name])
-    assert "decoder.bert.encoder.layer.3.crossattention.self.query.weight" in state
+    for name in ("self.query.weight", "output.dense.bias", "output.LayerNorm.weight"):  # new blocks: copies
+        block = "decoder.bert.encoder.layer.3"
+        assert torch.equal(state[f"{block}.crossattention.{name}"], state[f"{block}.attention.{name}"])
+    assert torch.equal(state["decoder.cls.predictions.transform.dense.weight"], torch.eye(384))
     assert minilm.config.decoder.is_decoder and not minilm.config.encoder.is_decoder
     tokenizer = load_tokenizer(MINILM)
     expected = {

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.data.registry import DataConfigError, check_data
-from scalingdown.depth import model_depth, model_file
+from scalingdown.depth import model_depth, model_json
 from scalingdown.errors import UserError
 from scalingdown.refs import BERT2BERT
 from scalingdown.seq2seq.formats import is_seq2seq, prompt_problem
@@ -414,15 +414,6 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any], workdir: Path | None) -
 ENCODER_ONLY_TYPES = ("bert", "roberta", "distilbert", "electra", "albert", "xlm-roberta", "mpnet", "deberta-v2")
 
 
-def _model_config(ref: str, workdir: Path | None) -> dict[str, Any] | None:
-    path = model_file(ref, "config.json", workdir)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
-    except (OSError, ValueError):
-        return None
-    return config if isinstance(config, dict) else None
-
-
 def _is_encoder_only(ref: str, workdir: Path | None) -> bool:
     """Whether a reference is known (tiny BERT, or from its config.json) to be an encoder without a decoder."""
     scheme, _, rest = ref.partition(":")
@@ -430,7 +421,7 @@ def _is_encoder_only(ref: str, workdir: Path | None) -> bool:
         return False
     if scheme == "tiny":
         return rest.startswith("bert-")
-    config = _model_config(ref, workdir)
+    config = model_json(ref, "config.json", workdir)
     return config is not None and config.get("model_type") in ENCODER_ONLY_TYPES
 
 
@@ -438,7 +429,7 @@ def _is_bert2bert(ref: str, workdir: Path | None) -> bool:
     """A `bert2bert:` reference, or a saved encoder-decoder of two BERT-family stacks."""
     if ref.startswith(f"{BERT2BERT}:"):
         return True
-    config = _model_config(ref, workdir) or {}
+    config = model_json(ref, "config.json", workdir) or {}
     return config.get("model_type") == "encoder-decoder"
 
 
@@ -627,8 +618,8 @@ def _check_model_ref(key: str, ref: str, workdir: Path | None) -> None:
         if not rest or rest.startswith((f"{BERT2BERT}:", "tiny:t5-")):
             raise ConfigError(key, f"{ref!r}: bert2bert needs a BERT-family reference, e.g. bert2bert:tiny:bert-l2-h32")
         _check_model_ref(key, rest, workdir)
-        config = _model_config(rest, workdir)
-        if config is not None and config.get("model_type") not in ENCODER_ONLY_TYPES:
+        config = model_json(rest, "config.json", workdir) or {}
+        if config.get("is_encoder_decoder") or config.get("is_decoder") or "decoder" in config:
             raise ConfigError(
                 key, f"{ref!r}: {rest} is a {config.get('model_type')!r} model, not a BERT-family encoder"
             )

@@ -78,10 +78,18 @@ def model_depth(ref: str, workdir: Path | None = None) -> Depth | None:
             return None
         layers = int(match["layers"])
         return Depth(layers, layers if match["arch"] == "t5" else None)
-    path = model_file(ref, "config.json", workdir)
+    config = model_json(ref, "config.json", workdir)
+    return None if config is None else _from_config(config)
+
+
+def model_json(ref: str, name: str, workdir: Path | None = None) -> dict | None:
+    """The content of JSON file `name` of a model reference (e.g. `config.json`), or None where it is not on
+    this machine or not a JSON object."""
+    path = model_file(ref, name, workdir)
     if path is None or not path.is_file():
         return None
     try:
-        return _from_config(json.loads(path.read_text(encoding="utf-8")))
+        content = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return content if isinstance(content, dict) else None

@@ -2,9 +2,12 @@
 
 A `bert2bert:<ref>` reference builds a Hugging Face `EncoderDecoderModel` whose encoder and decoder
 both start from the checkpoint `<ref>` (no weights shared between them). The decoder gets a causal
-mask and cross-attention blocks, which start from random weights, as does its language-model head
-where the checkpoint has none (sentence encoders such as all-MiniLM-L6-v2); its output layer is tied
-to its word embeddings. Special tokens follow the recipe: the decoder starts from `[CLS]`, `[SEP]`
+mask and cross-attention blocks; its output layer is tied to its word embeddings. Unlike Rothe et al.,
+who start the cross-attention from random weights, each cross-attention block starts as a copy of its
+layer's self-attention (encoder and decoder states live in the same space), and a language-model-head
+transform the checkpoint lacks (sentence encoders such as all-MiniLM-L6-v2 have none) starts as the
+identity: on CPU budgets of a few hundred steps, random ones leave the decoder ignoring its source
+(docs/benchmarks.md). Special tokens follow the recipe: the decoder starts from `[CLS]`, `[SEP]`
 ends a target (the EOS) and `[PAD]` pads. Saved with `save_pretrained`, the model loads back through
 `AutoModelForSeq2SeqLM` like any other text-to-text model.
 """
@@ -16,7 +19,15 @@ import logging
 import re
 from typing import Any
 
-from transformers import EncoderDecoderConfig, EncoderDecoderModel, PretrainedConfig
+import torch
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    EncoderDecoderConfig,
+    EncoderDecoderModel,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 from transformers.utils import logging as hf_logging
 
 from scalingdown.refs import ModelLoadError
@@ -25,6 +36,13 @@ log = logging.getLogger(__name__)
 
 # A transformer block's parameters in either stack: `encoder.encoder.layer.3.…`, `decoder.bert.encoder.layer.3.…`.
 _BLOCK = re.compile(r"\.layer\.(\d+)\.")
+# The dense layer in front of the output layer of a BERT (`cls.predictions.transform`) or RoBERTa (`lm_head`) head.
+_HEAD_TRANSFORM = re.compile(r"(predictions\.transform|lm_head)\.dense\.weight$")
+
+
+def _blocks(model: PreTrainedModel) -> torch.nn.ModuleList:
+    """The transformer blocks of a BERT-family stack (its own, or those of the model it heads)."""
+    return model.base_model.encoder.layer
 
 
 def _check_encoder_only(config: PretrainedConfig, ref: str) -> None:
@@ -45,18 +63,45 @@ def from_bert_config(config: PretrainedConfig, ref: str) -> EncoderDecoderModel:
 def from_bert_checkpoint(location: str, ref: str, **options: Any) -> EncoderDecoderModel:
     """A BERT2BERT model warm-started on both sides from the checkpoint at `location` (of reference `ref`).
 
-    `options` go to both sides' `from_pretrained` (e.g. `use_safetensors`, `revision`).
+    `options` go to both sides' `from_pretrained` (e.g. `use_safetensors`, `revision`). Decoder blocks the
+    checkpoint lacks start from what it has: each cross-attention block as a copy of its layer's
+    self-attention, a missing language-model-head transform as the identity (see the module docstring).
     """
-    prefixed = {f"{side}_{key}": value for side in ("encoder", "decoder") for key, value in options.items()}
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # its load report lists the new decoder blocks as missing weights
+    hf_logging.set_verbosity_error()  # its load report lists the decoder's new blocks as missing weights
     try:
-        model = EncoderDecoderModel.from_encoder_decoder_pretrained(location, location, **prefixed)
+        encoder = AutoModel.from_pretrained(location, **options)
+        _check_encoder_only(encoder.config, ref)
+        decoder_config = copy.deepcopy(encoder.config)
+        decoder_config.is_decoder = decoder_config.add_cross_attention = True
+        decoder, loading = AutoModelForCausalLM.from_pretrained(
+            location, config=decoder_config, output_loading_info=True, **options
+        )
     finally:
         hf_logging.set_verbosity(verbosity)
-    _check_encoder_only(model.config.encoder, ref)
-    log.info("bert2bert:%s: encoder and decoder warm-started; cross-attention and LM-head transform are new", ref)
-    return model
+    started = _start_missing_blocks(decoder, set(loading["missing_keys"]))
+    log.info("bert2bert:%s: encoder and decoder warm-started; %s", ref, started)
+    return EncoderDecoderModel(encoder=encoder, decoder=decoder)
+
+
+def _start_missing_blocks(decoder: PreTrainedModel, missing: set[str]) -> str:
+    """Fill the decoder blocks a checkpoint lacks (cross-attention, LM-head transform); says what it did."""
+    copied = []
+    for index, layer in enumerate(_blocks(decoder)):
+        if any(f"layer.{index}.crossattention." in key for key in missing):
+            layer.crossattention.load_state_dict(layer.attention.state_dict())
+            copied.append(index)
+    identities = []
+    for key in sorted(missing):
+        if _HEAD_TRANSFORM.search(key):
+            dense = decoder.get_submodule(key.removesuffix(".weight"))
+            with torch.no_grad():
+                dense.weight.copy_(torch.eye(*dense.weight.shape))
+                dense.bias.zero_()
+            identities.append(key.removesuffix(".weight"))
+    return (
+        f"cross-attention of blocks {copied} copied from their self-attention; identity LM-head transform {identities}"
+    )
 
 
 def with_special_tokens(model: EncoderDecoderModel, tokenizer: Any) -> EncoderDecoderModel:

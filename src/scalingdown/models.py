@@ -197,7 +197,7 @@ def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrained
 
 def load_bert2bert(bert_ref: str, seed: int = 0, pretrained: bool = True) -> PreTrainedModel:
     """An encoder-decoder warm-started from a BERT-family reference on both sides (see `scalingdown.encoder_decoder`);
-    `seed` draws the new cross-attention blocks, `pretrained=False` (or a tiny BERT) random weights throughout."""
+    with `pretrained=False` (or a tiny BERT) every weight is drawn with `seed`."""
     parsed = ModelRef.parse(bert_ref)
     torch.manual_seed(seed)
     if parsed.kind == "tiny" or not pretrained:

@@ -173,7 +173,7 @@ def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bo
         data_seed=int(training["seed"]),
         report_to="none",
         remove_unused_columns=False,
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="group_by_length" if training.get("group_by_length", True) else "random",
         dataloader_pin_memory=False,
         disable_tqdm=False,
     )

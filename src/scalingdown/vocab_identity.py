@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalingdown.depth import model_file
+from scalingdown.depth import model_file, model_json
 from scalingdown.refs import TINY_TOKENIZER_PACKAGE
 
 
@@ -26,18 +26,8 @@ class VocabularyIdentity:
     size: int | None
 
 
-def _read_json(path: Path | None) -> dict | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return content if isinstance(content, dict) else None
-
-
 def _token_table(ref: str, workdir: Path | None) -> dict[str, int] | None:
-    tokenizer = _read_json(model_file(ref, "tokenizer.json", workdir))
+    tokenizer = model_json(ref, "tokenizer.json", workdir)
     if tokenizer is not None:
         vocab = (tokenizer.get("model") or {}).get("vocab")
         if isinstance(vocab, dict):  # WordPiece, BPE
@@ -56,7 +46,7 @@ def _token_table(ref: str, workdir: Path | None) -> dict[str, int] | None:
 
 
 def _output_size(ref: str, workdir: Path | None) -> int | None:
-    config = _read_json(model_file(ref, "config.json", workdir))
+    config = model_json(ref, "config.json", workdir)
     if config is None:
         return None
     size = config.get("vocab_size") or (config.get("decoder") or {}).get("vocab_size")

