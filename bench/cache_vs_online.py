@@ -98,8 +98,8 @@ def teacher_forward_seconds(
     import torch
 
     from scalingdown.data.store import read_split
-    from scalingdown.models import load_classifier, load_tokenizer
-    from scalingdown.predict import predict_logits
+    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.models.loading import load_classifier, load_tokenizer
 
     torch.set_num_threads(threads)
     teacher_plan = plan.tasks[task].teachers[teacher]

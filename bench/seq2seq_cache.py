@@ -24,11 +24,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from scalingdown.logit_store import write_logits
-from scalingdown.losses import IGNORE_INDEX, bucket_kl
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.kd.logit_store import write_logits
+from scalingdown.kd.losses import IGNORE_INDEX, bucket_kl
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.seq2seq.inference import forced_batches
 from scalingdown.seq2seq.topk import topk_columns
 

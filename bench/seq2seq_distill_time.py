@@ -29,15 +29,15 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from scalingdown import training
-from scalingdown.logit_store import read_logits
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.kd.logit_store import read_logits
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits
+from scalingdown.training import trainer as training
 
 
 class OnlineTeacherTrainer(training.KDTrainer):

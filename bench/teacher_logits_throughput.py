@@ -54,8 +54,8 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     import torch
 
     from scalingdown.data.store import SPLITS, read_split
-    from scalingdown.models import load_classifier, load_tokenizer
-    from scalingdown.predict import predict_logits
+    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.models.loading import load_classifier, load_tokenizer
     from scalingdown.stages.teacher_logits import teacher_logits
 
     config, plan = harness.load_plan(config_path, args.workdir)

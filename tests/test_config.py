@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import yaml
 
-from scalingdown.config import ConfigError, apply_student_defaults, canonical, canonical_json, check_config, short_hash
-from scalingdown.plan import Plan
+from scalingdown.pipeline.canonical import canonical, canonical_json, short_hash
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_student_defaults
+from scalingdown.pipeline.plan import Plan
 from tests.conftest import TINY_CONFIG
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scalingdown.losses import classification_kd_loss, kd_kl, soften
+from scalingdown.kd.losses import classification_kd_loss, kd_kl, soften
 
 
 def _softmax(values: list[float], temperature: float) -> list[float]:

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.config import ConfigError, apply_defaults, check_config
-from scalingdown.plan import Plan
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_defaults
+from scalingdown.pipeline.plan import Plan
 from tests.conftest import REPO, TINY_CONFIG
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")

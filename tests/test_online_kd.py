@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from scalingdown.data.prepare import prepare
 from scalingdown.data.store import read_split
-from scalingdown.errors import UserError
-from scalingdown.logit_store import read_logits, split_matrix
-from scalingdown.losses import classification_kd_loss
-from scalingdown.models import load_classifier, load_tokenizer
-from scalingdown.plan import Plan
+from scalingdown.kd.logit_store import read_logits, split_matrix
+from scalingdown.kd.losses import classification_kd_loss
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.models.loading import load_classifier, load_tokenizer
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.plan import Plan
 from scalingdown.stages.distill import distillation_target, online_target, teacher_mix
+from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.teacher_cache import load_teacher_outputs
 from tests.test_config import _tiny_config
 
 LABELS = ["negative", "neutral", "positive"]

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingdown.config import ConfigError, check_config
-from scalingdown.data.prepare import prepare
 from scalingdown.data.schema import input_keys
 from scalingdown.data.store import SPLITS, read_manifest, read_split
-from scalingdown.plan import Plan
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError
+from scalingdown.pipeline.plan import Plan
+from scalingdown.stages.prepare import prepare
 from tests.conftest import TINY_CONFIG, snakemake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
@@ -197,7 +198,7 @@ def _config(task_changes: dict) -> dict:
         del task["labels"]
     from snakemake.utils import validate
 
-    from scalingdown.config import apply_student_defaults
+    from scalingdown.pipeline.config import apply_student_defaults
 
     apply_student_defaults(config)
     validate(config, str(TINY_CONFIG.parents[2] / "workflow" / "schemas" / "config.schema.yaml"))

@@ -18,18 +18,20 @@ import pytest
 import torch
 import yaml
 
-from scalingdown.atomic import atomic_path, write_json
-from scalingdown.config import ConfigError, apply_student_defaults, check_config, check_schema
-from scalingdown.data.prepare import prepare
 from scalingdown.data.synthetic import generate_financial_sentiment
-from scalingdown.logit_store import CacheMismatch, check_cache, read_logits, write_logits
-from scalingdown.models import ModelLoadError, allow_remote_code, load_classifier, load_tokenizer
-from scalingdown.plan import Plan
-from scalingdown.predict import predict_outputs
+from scalingdown.evaluation.predict import predict_outputs
+from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, write_logits
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.models.loading import allow_remote_code, load_classifier, load_tokenizer
+from scalingdown.pipeline.atomic import atomic_path, write_json
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_student_defaults, check_schema
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.refs import ModelLoadError
 from scalingdown.stages.distill import distill
+from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.teacher_cache import load_teacher_outputs
-from scalingdown.training import NonFiniteLoss
+from scalingdown.training.trainer import NonFiniteLoss
 from tests.conftest import REPO, TINY_CONFIG, snakemake
 from tests.test_config import _tiny_config
 from tests.test_seq2seq_config import _config as _seq2seq_config
@@ -373,7 +375,8 @@ def test_remote_code_stays_off_unless_the_models_config_turns_it_on():
     assert '"trust_remote_code":true' in plan.logits_spec(teacher.logits_key)
     assert '"trust_remote_code":true' in plan.evaluate_spec("sentiment", "teacher", "big")
     assert "trust_remote_code" not in plan.evaluate_spec("sentiment", "student", "distilled"), "per model"
-    from scalingdown.models import ModelRef, _pretrained_kwargs
+    from scalingdown.models.loading import _pretrained_kwargs
+    from scalingdown.pipeline.refs import ModelRef
 
     assert _pretrained_kwargs(ModelRef.parse("hub:org/model"))["trust_remote_code"] is False
     allow_remote_code(True)

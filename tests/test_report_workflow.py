@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalingdown.plan import Plan
+from scalingdown.pipeline.plan import Plan
 from tests.conftest import scalingdown, snakemake
 from tests.test_config import _tiny_config
 from tests.test_workflow import _scheduled_jobs

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scalingdown.losses import (
+from scalingdown.kd.losses import (
     IGNORE_INDEX,
     hidden_mse,
     kd_kl,

@@ -8,10 +8,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from scalingdown.logit_store import read_logits, write_logits
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.kd.logit_store import read_logits, write_logits
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate
 from scalingdown.stages.finetune_teacher import finetune_teacher

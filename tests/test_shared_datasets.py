@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from scalingdown.data.inspect import inspect_data
-from scalingdown.data.prepare import prepare
 from scalingdown.data.schema import input_keys
 from scalingdown.data.store import SPLITS, read_split
+from scalingdown.stages.prepare import prepare
 
 pytestmark = pytest.mark.shared_data
 

@@ -11,17 +11,18 @@ import torch
 from safetensors import safe_open
 from transformers import AutoModelForSequenceClassification
 
-from scalingdown.classification import LabelMismatch
-from scalingdown.data.prepare import prepare
+from scalingdown.data.labels import LabelMismatch
 from scalingdown.data.store import read_split
-from scalingdown.logit_store import CacheMismatch, hidden_column, read_logits, split_matrix
-from scalingdown.losses import masked_mean
-from scalingdown.models import ModelLoadError, load_classifier, load_tokenizer, tiny_config
+from scalingdown.kd.logit_store import CacheMismatch, hidden_column, read_logits, split_matrix
+from scalingdown.kd.losses import masked_mean
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.models.loading import load_classifier, load_tokenizer, tiny_config
+from scalingdown.pipeline.refs import ModelLoadError
 from scalingdown.stages.finetune_teacher import finetune_teacher, starting_model
 from scalingdown.stages.init_student import build_student
+from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.teacher_cache import load_teacher_outputs
-from scalingdown.training import LoraSettingsError
+from scalingdown.training.trainer import LoraSettingsError
 
 LABELS = ["negative", "neutral", "positive"]
 FINBERT_ORDER = ["positive", "negative", "neutral"]

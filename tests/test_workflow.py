@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingdown.logit_store import read_logits, write_logits
+from scalingdown.kd.logit_store import read_logits, write_logits
 from tests.conftest import REPO, TINY_CONFIG, scalingdown, snakemake
 
 pytestmark = pytest.mark.slow

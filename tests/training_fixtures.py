@@ -74,8 +74,8 @@ class DistillInputs:
 
 def write_distill_inputs(root: Path) -> DistillInputs:
     """Prepare the tiny data, a tiny student and the logits of a tiny 'teacher' under `root`."""
-    from scalingdown.data.prepare import prepare
     from scalingdown.stages.init_student import init_student
+    from scalingdown.stages.prepare import prepare
     from scalingdown.stages.teacher_logits import teacher_logits
 
     data, init, logits = root / "data", root / "init", root / "logits.parquet"

@@ -12,8 +12,12 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from scalingdown.config import ConfigError, apply_defaults, check_config, check_data_files, check_schema  # noqa: E402
-from scalingdown import plan as layout  # noqa: E402
+from scalingdown.pipeline import paths  # noqa: E402
+from scalingdown.pipeline.checks import check_config  # noqa: E402
+from scalingdown.pipeline.config import ConfigError, apply_defaults, check_data_files, check_schema  # noqa: E402
+from scalingdown.pipeline.plan import Plan, local_model  # noqa: E402
+from scalingdown.pipeline.stage_specs import StageSpecs  # noqa: E402
+from scalingdown.pipeline.stage_table import STAGES  # noqa: E402
 
 try:
     apply_defaults(config, Path.cwd())
@@ -24,7 +28,8 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"Invalid config: {error}") from None
 
-PLAN = layout.Plan(config)
+PLAN = Plan(config)
+SPECS = StageSpecs(PLAN)
 THREADS = PLAN.threads
 ENV = "../../envs/scalingdown.yaml"
 

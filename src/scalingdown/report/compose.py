@@ -7,16 +7,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from scalingdown.pipeline.paths import REPORT_FILES
 from scalingdown.report.document import Block, Code, Figure, Heading, Paragraph, Table
 from scalingdown.report.tables import METRIC_TITLES, display_table
 
-# The report's figures: file name -> caption (the order they appear in).
+# The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
-    "training_curves.png": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
-    "validation_curves.png": "Validation scores over steps, one panel per metric.",
-    "score_latency.png": "Primary score against latency at batch 1; the dashed line is the Pareto front "
+    "training_curves": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
+    "validation_curves": "Validation scores over steps, one panel per metric.",
+    "score_latency": "Primary score against latency at batch 1; the dashed line is the Pareto front "
     "(squares: teachers).",
-    "confusion_matrices.png": "Confusion matrices on the test split (rows: gold label; colour: share of the row).",
+    "confusion_matrices": "Confusion matrices on the test split (rows: gold label; colour: share of the row).",
 }
 
 
@@ -123,5 +124,5 @@ def report_blocks(
         blocks += _task_blocks(str(task), rows, metrics)
     blocks += teachers or []
     blocks.append(Heading("Figures"))
-    blocks += [Figure(file, caption) for file, caption in FIGURES.items()]
+    blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]
     return blocks + reproducibility_blocks(repro)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from scalingdown.atomic import atomic_path
+from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.report.tables import METRIC_TITLES
 
 LOSS_TITLES = {

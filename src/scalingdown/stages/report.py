@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scalingdown.atomic import atomic_path, write_json, write_text
+from scalingdown.pipeline.atomic import atomic_path, write_json, write_text
+from scalingdown.pipeline.paths import REPORT_FILES
+from scalingdown.pipeline.specs import ReportSpec
 from scalingdown.report import plots
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_html, to_markdown
@@ -31,39 +33,39 @@ def history_name(path: str) -> str:
 
 
 def report(
-    spec: dict[str, Any],
+    spec: ReportSpec,
     evals: list[str],
     histories: list[str],
-    out_dir: str,
-    cached: list[str] | None = None,
-    workflow_dir: str | None = None,
-    ensembles: list[str] | None = None,
+    cached: list[str],
+    ensembles: list[str],
+    workflow_dir: str | None,
+    out: str,
 ) -> None:
-    """Write the report files into `out_dir`.
+    """Write the report files (`paths.REPORT_FILES`) into the folder `out`.
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);
     `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
     `teacher_ensemble` records (one per multi-teacher task) for the Teachers section.
     """
-    config = spec["config"]
-    experiment = spec["experiment"]
+    config, experiment = spec.config, spec.experiment
     records = [_read_json(path) for path in evals]
     task_types = {name: task["type"] for name, task in config["tasks"].items()}
     table = metrics_table(experiment, records, task_types)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "metrics.csv") as temporary:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {name: folder / file for name, file in REPORT_FILES.items()}
+    with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
 
     logs = {history_name(path): _read_json(path) for path in histories}
-    plots.training_curves(logs, out / "training_curves.png")
-    plots.validation_curves(logs, out / "validation_curves.png")
-    plots.score_latency(table, out / "score_latency.png")
-    plots.confusion_matrices(records, out / "confusion_matrices.png")
+    plots.training_curves(logs, files["training_curves"])
+    plots.validation_curves(logs, files["validation_curves"])
+    plots.score_latency(table, files["score_latency"])
+    plots.confusion_matrices(records, files["confusion_matrices"])
 
-    repro = reproducibility(config, records, cached or [], workflow_dir)
-    write_json(out / "reproducibility.json", repro)
-    teachers = teacher_blocks([_read_json(path) for path in ensembles or []])
+    repro = reproducibility(config, records, cached, workflow_dir)
+    write_json(files["reproducibility"], repro)
+    teachers = teacher_blocks([_read_json(path) for path in ensembles])
     blocks = report_blocks(experiment, table, metric_names(records), repro, teachers)
-    write_text(out / "report.md", to_markdown(blocks))
-    write_text(out / "report.html", to_html(blocks, f"ScalingDown report: {experiment}", out))
+    write_text(files["markdown"], to_markdown(blocks))
+    write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))

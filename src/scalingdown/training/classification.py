@@ -1,4 +1,4 @@
-"""Sentence classification: label handling and the one training path shared by teachers and students."""
+"""Fitting a sentence classifier with the KD trainer: the one training path of classification teachers and students."""
 
 from __future__ import annotations
 
@@ -9,44 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from transformers import PreTrainedModel
 
+from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_split
-from scalingdown.errors import UserError
-from scalingdown.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
-from scalingdown.models import check_hidden_layers
-from scalingdown.training import tokenize_frame, train_model
+from scalingdown.kd.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
+from scalingdown.models.layers import check_hidden_layers
+from scalingdown.pipeline.specs import LossSpec, TrainingSpec
+from scalingdown.training.trainer import tokenize_frame, train_model
 
 log = logging.getLogger(__name__)
-
-
-class LabelMismatch(UserError, ValueError):
-    """A model's label names cannot be mapped onto the task's labels."""
-
-
-def label_ids(frame: pd.DataFrame, labels: list[str]) -> list[int]:
-    """The index of each row's label in `labels`."""
-    index = {label: position for position, label in enumerate(labels)}
-    return [index[label] for label in frame["label"]]
-
-
-def align_columns(matrix: np.ndarray, source: list[str], target: list[str], who: str, hint: str = "") -> np.ndarray:
-    """Reorder the columns of `matrix` from `source` label order to `target` order, by name.
-
-    Names compare case-insensitively. Raises `LabelMismatch` naming `who`, both label lists and,
-    when given, `hint` (how to fix it).
-    """
-    position = {name.lower(): index for index, name in enumerate(source)}
-    missing = [name for name in target if name.lower() not in position]
-    if missing or len(source) != len(target) or len(position) != len(source):
-        raise LabelMismatch(
-            f"{who}: its labels {source} cannot be mapped onto the task's labels {target}"
-            + (f" (no match for {missing})" if missing else "")
-            + (f"; {hint}" if hint else "")
-        )
-    return matrix[:, [position[name.lower()] for name in target]]
 
 
 @dataclass
@@ -71,13 +44,14 @@ def fit_classifier(
     data_dir: str | Path,
     labels: list[str],
     max_length: int,
-    training: dict[str, Any],
-    loss: dict[str, Any],
+    training: TrainingSpec,
+    loss: LossSpec,
     checkpoints: str | Path,
     resume_key: dict[str, Any],
     teacher_probs: np.ndarray | None = None,
     online_teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
     hidden: HiddenTargets | None = None,
+    lora: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Train a classifier on the train split (validation scored during training).
 
@@ -86,7 +60,8 @@ def fit_classifier(
     training batch's `teacher_probs` from its row indices (teacher_mode online); the loss is the
     same. With `hidden`, `weight · hidden MSE` between the student's pooled mapped layers
     (projected where widths differ) and the teachers' is added; the projections train with the
-    model and are dropped before it is returned. Returns the training history.
+    model and are dropped before it is returned. `lora` trains LoRA adapters (merged after).
+    Returns the training history.
     """
     train = read_split(data_dir, "train")
     validation = read_split(data_dir, "validation")
@@ -118,9 +93,9 @@ def fit_classifier(
             outputs.logits,
             targets["labels"],
             targets.get("teacher_probs"),
-            ce_weight=float(loss["ce"]),
-            kd_weight=float(loss["kd"]),
-            temperature=float(loss["temperature"]),
+            ce_weight=float(loss.ce),
+            kd_weight=float(loss.kd),
+            temperature=float(loss.temperature),
         )
         if hidden is not None and "teacher_hidden" in targets:
             student = [
@@ -142,6 +117,7 @@ def fit_classifier(
             checkpoints,
             resume_key,
             output_hidden_states=hidden is not None,
+            lora=lora,
         )
     finally:
         if projections is not None:

@@ -24,8 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scalingdown.atomic import atomic_path
-from scalingdown.errors import UserError
+from scalingdown.pipeline.atomic import atomic_path
+from scalingdown.pipeline.errors import UserError
 
 FINGERPRINT_KEY = b"scalingdown.fingerprint"
 # Who built the cache (see scalingdown.provenance); kept apart from the fingerprint on purpose.

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalingdown.errors import UserError
+from scalingdown.pipeline.errors import UserError
 
 
 class ModelLoadError(UserError, RuntimeError):

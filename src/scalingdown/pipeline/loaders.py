@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scalingdown.errors import UserError
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.tasks import TASK_TYPES
 
-TASK_TYPES = ("classification", "multiple_choice", "generative_qa", "math")
 SPLIT_NAMES = ("train", "validation", "test")
 SOURCE_OPTIONS = ("path", "files", "hub")
 HUB_KEYS = ("id", "config", "revision", "splits")

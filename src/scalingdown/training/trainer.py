@@ -17,11 +17,12 @@ from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from scalingdown.atomic import atomic_path, write_json, write_text
-from scalingdown.config import canonical_json
-from scalingdown.errors import UserError
-from scalingdown.launch import launcher_prefix
-from scalingdown.provenance import write_provenance
+from scalingdown.pipeline.atomic import atomic_path, write_json, write_text
+from scalingdown.pipeline.canonical import canonical_json
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.launch import launcher_prefix
+from scalingdown.pipeline.provenance import write_provenance
+from scalingdown.pipeline.specs import TrainingSpec
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +140,15 @@ def mixed_precision(precision: str) -> dict[str, bool]:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bool) -> TrainingArguments:
+def training_arguments(training: TrainingSpec, checkpoints: Path, evaluate: bool) -> TrainingArguments:
     """Trainer arguments from a training spec (see the `training` schema in the config).
 
     `checkpoint_steps` saves a resumable checkpoint every N steps (else once per epoch);
     `deepspeed` is a DeepSpeed config file; `precision` is resolved by `mixed_precision`.
     """
-    checkpoint_steps = training.get("checkpoint_steps")
+    if training.seed is None:
+        raise ValueError("the training spec has no seed (the plan sets one)")
+    seed, checkpoint_steps = training.seed, training.checkpoint_steps
     saving = (
         {"save_strategy": "steps", "save_steps": int(checkpoint_steps)}
         if checkpoint_steps
@@ -153,24 +156,24 @@ def training_arguments(training: dict[str, Any], checkpoints: Path, evaluate: bo
     )
     return TrainingArguments(
         output_dir=str(checkpoints),
-        num_train_epochs=float(training["epochs"]),
-        learning_rate=float(training["learning_rate"]),
-        per_device_train_batch_size=int(training["batch_size"]),
-        per_device_eval_batch_size=max(64, int(training["batch_size"])),
-        gradient_accumulation_steps=int(training["gradient_accumulation_steps"]),
-        weight_decay=float(training["weight_decay"]),
-        warmup_steps=float(training["warmup_ratio"]),
+        num_train_epochs=float(training.epochs),
+        learning_rate=float(training.learning_rate),
+        per_device_train_batch_size=training.batch_size,
+        per_device_eval_batch_size=max(64, training.batch_size),
+        gradient_accumulation_steps=training.gradient_accumulation_steps,
+        weight_decay=float(training.weight_decay),
+        warmup_steps=float(training.warmup_ratio),
         eval_strategy="steps" if evaluate else "no",
-        eval_steps=int(training["eval_steps"]),
+        eval_steps=training.eval_steps,
         logging_strategy="steps",
-        logging_steps=int(training["logging_steps"]),
+        logging_steps=training.logging_steps,
         **saving,
         save_total_limit=1,
-        deepspeed=training.get("deepspeed"),
+        deepspeed=training.deepspeed,
         use_cpu=not torch.cuda.is_available(),
-        **mixed_precision(training.get("precision", "auto")),
-        seed=int(training["seed"]),
-        data_seed=int(training["seed"]),
+        **mixed_precision(training.precision),
+        seed=seed,
+        data_seed=seed,
         report_to="none",
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length",
@@ -232,13 +235,14 @@ def train_model(
     tokenizer: Any,
     train_data: Dataset,
     eval_data: Dataset | None,
-    training: dict[str, Any],
+    training: TrainingSpec,
     loss_fn: LossFn,
     checkpoints: str | Path,
     resume_key: dict[str, Any],
     data_collator: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]] | None = None,
     compute_metrics: Callable[[Any], dict[str, float]] | None = classification_metrics,
     output_hidden_states: bool = False,
+    lora: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Train `model` in place with the Trainer; returns the log history (losses, validation scores).
 
@@ -246,20 +250,18 @@ def train_model(
     `resume_key` resumes from the last one instead of starting over. The collator defaults to
     padding classifier inputs; `compute_metrics=None` scores validation by its loss only;
     `output_hidden_states` hands `loss_fn` every layer's hidden states in training steps. With
-    `training.lora` (peft `LoraConfig` arguments), LoRA adapters are trained and then merged into
-    `model`'s weights.
+    `lora` (peft `LoraConfig` arguments), LoRA adapters are trained and then merged into `model`'s weights.
     """
     checkpoints = Path(checkpoints)
     args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
-    processes = int(training.get("processes", 1))
+    processes = training.processes
     if args.world_size != processes:
         raise UserError(
             f"the training spec asks for {processes} process(es) but this run has {args.world_size}; "
-            f"start the stage with `{launcher_prefix(processes, bool(training.get('deepspeed')))}`"
+            f"start the stage with `{launcher_prefix(processes, bool(training.deepspeed))}`"
         )
     with args.main_process_first(local=False, desc="checkpoints"):
         resume_from = _resumable_checkpoint(checkpoints, resume_key, args.process_index == 0)
-    lora = training.get("lora")
     trainer = KDTrainer(
         model=with_lora(model, lora) if lora else model,
         args=args,
@@ -286,7 +288,7 @@ def train_model(
         trainer.model.merge_and_unload()
     history = [_plain(entry) for entry in trainer.state.log_history]
     steps = trainer.state.global_step
-    log.info("trained %d steps (%s epochs)", steps, training["epochs"])
+    log.info("trained %d steps (%s epochs)", steps, training.epochs)
     rows = sorted(trainer.rows_trained)
     log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
     log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))

@@ -11,7 +11,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from scalingdown.losses import soften
+from scalingdown.kd.losses import soften
 
 METHODS = ("uniform", "fixed", "validation", "confidence")
 

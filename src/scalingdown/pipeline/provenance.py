@@ -38,16 +38,3 @@ def write_provenance(directory: str | Path, record: dict[str, Any]) -> None:
     """Write `record` into a directory that is being built (call it on the staging directory)."""
     path = Path(directory) / PROVENANCE_FILE
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def read_provenance(path: str | Path) -> dict[str, Any] | None:
-    """The record of a cached artefact (directory or logit cache); None when it has none."""
-    path = Path(path)
-    if path.is_dir():
-        sidecar = path / PROVENANCE_FILE
-        return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
-    if path.suffix == ".parquet":
-        from scalingdown.logit_store import read_provenance_metadata
-
-        return read_provenance_metadata(path)
-    return None

@@ -36,7 +36,7 @@ def _from_config(config: dict) -> Depth | None:
 def _config_file(ref: str, workdir: Path | None) -> Path | None:
     scheme, _, rest = ref.partition(":")
     if scheme == "package":
-        from scalingdown.refs import ModelLoadError, package_model_dir
+        from scalingdown.pipeline.refs import ModelLoadError, package_model_dir
 
         try:
             return package_model_dir(rest) / "config.json"

@@ -9,14 +9,16 @@ task's label order with the same function the cached path uses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from scalingdown.classification import align_columns
-from scalingdown.models import load_classifier, load_tokenizer, model_label_names
+from scalingdown.data.labels import align_columns
+from scalingdown.models.loading import load_classifier, load_tokenizer, model_label_names
+from scalingdown.pipeline.specs import DistillTeacher
 
 
 @dataclass
@@ -65,20 +67,20 @@ class OnlineTeachers:
         return matrices
 
 
-def load_online_teachers(teachers: list[dict[str, Any]], labels: list[str], texts: list[str]) -> OnlineTeachers:
-    """Load the teachers of a distill spec (each with `name`, `model`, `max_length`, `label_map`) to run on `texts`."""
+def load_online_teachers(teachers: Sequence[DistillTeacher], labels: list[str], texts: list[str]) -> OnlineTeachers:
+    """Load the teachers of a distill spec to run on `texts`."""
     loaded = []
     for teacher in teachers:
-        model = load_classifier(teacher["model"])
+        model = load_classifier(teacher.model)
         model.eval()
         model.requires_grad_(False)
         loaded.append(
             OnlineTeacher(
-                name=teacher["name"],
+                name=teacher.name,
                 model=model,
-                tokenizer=load_tokenizer(teacher["model"]),
-                max_length=int(teacher["max_length"]),
-                label_names=model_label_names(model, teacher.get("label_map")),
+                tokenizer=load_tokenizer(teacher.model),
+                max_length=teacher.max_length,
+                label_names=model_label_names(model, teacher.label_map),
             )
         )
     return OnlineTeachers(loaded, texts, labels)

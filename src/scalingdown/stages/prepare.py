@@ -8,14 +8,15 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.atomic import atomic_path, write_json
-from scalingdown.config import ConfigError
 from scalingdown.data.loaders import load
-from scalingdown.data.registry import DataConfigError
 from scalingdown.data.schema import STRATIFY, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
-from scalingdown.provenance import provenance_record, write_provenance
+from scalingdown.pipeline.atomic import atomic_path, write_json
+from scalingdown.pipeline.config import ConfigError
+from scalingdown.pipeline.loaders import DataConfigError
+from scalingdown.pipeline.provenance import provenance_record, write_provenance
+from scalingdown.pipeline.specs import PrepareSpec, SplitSpec
 
 log = logging.getLogger(__name__)
 
@@ -48,35 +49,35 @@ def _check_labels_trained(parts: dict[str, pd.DataFrame], labels: list[str], tas
 
 
 def _complete_splits(
-    parts: dict[str, pd.DataFrame], split: dict[str, float], seed: int, stratify: str | None
+    parts: dict[str, pd.DataFrame], split: SplitSpec, seed: int, stratify: str | None
 ) -> dict[str, pd.DataFrame]:
     """Fill in the splits the source does not provide with seeded splits, stratified by `stratify`."""
     if "all" in parts:
-        rest, test = split_off(parts.pop("all"), split["test"], seed, stratify)
+        rest, test = split_off(parts.pop("all"), split.test, seed, stratify)
         parts = {"train": rest, "test": test, **parts}
     if "test" not in parts:
-        parts["train"], parts["test"] = split_off(parts["train"], split["test"], seed, stratify)
+        parts["train"], parts["test"] = split_off(parts["train"], split.test, seed, stratify)
     if "validation" not in parts:
-        parts["train"], parts["validation"] = split_off(parts["train"], split["validation"], seed + 1, stratify)
+        parts["train"], parts["validation"] = split_off(parts["train"], split.validation, seed + 1, stratify)
     return {name: parts[name] for name in SPLITS}
 
 
-def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = None) -> dict[str, Any]:
+def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -> dict[str, Any]:
     """Run the stage; `spec` is the plan's prepare spec. Returns the manifest it wrote.
 
     Everything is loaded and checked before anything is written: bad data raises `DataError`
     and leaves no output behind. `experiment` is recorded in the output's provenance as the
     experiment that built it.
     """
-    data, seed, task_type = spec["data"], spec["seed"], spec["type"]
-    task_key = f"tasks.{spec['task']}"
+    data, seed, task_type = spec.data, spec.seed, spec.type
+    task_key = f"tasks.{spec.task}"
     try:
-        parts = load(data["loader"], data.get("options", {}), seed, task_type)
+        parts = load(data.loader, data.options, seed, task_type)
     except DataConfigError as error:
         raise ConfigError(f"{task_key}.{error.key}", error.problem) from None
     if task_type == "classification":
         for frame in parts.values():
-            _check_labels(frame, spec.get("labels"), f"{task_key}.labels")
+            _check_labels(frame, spec.labels, f"{task_key}.labels")
     parts, cleaning = drop_duplicates(parts, task_type)
     if cleaning.duplicates_dropped or cleaning.label_conflicts_dropped:
         log.warning(
@@ -93,23 +94,23 @@ def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = 
                 "(each of its texts repeats one kept in another split, or has conflicting labels)",
             )
     stratify = STRATIFY[task_type]
-    parts = _complete_splits(parts, data["split"], seed, stratify)
+    parts = _complete_splits(parts, data.split, seed, stratify)
     full_train = len(parts["train"])
-    parts["train"] = take_portion(parts["train"], data["data_portion"], seed + 2, stratify)
+    parts["train"] = take_portion(parts["train"], data.data_portion, seed + 2, stratify)
     if parts["train"].empty and full_train:
         raise ConfigError(
             f"{task_key}.data.data_portion",
-            f"{data['data_portion']} of the {full_train} training rows leaves the train split empty; raise it",
+            f"{data.data_portion} of the {full_train} training rows leaves the train split empty; raise it",
         )
     for name, frame in parts.items():
         if frame.empty:
             raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {cleaning.rows_loaded})")
     if task_type == "classification":
-        _check_labels_trained(parts, spec.get("labels") or [], task_key, data["data_portion"])
+        _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion)
 
     manifest = {
         "type": task_type,
-        "labels": spec.get("labels"),
+        "labels": spec.labels,
         **cleaning.counts(),
         "train_rows_before_portion": full_train,
         "splits": {
@@ -121,7 +122,7 @@ def prepare(spec: dict[str, Any], out_dir: str | Path, experiment: str | None = 
             for name, frame in parts.items()
         },
     }
-    with atomic_path(out_dir) as staging:
+    with atomic_path(out) as staging:
         staging.mkdir(parents=True)
         for name, frame in parts.items():
             frame.to_parquet(split_path(staging, name), index=False)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from scalingdown.losses import masked_mean
-from scalingdown.models import model_device
+from scalingdown.kd.losses import masked_mean
+from scalingdown.models.loading import model_device
 
 log = logging.getLogger(__name__)
 
