@@ -34,6 +34,11 @@ THREADS = PLAN.threads
 ENV = "../../envs/scalingdown.yaml"
 
 
+def report_file(name):
+    """One file of the experiment's report folder (names in scalingdown.pipeline.paths.REPORT_FILES)."""
+    return paths.report_file(PLAN.root, name)
+
+
 def builder(wildcards, output):
     """The experiment that builds a shared artefact, for the artefact's provenance record.
 

@@ -1,8 +1,3 @@
-def report_file(name):
-    """One file of the experiment's report folder (names in scalingdown.pipeline.paths.REPORT_FILES)."""
-    return paths.report_file(PLAN.root, name)
-
-
 rule report:
     """metrics.csv, report.md, a self-contained report.html, the plots and the reproducibility record."""
     input:

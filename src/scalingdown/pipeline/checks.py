@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
-from scalingdown.pipeline.depth import model_depth
+from scalingdown.pipeline.depth import Depth, model_depth
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
 
@@ -233,6 +233,13 @@ def _depth_problem(ref: str, layers: list[int], last: int, what: str) -> str | N
     return f"{what} {outside} do not exist: {ref} has {what} 0..{last}"
 
 
+def _last_state(depth: Depth | None, side: str) -> int | None:
+    """The last hidden-state index of one side (`encoder`, `decoder`) of a model; None when unknown."""
+    if depth is None:
+        return None
+    return depth.encoder if side == "encoder" else depth.decoder
+
+
 def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) -> None:
     """Layer numbers (student init, hidden-state maps, cached teacher layers) within each model's depth.
 
@@ -242,8 +249,8 @@ def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) ->
     for name, teacher in task["teachers"].items():
         depth = depths[name]
         for side, layers in (teacher.get("hidden_layers") or {}).items():
-            last = depth and (depth.encoder if side == "encoder" else depth.decoder)
-            problem = last is not None and _depth_problem(teacher["model"], layers, last, f"{side} hidden states")
+            last = _last_state(depth, side)
+            problem = None if last is None else _depth_problem(teacher["model"], layers, last, f"{side} hidden states")
             if problem:
                 raise ConfigError(f"{prefix}.teachers.{name}.hidden_layers.{side}", problem)
     for name, student in task["students"].items():
@@ -265,15 +272,21 @@ def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) ->
                 )
             for teacher, teacher_layer in targets.items():
                 teacher_depth = depths.get(teacher)
-                problem = teacher_depth and _depth_problem(
-                    task["teachers"][teacher]["model"], [teacher_layer], teacher_depth.encoder, "hidden states"
+                problem = (
+                    None
+                    if teacher_depth is None
+                    else _depth_problem(
+                        task["teachers"][teacher]["model"], [teacher_layer], teacher_depth.encoder, "hidden states"
+                    )
                 )
                 if problem:
                     raise ConfigError(f"{key}.loss.hidden_map.{student_layer}.{teacher}", problem)
         for side, pairs in (student["loss"].get("hidden_layers") or {}).items():
-            last = depth and (depth.encoder if side == "encoder" else depth.decoder)
-            problem = last is not None and _depth_problem(
-                student["model"], [s for s, _ in pairs], last, f"{side} hidden states"
+            last = _last_state(depth, side)
+            problem = (
+                None
+                if last is None
+                else _depth_problem(student["model"], [s for s, _ in pairs], last, f"{side} hidden states")
             )
             if problem:
                 raise ConfigError(f"{key}.loss.hidden_layers.{side}", problem)

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h\d+$")
 
@@ -24,7 +25,7 @@ class Depth:
     decoder: int | None = None
 
 
-def _from_config(config: dict) -> Depth | None:
+def _from_config(config: dict[str, Any]) -> Depth | None:
     if "num_layers" in config:  # T5 family
         return Depth(int(config["num_layers"]), int(config.get("num_decoder_layers") or config["num_layers"]))
     for key in ("num_hidden_layers", "n_layers", "n_layer"):

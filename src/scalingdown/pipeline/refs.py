@@ -55,7 +55,7 @@ def package_model_dir(package: str) -> Path:
     except ImportError as error:
         raise ModelLoadError(f"package:{package}: the Python package is not installed ({error})") from error
     getter = getattr(module, "get_model_path", None)
-    directory = Path(getter()) if callable(getter) else Path(module.__file__).parent / "model"
+    directory = Path(getter()) if callable(getter) else Path(module.__file__ or package).parent / "model"
     if not (directory / "config.json").is_file():
         raise ModelLoadError(f"package:{package}: no model directory with a config.json at {directory}")
     return directory

@@ -63,7 +63,8 @@ class Spec:
     @classmethod
     def from_dict(cls: type[SpecT], data: Mapping[str, Any], where: str = "spec") -> SpecT:
         """Build the spec from its JSON form; `SpecError` names the first key that does not fit."""
-        return _from_dict(cls, data, where)
+        spec: SpecT = _from_dict(cls, data, where)
+        return spec
 
 
 def _to_dict(spec: Any) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def _dataclass_in(hint: Any) -> type:
     raise TypeError(f"{hint} holds no dataclass")
 
 
-def _from_dict(cls: type[SpecT], data: Mapping[str, Any], where: str) -> SpecT:
+def _from_dict(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
     if not isinstance(data, Mapping):
         raise SpecError(f"{where}: expected a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - _keys(cls))
@@ -185,14 +186,15 @@ def _scalar(hint: Any, value: Any, key: str) -> Any:
     raise SpecError(f"{key}: expected {name}, got {json.dumps(value)}")
 
 
-def parse_spec(stage_spec: type[SpecT] | tuple[type[Spec], ...], data: Mapping[str, Any]) -> Spec:
+def parse_spec(classes: tuple[type[Spec], ...], data: Any) -> Spec:
     """The typed spec of a stage from its JSON form. With several classes (a stage that serves both task
     families), the one whose `family` matches the spec's `type` is used."""
-    if isinstance(stage_spec, tuple):
+    chosen = classes[0]
+    if len(classes) > 1:
         task_type = data.get("type") if isinstance(data, Mapping) else None
         wanted = "seq2seq" if isinstance(task_type, str) and is_seq2seq(task_type) else "classification"
-        stage_spec = next(cls for cls in stage_spec if getattr(cls, "family", "classification") == wanted)
-    return stage_spec.from_dict(data)
+        chosen = next(cls for cls in classes if getattr(cls, "family", "classification") == wanted)
+    return chosen.from_dict(data)
 
 
 # -- pieces shared by several stages ----------------------------------------------------------------------------
