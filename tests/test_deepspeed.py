@@ -17,6 +17,7 @@ from scalingdown.data.store import read_split
 from scalingdown.pipeline.config import apply_student_defaults
 from scalingdown.pipeline.launch import launcher_prefix
 from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG
 from tests.training_fixtures import DistillInputs, stage_env
 
@@ -58,7 +59,7 @@ def test_processes_follow_the_gpus_of_the_stage_and_enter_the_spec():
     assert plan.processes("distill") == 4 and plan.processes("finetune_teacher") == 2
     assert plan.launcher("distill") == launcher_prefix(4, deepspeed=True)
     assert plan.resources("distill") == {"gpu": 4, "mem_mb": 4000, "runtime": 60, "cpus_per_gpu": 4}
-    spec = json.loads(plan.distill_spec("sentiment", "distilled"))
+    spec = json.loads(StageSpecs(plan).distill("sentiment", "distilled").to_json())
     assert spec["training"]["processes"] == 4 and spec["training"]["deepspeed"] == "config/ds_config.json"
     # A different global batch is a different teacher: its cache key changes.
     single = _plan_with({})
