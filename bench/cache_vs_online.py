@@ -28,6 +28,7 @@ from typing import Any
 import harness
 
 from scalingdown.data.store import read_manifest
+from scalingdown.pipeline.stage_specs import StageSpecs
 
 MODES = {"cached": {"teacher_mode": "cached"}, "online": {"teacher_mode": "online"}, "gold": {"teachers": []}}
 NO_EVAL_STEPS = 10**6  # no validation inside the timed training loop
@@ -66,7 +67,7 @@ def distill_command(plan: harness.Plan, task: str, student: str, out: Path, thre
         "scalingdown",
         "distill",
         "--spec",
-        plan.distill_spec(task, student),
+        StageSpecs(plan).distill(task, student).to_json(),
         "--data",
         plan.tasks[task].data_dir,
         "--init",

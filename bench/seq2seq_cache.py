@@ -117,9 +117,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     teacher, tokenizer = load_seq2seq(args.teacher), load_tokenizer(args.teacher)
     student = load_seq2seq(args.student) if args.student else None
-    task = {"type": args.type, "prompt": prompt_for(args.type, None)}
     frame, sources, targets = encoded_split(
-        args.data, "train", task, tokenizer, args.max_length, args.max_target_length
+        args.data, "train", args.type, prompt_for(args.type, None), tokenizer, args.max_length, args.max_target_length
     )
     sources, targets, row_ids = sources[: args.rows], targets[: args.rows], frame["row_id"].tolist()[: args.rows]
     tokens = sum(len(ids) for ids in targets)
