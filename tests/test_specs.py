@@ -7,12 +7,15 @@ import copy
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from scalingdown.cli import main
 from scalingdown.pipeline import specs
+from scalingdown.pipeline.config import apply_defaults
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.plan import Plan
 from scalingdown.pipeline.specs import (
@@ -30,7 +33,7 @@ from scalingdown.pipeline.specs import (
 )
 from scalingdown.pipeline.stage_specs import StageSpecs
 from scalingdown.pipeline.stage_table import STAGES
-from tests.conftest import scalingdown
+from tests.conftest import REPO, scalingdown
 from tests.test_config import _tiny_config
 from tests.test_multiteacher_config import _plan as _multiteacher_plan
 from tests.test_multiteacher_config import _raw as _multiteacher_config
@@ -45,7 +48,8 @@ def _stage_specs(plan: Plan) -> Iterator[Spec]:
         yield stage_specs.prepare(task.data_key)
         yield stage_specs.ensemble(task.name)
         for teacher in task.teachers.values():
-            yield stage_specs.finetune(teacher.key)
+            if teacher.finetuned:
+                yield stage_specs.finetune(teacher.key)
             yield stage_specs.logits(teacher.logits_key)
             yield stage_specs.evaluate(task.name, "teacher", teacher.name)
         for student in task.students.values():
@@ -63,11 +67,23 @@ def _tiny_with_options() -> Plan:
     return Plan(config)
 
 
+def _experiment_plan(path: Path) -> Plan:
+    """The plan of one of the repository's experiment files, as Snakemake would build it."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    apply_defaults(config, REPO)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return Plan(config)
+
+
+EXPERIMENTS = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "experiments").glob("*.yaml"))]
 PLANS = {
     "tiny": lambda: Plan(_tiny_config()),
     "tiny-options": _tiny_with_options,
     "multiteacher": lambda: _multiteacher_plan(_multiteacher_config()),
     "seq2seq": lambda: Plan(_seq2seq_config()),
+    **{f"experiment-{path.stem}": (lambda path=path: _experiment_plan(path)) for path in EXPERIMENTS},
 }
 
 
@@ -149,6 +165,42 @@ def test_an_optional_field_at_its_default_is_left_out_and_kept_otherwise():
     assert described["prompt"] == text.prompt and described["max_target_length"] == 8, "flattened beside the rest"
     assert "text" not in described
     assert EvaluateSpec.from_dict(described) == full
+
+
+BEFORE_THE_RESTRUCTURE = Path(__file__).parent / "fixtures" / "specs_before_restructure.json"
+
+
+def _keys_and_specs(plan: Plan) -> dict[str, Any]:
+    """What a rule's jobs are named and run with: the artefact keys and paths, and every stage's spec text."""
+    stage_specs = StageSpecs(plan)
+    found: dict[str, Any] = {"report": stage_specs.report().to_json()}
+    for task in plan.tasks.values():
+        found[f"data_key {task.name}"] = task.data_key
+        found[f"prepare {task.name}"] = stage_specs.prepare(task.data_key).to_json()
+        found[f"ensemble {task.name}"] = stage_specs.ensemble(task.name).to_json()
+        for teacher in task.teachers.values():
+            where = f"{task.name}.{teacher.name}"
+            found[f"keys {where}"] = [teacher.key, teacher.logits_key, teacher.model_dir, teacher.logits]
+            found[f"finetune {where}"] = stage_specs.finetune(teacher.key).to_json()
+            found[f"logits {where}"] = stage_specs.logits(teacher.logits_key).to_json()
+            found[f"evaluate teacher {where}"] = stage_specs.evaluate(task.name, "teacher", teacher.name).to_json()
+        for student in task.students.values():
+            where = f"{task.name}.{student.name}"
+            found[f"keys student {where}"] = [student.init_key, student.init_dir, student.model_dir, student.role]
+            found[f"init {where}"] = stage_specs.init(student.init_key).to_json()
+            found[f"distill {where}"] = stage_specs.distill(task.name, student.name).to_json()
+            found[f"evaluate student {where}"] = stage_specs.evaluate(task.name, "student", student.name).to_json()
+    return found
+
+
+@pytest.mark.parametrize("name", ["tiny", "seq2seq"])
+def test_the_specs_and_keys_are_the_ones_the_jobs_ran_with_before_the_restructure(name: str):
+    """The fixture holds what the plan built at the commit before the typed specs: a different spec text reruns
+    every job of its rule, a different key rebuilds the shared artefact. A deliberate change updates the file."""
+    before = json.loads(BEFORE_THE_RESTRUCTURE.read_text(encoding="utf-8"))[name]
+    now = _keys_and_specs(PLANS[name]())
+    assert sorted(now) == sorted(before)
+    assert [key for key in before if now[key] != before[key]] == []
 
 
 # -- parse errors ------------------------------------------------------------------------------------------------
