@@ -213,7 +213,7 @@ def test_texts_longer_than_the_maximum_length_are_truncated_and_counted_in_the_l
     model = load_classifier("tiny:bert-l1-h32", LABELS, seed=1)
     tokenizer = load_tokenizer("tiny:bert-l1-h32")
     texts = ["short text", "word " * 80, "another short one", "long " * 40]
-    with caplog.at_level(logging.WARNING, logger="scalingdown.predict"):
+    with caplog.at_level(logging.WARNING, logger="scalingdown.evaluation.predict"):
         logits, _ = predict_outputs(model, tokenizer, texts, max_length=16, batch_size=2, description="test")
     assert logits.shape == (4, 3) and np.isfinite(logits).all()
     assert "test: 2 of 4 texts are longer than max_length=16 tokens and were truncated" in caplog.text
