@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.plan import Plan, UnknownKey
+from scalingdown.pipeline.errors import UnknownKey, UserError
+from scalingdown.pipeline.plan import Plan
 from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.test_config import _tiny_config
 
@@ -67,3 +67,12 @@ def test_every_lookup_finds_what_the_plan_holds():
     assert plan.teacher_by_key(teacher.key) is teacher and plan.teacher_by_logits_key(teacher.logits_key) is teacher
     assert plan.teacher("sentiment", "big") is teacher and plan.student("sentiment", "distilled") is student
     assert plan.student_by_init_key(student.init_key).init_key == student.init_key
+
+
+def test_a_teacher_that_is_not_fine_tuned_has_no_finetune_spec():
+    config = _tiny_config()
+    config["tasks"]["sentiment"]["teachers"]["big"]["finetune"] = False
+    plan = Plan(config)
+    key = plan.tasks["sentiment"].teachers["big"].key
+    with pytest.raises(UnknownKey, match=r"^teacher 'big' of task 'sentiment' is not fine-tuned \(finetune: false\)$"):
+        StageSpecs(plan).finetune(key)

@@ -16,18 +16,11 @@ from typing import Any, TypeVar
 from scalingdown.pipeline import keys, paths
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
-from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.launch import launcher_prefix
 from scalingdown.pipeline.tasks import is_seq2seq
 
 T = TypeVar("T")
-
-
-class UnknownKey(UserError, KeyError):
-    """A wildcard value (an artefact key, a task or model name) that this experiment's plan does not know."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)

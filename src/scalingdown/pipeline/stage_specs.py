@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalingdown.pipeline import paths
 from scalingdown.pipeline.config import cache_settings, finetune_settings, seq2seq_setting
+from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.specs import (
     BenchmarkSettings,
     DataSpec,
@@ -94,7 +95,10 @@ class StageSpecs:
     def finetune(self, teacher_key: str) -> FinetuneSpec:
         teacher = self.plan.teacher_by_key(teacher_key)
         task = self.plan.task(teacher.task)
-        settings = dict(finetune_settings(teacher.spec["finetune"]))  # type: ignore[arg-type]
+        settings = finetune_settings(teacher.spec["finetune"])
+        if isinstance(settings, bool):
+            raise UnknownKey(f"teacher {teacher.name!r} of task {task.name!r} is not fine-tuned (finetune: false)")
+        settings = dict(settings)
         method, lora = settings.pop("method"), settings.pop("lora", None)
         return FinetuneSpec(
             type=task.type,
