@@ -1,0 +1,1 @@
+"""Evaluating and shipping models: prediction, timing, metrics and exports."""
