@@ -61,6 +61,8 @@ def test_onnx_fp32_matches_pytorch_on_any_batch_and_length(shipped):
         np.testing.assert_allclose(onnx.logits(TEXTS, batch_size), reference.logits(TEXTS, batch_size), atol=1e-4)
     single = onnx.encode(["only one"])
     assert onnx.call(single).shape == (1, 3)
+    options = load_runtime(shipped["onnx-fp32"], threads=2).session.get_session_options()
+    assert options.intra_op_num_threads == options.inter_op_num_threads == 2
 
 
 def test_int8_variants_load_predict_and_are_smaller(shipped):
@@ -204,6 +206,7 @@ def test_an_existing_output_is_kept_unless_forced(shipped, tmp_path):
         ("in.jsonl", b'{"text": "ok"}\nnot json\n', r"in.jsonl: not a readable \.jsonl file"),
         ("in.jsonl", b'{"text": "ok"}\n{"text": null}\n', "in.jsonl, row 2: column 'text' holds no text"),
         ("in.parquet", b"not parquet", "in.parquet: not a readable Parquet file"),
+        ("in.csv", b"text,label\nhello,x\n", r"in.csv: already has the output column\(s\) \['label'\]"),
         ("in.txt", b"text\nhello\n", r"in.txt: unknown input format '.txt'; expected one of .csv, .jsonl, .parquet"),
     ],
 )

@@ -146,7 +146,8 @@ def export_torch_int8(student_dir: str | Path, out_dir: str | Path) -> dict[str,
     model = _model_class(config).from_pretrained(student, use_safetensors=True).eval()
     with atomic_path(out_dir) as temporary:
         temporary.mkdir()
-        save_file(_int8_tensors(quantize_linears(model)), temporary / TORCH_INT8_FILE, metadata={"format": "pt"})
+        tensors = _int8_tensors(quantize_linears(model, inplace=True))
+        save_file(tensors, temporary / TORCH_INT8_FILE, metadata={"format": "pt"})
         _copy_config_and_tokenizer(student, temporary)
         record = _record("torch-int8", student, config, TORCH_INT8_FILE, _size_mb(temporary / TORCH_INT8_FILE))
         record["quantization"] = "dynamic, qint8, per-tensor, Linear layers"
@@ -158,7 +159,7 @@ def load_torch_int8(export_dir: str | Path) -> torch.nn.Module:
     """The model of a torch-int8 export: built from its config, quantized, its int8 weights put back."""
     directory = Path(export_dir)
     config = AutoConfig.from_pretrained(directory)
-    model = quantize_linears(_model_class(config).from_config(config).eval())
+    model = quantize_linears(_model_class(config).from_config(config).eval(), inplace=True)
     stored = load_file(directory / TORCH_INT8_FILE)
     quantized = _quantized_linears(model)
     for name, module in quantized.items():
@@ -252,15 +253,15 @@ def _model_class(config: Any) -> Any:
     return AutoModelForSeq2SeqLM if _is_text_to_text(config) else AutoModelForSequenceClassification
 
 
-def quantize_linears(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` with dynamic int8 Linear layers (per-tensor qint8), torch.ao's deprecation notices hidden.
+def quantize_linears(model: torch.nn.Module, inplace: bool = False) -> torch.nn.Module:
+    """`model` (a copy unless `inplace`) with dynamic int8 Linear layers (per-tensor qint8).
 
-    torch.ao.quantization is deprecated in favour of torchao but still works in torch 2.13.
+    torch.ao.quantization is deprecated in favour of torchao but still works in torch 2.13; its notices are hidden.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=inplace)
 
 
 def _quantized_linears(model: torch.nn.Module) -> dict[str, torch.nn.Module]:

@@ -59,8 +59,8 @@ def predict_file(
     added = ["label", *(f"prob_{name}" for name in runtime.label_names)]
     rows = 0
     first = True
-    with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle:
-        progress = tqdm(total=_row_count(source), desc=f"predict {source.name}", unit="row")
+    progress = tqdm(total=_row_count(source), desc=f"predict {source.name}", unit="row")
+    with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle, progress:
         for chunk in _chunks(source, text_column, chunk_size):
             clash = [column for column in added if column in chunk.columns]
             if clash:
@@ -69,7 +69,6 @@ def predict_file(
             first = False
             rows += len(chunk)
             progress.update(len(chunk))
-        progress.close()
         if rows == 0:
             raise DataError(source, None, "holds no rows to predict")
     return rows

@@ -22,7 +22,6 @@ process-wide; ONNX Runtime sessions take theirs when loaded); `settings.threads`
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -43,9 +42,11 @@ CONFIDENCE = 0.95
 MIN_ROUNDS = 6  # the fewest rounds whose order statistics give a 95 % interval for the median
 MEMORY_METHOD = (
     "each model loaded and run (batch 1, then one batch at the throughput batch size) in a fresh spawned "
-    "child process; model_peak_mb = that child's peak RSS (ru_maxrss) at the end minus its peak RSS after "
-    "importing torch, transformers and onnxruntime, before loading the model"
+    "child process; after importing torch, transformers and onnxruntime the child resets its peak RSS "
+    "(/proc/self/clear_refs) and reads it (baseline_rss_mb); model_peak_mb = its peak RSS (VmHWM) after "
+    "the runs minus that baseline (Linux; None elsewhere)"
 )
+_STATUS = Path("/proc/self/status")
 
 
 class TimingSettingsError(UserError, ValueError):
@@ -114,24 +115,7 @@ def time_models(
         for index in range(settings.warmup):
             models[name].call(encoded[name]["single"][index % len(texts)])
         models[name].call(encoded[name]["batches"][0])
-    wall: dict[str, list[list[float]]] = {name: [] for name in names}
-    cpu: dict[str, list[list[float]]] = {name: [] for name in names}
-    batch_wall: dict[str, list[float]] = {name: [] for name in names}
-    for round_index in range(settings.rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            model, inputs = models[name], encoded[name]
-            round_wall, round_cpu = [], []
-            for index in single[round_index]:
-                wall_start, cpu_start = time.perf_counter(), time.process_time()
-                model.call(inputs["single"][index])
-                round_cpu.append(time.process_time() - cpu_start)
-                round_wall.append(time.perf_counter() - wall_start)
-            wall[name].append(round_wall)
-            cpu[name].append(round_cpu)
-            start = time.perf_counter()
-            model.call(inputs["batches"][round_index])
-            batch_wall[name].append(time.perf_counter() - start)
+    wall, cpu, batch_wall = _timed_rounds(models, encoded, single)
     load_after = os.getloadavg()
     per_model = {
         name: {
@@ -172,32 +156,63 @@ def time_models(
     }
 
 
+def _timed_rounds(
+    models: Mapping[str, Timeable], encoded: Mapping[str, Mapping[str, list[Any]]], single: list[list[int]]
+) -> tuple[dict[str, list[list[float]]], dict[str, list[list[float]]], dict[str, list[float]]]:
+    """Per model: wall and CPU seconds of each batch-1 call, by round; wall seconds of each round's batch."""
+    names = list(models)
+    wall: dict[str, list[list[float]]] = {name: [] for name in names}
+    cpu: dict[str, list[list[float]]] = {name: [] for name in names}
+    batch_wall: dict[str, list[float]] = {name: [] for name in names}
+    for round_index, indices in enumerate(single):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            model, inputs = models[name], encoded[name]
+            round_wall, round_cpu = [], []
+            for index in indices:
+                wall_start, cpu_start = time.perf_counter(), time.process_time()
+                model.call(inputs["single"][index])
+                round_cpu.append(time.process_time() - cpu_start)
+                round_wall.append(time.perf_counter() - wall_start)
+            wall[name].append(round_wall)
+            cpu[name].append(round_cpu)
+            start = time.perf_counter()
+            model.call(inputs["batches"][round_index])
+            batch_wall[name].append(time.perf_counter() - start)
+    return wall, cpu, batch_wall
+
+
 def headline_speedup(record: Mapping[str, Any], name: str) -> dict[str, float | None]:
     """The speed-up of model `name` a report states: on CPU time when the run was noisy, else on wall time."""
     return record["models"][name]["speedup"][record["headline_clock"]]
 
 
 def child_peak_memory(
-    directory: str | Path, texts: Sequence[str], batch_size: int, threads: int = 1
-) -> dict[str, float]:
+    directory: str | Path, texts: Sequence[str], batch_size: int, threads: int = 1, max_length: int | None = None
+) -> dict[str, float | None]:
     """Peak memory of loading and running the classifier in `directory`, in a fresh child process (MiB).
 
     See `MEMORY_METHOD`; returns `peak_rss_mb`, `baseline_rss_mb` and `model_peak_mb` (the difference).
     """
+    arguments = (str(directory), list(texts[:batch_size]), threads, max_length)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_measure_in_child, str(directory), list(texts[:batch_size]), threads).result()
+        return pool.submit(_measure_in_child, *arguments).result()
 
 
-def _measure_in_child(directory: str, texts: list[str], threads: int) -> dict[str, float]:
+def _measure_in_child(directory: str, texts: list[str], threads: int, max_length: int | None) -> dict[str, Any]:
     import onnxruntime  # noqa: F401  (the libraries count towards the baseline, not the model)
     import torch
     import transformers  # noqa: F401
 
     from scalingdown.evaluation.runtime import load_runtime
 
+    if not _STATUS.is_file():
+        return {"peak_rss_mb": None, "baseline_rss_mb": None, "model_peak_mb": None}
     torch.set_num_threads(threads)
+    # The peak of a process started by fork + exec can carry its parent's; reset it (Linux ≥ 4.0).
+    Path("/proc/self/clear_refs").write_text("5")
     baseline = _peak_rss_mb()
-    runtime = load_runtime(directory, threads)
+    runtime = load_runtime(directory, threads, max_length)
     runtime.call(runtime.encode(texts[:1]))
     runtime.call(runtime.encode(texts))
     peak = _peak_rss_mb()
@@ -205,7 +220,11 @@ def _measure_in_child(directory: str, texts: list[str], threads: int) -> dict[st
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory (VmHWM of /proc/self/status, MiB)."""
+    for line in _STATUS.read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{_STATUS}: no VmHWM line")
 
 
 def _round_inputs(count: int, settings: TimingSettings) -> tuple[list[list[int]], list[list[int]]]:
