@@ -1,0 +1,1 @@
+"""Knowledge distillation: the divergences and losses a student minimises against its teachers."""
