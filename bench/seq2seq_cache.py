@@ -24,8 +24,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from scalingdown.kd.buckets import bucket_divergence
 from scalingdown.kd.logit_store import write_logits
-from scalingdown.kd.losses import IGNORE_INDEX, bucket_kl
+from scalingdown.kd.losses import IGNORE_INDEX
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encoded_split
@@ -85,7 +86,7 @@ def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
                 log_student = F.log_softmax(student_logits / temperature, -1)
                 log_teacher = F.log_softmax(logits / temperature, -1)
                 full_values += (log_teacher.exp() * (log_teacher - log_student)).sum(-1).tolist()
-                topk_values += bucket_kl(log_student, ids, values, tail, temperature).tolist()
+                topk_values += bucket_divergence(log_student, ids, values, tail, temperature).tolist()
     result = {
         "kl_full_vs_reconstructed_mean": float(np.mean(kls)),
         "kl_full_vs_reconstructed_max": float(np.max(kls)),
