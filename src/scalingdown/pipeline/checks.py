@@ -15,6 +15,7 @@ from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings
 from scalingdown.pipeline.depth import Depth, model_depth
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
+from scalingdown.pipeline.value_checks import check_values
 
 _SEQ2SEQ_TEACHER_KEYS = ("max_target_length", "top_k", "targets", "hidden_layers")
 
@@ -30,6 +31,7 @@ TRAINING_STAGES = ("finetune_teacher", "distill")
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
+    check_values(config, workdir)
     _check_distributed(config, workdir)
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"

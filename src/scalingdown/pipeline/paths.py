@@ -13,7 +13,7 @@ CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new value changes
 # every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 2, "teacher": 1, "logits": 2, "student": 1}
+FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1}
 
 # The report's files: output name in the rule -> file name in the report folder.
 REPORT_FILES = {

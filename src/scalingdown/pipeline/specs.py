@@ -239,6 +239,7 @@ class DataSpec(Spec):
     options: dict[str, Any]
     split: SplitSpec
     data_portion: float
+    allow_few_labels: bool = optional(False)
 
 
 # -- one spec per stage ----------------------------------------------------------------------------------------

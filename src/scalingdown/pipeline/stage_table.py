@@ -19,7 +19,9 @@ class Argument:
     """One command-line argument of a stage.
 
     `source` is where the rule takes the value from (`input.data`, `output`, `params.out`, …); None for an
-    argument only a person running the stage by hand sets. `many` is argparse's nargs (`*`, `+`).
+    argument only a person running the stage by hand sets. `many` is argparse's nargs (`*`, `+`). `exists` is
+    what an input path must already be (`directory`, `file`, `model directory`: one holding a config.json),
+    checked before the stage runs.
     """
 
     flag: str
@@ -29,6 +31,7 @@ class Argument:
     required: bool = True
     integer: bool = False
     default: int | None = None
+    exists: str | None = None
 
     @property
     def parameter(self) -> str:
@@ -60,7 +63,7 @@ class Stage:
 
 
 def _data() -> Argument:
-    return Argument("--data", "prepared data directory", "input.data")
+    return Argument("--data", "prepared data directory", "input.data", exists="directory")
 
 
 def _experiment() -> Argument:
@@ -136,13 +139,14 @@ STAGES: dict[str, Stage] = {
             "train a student from cached teacher logits",
             (
                 _data(),
-                Argument("--init", "initial student directory", "input.init"),
+                Argument("--init", "initial student directory", "input.init", exists="model directory"),
                 Argument(
                     "--logits",
                     "teacher logit caches, in the spec's teacher order",
                     "input.logits",
                     many="*",
                     required=False,
+                    exists="file",
                 ),
                 Argument("--out", "output model directory", "output.model"),
                 _history(),
@@ -170,7 +174,13 @@ STAGES: dict[str, Stage] = {
             "teachers' scores, ensembles and agreement from their logit caches",
             (
                 _data(),
-                Argument("--logits", "teacher logit caches, in the spec's teacher order", "input.logits", many="+"),
+                Argument(
+                    "--logits",
+                    "teacher logit caches, in the spec's teacher order",
+                    "input.logits",
+                    many="+",
+                    exists="file",
+                ),
                 Argument("--out", "output record (JSON)", "output"),
             ),
             torch=False,

@@ -115,11 +115,16 @@ def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:
 
 
 def report_blocks(
-    experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any], teachers: list[Block] | None = None
+    experiment: str,
+    table: pd.DataFrame,
+    metrics: list[str],
+    repro: dict[str, Any],
+    teachers: list[Block] | None = None,
+    warnings: list[Block] | None = None,
 ) -> list[Block]:
-    """The whole report: introduction, one table per task, the teachers' section (ensembles, agreement),
-    the figures, the reproducibility block."""
-    blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro)]
+    """The whole report: introduction, warnings about the data, one table per task, the teachers' section
+    (ensembles, agreement), the figures, the reproducibility block."""
+    blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro), *(warnings or [])]
     for task, rows in table.groupby("task", sort=False):
         blocks += _task_blocks(str(task), rows, metrics)
     blocks += teachers or []

@@ -19,7 +19,7 @@ import torch
 from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_manifest, read_split
 from scalingdown.kd.ensemble import accuracy, mix, teacher_weights
-from scalingdown.kd.logit_store import check_cache, read_logits
+from scalingdown.kd.logit_store import check_cache, check_topk_layout, read_logits
 from scalingdown.kd.online_teachers import load_online_teachers
 from scalingdown.kd.teacher_cache import TeacherOutputs, load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
@@ -28,7 +28,7 @@ from scalingdown.pipeline.specs import DistillSpec, TextTask
 from scalingdown.seq2seq.fit import TeacherRows, fit_seq2seq
 from scalingdown.seq2seq.topk import check_vocabulary, vocabulary
 from scalingdown.training.classification import HiddenTargets, fit_classifier
-from scalingdown.training.trainer import save_trained
+from scalingdown.training.trainer import check_trained_outputs, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ def distill(
 ) -> None:
     """Train the student initialised from `init` on the prepared `data` and the teacher caches `logits`;
     save it to `out` and its training history to `history`."""
+    check_trained_outputs(out, history, checkpoints, "distill")
     resume_key = {"stage": "distill", "spec": spec.to_dict(), "data": data, "init": init, "logits": logits}
     if spec.text is not None:
         distill_seq2seq(spec, spec.text, data, init, logits, out, history, checkpoints, resume_key)
@@ -130,7 +131,7 @@ def distill(
         hidden=hidden,
         online_teacher=online_teacher,
     )
-    save_trained(model, tokenizer, out, history, log_history, checkpoints)
+    save_trained(model, tokenizer, out, history, log_history, checkpoints, "distill")
 
 
 def load_teacher_rows(
@@ -144,6 +145,7 @@ def load_teacher_rows(
     teachers = []
     for teacher, path in zip(spec.teachers, logits_paths):
         frame, fingerprint = read_logits(path)
+        check_topk_layout(path, fingerprint, frame)
         check_cache(
             path,
             fingerprint,
@@ -198,4 +200,4 @@ def distill_seq2seq(
         resume_key=resume_key,
         teachers=teachers,
     )
-    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)
+    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints, "distill")

@@ -34,7 +34,7 @@ from scalingdown.models.loading import (
     model_device,
     model_label_names,
 )
-from scalingdown.pipeline.atomic import write_json
+from scalingdown.pipeline.atomic import check_replaceable, record_of, write_record
 from scalingdown.pipeline.refs import ModelRef
 from scalingdown.pipeline.specs import EvaluateSpec, TextTask
 from scalingdown.seq2seq.evaluation import answerer, examples, task_scores
@@ -50,6 +50,7 @@ def _identity(spec: EvaluateSpec) -> dict[str, str]:
 def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, Any]:
     """Score `model` (a directory or reference) on the test split of `data` and time it; writes the record to
     `out` and returns it."""
+    check_replaceable(out, "evaluate", record_of("evaluate"))
     if spec.text is not None:
         return evaluate_seq2seq(spec, spec.text, data, model, out)
     data_dir, model_ref, out_path = data, model, out
@@ -81,7 +82,7 @@ def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, A
         "params": count_parameters(classifier),
         "size_mb": size_on_disk_mb(model_ref) if local else None,
     }
-    write_json(out_path, record)
+    record = write_record(out_path, record, "evaluate")
     log.info(
         "%s %s: accuracy %.4f, %.2f ms/sample",
         spec.kind,
@@ -124,7 +125,7 @@ def evaluate_seq2seq(
         "params": count_parameters(model),
         "size_mb": size_on_disk_mb(model_ref) if ModelRef.parse(model_ref).kind == "path" else None,
     }
-    write_json(out_path, record)
+    record = write_record(out_path, record, "evaluate")
     log.info(
         "%s %s: %s, %.2f ms/question, %.1f questions/s",
         spec.kind,

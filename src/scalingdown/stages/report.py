@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scalingdown.pipeline.atomic import atomic_path, write_json, write_text
+from scalingdown.pipeline.atomic import atomic_path, claim_directory, write_json, write_text
 from scalingdown.pipeline.paths import REPORT_FILES
 from scalingdown.pipeline.specs import ReportSpec
 from scalingdown.report import plots
 from scalingdown.report.compose import report_blocks
+from scalingdown.report.data_warnings import few_label_warnings
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.tables import metric_names, metrics_table
@@ -47,12 +48,11 @@ def report(
     `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
     `teacher_ensemble` records (one per multi-teacher task) for the Teachers section.
     """
+    folder = claim_directory(out, "report")
     config, experiment = spec.config, spec.experiment
     records = [_read_json(path) for path in evals]
     task_types = {name: task["type"] for name, task in config["tasks"].items()}
     table = metrics_table(experiment, records, task_types)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     files = {name: folder / file for name, file in REPORT_FILES.items()}
     with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
@@ -66,6 +66,7 @@ def report(
     repro = reproducibility(config, records, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
     teachers = teacher_blocks([_read_json(path) for path in ensembles])
-    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers)
+    warnings = few_label_warnings(cached)
+    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers, warnings)
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))

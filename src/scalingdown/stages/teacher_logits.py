@@ -18,7 +18,7 @@ import pandas as pd
 from scalingdown.data.labels import align_columns
 from scalingdown.data.store import SPLITS, read_manifest, read_split
 from scalingdown.evaluation.predict import predict_outputs
-from scalingdown.kd.logit_store import hidden_column, write_logits
+from scalingdown.kd.logit_store import hidden_column, is_logit_cache, write_logits
 from scalingdown.models.layers import check_hidden_layers
 from scalingdown.models.loading import (
     inference_device,
@@ -28,6 +28,7 @@ from scalingdown.models.loading import (
     model_label_names,
     tokenizer_fingerprint,
 )
+from scalingdown.pipeline.atomic import check_replaceable
 from scalingdown.pipeline.provenance import provenance_record
 from scalingdown.pipeline.refs import ModelRef
 from scalingdown.pipeline.specs import LogitsSpec, SpecError, TopkLogitsSpec
@@ -64,6 +65,7 @@ def teacher_logits(
 
     Stops before any inference when the teacher's labels cannot be mapped onto the task's.
     """
+    check_replaceable(out, "teacher_logits", is_logit_cache)
     if isinstance(spec, TopkLogitsSpec):
         teacher_topk(spec, data, out, batch_size, experiment)
         return
