@@ -168,6 +168,17 @@ CASES = {
     "hub-id-ending-in-git": (_model("hub:acme/bert.git"), f"{TASK}.teachers.big.model", "ends in '.git'"),
     "hub-id-too-long": (_model("hub:acme/" + "b" * 97), f"{TASK}.teachers.big.model", "must be 1 to 96 characters"),
     "hub-revision-empty": (_model("hub:acme/bert@"), f"{TASK}.teachers.big.model", "names no revision after '@'"),
+    "data-hub-id-invalid": (
+        _set(
+            "data",
+            {
+                "loader": "phrasebank",
+                "options": {"hub": {"id": "takala/financial phrasebank", "splits": {"all": "train"}}},
+            },
+        ),
+        f"{TASK}.data.options.hub.id",
+        "'financial phrasebank' must be 1 to 96 characters",
+    ),
     # max_length above the model's position limit
     "max-length-beyond-a-tiny-model": (
         _set("teachers", "big", "max_length", 1024),
