@@ -64,7 +64,9 @@ def experiment_config(base: dict[str, Any], seeds: list[int], quick: bool) -> di
 
 def run_workflow(config: dict[str, Any], cores: int) -> tuple[float, Plan]:
     """Run (or resume) the experiment from the repository root; returns the wall seconds and its plan."""
-    path = harness.write_config(config, REPO / "results" / "bench", config["experiment"])
+    folder = REPO / "results" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = harness.write_config(config, folder, config["experiment"])
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", str(path)]
     print("$", " ".join(command), flush=True)
     start = time.perf_counter()
@@ -136,7 +138,7 @@ def check_targets(summary: pd.DataFrame, paired: dict[str, PairedTest]) -> list[
         (
             f"{best['model']} beats its gold-only twin beyond seed noise (paired over seeds)",
             None if test.beyond_noise is None else (test.beyond_noise and test.mean > 0),
-            f"mean difference {test.mean:+.4f} over {test.n} seeds, {noise}",
+            f"mean difference {test.mean:+.4f} over {test.n} seed(s), {noise}",
         ),
         (
             f"{best['model']} is >= {SPEEDUP_TARGET}x faster than {best_teacher['model']}",

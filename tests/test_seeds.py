@@ -144,17 +144,17 @@ def test_a_bad_baseline_is_refused_naming_the_key(student, baseline, problem):
 
 
 # -- twins ---------------------------------------------------------------------------------------------------------
-def test_the_twin_is_the_baseline_else_the_first_gold_only_student_with_the_same_start():
+def test_the_twin_is_the_baseline_else_the_first_gold_only_student_by_name_with_the_same_start():
     students = copy.deepcopy(_tiny_config()["tasks"]["sentiment"]["students"])
     assert gold_twin(students, "distilled") == "gold_only"
     assert gold_twin(students, "gold_only") is None and gold_twin(students, "untrained") is None
-    students["gold_b"] = copy.deepcopy(students["gold_only"])
+    students["gold_z"] = copy.deepcopy(students["gold_only"])
     students["elsewhere"] = {**copy.deepcopy(students["gold_only"]), "init": {"method": "pretrained"}}
-    assert gold_twin(students, "distilled") == "gold_only"
-    students["distilled"]["baseline"] = "gold_b"
-    assert gold_twin(students, "distilled") == "gold_b"
-    del students["distilled"]["baseline"], students["gold_only"], students["gold_b"]
-    assert gold_twin(students, "distilled") is None  # `elsewhere` starts from other weights
+    assert gold_twin(students, "distilled") == "gold_only"  # before gold_z; `elsewhere` starts from other weights
+    students["distilled"]["baseline"] = "gold_z"
+    assert gold_twin(students, "distilled") == "gold_z"
+    del students["distilled"]["baseline"], students["gold_only"], students["gold_z"]
+    assert gold_twin(students, "distilled") is None
 
 
 # -- statistics over seeds -----------------------------------------------------------------------------------------

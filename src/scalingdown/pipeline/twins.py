@@ -2,7 +2,7 @@
 
 The twin starts from the same weights (same `model` and `init`) and is trained on the gold labels alone, so the
 per-seed difference of their scores is what distillation added. `students.<name>.baseline` names it; without
-it, the first such student in the config's order is the twin. Standard library only.
+it, the first such student by name is the twin. Standard library only.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ def gold_only(student: Mapping[str, Any]) -> bool:
 
 
 def twin_candidates(students: Mapping[str, Mapping[str, Any]], name: str) -> list[str]:
-    """The gold-only students that start where `name` starts (same model and init), in the config's order."""
+    """The gold-only students that start where `name` starts (same model and init), sorted by name."""
     student = students[name]
     return [
         other
-        for other, spec in students.items()
+        for other, spec in sorted(students.items())
         if other != name and gold_only(spec) and spec["model"] == student["model"] and spec["init"] == student["init"]
     ]
 
