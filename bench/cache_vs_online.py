@@ -28,6 +28,7 @@ from typing import Any
 import harness
 
 from scalingdown.data.store import read_manifest
+from scalingdown.pipeline.stage_specs import StageSpecs
 
 MODES = {"cached": {"teacher_mode": "cached"}, "online": {"teacher_mode": "online"}, "gold": {"teachers": []}}
 NO_EVAL_STEPS = 10**6  # no validation inside the timed training loop
@@ -66,7 +67,7 @@ def distill_command(plan: harness.Plan, task: str, student: str, out: Path, thre
         "scalingdown",
         "distill",
         "--spec",
-        plan.distill_spec(task, student),
+        StageSpecs(plan).distill(task, student).to_json(),
         "--data",
         plan.tasks[task].data_dir,
         "--init",
@@ -98,8 +99,8 @@ def teacher_forward_seconds(
     import torch
 
     from scalingdown.data.store import read_split
-    from scalingdown.models import load_classifier, load_tokenizer
-    from scalingdown.predict import predict_logits
+    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.models.loading import load_classifier, load_tokenizer
 
     torch.set_num_threads(threads)
     teacher_plan = plan.tasks[task].teachers[teacher]

@@ -28,8 +28,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from scalingdown.config import apply_student_defaults, check_config  # noqa: E402
-from scalingdown.plan import Plan  # noqa: E402
+from scalingdown.pipeline.checks import check_config  # noqa: E402
+from scalingdown.pipeline.config import apply_student_defaults  # noqa: E402
+from scalingdown.pipeline.plan import Plan  # noqa: E402
 
 DOCS = REPO / "docs" / "benchmarks.md"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -117,7 +118,7 @@ def median(values: list[float]) -> float:
 
 
 def _cpu_model() -> str:
-    from scalingdown.benchmark import cpu_name
+    from scalingdown.evaluation.benchmark import cpu_name
 
     return cpu_name()
 

@@ -24,11 +24,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from scalingdown.logit_store import write_logits
-from scalingdown.losses import IGNORE_INDEX, bucket_kl
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.kd.buckets import bucket_divergence
+from scalingdown.kd.logit_store import write_logits
+from scalingdown.kd.losses import IGNORE_INDEX
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.seq2seq.inference import forced_batches
 from scalingdown.seq2seq.topk import topk_columns
 
@@ -85,7 +86,7 @@ def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
                 log_student = F.log_softmax(student_logits / temperature, -1)
                 log_teacher = F.log_softmax(logits / temperature, -1)
                 full_values += (log_teacher.exp() * (log_teacher - log_student)).sum(-1).tolist()
-                topk_values += bucket_kl(log_student, ids, values, tail, temperature).tolist()
+                topk_values += bucket_divergence(log_student, ids, values, tail, temperature).tolist()
     result = {
         "kl_full_vs_reconstructed_mean": float(np.mean(kls)),
         "kl_full_vs_reconstructed_max": float(np.max(kls)),
@@ -117,9 +118,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     teacher, tokenizer = load_seq2seq(args.teacher), load_tokenizer(args.teacher)
     student = load_seq2seq(args.student) if args.student else None
-    task = {"type": args.type, "prompt": prompt_for(args.type, None)}
     frame, sources, targets = encoded_split(
-        args.data, "train", task, tokenizer, args.max_length, args.max_target_length
+        args.data, "train", args.type, prompt_for(args.type, None), tokenizer, args.max_length, args.max_target_length
     )
     sources, targets, row_ids = sources[: args.rows], targets[: args.rows], frame["row_id"].tolist()[: args.rows]
     tokens = sum(len(ids) for ids in targets)

@@ -21,6 +21,7 @@ import json
 import platform
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -29,15 +30,16 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from scalingdown import training
-from scalingdown.logit_store import read_logits
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.kd.logit_store import read_logits
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits
+from scalingdown.training import trainer as training
 
 
 class OnlineTeacherTrainer(training.KDTrainer):
@@ -69,23 +71,31 @@ def timed(function, *args) -> float:
     return time.perf_counter() - start
 
 
-def online(spec: dict, data: str, init: str, teacher_dir: str, out: Path) -> float:
+def split_ids(spec: DistillSpec, data: str, split: str, tokenizer: Any) -> tuple[list[list[int]], list[list[int]]]:
+    """The source and gold target ids of one split, encoded as the student's `distill` encodes them."""
+    text = spec.text
+    assert text is not None, "a text-to-text spec"
+    _, sources, targets = encoded_split(
+        data, split, spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
+    )
+    return sources, targets
+
+
+def online(spec: DistillSpec, data: str, init: str, teacher_dir: str, out: Path) -> float:
     """Train like `distill` does, with the teacher's top-k computed per batch instead of read from a cache."""
     start = time.perf_counter()
     tokenizer = load_tokenizer(init)
     model = load_seq2seq(init)
     teacher = load_seq2seq(teacher_dir).eval()
-    _, sources, gold = encoded_split(data, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"])
-    _, valid_sources, valid_gold = encoded_split(
-        data, "validation", spec, tokenizer, spec["max_length"], spec["max_target_length"]
-    )
+    sources, gold = split_ids(spec, data, "train", tokenizer)
+    valid_sources, valid_gold = split_ids(spec, data, "validation", tokenizer)
 
     def dataset(source_ids, labels):
         return Dataset.from_dict(
             {"input_ids": source_ids, "attention_mask": [[1] * len(s) for s in source_ids], "labels": labels}
         )
 
-    placeholder = TeacherRows("teacher", spec["teachers"][0]["top_k"], False, {})
+    placeholder = TeacherRows("teacher", int(spec.teachers[0].top_k or 0), False, {})
     OnlineTeacherTrainer.teacher, OnlineTeacherTrainer.top_k = teacher, placeholder.top_k
     with mock.patch.object(training, "KDTrainer", OnlineTeacherTrainer):
         training.train_model(
@@ -93,8 +103,8 @@ def online(spec: dict, data: str, init: str, teacher_dir: str, out: Path) -> flo
             tokenizer,
             dataset(sources, gold),
             dataset(valid_sources, valid_gold),
-            spec["training"],
-            seq2seq_loss_fn(spec["loss"], [placeholder], None, {}),
+            spec.training,
+            seq2seq_loss_fn(spec.loss, [placeholder], None, {}),
             out / "ck",
             {"bench": "online"},
             data_collator=Seq2SeqKDCollator(tokenizer, model, [placeholder.top_k]),
@@ -104,7 +114,7 @@ def online(spec: dict, data: str, init: str, teacher_dir: str, out: Path) -> flo
     return time.perf_counter() - start
 
 
-def step_times(spec: dict, data: str, init: str, teacher_dir: str, cache: Path, steps: int) -> dict[str, float]:
+def step_times(spec: DistillSpec, data: str, init: str, teacher_dir: str, cache: Path, steps: int) -> dict[str, float]:
     """Median seconds per training step of each variant, interleaved step by step on the same batches."""
     tokenizer, model = load_tokenizer(init), load_seq2seq(init)
     teacher = load_seq2seq(teacher_dir).eval()
@@ -115,22 +125,22 @@ def step_times(spec: dict, data: str, init: str, teacher_dir: str, cache: Path, 
         False,
         {name: frame[name].tolist() for name in frame.columns if name not in ("split", "row_id")},
     )
-    _, sources, gold = encoded_split(data, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"])
+    sources, gold = split_ids(spec, data, "train", tokenizer)
     plain = {"input_ids": sources, "attention_mask": [[1] * len(s) for s in sources], "labels": gold}
     cached = Dataset.from_dict({**plain, **teacher_columns([rows], {})})
     plain = Dataset.from_dict(plain)
     variants = {
-        "gold_only": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec["loss"], [], None, {}), False),
+        "gold_only": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec.loss, [], None, {}), False),
         "cached": (
             cached,
             Seq2SeqKDCollator(tokenizer, model, [rows.top_k]),
-            seq2seq_loss_fn(spec["loss"], [rows], None, {}),
+            seq2seq_loss_fn(spec.loss, [rows], None, {}),
             False,
         ),
-        "online": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec["loss"], [rows], None, {}), True),
+        "online": (plain, Seq2SeqKDCollator(tokenizer, model), seq2seq_loss_fn(spec.loss, [rows], None, {}), True),
     }
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    size = spec["training"]["batch_size"]
+    size = spec.training.batch_size
     times: dict[str, list[float]] = {name: [] for name in variants}
     for step in range(steps + 2):
         start_row = (step * size) % max(1, len(plain) - size)
@@ -182,6 +192,8 @@ def main() -> None:
     entry = {
         "name": "teacher",
         "key": "bench",
+        "model": args.teacher,
+        "max_length": args.max_length,
         "logits_key": "bench.topk",
         "top_k": args.k,
         "targets": "gold",
@@ -197,48 +209,74 @@ def main() -> None:
         "eval_steps": 10**6,
         "logging_steps": 10,
         "seed": 1,
+        "precision": "auto",
+        "processes": 1,
+        "deepspeed": None,
     }
-    spec = {
-        **task,
-        "student": "bench",
-        "labels": None,
-        "training": train,
-        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 1.0},
-    }
+    spec = DistillSpec.from_dict(
+        {
+            **task,
+            "student": "bench",
+            "labels": None,
+            "training": train,
+            "loss": {
+                "ce": 0.5,
+                "kd": 0.5,
+                "temperature": 1.0,
+                "hidden": 0.0,
+                "hidden_projection": "auto",
+                "hidden_map": {},
+            },
+            "teacher_mode": "cached",
+            "weighting": {"method": "uniform"},
+            "teachers": [entry],
+        }
+    )
     times: dict[str, list[float]] = {"gold_only": [], "cached": [], "online": []}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         cache = root / "cache.parquet"
         cache_seconds = timed(
             teacher_logits,
-            {
-                **task,
-                **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
-                "teacher": "teacher",
-                "teacher_key": "bench",
-                "logits_key": "bench.topk",
-                "model": args.teacher,
-            },
+            TopkLogitsSpec.from_dict(
+                {
+                    **task,
+                    **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
+                    "teacher": "teacher",
+                    "teacher_key": "bench",
+                    "logits_key": "bench.topk",
+                    "model": args.teacher,
+                    "label_map": {},
+                    "labels": None,
+                }
+            ),
             args.data,
             str(cache),
         )
         init_student(
-            {"type": args.type, "model": args.student_model, "init": {"method": "scratch"}, "labels": None, "seed": 1},
+            InitSpec.from_dict(
+                {
+                    "type": args.type,
+                    "model": args.student_model,
+                    "init": {"method": "scratch"},
+                    "labels": None,
+                    "seed": 1,
+                    "format": 1,
+                }
+            ),
             str(root / "init"),
         )
         for repeat in range(args.repeats):
             for name in times:  # interleaved, so that load changes hit every variant alike
                 out = root / f"{name}-{repeat}"
                 if name == "online":
-                    times[name].append(
-                        online({**spec, "teachers": [entry]}, args.data, str(root / "init"), args.teacher, out)
-                    )
+                    times[name].append(online(spec, args.data, str(root / "init"), args.teacher, out))
                     continue
-                teachers, paths = ([entry], [str(cache)]) if name == "cached" else ([], [])
+                variant, paths = (spec, [str(cache)]) if name == "cached" else (replace(spec, teachers=[]), [])
                 times[name].append(
                     timed(
                         distill,
-                        {**spec, "teachers": teachers},
+                        variant,
                         args.data,
                         str(root / "init"),
                         paths,

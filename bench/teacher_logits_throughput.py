@@ -16,7 +16,6 @@ median. The target is stage ≥ 0.9× the bare loop.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,8 +53,9 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     import torch
 
     from scalingdown.data.store import SPLITS, read_split
-    from scalingdown.models import load_classifier, load_tokenizer
-    from scalingdown.predict import predict_logits
+    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.models.loading import load_classifier, load_tokenizer
+    from scalingdown.pipeline.stage_specs import StageSpecs
     from scalingdown.stages.teacher_logits import teacher_logits
 
     config, plan = harness.load_plan(config_path, args.workdir)
@@ -67,13 +67,13 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     harness.snakemake(args.workdir, "--configfile", str(config_path), "--cores", str(args.cores), *targets)
 
     torch.set_num_threads(plan.threads)
-    spec = json.loads(plan.logits_spec(teacher.logits_key))
+    spec = StageSpecs(plan).logits(teacher.logits_key)
     texts = [text for split in SPLITS for text in read_split(data_dir, split)["text"]]
     max_length, batch = int(teacher.spec["max_length"]), args.batch_size
     model, tokenizer = load_classifier(teacher.model_ref), load_tokenizer(teacher.model_ref)
     seconds = timed_rounds(
         {
-            "stage": lambda: teacher_logits(spec, data_dir, str(scratch / "logits.parquet"), batch),
+            "stage": lambda: teacher_logits(spec, data_dir, str(scratch / "logits.parquet"), batch_size=batch),
             "bare": lambda: ordered_loop(model, tokenizer, texts, max_length, batch, "longest"),
             "bucketed": lambda: predict_logits(model, tokenizer, texts, max_length, batch, "bucketed"),
             "naive": lambda: ordered_loop(model, tokenizer, texts, max_length, batch, "max_length"),

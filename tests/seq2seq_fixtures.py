@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalingdown.atomic import write_json
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
+from scalingdown.pipeline.atomic import write_json
 
 _QA = [
     ("Which planet is known as the red planet?", "Mars", ["Mars", "the red planet Mars"]),

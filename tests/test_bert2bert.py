@@ -6,15 +6,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from scalingdown.depth import Depth, model_depth
-from scalingdown.encoder_decoder import select_layers
-from scalingdown.logit_store import read_logits
-from scalingdown.metrics import qa_scores
-from scalingdown.models import ModelLoadError, load_seq2seq, load_tokenizer
-from scalingdown.refs import ModelRef, package_model_dir
+from scalingdown.evaluation.metrics import qa_scores
+from scalingdown.kd.logit_store import read_logits
+from scalingdown.models.encoder_decoder import select_layers
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.depth import Depth, model_depth
+from scalingdown.pipeline.refs import ModelLoadError, ModelRef, package_model_dir
+from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encode
 from scalingdown.seq2seq.evaluation import with_round_trips
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.seq2seq.inference import generate_ids
 from scalingdown.seq2seq.topk import VocabularyMismatch, reshape_topk
 from scalingdown.stages.distill import distill
@@ -111,19 +112,31 @@ def _prompted(task_type: str) -> dict:
 
 def test_the_top_k_cache_of_a_bert2bert_teacher_round_trips_and_refuses_another_tokenizer(tmp_path: Path):
     data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 2, 2))
-    teacher = {"name": "b2b", "key": "b2b-1", "logits_key": "b2b-1.topk-gold", "top_k": 4, "targets": "gold"}
+    teacher = {
+        "name": "b2b",
+        "key": "b2b-1",
+        "model": "bert2bert:tiny:bert-l2-h32",
+        "max_length": 48,
+        "logits_key": "b2b-1.topk-gold",
+        "top_k": 4,
+        "targets": "gold",
+    }
     cache = tmp_path / "cache.parquet"
     teacher_logits(
-        {
-            **_prompted("generative_qa"),
-            "teacher": "b2b",
-            "teacher_key": teacher["key"],
-            "logits_key": teacher["logits_key"],
-            "model": "bert2bert:tiny:bert-l2-h32",
-            "top_k": 4,
-            "targets": "gold",
-            "hidden_layers": {"encoder": [2], "decoder": [1]},
-        },
+        TopkLogitsSpec.from_dict(
+            {
+                **_prompted("generative_qa"),
+                "teacher": "b2b",
+                "teacher_key": teacher["key"],
+                "logits_key": teacher["logits_key"],
+                "model": "bert2bert:tiny:bert-l2-h32",
+                "label_map": {},
+                "labels": None,
+                "top_k": 4,
+                "targets": "gold",
+                "hidden_layers": {"encoder": [2], "decoder": [1]},
+            }
+        ),
         str(data),
         str(cache),
     )
@@ -140,36 +153,53 @@ def test_the_top_k_cache_of_a_bert2bert_teacher_round_trips_and_refuses_another_
 
     init = tmp_path / "init"
     init_student(
-        {
-            "type": "generative_qa",
-            "model": "bert2bert:tiny:bert-l2-h32",
-            "labels": None,
-            "seed": 1,
-            "init": {"method": "teacher_layers", "layers": [1]},
-        },
+        InitSpec.from_dict(
+            {
+                "type": "generative_qa",
+                "model": "bert2bert:tiny:bert-l2-h32",
+                "labels": None,
+                "seed": 1,
+                "format": 1,
+                "init": {"method": "teacher_layers", "layers": [1]},
+            }
+        ),
         str(init),
     )
     other = load_tokenizer(str(init))
     other.add_tokens(["kestvale"])  # another tokenizer: one more token, the same output size
     other.save_pretrained(init)
-    spec = {
-        **_prompted("generative_qa"),
-        "student": "small",
-        "labels": None,
-        "teachers": [teacher],
-        "training": {
-            "epochs": 1,
-            "learning_rate": 1.0e-3,
-            "batch_size": 4,
-            "gradient_accumulation_steps": 1,
-            "weight_decay": 0.0,
-            "warmup_ratio": 0.0,
-            "eval_steps": 1,
-            "logging_steps": 1,
-            "seed": 1,
-        },
-        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 1.0},
-    }
+    spec = DistillSpec.from_dict(
+        {
+            **_prompted("generative_qa"),
+            "student": "small",
+            "labels": None,
+            "teacher_mode": "cached",
+            "weighting": {"method": "uniform"},
+            "teachers": [teacher],
+            "training": {
+                "epochs": 1,
+                "learning_rate": 1.0e-3,
+                "batch_size": 4,
+                "gradient_accumulation_steps": 1,
+                "weight_decay": 0.0,
+                "warmup_ratio": 0.0,
+                "eval_steps": 1,
+                "logging_steps": 1,
+                "seed": 1,
+                "precision": "auto",
+                "processes": 1,
+                "deepspeed": None,
+            },
+            "loss": {
+                "ce": 0.5,
+                "kd": 0.5,
+                "temperature": 1.0,
+                "hidden": 0.0,
+                "hidden_projection": "auto",
+                "hidden_map": {},
+            },
+        }
+    )
     with pytest.raises(VocabularyMismatch, match="tokenizer vocabularies differ"):
         distill(
             spec,

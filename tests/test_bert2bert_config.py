@@ -8,7 +8,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.config import ConfigError, apply_student_defaults, check_config
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_student_defaults
 from tests.conftest import REPO, snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import yaml
 
-from scalingdown.config import ConfigError, apply_student_defaults, canonical, canonical_json, check_config, short_hash
-from scalingdown.plan import Plan
+from scalingdown.pipeline.canonical import canonical, canonical_json, short_hash
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_student_defaults
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import TINY_CONFIG
 
 
@@ -48,8 +51,14 @@ def test_student_settings_never_change_teacher_or_data_paths():
     task_before, task_after = before.tasks["sentiment"], after.tasks["sentiment"]
     assert task_before.data_dir == task_after.data_dir
     assert task_before.teachers["big"].logits == task_after.teachers["big"].logits
-    assert before.finetune_spec(task_before.teachers["big"].key) == after.finetune_spec(task_after.teachers["big"].key)
-    assert before.distill_spec("sentiment", "distilled") != after.distill_spec("sentiment", "distilled")
+    specs_before, specs_after = StageSpecs(before), StageSpecs(after)
+    teacher_before, teacher_after = task_before.teachers["big"].key, task_after.teachers["big"].key
+    assert specs_before.finetune(teacher_before).to_json() == specs_after.finetune(teacher_after).to_json()
+    distill_before, distill_after = (
+        specs_before.distill("sentiment", "distilled"),
+        specs_after.distill("sentiment", "distilled"),
+    )
+    assert distill_before.to_json() != distill_after.to_json()
 
 
 def test_teacher_and_data_settings_change_their_keys():

@@ -13,10 +13,11 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from scalingdown.config import apply_student_defaults
 from scalingdown.data.store import read_split
-from scalingdown.launch import launcher_prefix
-from scalingdown.plan import Plan
+from scalingdown.pipeline.config import apply_student_defaults
+from scalingdown.pipeline.launch import launcher_prefix
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG
 from tests.training_fixtures import DistillInputs, stage_env
 
@@ -58,7 +59,7 @@ def test_processes_follow_the_gpus_of_the_stage_and_enter_the_spec():
     assert plan.processes("distill") == 4 and plan.processes("finetune_teacher") == 2
     assert plan.launcher("distill") == launcher_prefix(4, deepspeed=True)
     assert plan.resources("distill") == {"gpu": 4, "mem_mb": 4000, "runtime": 60, "cpus_per_gpu": 4}
-    spec = json.loads(plan.distill_spec("sentiment", "distilled"))
+    spec = json.loads(StageSpecs(plan).distill("sentiment", "distilled").to_json())
     assert spec["training"]["processes"] == 4 and spec["training"]["deepspeed"] == "config/ds_config.json"
     # A different global batch is a different teacher: its cache key changes.
     single = _plan_with({})
@@ -106,7 +107,8 @@ def test_distill_trains_with_deepspeed_zero2_on_two_cpu_processes(distill_inputs
     ids=["missing-file", "not-json", "more-processes-than-gpus"],
 )
 def test_a_bad_distributed_setting_names_the_key(distributed: dict, resources: dict, expected: str):
-    from scalingdown.config import ConfigError, check_config
+    from scalingdown.pipeline.checks import check_config
+    from scalingdown.pipeline.config import ConfigError
 
     plan = _plan_with(distributed, resources)
     with pytest.raises(ConfigError, match="config key `distributed") as error:
@@ -117,8 +119,8 @@ def test_a_bad_distributed_setting_names_the_key(distributed: dict, resources: d
 def test_precision_auto_is_fp32_on_cpu_and_fp16_needs_a_gpu(monkeypatch: pytest.MonkeyPatch):
     import torch
 
-    from scalingdown.errors import UserError
-    from scalingdown.training import mixed_precision
+    from scalingdown.pipeline.errors import UserError
+    from scalingdown.training.trainer import mixed_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert mixed_precision("auto") == {"bf16": False, "fp16": False}

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from scalingdown.ensemble import agreement, mix, probabilities, teacher_weights
+from scalingdown.kd.ensemble import agreement, mix, probabilities, teacher_weights
 
 NAMES = ["a", "b"]
 # Row 0: teacher a is sure of class 0, teacher b hesitates; row 1: the reverse, for class 2.

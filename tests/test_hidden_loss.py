@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from scalingdown.losses import HiddenProjections, hidden_mse, masked_mean
+from scalingdown.kd.losses import HiddenProjections, hidden_mse, masked_mean
 
 
 def test_without_projection_it_is_the_plain_mse_averaged_over_pairs():

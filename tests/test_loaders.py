@@ -10,8 +10,8 @@ import pytest
 
 from scalingdown.data.errors import DataError
 from scalingdown.data.loaders import load
-from scalingdown.data.registry import LOADERS, DataConfigError, check_data
 from scalingdown.data.schema import COLUMNS
+from scalingdown.pipeline.loaders import LOADERS, DataConfigError, check_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
 

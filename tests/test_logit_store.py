@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from scalingdown.data.store import frame_fingerprint
-from scalingdown.logit_store import CacheMismatch, check_cache, read_logits, split_matrix, write_logits
+from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, split_matrix, write_logits
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scalingdown.losses import classification_kd_loss, kd_kl, soften
+from scalingdown.kd.divergences import classification_divergence
+from scalingdown.kd.losses import classification_kd_loss, soften
 
 
 def _softmax(values: list[float], temperature: float) -> list[float]:
@@ -26,16 +27,16 @@ def test_kd_kl_matches_hand_computation_with_temperature_squared_and_batch_mean(
     expected = temperature**2 * sum(expected_rows) / len(expected_rows)
 
     teacher_probs = soften(torch.tensor(teacher), temperature)
-    value = kd_kl(torch.tensor(student), teacher_probs, temperature)
+    value = classification_divergence(torch.tensor(student), teacher_probs, temperature)
     assert value.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_kd_kl_is_zero_for_identical_distributions_and_handles_zero_probabilities():
     logits = torch.tensor([[3.0, 1.0, -2.0]])
-    assert kd_kl(logits, soften(logits, 4.0), 4.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert classification_divergence(logits, soften(logits, 4.0), 4.0).item() == pytest.approx(0.0, abs=1e-6)
     one_hot = torch.tensor([[0.0, 1.0, 0.0]])
     expected = -F.log_softmax(logits / 1.0, dim=-1)[0, 1].item()
-    assert kd_kl(logits, one_hot, 1.0).item() == pytest.approx(expected, rel=1e-6)
+    assert classification_divergence(logits, one_hot, 1.0).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_temperature_scaling_changes_the_loss_as_computed_by_hand():
@@ -43,7 +44,7 @@ def test_temperature_scaling_changes_the_loss_as_computed_by_hand():
     for temperature in (1.0, 3.0):
         p, q = _softmax(teacher[0], temperature), _softmax(student[0], temperature)
         expected = temperature**2 * sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
-        got = kd_kl(torch.tensor(student), soften(torch.tensor(teacher), temperature), temperature)
+        got = classification_divergence(torch.tensor(student), soften(torch.tensor(teacher), temperature), temperature)
         assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -58,7 +59,7 @@ def test_weighted_sum_and_equals_cross_entropy_when_kd_weight_is_zero():
     assert only_ce["loss"].item() == pytest.approx(ce.item(), rel=1e-6)
 
     mixed = classification_kd_loss(student, labels, teacher_probs, ce_weight=0.3, kd_weight=0.7, temperature=2.0)
-    expected = 0.3 * ce + 0.7 * kd_kl(student, teacher_probs, 2.0)
+    expected = 0.3 * ce + 0.7 * classification_divergence(student, teacher_probs, 2.0)
     assert mixed["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
     assert set(mixed) == {"ce", "kl", "loss"}
 

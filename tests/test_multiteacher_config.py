@@ -10,8 +10,10 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.config import ConfigError, apply_defaults, check_config
-from scalingdown.plan import Plan
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_defaults
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -176,7 +178,7 @@ def _plan(config: dict) -> Plan:
 def test_the_logit_cache_stores_the_union_of_mapped_layers_and_only_a_map_change_moves_it():
     base = _plan(_raw()).tasks["sentiment"]
     assert base.teachers["big"].hidden_layers == (2,) and base.teachers["small"].hidden_layers == (1,)
-    assert base.teachers["big"].logits.endswith(".h2-f2.parquet")
+    assert base.teachers["big"].logits.endswith(".h2-f3.parquet")
 
     lr = _raw()
     _student(lr)["training"] = {"learning_rate": 5.0e-4}
@@ -219,14 +221,15 @@ def test_specs_carry_weighting_hidden_map_and_label_maps():
     config = _raw()
     config["tasks"]["sentiment"]["teachers"]["big"]["labels"] = {"LABEL_0": "negative"}
     plan = _plan(config)
-    distill = json.loads(plan.distill_spec("sentiment", "both"))
+    specs = StageSpecs(plan)
+    distill = json.loads(specs.distill("sentiment", "both").to_json())
     assert distill["weighting"] == {"method": "validation"}
     assert distill["loss"]["hidden_map"] == {"1": {"big": 2, "small": 1}} and distill["loss"]["hidden"] == 1
     teacher = plan.tasks["sentiment"].teachers["big"]
-    assert json.loads(plan.logits_spec(teacher.logits_key))["label_map"] == {"LABEL_0": "negative"}
-    assert json.loads(plan.evaluate_spec("sentiment", "teacher", "big"))["label_map"] == {"LABEL_0": "negative"}
+    assert json.loads(specs.logits(teacher.logits_key).to_json())["label_map"] == {"LABEL_0": "negative"}
+    assert json.loads(specs.evaluate("sentiment", "teacher", "big").to_json())["label_map"] == {"LABEL_0": "negative"}
     assert plan.ensemble_files() == ["results/tiny/sentiment/eval/ensemble.json"]
     assert plan.tasks["sentiment"].students["both"].role == "student (distilled from big + small, hidden-layer MSE)"
-    finetune = json.loads(plan.finetune_spec(plan.tasks["sentiment"].teachers["small"].key))
+    finetune = json.loads(specs.finetune(plan.tasks["sentiment"].teachers["small"].key).to_json())
     assert finetune["method"] == "lora" and finetune["lora"]["r"] == 8 and "lora_config" not in finetune["training"]
-    assert [t["name"] for t in json.loads(plan.ensemble_spec("sentiment"))["teachers"]] == ["big", "small"]
+    assert [t["name"] for t in json.loads(specs.ensemble("sentiment").to_json())["teachers"]] == ["big", "small"]

@@ -8,17 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from scalingdown.data.prepare import prepare
 from scalingdown.data.store import read_split
-from scalingdown.errors import UserError
-from scalingdown.logit_store import read_logits, split_matrix
-from scalingdown.losses import classification_kd_loss
-from scalingdown.models import load_classifier, load_tokenizer
-from scalingdown.plan import Plan
+from scalingdown.kd.logit_store import read_logits, split_matrix
+from scalingdown.kd.losses import classification_kd_loss
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.models.loading import load_classifier, load_tokenizer
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.specs import LogitsSpec, PrepareSpec
+from scalingdown.pipeline.stage_specs import StageSpecs
 from scalingdown.stages.distill import distillation_target, online_target, teacher_mix
+from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.teacher_cache import load_teacher_outputs
 from tests.test_config import _tiny_config
+from tests.training_fixtures import distill_spec
 
 LABELS = ["negative", "neutral", "positive"]
 LOSS = {"ce": 0.3, "kd": 0.7, "temperature": 2.0}
@@ -41,7 +44,7 @@ def teachers_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
             "data_portion": 1.0,
         },
     }
-    prepare(data_spec, root / "data")
+    prepare(PrepareSpec.from_dict(data_spec), root / "data")
     teachers = {}
     for name, order, seed in (("big", ["positive", "negative", "neutral"], 11), ("other", LABELS, 12)):
         teacher = load_classifier("tiny:bert-l2-h32", order, seed=seed)
@@ -81,23 +84,26 @@ def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teachers_a
     for name, directory in teacher_dirs.items():
         cache = tmp_path / f"{name}.parquet"
         teacher_logits(
-            {
-                "teacher": name,
-                "teacher_key": f"t.{name}-1",
-                "model": str(directory),
-                "max_length": 32,
-                "hidden_layers": [],
-                "label_map": {},
-                "labels": LABELS,
-            },
+            LogitsSpec.from_dict(
+                {
+                    "type": "classification",
+                    "teacher": name,
+                    "teacher_key": f"t.{name}-1",
+                    "model": str(directory),
+                    "max_length": 32,
+                    "hidden_layers": [],
+                    "label_map": {},
+                    "labels": LABELS,
+                }
+            ),
             str(data_dir),
             str(cache),
         )
         caches.append(str(cache))
         teachers.append({"name": name, "key": f"t.{name}-1", "model": str(directory), "max_length": 32})
-    spec = {"teachers": teachers, "labels": LABELS, "loss": LOSS, "teacher_mode": "online", "weighting": weighting}
+    spec = distill_spec(teachers, loss=LOSS, weighting=weighting, teacher_mode="online")
     # what the cached mode feeds the Trainer: the mixture over the whole train split, row by row
-    outputs = load_teacher_outputs(teachers, caches, str(data_dir), LABELS, ("train", "validation"))
+    outputs = load_teacher_outputs(spec.teachers, caches, str(data_dir), LABELS, ("train", "validation"))
     cached_probs = distillation_target(spec, outputs, str(data_dir)).astype("float32")  # as fit_classifier stores it
     target = online_target(spec, str(data_dir), [])
 
@@ -128,11 +134,11 @@ def test_online_and_cached_modes_give_the_same_loss_on_the_same_batch(teachers_a
 
 def test_online_mode_refuses_logit_caches(teachers_and_data):
     data_dir, teacher_dirs = teachers_and_data
-    spec = {
-        "teachers": [{"name": "big", "model": str(teacher_dirs["big"]), "max_length": 32}],
-        "labels": LABELS,
-        "loss": LOSS,
-    }
+    spec = distill_spec(
+        [{"name": "big", "key": "t.big-1", "model": str(teacher_dirs["big"]), "max_length": 32}],
+        loss=LOSS,
+        teacher_mode="online",
+    )
     with pytest.raises(UserError, match="reads no logit caches"):
         online_target(spec, str(data_dir), ["some.parquet"])
 
@@ -148,5 +154,6 @@ def test_an_online_student_needs_the_teacher_model_and_no_logit_cache():
     assert plan.distill_logits("sentiment", "distilled") == [teacher.logits]
     assert plan.distill_teacher_models("sentiment", "distilled") == []
     assert plan.student("sentiment", "online").role == "student (distilled from big, online)"
-    assert '"teacher_mode":"online"' in plan.distill_spec("sentiment", "online")
-    assert '"teacher_mode":"cached"' in plan.distill_spec("sentiment", "distilled")
+    specs = StageSpecs(plan)
+    assert '"teacher_mode":"online"' in specs.distill("sentiment", "online").to_json()
+    assert '"teacher_mode":"cached"' in specs.distill("sentiment", "distilled").to_json()

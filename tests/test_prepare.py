@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingdown.config import ConfigError, check_config
-from scalingdown.data.prepare import prepare
 from scalingdown.data.schema import input_keys
 from scalingdown.data.store import SPLITS, read_manifest, read_split
-from scalingdown.plan import Plan
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.specs import PrepareSpec
+from scalingdown.stages.prepare import prepare
 from tests.conftest import TINY_CONFIG, snakemake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
@@ -37,23 +39,25 @@ def _spec(
     validation: float = 0.2,
     test: float = 0.2,
     portion: float = 1.0,
-) -> dict:
-    return {
-        "task": "t",
-        "type": task_type,
-        "labels": labels,
-        "seed": seed,
-        "format": 2,
-        "data": {
-            "loader": loader,
-            "options": options,
-            "split": {"validation": validation, "test": test},
-            "data_portion": portion,
-        },
-    }
+) -> PrepareSpec:
+    return PrepareSpec.from_dict(
+        {
+            "task": "t",
+            "type": task_type,
+            "labels": labels,
+            "seed": seed,
+            "format": 2,
+            "data": {
+                "loader": loader,
+                "options": options,
+                "split": {"validation": validation, "test": test},
+                "data_portion": portion,
+            },
+        }
+    )
 
 
-def _prepared(tmp_path: Path, spec: dict, name: str = "data") -> tuple[dict, dict[str, pd.DataFrame]]:
+def _prepared(tmp_path: Path, spec: PrepareSpec, name: str = "data") -> tuple[dict, dict[str, pd.DataFrame]]:
     out = tmp_path / name
     prepare(spec, out)
     return read_manifest(out), {split: read_split(out, split) for split in SPLITS}
@@ -131,10 +135,10 @@ def test_seeded_split_is_stratified_and_repeatable(tmp_path: Path):
 
 
 def test_data_portion_takes_a_stratified_fraction_of_train_only(tmp_path: Path):
-    spec = _spec("synthetic_finance", {"rows": 200}, labels=SENTIMENT)
-    full, full_parts = _prepared(tmp_path, spec)
-    spec["data"]["data_portion"] = 0.5
-    half, half_parts = _prepared(tmp_path, spec, "half")
+    full, full_parts = _prepared(tmp_path, _spec("synthetic_finance", {"rows": 200}, labels=SENTIMENT))
+    half, half_parts = _prepared(
+        tmp_path, _spec("synthetic_finance", {"rows": 200}, labels=SENTIMENT, portion=0.5), "half"
+    )
     for split in ("validation", "test"):
         assert half["splits"][split]["sha256"] == full["splits"][split]["sha256"]
     assert half["train_rows_before_portion"] == full["splits"]["train"]["rows"] == 128
@@ -197,7 +201,7 @@ def _config(task_changes: dict) -> dict:
         del task["labels"]
     from snakemake.utils import validate
 
-    from scalingdown.config import apply_student_defaults
+    from scalingdown.pipeline.config import apply_student_defaults
 
     apply_student_defaults(config)
     validate(config, str(TINY_CONFIG.parents[2] / "workflow" / "schemas" / "config.schema.yaml"))

@@ -18,18 +18,23 @@ import pytest
 import torch
 import yaml
 
-from scalingdown.atomic import atomic_path, write_json
-from scalingdown.config import ConfigError, apply_student_defaults, check_config, check_schema
-from scalingdown.data.prepare import prepare
 from scalingdown.data.synthetic import generate_financial_sentiment
-from scalingdown.logit_store import CacheMismatch, check_cache, read_logits, write_logits
-from scalingdown.models import ModelLoadError, allow_remote_code, load_classifier, load_tokenizer
-from scalingdown.plan import Plan
-from scalingdown.predict import predict_outputs
+from scalingdown.evaluation.predict import predict_outputs
+from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, write_logits
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.models.loading import allow_remote_code, load_classifier, load_tokenizer
+from scalingdown.pipeline.atomic import atomic_path, write_json
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_student_defaults, check_schema
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.specs import DistillTeacher, LogitsSpec, PrepareSpec
+from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.stage_table import STAGES
 from scalingdown.stages.distill import distill
+from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.teacher_cache import load_teacher_outputs
-from scalingdown.training import NonFiniteLoss
+from scalingdown.training.trainer import NonFiniteLoss
 from tests.conftest import REPO, TINY_CONFIG, snakemake
 from tests.test_config import _tiny_config
 from tests.test_seq2seq_config import _config as _seq2seq_config
@@ -151,20 +156,22 @@ def test_a_student_started_from_a_student_that_is_not_defined_is_refused(tmp_pat
 
 
 # -- data -----------------------------------------------------------------------------------------
-def _generic_spec(files: dict[str, Path], portion: float = 1.0) -> dict:
-    return {
-        "task": "t",
-        "type": "classification",
-        "labels": ["a", "b", "c"],
-        "seed": 1,
-        "format": 2,
-        "data": {
-            "loader": "generic",
-            "options": {"files": {k: str(v) for k, v in files.items()}},
-            "split": {"validation": 0.25, "test": 0.25},
-            "data_portion": portion,
-        },
-    }
+def _generic_spec(files: dict[str, Path], portion: float = 1.0) -> PrepareSpec:
+    return PrepareSpec.from_dict(
+        {
+            "task": "t",
+            "type": "classification",
+            "labels": ["a", "b", "c"],
+            "seed": 1,
+            "format": 2,
+            "data": {
+                "loader": "generic",
+                "options": {"files": {k: str(v) for k, v in files.items()}},
+                "split": {"validation": 0.25, "test": 0.25},
+                "data_portion": portion,
+            },
+        }
+    )
 
 
 def test_a_label_that_occurs_in_evaluation_but_never_in_training_is_refused(tmp_path: Path):
@@ -180,19 +187,21 @@ def test_a_label_that_occurs_in_evaluation_but_never_in_training_is_refused(tmp_
 
 
 def test_a_data_portion_that_starves_the_train_split_is_refused_naming_it(tmp_path: Path):
-    spec = {
-        "task": "t",
-        "type": "classification",
-        "labels": ["negative", "neutral", "positive"],
-        "seed": 5,
-        "format": 2,
-        "data": {
-            "loader": "synthetic_finance",
-            "options": {"rows": 100},
-            "split": {"validation": 0.2, "test": 0.2},
-            "data_portion": 0.001,
-        },
-    }
+    spec = PrepareSpec.from_dict(
+        {
+            "task": "t",
+            "type": "classification",
+            "labels": ["negative", "neutral", "positive"],
+            "seed": 5,
+            "format": 2,
+            "data": {
+                "loader": "synthetic_finance",
+                "options": {"rows": 100},
+                "split": {"validation": 0.2, "test": 0.2},
+                "data_portion": 0.001,
+            },
+        }
+    )
     with pytest.raises(ConfigError) as error:
         prepare(spec, tmp_path / "out")
     assert error.value.key == "tasks.t.data.data_portion"
@@ -204,7 +213,7 @@ def test_texts_longer_than_the_maximum_length_are_truncated_and_counted_in_the_l
     model = load_classifier("tiny:bert-l1-h32", LABELS, seed=1)
     tokenizer = load_tokenizer("tiny:bert-l1-h32")
     texts = ["short text", "word " * 80, "another short one", "long " * 40]
-    with caplog.at_level(logging.WARNING, logger="scalingdown.predict"):
+    with caplog.at_level(logging.WARNING, logger="scalingdown.evaluation.predict"):
         logits, _ = predict_outputs(model, tokenizer, texts, max_length=16, batch_size=2, description="test")
     assert logits.shape == (4, 3) and np.isfinite(logits).all()
     assert "test: 2 of 4 texts are longer than max_length=16 tokens and were truncated" in caplog.text
@@ -227,15 +236,18 @@ def teacher_cache(distill_inputs, tmp_path: Path) -> tuple[Path, Path]:
     teacher = _teacher_dir(tmp_path / "teacher")
     cache = tmp_path / "logits.parquet"
     teacher_logits(
-        {
-            "teacher": "t",
-            "teacher_key": "t.k",
-            "model": str(teacher),
-            "max_length": 32,
-            "hidden_layers": [],
-            "label_map": {},
-            "labels": LABELS,
-        },
+        LogitsSpec.from_dict(
+            {
+                "type": "classification",
+                "teacher": "t",
+                "teacher_key": "t.k",
+                "model": str(teacher),
+                "max_length": 32,
+                "hidden_layers": [],
+                "label_map": {},
+                "labels": LABELS,
+            }
+        ),
         str(distill_inputs.data),
         str(cache),
     )
@@ -244,7 +256,7 @@ def teacher_cache(distill_inputs, tmp_path: Path) -> tuple[Path, Path]:
 
 def _load(distill_inputs, cache: Path, teacher: dict) -> None:
     load_teacher_outputs(
-        [{"name": "t", "key": "t.k", **teacher}], [str(cache)], str(distill_inputs.data), LABELS, ("train",)
+        [DistillTeacher(name="t", key="t.k", **teacher)], [str(cache)], str(distill_inputs.data), LABELS, ("train",)
     )
 
 
@@ -360,20 +372,23 @@ def test_nothing_is_unpickled_from_data_caches_or_checkpoints():
 def test_remote_code_stays_off_unless_the_models_config_turns_it_on():
     config = _tiny_config()
     plan = Plan(copy.deepcopy(config))
-    specs = [
-        plan.finetune_spec(plan.tasks["sentiment"].teachers["big"].key),
-        plan.evaluate_spec("sentiment", "teacher", "big"),
-        plan.distill_spec("sentiment", "distilled"),
+    specs = StageSpecs(plan)
+    jsons = [
+        specs.finetune(plan.tasks["sentiment"].teachers["big"].key).to_json(),
+        specs.evaluate("sentiment", "teacher", "big").to_json(),
+        specs.distill("sentiment", "distilled").to_json(),
     ]
-    assert not any("trust_remote_code" in spec for spec in specs)
+    assert not any("trust_remote_code" in spec for spec in jsons)
     config["tasks"]["sentiment"]["teachers"]["big"]["trust_remote_code"] = True
     plan = Plan(config)
+    specs = StageSpecs(plan)
     teacher = plan.tasks["sentiment"].teachers["big"]
-    assert '"trust_remote_code":true' in plan.finetune_spec(teacher.key)
-    assert '"trust_remote_code":true' in plan.logits_spec(teacher.logits_key)
-    assert '"trust_remote_code":true' in plan.evaluate_spec("sentiment", "teacher", "big")
-    assert "trust_remote_code" not in plan.evaluate_spec("sentiment", "student", "distilled"), "per model"
-    from scalingdown.models import ModelRef, _pretrained_kwargs
+    assert '"trust_remote_code":true' in specs.finetune(teacher.key).to_json()
+    assert '"trust_remote_code":true' in specs.logits(teacher.logits_key).to_json()
+    assert '"trust_remote_code":true' in specs.evaluate("sentiment", "teacher", "big").to_json()
+    assert "trust_remote_code" not in specs.evaluate("sentiment", "student", "distilled").to_json(), "per model"
+    from scalingdown.models.loading import _pretrained_kwargs
+    from scalingdown.pipeline.refs import ModelRef
 
     assert _pretrained_kwargs(ModelRef.parse("hub:org/model"))["trust_remote_code"] is False
     allow_remote_code(True)
@@ -388,15 +403,27 @@ _PLACEHOLDER = re.compile(r"(?<!\{)\{([^{}]+)\}(?!\})")
 _UNQUOTED_OK = {"threads", "params.launcher"}
 
 
-def test_every_shell_placeholder_of_every_rule_is_quoted():
-    unquoted, placeholders = [], 0
+def _rule_shells() -> list[tuple[str, str]]:
+    """(rule file, shell line) of every rule: a literal string, or the stage table's line the rule runs."""
+    shells = []
     for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
         text = path.read_text(encoding="utf-8")
-        for block in re.findall(r"shell:\n((?:\s+\".*\"\n?)+)", text):
-            for placeholder in _PLACEHOLDER.findall(block):
-                placeholders += 1
-                if not placeholder.endswith(":q") and placeholder not in _UNQUOTED_OK:
-                    unquoted.append(f"{path.name}: {{{placeholder}}}")
+        found = [
+            (path.name, STAGES[name].shell()) for name in re.findall(r'shell:\s+STAGES\["(\w+)"\]\.shell\(\)', text)
+        ]
+        found += [(path.name, block) for block in re.findall(r"shell:\n((?:\s+\".*\"\n?)+)", text)]
+        assert len(found) == text.count("shell:"), f"{path.name}: a shell command of another form"
+        shells += found
+    return shells
+
+
+def test_every_shell_placeholder_of_every_rule_is_quoted():
+    unquoted, placeholders = [], 0
+    for name, shell in _rule_shells():
+        for placeholder in _PLACEHOLDER.findall(shell):
+            placeholders += 1
+            if not placeholder.endswith(":q") and placeholder not in _UNQUOTED_OK:
+                unquoted.append(f"{name}: {{{placeholder}}}")
     assert placeholders > 30, "the rules' shell commands were not found"
     assert unquoted == []
 

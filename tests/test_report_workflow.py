@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scalingdown.plan import Plan
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import scalingdown, snakemake
 from tests.test_config import _tiny_config
 from tests.test_workflow import _scheduled_jobs
@@ -66,7 +67,7 @@ def test_online_distillation_trains_exactly_like_the_cached_mode(tiny_run: Path,
     result = scalingdown(
         "distill",
         "--spec",
-        plan.distill_spec("sentiment", "online"),
+        StageSpecs(plan).distill("sentiment", "online").to_json(),
         "--data",
         plan.tasks["sentiment"].data_dir,
         "--init",

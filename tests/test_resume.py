@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from scalingdown.training import last_complete_checkpoint
+from scalingdown.training.trainer import last_complete_checkpoint
 from tests.training_fixtures import DistillInputs, stage_env
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,10 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.config import ConfigError, apply_student_defaults, check_config
-from scalingdown.plan import Plan
+from scalingdown.pipeline.checks import check_config
+from scalingdown.pipeline.config import ConfigError, apply_student_defaults
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import REPO, snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -174,7 +176,7 @@ def test_cache_settings_change_the_cache_but_not_the_teacher():
     before, after = plan.tasks["qa"].teachers["large"], other.tasks["qa"].teachers["large"]
     assert before.key == after.key and before.model_dir == after.model_dir
     assert before.logits != after.logits and ".topk-" in after.logits_key
-    assert plan.distill_spec("qa", "stage2") != other.distill_spec("qa", "stage2")
+    assert StageSpecs(plan).distill("qa", "stage2").to_json() != StageSpecs(other).distill("qa", "stage2").to_json()
     longer = Plan(
         _config(
             lambda c: [

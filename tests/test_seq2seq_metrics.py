@@ -2,7 +2,7 @@
 
 import pytest
 
-from scalingdown.metrics import (
+from scalingdown.evaluation.metrics import (
     answer_scores,
     choice_scores,
     letter_scores,
@@ -10,7 +10,8 @@ from scalingdown.metrics import (
     parse_answer_letter,
     qa_scores,
 )
-from scalingdown.seq2seq.formats import option_targets, prompt_for, prompt_problem, source_text, target_text
+from scalingdown.pipeline.tasks import prompt_for, prompt_problem
+from scalingdown.seq2seq.formats import option_targets, source_text, target_text
 
 
 def test_squad_normalisation():

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from scalingdown import models
 from scalingdown.data.store import frame_fingerprint
-from scalingdown.logit_store import CacheMismatch, check_cache, read_logits, write_logits
-from scalingdown.models import ModelLoadError, load_seq2seq, load_tokenizer, tiny_config
+from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, write_logits
+from scalingdown.models import loading as models
+from scalingdown.models.loading import load_seq2seq, load_tokenizer, tiny_config
+from scalingdown.pipeline.refs import ModelLoadError
 from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs
 from scalingdown.seq2seq.topk import VocabularyMismatch, check_vocabulary, reshape_topk, topk_columns, vocabulary
 

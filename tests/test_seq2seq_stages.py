@@ -8,10 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from scalingdown.logit_store import read_logits, write_logits
-from scalingdown.models import load_seq2seq, load_tokenizer
+from scalingdown.kd.logit_store import read_logits, write_logits
+from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.specs import DistillSpec, EvaluateSpec, FinetuneSpec, InitSpec, TopkLogitsSpec
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator
-from scalingdown.seq2seq.formats import prompt_for
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate
 from scalingdown.stages.finetune_teacher import finetune_teacher
@@ -30,6 +31,9 @@ TRAINING = {
     "eval_steps": 1,
     "logging_steps": 1,
     "seed": 1,
+    "precision": "auto",
+    "processes": 1,
+    "deepspeed": None,
 }
 HIDDEN = {"encoder": [[1, 2]], "decoder": [[1, 1]]}
 
@@ -51,6 +55,8 @@ def _cache(root: Path, data: Path, task_type: str, teacher: str, targets: str) -
     entry = {
         "name": "big",
         "key": "big-1",
+        "model": teacher,
+        "max_length": 48,
         "logits_key": f"big-1.topk-{targets}",
         "top_k": 8,
         "targets": targets,
@@ -58,14 +64,18 @@ def _cache(root: Path, data: Path, task_type: str, teacher: str, targets: str) -
     }
     path = root / f"cache-{targets}.parquet"
     teacher_logits(
-        {
-            **_common(task_type),
-            "teacher": "big",
-            "teacher_key": entry["key"],
-            "logits_key": entry["logits_key"],
-            "model": teacher,
-            **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
-        },
+        TopkLogitsSpec.from_dict(
+            {
+                **_common(task_type),
+                "teacher": "big",
+                "teacher_key": entry["key"],
+                "logits_key": entry["logits_key"],
+                "model": teacher,
+                "label_map": {},
+                "labels": None,
+                **{k: entry[k] for k in ("top_k", "targets", "hidden_layers")},
+            }
+        ),
         str(data),
         str(path),
     )
@@ -74,21 +84,42 @@ def _cache(root: Path, data: Path, task_type: str, teacher: str, targets: str) -
 
 def _student(root: Path, task_type: str) -> Path:
     init_student(
-        {"type": task_type, "model": "tiny:t5-l1-h16", "init": {"method": "scratch"}, "labels": None, "seed": 2},
+        InitSpec.from_dict(
+            {
+                "type": task_type,
+                "model": "tiny:t5-l1-h16",
+                "init": {"method": "scratch"},
+                "labels": None,
+                "seed": 2,
+                "format": 1,
+            }
+        ),
         str(root / "init"),
     )
     return root / "init"
 
 
-def _distill_spec(task_type: str, teachers: list[dict], hidden: float = 0.1) -> dict:
-    return {
-        **_common(task_type),
-        "student": "small",
-        "training": TRAINING,
-        "labels": None,
-        "teachers": teachers,
-        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0, "hidden": hidden, "hidden_layers": HIDDEN},
-    }
+def _distill_spec(task_type: str, teachers: list[dict], hidden: float = 0.1) -> DistillSpec:
+    return DistillSpec.from_dict(
+        {
+            **_common(task_type),
+            "student": "small",
+            "training": TRAINING,
+            "labels": None,
+            "teacher_mode": "cached",
+            "weighting": {"method": "uniform"},
+            "teachers": teachers,
+            "loss": {
+                "ce": 0.5,
+                "kd": 0.5,
+                "temperature": 2.0,
+                "hidden": hidden,
+                "hidden_projection": "auto",
+                "hidden_map": {},
+                "hidden_layers": HIDDEN,
+            },
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +128,19 @@ def qa(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("qa")
     data = prepared_data(root / "data", "generative_qa", sizes=(12, 4, 4))
     finetune_teacher(
-        {**_common("generative_qa"), "model": "tiny:t5-l2-h32", "training": TRAINING, "labels": None, "seed": 1},
+        FinetuneSpec.from_dict(
+            {
+                **_common("generative_qa"),
+                "teacher": "big",
+                "model": "tiny:t5-l2-h32",
+                "training": TRAINING,
+                "method": "full",
+                "lora": None,
+                "label_map": {},
+                "labels": None,
+                "seed": 1,
+            }
+        ),
         str(data),
         str(root / "teacher"),
         str(root / "teacher.json"),
@@ -135,17 +178,19 @@ def _distill_and_evaluate(
     saved = load_file(root / "student" / "model.safetensors")
     assert not any("kd_projections" in name for name in saved), "hidden-state projections are not part of the model"
     assert not (root / "sck").exists()
-    spec = {
-        **_common(task_type),
-        "task": "t",
-        "kind": "student",
-        "name": "small",
-        "model": "small",
-        "role": "student",
-        "labels": None,
-        "benchmark": {"warmup": 1, "runs": 3, "batch_size": 4},
-        "threads": 1,
-    }
+    spec = EvaluateSpec.from_dict(
+        {
+            **_common(task_type),
+            "task": "t",
+            "kind": "student",
+            "name": "small",
+            "model": "small",
+            "role": "student",
+            "labels": None,
+            "benchmark": {"warmup": 1, "runs": 3, "batch_size": 4},
+            "threads": 1,
+        }
+    )
     record = evaluate(spec, str(data), str(root / "student"), str(root / "eval.json"))
     assert 0.0 <= record["metrics"][metric] <= 1.0
     assert record["speed"]["latency_ms_per_sample"] > 0 and record["speed"]["throughput_per_s"] > 0
@@ -187,7 +232,7 @@ def test_distill_refuses_a_teacher_with_another_vocabulary_before_training(qa: d
     result = scalingdown(
         "distill",
         "--spec",
-        json.dumps(_distill_spec("generative_qa", [qa["entry"]], hidden=0.0)),
+        _distill_spec("generative_qa", [qa["entry"]], hidden=0.0).to_json(),
         "--data",
         str(qa["data"]),
         "--init",
@@ -210,15 +255,19 @@ def test_distill_refuses_a_teacher_with_another_vocabulary_before_training(qa: d
 @pytest.mark.slow
 def test_lora_fine_tuning_merges_the_adapters_into_the_saved_weights(tmp_path: Path):
     data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 2, 2))
-    spec = {
-        **_common("generative_qa"),
-        "model": "tiny:t5-l1-h16",
-        "labels": None,
-        "seed": 1,
-        "training": {**TRAINING, "learning_rate": 1.0e-2},
-        "method": "lora",
-        "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
-    }
+    spec = FinetuneSpec.from_dict(
+        {
+            **_common("generative_qa"),
+            "teacher": "big",
+            "model": "tiny:t5-l1-h16",
+            "label_map": {},
+            "labels": None,
+            "seed": 1,
+            "training": {**TRAINING, "learning_rate": 1.0e-2},
+            "method": "lora",
+            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
+        }
+    )
     finetune_teacher(spec, str(data), str(tmp_path / "teacher"), str(tmp_path / "h.json"), str(tmp_path / "ck"))
     saved = load_file(tmp_path / "teacher" / "model.safetensors")
     assert not any("lora" in name for name in saved), "adapters are merged, not saved separately"

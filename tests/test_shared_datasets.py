@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from scalingdown.data.inspect import inspect_data
-from scalingdown.data.prepare import prepare
 from scalingdown.data.schema import input_keys
 from scalingdown.data.store import SPLITS, read_split
+from scalingdown.pipeline.specs import PrepareSpec
+from scalingdown.stages.prepare import prepare
 
 pytestmark = pytest.mark.shared_data
 
@@ -88,19 +89,21 @@ def test_prepared_phrasebank_and_winogrande_share_no_text_between_splits(shared_
         ),
     }
     for task_type, (loader, options, kept) in cases.items():
-        spec = {
-            "task": "t",
-            "type": task_type,
-            "labels": None,
-            "seed": 13,
-            "format": 2,
-            "data": {
-                "loader": loader,
-                "options": options,
-                "split": {"validation": 0.1, "test": 0.2},
-                "data_portion": 1.0,
-            },
-        }
+        spec = PrepareSpec.from_dict(
+            {
+                "task": "t",
+                "type": task_type,
+                "labels": None,
+                "seed": 13,
+                "format": 2,
+                "data": {
+                    "loader": loader,
+                    "options": options,
+                    "split": {"validation": 0.1, "test": 0.2},
+                    "data_portion": 1.0,
+                },
+            }
+        )
         manifest = prepare(spec, tmp_path / loader)
         assert manifest["rows_kept"] == kept == sum(split["rows"] for split in manifest["splits"].values())
         keys = [key for split in SPLITS for key in input_keys(read_split(tmp_path / loader, split), task_type)]

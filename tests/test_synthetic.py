@@ -12,11 +12,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from scalingdown.data.synthetic import (
-    DEFAULT_LABEL_MIX,
-    LABELS,
-    generate_financial_sentiment,
-)
+from scalingdown.data.synthetic import DEFAULT_LABEL_MIX, LABELS, generate_financial_sentiment
 
 
 def _counts(series: pd.Series) -> dict[str, int]:

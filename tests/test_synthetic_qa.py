@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from scalingdown.data.loaders import load
-from scalingdown.data.registry import DataConfigError, check_data
 from scalingdown.data.schema import COLUMNS
 from scalingdown.data.synthetic import template_slots
 from scalingdown.data.synthetic_qa import KINDS, MAKERS, TEMPLATES, generate_financial_qa
+from scalingdown.pipeline.loaders import DataConfigError, check_data
 
 
 def _parts(question: str) -> tuple[str, str]:

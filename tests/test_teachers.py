@@ -11,17 +11,19 @@ import torch
 from safetensors import safe_open
 from transformers import AutoModelForSequenceClassification
 
-from scalingdown.classification import LabelMismatch
-from scalingdown.data.prepare import prepare
+from scalingdown.data.labels import LabelMismatch
 from scalingdown.data.store import read_split
-from scalingdown.logit_store import CacheMismatch, hidden_column, read_logits, split_matrix
-from scalingdown.losses import masked_mean
-from scalingdown.models import ModelLoadError, load_classifier, load_tokenizer, tiny_config
+from scalingdown.kd.logit_store import CacheMismatch, hidden_column, read_logits, split_matrix
+from scalingdown.kd.losses import masked_mean
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.models.loading import load_classifier, load_tokenizer, tiny_config
+from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.specs import FinetuneSpec, InitSpec, LogitsSpec, PrepareSpec, TeacherName
 from scalingdown.stages.finetune_teacher import finetune_teacher, starting_model
 from scalingdown.stages.init_student import build_student
+from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
-from scalingdown.teacher_cache import load_teacher_outputs
-from scalingdown.training import LoraSettingsError
+from scalingdown.training.trainer import LoraSettingsError
 
 LABELS = ["negative", "neutral", "positive"]
 FINBERT_ORDER = ["positive", "negative", "neutral"]
@@ -43,18 +45,21 @@ def write_tiny_classifier(path: Path, label_names: list[str], arch: str = "bert-
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data") / "prepared"
     prepare(
-        {
-            "task": "t",
-            "type": "classification",
-            "labels": LABELS,
-            "seed": 5,
-            "data": {
-                "loader": "synthetic_finance",
-                "options": {"rows": 40},
-                "split": {"validation": 0.2, "test": 0.2},
-                "data_portion": 1.0,
-            },
-        },
+        PrepareSpec.from_dict(
+            {
+                "task": "t",
+                "type": "classification",
+                "labels": LABELS,
+                "seed": 5,
+                "format": 1,
+                "data": {
+                    "loader": "synthetic_finance",
+                    "options": {"rows": 40},
+                    "split": {"validation": 0.2, "test": 0.2},
+                    "data_portion": 1.0,
+                },
+            }
+        ),
         out,
     )
     return out
@@ -62,20 +67,23 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _logits_spec(
     model: Path | str, name: str = "t", hidden_layers: list[int] | None = None, label_map: dict[str, str] | None = None
-) -> dict:
-    return {
-        "teacher": name,
-        "teacher_key": f"{name}-key",
-        "model": str(model),
-        "max_length": 24,
-        "hidden_layers": hidden_layers or [],
-        "label_map": label_map or {},
-        "labels": LABELS,
-    }
+) -> LogitsSpec:
+    return LogitsSpec.from_dict(
+        {
+            "type": "classification",
+            "teacher": name,
+            "teacher_key": f"{name}-key",
+            "model": str(model),
+            "max_length": 24,
+            "hidden_layers": hidden_layers or [],
+            "label_map": label_map or {},
+            "labels": LABELS,
+        }
+    )
 
 
-def _teacher(name: str = "t") -> dict:
-    return {"name": name, "key": f"{name}-key"}
+def _teacher(name: str = "t") -> TeacherName:
+    return TeacherName(name=name, key=f"{name}-key")
 
 
 def test_a_finbert_ordered_teacher_is_aligned_to_the_task_order_by_name(tmp_path, data_dir):
@@ -141,27 +149,33 @@ def test_pooled_states_of_the_mapped_layers_round_trip_through_the_cache(tmp_pat
         teacher_logits(_logits_spec(model_dir, hidden_layers=[3]), str(data_dir), str(tmp_path / "other.parquet"))
 
 
-def _finetune_spec(model: str, method: str = "full", lora: dict | None = None) -> dict:
-    return {
-        "teacher": "t",
-        "model": model,
-        "max_length": 24,
-        "labels": LABELS,
-        "seed": 3,
-        "label_map": {},
-        "method": method,
-        "lora": lora,
-        "training": {
-            "epochs": 1,
-            "learning_rate": 1e-3,
-            "batch_size": 16,
-            "gradient_accumulation_steps": 1,
-            "weight_decay": 0.0,
-            "warmup_ratio": 0.0,
-            "eval_steps": 50,
-            "logging_steps": 50,
-        },
-    }
+def _finetune_spec(model: str, method: str = "full", lora: dict | None = None) -> FinetuneSpec:
+    return FinetuneSpec.from_dict(
+        {
+            "type": "classification",
+            "teacher": "t",
+            "model": model,
+            "max_length": 24,
+            "labels": LABELS,
+            "seed": 3,
+            "label_map": {},
+            "method": method,
+            "lora": lora,
+            "training": {
+                "epochs": 1,
+                "learning_rate": 1e-3,
+                "batch_size": 16,
+                "gradient_accumulation_steps": 1,
+                "weight_decay": 0.0,
+                "warmup_ratio": 0.0,
+                "eval_steps": 50,
+                "logging_steps": 50,
+                "precision": "auto",
+                "processes": 1,
+                "deepspeed": None,
+            },
+        }
+    )
 
 
 def test_lora_fine_tuning_saves_a_plain_model_with_merged_adapters(tmp_path, data_dir):
@@ -213,7 +227,16 @@ def _layer_weights(model, index: int) -> torch.Tensor:
     ("init", "kept"), [({"every": 2}, [0, 2]), ({"every": 3}, [0, 3]), ({"layers": [3, 1]}, [3, 1])]
 )
 def test_layer_subset_initialisation_keeps_the_chosen_layers(init, kept):
-    spec = {"model": "tiny:bert-l4-h32", "labels": LABELS, "seed": 2, "init": {"method": "teacher_layers", **init}}
+    spec = InitSpec.from_dict(
+        {
+            "type": "classification",
+            "model": "tiny:bert-l4-h32",
+            "labels": LABELS,
+            "seed": 2,
+            "format": 1,
+            "init": {"method": "teacher_layers", **init},
+        }
+    )
     student = build_student(spec)
     source = load_classifier("tiny:bert-l4-h32", LABELS, seed=2)
     assert student.config.num_hidden_layers == len(kept)

@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingdown.logit_store import read_logits, write_logits
+from scalingdown.kd.logit_store import read_logits, write_logits
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG, scalingdown, snakemake
+from tests.test_config import _tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -99,35 +102,18 @@ def test_distill_refuses_a_cache_from_another_teacher(tiny_run: Path, tmp_path: 
     frame, fingerprint = read_logits(cache)
     forged = tmp_path / "forged.parquet"
     write_logits(forged, frame, {**fingerprint, "teacher_key": "someone-else"})
-    data = next((tiny_run / "results" / "cache" / "data").iterdir())
-    init = next((tiny_run / "results" / "cache" / "student-init").iterdir())
-    spec = {
-        "student": "s",
-        "max_length": 32,
-        "labels": ["negative", "neutral", "positive"],
-        "teachers": [{"name": "big", "key": fingerprint["teacher_key"]}],
-        "loss": {"ce": 0.5, "kd": 0.5, "temperature": 2.0},
-        "training": {
-            "epochs": 1,
-            "learning_rate": 1e-3,
-            "batch_size": 8,
-            "gradient_accumulation_steps": 1,
-            "weight_decay": 0.0,
-            "warmup_ratio": 0.0,
-            "eval_steps": 5,
-            "logging_steps": 5,
-            "seed": 1,
-        },
-    }
+    plan = Plan(_tiny_config())
+    spec = StageSpecs(plan).distill("sentiment", "distilled")
+    assert [teacher.key for teacher in spec.teachers] == [fingerprint["teacher_key"]]
     out = tmp_path / "model"
     result = scalingdown(
         "distill",
         "--spec",
-        json.dumps(spec),
+        spec.to_json(),
         "--data",
-        str(data),
+        plan.tasks["sentiment"].data_dir,
         "--init",
-        str(init),
+        plan.student("sentiment", "distilled").init_dir,
         "--logits",
         str(forged),
         "--out",
@@ -136,6 +122,7 @@ def test_distill_refuses_a_cache_from_another_teacher(tiny_run: Path, tmp_path: 
         str(tmp_path / "h.json"),
         "--checkpoints",
         str(tmp_path / "ckpt"),
+        cwd=tiny_run,
     )
     assert result.returncode == 2
     assert "fingerprint field `teacher_key` is 'someone-else'" in result.stderr
@@ -165,8 +152,12 @@ def _broken_config(tmp_path: Path, mutate) -> Path:
             lambda c: c["tasks"]["sentiment"]["students"]["distilled"].update(teachers=["huge"]),
             ["config key `tasks.sentiment.students.distilled.teachers`", "'huge' is not defined"],
         ),
+        (
+            lambda c: c["tasks"]["sentiment"]["student_defaults"]["training"].update(learning_rate=0),
+            ["config key `tasks.sentiment.student_defaults.training.learning_rate`", "0 is less than or equal"],
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "missing-teacher"],
+    ids=["unknown-key", "wrong-type", "missing-teacher", "mistake-under-student-defaults"],
 )
 def test_an_invalid_config_stops_before_any_job_naming_the_key(tmp_path: Path, mutate, expected):
     config = _broken_config(tmp_path, mutate)

@@ -1,22 +1,25 @@
-"""Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs).
+"""Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs), generated from
+the table of stages (`pipeline.stage_table`), plus `data inspect`.
 
-Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or
-`@file` with JSON or YAML), so a stage runs alone exactly as Snakemake runs it.
+Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or `@file` with
+JSON or YAML), parsed here once into the stage's typed spec, so a stage runs alone exactly as Snakemake runs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scalingdown.data.registry import TASK_TYPES
-from scalingdown.errors import UserError
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.specs import SpecError, parse_spec
+from scalingdown.pipeline.stage_table import STAGES, Stage
+from scalingdown.pipeline.tasks import TASK_TYPES
 
 # How `data inspect` names a key that `check_data` reports relative to a task.
 _INSPECT_ARGUMENTS = {
@@ -28,63 +31,96 @@ _INSPECT_ARGUMENTS = {
 }
 
 
-def _spec(value: str) -> dict[str, Any]:
-    if value.startswith("@"):
-        path = Path(value[1:])
+def _json_or_file(value: str) -> Any:
+    """Inline JSON, or `@file` holding JSON or YAML."""
+    if not value.startswith("@"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"not valid JSON ({error})") from None
+    path = Path(value[1:])
+    try:
         text = path.read_text(encoding="utf-8")
-        if path.suffix in {".yaml", ".yml"}:
-            import yaml
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {error.strerror}") from None
+    if path.suffix in {".yaml", ".yml"}:
+        import yaml
 
-            return yaml.safe_load(text)
+        return yaml.safe_load(text)
+    try:
         return json.loads(text)
-    return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{path} is not valid JSON ({error})") from None
 
 
-def _run_prepare(args: argparse.Namespace) -> None:
-    from scalingdown.data.prepare import prepare
-
-    prepare(args.spec, args.out, args.experiment)
-
-
-def _run_finetune_teacher(args: argparse.Namespace) -> None:
-    from scalingdown.stages.finetune_teacher import finetune_teacher
-
-    finetune_teacher(args.spec, args.data, args.out, args.history, args.checkpoints, args.experiment)
-
-
-def _run_teacher_logits(args: argparse.Namespace) -> None:
-    from scalingdown.stages.teacher_logits import teacher_logits
-
-    teacher_logits(args.spec, args.data, args.out, args.batch_size, args.experiment)
-
-
-def _run_init_student(args: argparse.Namespace) -> None:
-    from scalingdown.stages.init_student import init_student
-
-    init_student(args.spec, args.out, args.experiment)
+def _add_stage(commands: Any, stage: Stage) -> None:
+    parser = commands.add_parser(stage.command, help=stage.help, description=stage.help)
+    parser.add_argument(
+        "--spec", type=_json_or_file, required=True, help="stage spec: JSON, or @file.json / @file.yaml"
+    )
+    for argument in stage.arguments:
+        options: dict[str, Any] = {"help": argument.help, "required": argument.required, "dest": argument.parameter}
+        if argument.many:
+            options["nargs"] = argument.many
+            options["default"] = []
+        if argument.integer:
+            options["type"] = int
+        if argument.default is not None:
+            options["default"] = argument.default
+        parser.add_argument(argument.flag, **options)
+    if stage.torch:
+        parser.add_argument(
+            "--threads", type=int, default=None, help="torch CPU threads, shared by a launcher's processes"
+        )
+    parser.set_defaults(stage=stage)
 
 
-def _run_distill(args: argparse.Namespace) -> None:
-    from scalingdown.stages.distill import distill
-
-    distill(args.spec, args.data, args.init, args.logits, args.out, args.history, args.checkpoints)
-
-
-def _run_evaluate(args: argparse.Namespace) -> None:
-    from scalingdown.stages.evaluate import evaluate
-
-    evaluate(args.spec, args.data, args.model, args.out)
+# What an input path must be (a stage argument's `exists`).
+_EXISTS = {
+    "directory": Path.is_dir,
+    "file": Path.is_file,
+    "model directory": lambda path: (path / "config.json").is_file(),
+}
 
 
-def _run_report(args: argparse.Namespace) -> None:
-    from scalingdown.stages.report import report
+def _check_inputs(stage: Stage, args: argparse.Namespace) -> None:
+    """Every input path an argument names exists as what the stage reads (before anything is loaded)."""
+    for argument in stage.arguments:
+        if argument.exists is None:
+            continue
+        value = getattr(args, argument.parameter)
+        for path in map(Path, value if isinstance(value, list) else [value] if value else []):
+            if _EXISTS[argument.exists](path):
+                continue
+            if not path.exists():
+                raise UserError(f"{stage.command} {argument.flag} {path}: no such {argument.exists}")
+            detail = " (one holding a config.json)" if argument.exists == "model directory" else ""
+            raise UserError(f"{stage.command} {argument.flag} {path}: not a {argument.exists}{detail}")
 
-    report(args.spec, args.evals, args.histories, args.out, args.cached, args.workflow_dir, args.ensembles)
+
+def _run_stage(stage: Stage, args: argparse.Namespace) -> None:
+    try:
+        spec = parse_spec(stage.spec, args.spec)
+    except SpecError as error:
+        raise UserError(f"{stage.command} --spec: {error}") from None
+    _check_inputs(stage, args)
+    if stage.torch and args.threads:
+        import torch
+
+        # Under a launcher (torchrun) the job's threads are shared by the processes on this node.
+        torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    if getattr(spec, "trust_remote_code", False):
+        from scalingdown.models.loading import allow_remote_code
+
+        allow_remote_code(True)
+    module, _, name = stage.function.partition(":")
+    function = getattr(importlib.import_module(module), name)
+    function(spec, **{argument.parameter: getattr(args, argument.parameter) for argument in stage.arguments})
 
 
 def _run_data_inspect(args: argparse.Namespace) -> None:
     from scalingdown.data.inspect import inspect_data
-    from scalingdown.data.registry import DataConfigError
+    from scalingdown.pipeline.loaders import DataConfigError
 
     options = dict(args.options)
     if args.path:
@@ -99,124 +135,30 @@ def _run_data_inspect(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-def _data_commands(subparsers: Any) -> None:
-    data = subparsers.add_parser("data", help="look at a dataset before an experiment uses it")
-    commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+def _add_data_commands(commands: Any) -> None:
+    data = commands.add_parser("data", help="look at a dataset before an experiment uses it")
+    subcommands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     description = "load a dataset as `prepare` does; print its row, duplicate and label counts as JSON"
-    inspect = commands.add_parser("inspect", help=description, description=description)
+    inspect = subcommands.add_parser("inspect", help=description, description=description)
     inspect.add_argument("--loader", required=True, help="a registered loader (see config/README.md)")
     inspect.add_argument("--path", help="the data file (the loader's `path` option)")
     inspect.add_argument("--labels", help="a separate labels file (the loader's `labels_path` option)")
     inspect.add_argument(
-        "--options", type=_spec, default={}, help="more loader options: JSON, or @file.json / @file.yaml"
+        "--options", type=_json_or_file, default={}, help="more loader options: JSON, or @file.json / @file.yaml"
     )
     inspect.add_argument("--type", choices=TASK_TYPES, help="the task type, for loaders that read several")
     inspect.add_argument("--seed", type=int, default=0, help="seed of generated data (synthetic_finance)")
-    inspect.set_defaults(run=_run_data_inspect, torch_stage=False)
-
-
-def _run_teacher_ensemble(args: argparse.Namespace) -> None:
-    from scalingdown.stages.teacher_ensemble import teacher_ensemble
-
-    teacher_ensemble(args.spec, args.data, args.logits, args.out)
-
-
-def _stage(
-    subparsers: Any,
-    name: str,
-    run: Callable[[argparse.Namespace], None],
-    help_text: str,
-    torch_stage: bool = True,
-    shared: bool = False,
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    parser.add_argument("--spec", type=_spec, required=True, help="stage spec: JSON, or @file.json / @file.yaml")
-    if shared:
-        parser.add_argument(
-            "--experiment",
-            default=None,
-            help="the experiment building this shared artefact (recorded in its provenance)",
-        )
-    if torch_stage:
-        parser.add_argument(
-            "--threads",
-            type=int,
-            default=None,
-            help="torch CPU threads, shared by a launcher's processes (default: torch's)",
-        )
-    parser.set_defaults(run=run, torch_stage=torch_stage)
-    return parser
+    inspect.set_defaults(command_function=_run_data_inspect)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `scalingdown` argument parser."""
+    """The `scalingdown` argument parser: a subcommand per stage of the table, and `data inspect`."""
     parser = argparse.ArgumentParser(prog="scalingdown", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    stages = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    prepare = _stage(
-        stages,
-        "prepare",
-        _run_prepare,
-        "load, validate, de-duplicate and split a dataset",
-        torch_stage=False,
-        shared=True,
-    )
-    prepare.add_argument("--out", required=True, help="output directory of Parquet splits")
-
-    finetune = _stage(stages, "finetune-teacher", _run_finetune_teacher, "fine-tune a teacher on the task", shared=True)
-    finetune.add_argument("--data", required=True, help="prepared data directory")
-    finetune.add_argument("--out", required=True, help="output model directory")
-    finetune.add_argument("--history", required=True, help="output training history (JSON)")
-    finetune.add_argument("--checkpoints", required=True, help="resumable checkpoint directory")
-
-    logits = _stage(
-        stages, "teacher-logits", _run_teacher_logits, "cache a teacher's logits on every split", shared=True
-    )
-    logits.add_argument("--data", required=True, help="prepared data directory")
-    logits.add_argument("--out", required=True, help="output Parquet logit cache")
-    logits.add_argument("--batch-size", type=int, default=64)
-
-    init = _stage(stages, "init-student", _run_init_student, "build a student's initial weights", shared=True)
-    init.add_argument("--out", required=True, help="output model directory")
-
-    distill = _stage(stages, "distill", _run_distill, "train a student from cached teacher logits")
-    distill.add_argument("--data", required=True, help="prepared data directory")
-    distill.add_argument("--init", required=True, help="initial student directory")
-    distill.add_argument("--logits", nargs="*", default=[], help="teacher logit caches, in the spec's teacher order")
-    distill.add_argument("--out", required=True, help="output model directory")
-    distill.add_argument("--history", required=True, help="output training history (JSON)")
-    distill.add_argument("--checkpoints", required=True, help="resumable checkpoint directory")
-
-    evaluate = _stage(stages, "evaluate", _run_evaluate, "score a model on the test split and time it")
-    evaluate.add_argument("--data", required=True, help="prepared data directory")
-    evaluate.add_argument("--model", required=True, help="model directory or reference")
-    evaluate.add_argument("--out", required=True, help="output evaluation record (JSON)")
-
-    ensemble = _stage(
-        stages,
-        "teacher-ensemble",
-        _run_teacher_ensemble,
-        "teachers' scores, ensembles and agreement from their logit caches",
-        torch_stage=False,
-    )
-    ensemble.add_argument("--data", required=True, help="prepared data directory")
-    ensemble.add_argument(
-        "--logits", nargs="+", required=True, help="teacher logit caches, in the spec's teacher order"
-    )
-    ensemble.add_argument("--out", required=True, help="output record (JSON)")
-
-    report = _stage(
-        stages, "report", _run_report, "write metrics.csv, report.md, report.html and plots", torch_stage=False
-    )
-    report.add_argument("--evals", nargs="+", required=True, help="evaluation records")
-    report.add_argument("--histories", nargs="*", default=[], help="training histories to plot")
-    report.add_argument("--cached", nargs="*", default=[], help="shared artefacts used (their provenance is reported)")
-    report.add_argument("--workflow-dir", default=None, help="workflow checkout whose git commit is reported")
-    report.add_argument("--ensembles", nargs="*", default=[], help="teacher_ensemble records (Teachers section)")
-    report.add_argument("--out", required=True, help="report directory")
-
-    _data_commands(stages)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for stage in STAGES.values():
+        _add_stage(commands, stage)
+    _add_data_commands(commands)
     return parser
 
 
@@ -229,17 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s {rank}%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if getattr(args, "torch_stage", False) and args.threads:
-        import torch
-
-        # Under a launcher (torchrun) the job's threads are shared by the processes on this node.
-        torch.set_num_threads(max(1, args.threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     try:
-        if isinstance(getattr(args, "spec", None), dict):
-            from scalingdown.models import allow_remote_code
-
-            allow_remote_code(args.spec.get("trust_remote_code", False))
-        args.run(args)
+        if hasattr(args, "stage"):
+            _run_stage(args.stage, args)
+        else:
+            args.command_function(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,10 +1,10 @@
 rule evaluate:
     """Score one model on the test split and time it (same device and thread count for every model)."""
     input:
-        data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
-        model=lambda wildcards: layout.local_model(PLAN.evaluated_model(wildcards.task, wildcards.kind, wildcards.name)),
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+        model=lambda wildcards: local_model(PLAN.evaluated_model(wildcards.task, wildcards.kind, wildcards.name)),
     output:
-        f"{PLAN.root}/{{task}}/eval/{{kind}}.{{name}}.json",
+        paths.eval_file(PLAN.root, "{task}", "{kind}", "{name}"),
     log:
         PLAN.log("evaluate", "{task}.{kind}.{name}"),
     conda:
@@ -13,26 +13,24 @@ rule evaluate:
     resources:
         **PLAN.resources("evaluate"),
     params:
-        spec=lambda wildcards: PLAN.evaluate_spec(wildcards.task, wildcards.kind, wildcards.name),
+        spec=lambda wildcards: SPECS.evaluate(wildcards.task, wildcards.kind, wildcards.name).to_json(),
         model=lambda wildcards: PLAN.evaluated_model(wildcards.task, wildcards.kind, wildcards.name),
     shell:
-        "python -m scalingdown evaluate --spec {params.spec:q} --data {input.data:q} --model {params.model:q}"
-        " --out {output:q} --threads {threads} > {log:q} 2>&1"
+        STAGES["evaluate"].shell()
 
 
 rule teacher_ensemble:
     """Teachers' agreement and ensemble scores on the test split, from their logit caches (no teacher is loaded)."""
     input:
-        data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
-        logits=lambda wildcards: [t.logits for t in PLAN.tasks[wildcards.task].teachers.values()],
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+        logits=lambda wildcards: [t.logits for t in PLAN.task(wildcards.task).teachers.values()],
     output:
-        f"{PLAN.root}/{{task}}/eval/ensemble.json",
+        paths.ensemble_file(PLAN.root, "{task}"),
     log:
         PLAN.log("teacher_ensemble", "{task}"),
     conda:
         ENV
     params:
-        spec=lambda wildcards: PLAN.ensemble_spec(wildcards.task),
+        spec=lambda wildcards: SPECS.ensemble(wildcards.task).to_json(),
     shell:
-        "python -m scalingdown teacher-ensemble --spec {params.spec:q} --data {input.data:q}"
-        " --logits {input.logits:q} --out {output:q} > {log:q} 2>&1"
+        STAGES["teacher_ensemble"].shell()

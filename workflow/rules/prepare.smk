@@ -3,14 +3,13 @@ rule prepare:
     input:
         lambda wildcards: PLAN.data_files(wildcards.data_key),
     output:
-        directory(layout.DATA_DIR),
+        directory(paths.data_dir("{data_key}")),
     log:
         PLAN.log("prepare", "{data_key}"),
     conda:
         ENV
     params:
-        spec=lambda wildcards: PLAN.prepare_spec(wildcards.data_key),
+        spec=lambda wildcards: SPECS.prepare(wildcards.data_key).to_json(),
         experiment=builder,
     shell:
-        "python -m scalingdown prepare --spec {params.spec:q} --out {output:q} --experiment {params.experiment:q}"
-        " > {log:q} 2>&1"
+        STAGES["prepare"].shell()

@@ -1,21 +1,17 @@
-STUDENT_DIR = f"{PLAN.root}/{{task}}/students/{{student}}"
-
-
 rule init_student:
     """Build a student's starting weights (shared by students with the same init); the untrained baseline."""
     output:
-        directory(layout.STUDENT_INIT_DIR),
+        directory(paths.student_init_dir("{init_key}")),
     log:
         PLAN.log("init_student", "{init_key}"),
     conda:
         ENV
     threads: THREADS
     params:
-        spec=lambda wildcards: PLAN.init_spec(wildcards.init_key),
+        spec=lambda wildcards: SPECS.init(wildcards.init_key).to_json(),
         experiment=builder,
     shell:
-        "python -m scalingdown init-student --spec {params.spec:q} --out {output:q}"
-        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
+        STAGES["init_student"].shell()
 
 
 rule distill:
@@ -24,14 +20,14 @@ rule distill:
     With `teacher_mode: online` it loads the teachers and runs them inside the training loop instead.
     """
     input:
-        data=lambda wildcards: PLAN.tasks[wildcards.task].data_dir,
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
         init=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).init_dir,
         logits=lambda wildcards: PLAN.distill_logits(wildcards.task, wildcards.student),
         teacher_models=lambda wildcards: PLAN.distill_teacher_models(wildcards.task, wildcards.student),
         deepspeed=PLAN.deepspeed_config(),
     output:
-        model=directory(f"{STUDENT_DIR}/model"),
-        history=f"{STUDENT_DIR}/history.json",
+        model=directory(paths.student_model(PLAN.root, "{task}", "{student}")),
+        history=paths.student_history(PLAN.root, "{task}", "{student}"),
     log:
         PLAN.log("distill", "{task}.{student}"),
     conda:
@@ -40,10 +36,8 @@ rule distill:
     resources:
         **PLAN.resources("distill"),
     params:
-        spec=lambda wildcards: PLAN.distill_spec(wildcards.task, wildcards.student),
-        checkpoints=f"{STUDENT_DIR}/checkpoints",
+        spec=lambda wildcards: SPECS.distill(wildcards.task, wildcards.student).to_json(),
+        checkpoints=paths.student_checkpoints(PLAN.root, "{task}", "{student}"),
         launcher=PLAN.launcher("distill"),
     shell:
-        "{params.launcher} distill --spec {params.spec:q} --data {input.data:q} --init {input.init:q}"
-        " --logits {input.logits:q} --out {output.model:q} --history {output.history:q}"
-        " --checkpoints {params.checkpoints:q} --threads {threads} > {log:q} 2>&1"
+        STAGES["distill"].shell()

@@ -1,11 +1,11 @@
 rule finetune_teacher:
     """Fine-tune a teacher on its task; shared by every experiment with the same teacher and data."""
     input:
-        data=lambda wildcards: PLAN.tasks[PLAN.teacher_by_key(wildcards.teacher_key).task].data_dir,
+        data=lambda wildcards: PLAN.task(PLAN.teacher_by_key(wildcards.teacher_key).task).data_dir,
         deepspeed=PLAN.deepspeed_config(),
     output:
-        model=directory(f"{layout.TEACHER_DIR}/model"),
-        history=f"{layout.TEACHER_DIR}/history.json",
+        model=directory(paths.teacher_model("{teacher_key}")),
+        history=paths.teacher_history("{teacher_key}"),
     log:
         PLAN.log("finetune_teacher", "{teacher_key}"),
     conda:
@@ -14,24 +14,22 @@ rule finetune_teacher:
     resources:
         **PLAN.resources("finetune_teacher"),
     params:
-        spec=lambda wildcards: PLAN.finetune_spec(wildcards.teacher_key),
+        spec=lambda wildcards: SPECS.finetune(wildcards.teacher_key).to_json(),
         experiment=builder,
-        checkpoints=f"{layout.TEACHER_DIR}/checkpoints",
+        checkpoints=paths.teacher_checkpoints("{teacher_key}"),
         launcher=PLAN.launcher("finetune_teacher"),
     shell:
-        "{params.launcher} finetune-teacher --spec {params.spec:q} --data {input.data:q}"
-        " --out {output.model:q} --history {output.history:q} --checkpoints {params.checkpoints:q}"
-        " --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
+        STAGES["finetune_teacher"].shell()
 
 
 rule teacher_logits:
     """Run a teacher once over the data and cache its outputs (Parquet, fingerprinted): logits and mapped pooled
     states, or top-k per target token."""
     input:
-        data=lambda wildcards: PLAN.tasks[PLAN.teacher_by_logits_key(wildcards.logits_key).task].data_dir,
-        model=lambda wildcards: layout.local_model(PLAN.teacher_by_logits_key(wildcards.logits_key).model_ref),
+        data=lambda wildcards: PLAN.task(PLAN.teacher_by_logits_key(wildcards.logits_key).task).data_dir,
+        model=lambda wildcards: local_model(PLAN.teacher_by_logits_key(wildcards.logits_key).model_ref),
     output:
-        layout.LOGITS_FILE,
+        paths.logits_file("{logits_key}"),
     log:
         PLAN.log("teacher_logits", "{logits_key}"),
     conda:
@@ -40,8 +38,7 @@ rule teacher_logits:
     resources:
         **PLAN.resources("teacher_logits"),
     params:
-        spec=lambda wildcards: PLAN.logits_spec(wildcards.logits_key),
+        spec=lambda wildcards: SPECS.logits(wildcards.logits_key).to_json(),
         experiment=builder,
     shell:
-        "python -m scalingdown teacher-logits --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} --experiment {params.experiment:q} --threads {threads} > {log:q} 2>&1"
+        STAGES["teacher_logits"].shell()

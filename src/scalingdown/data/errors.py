@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalingdown.errors import UserError
+from scalingdown.pipeline.errors import UserError
 
 
 class DataError(UserError, ValueError):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from scalingdown.data.errors import DataError
-from scalingdown.data.sources import Batch, Records, jsonl_records, numbered_lines, read_text
+from scalingdown.data.reading import Batch, Records, jsonl_records, numbered_lines, read_text
 
 # The `datasets` builder that reads each generic file format.
 BUILDERS = {"csv": "csv", "jsonl": "json", "parquet": "parquet"}

@@ -9,70 +9,18 @@ naming the file and line for every bad record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from scalingdown.data.errors import DataError, RecordError
+from scalingdown.data.hub import hub_batch
+from scalingdown.data.reading import Batch, Records, read_text
 
-Records = list[tuple[int, dict[str, Any]]]
 FileReader = Callable[[Path, Path | None], tuple[str, Records]]
 Parser = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Batch:
-    """The records of one source: `name` is shown in errors, row ids are `<id_prefix>:<number>`."""
-
-    name: str
-    id_prefix: str
-    unit: str
-    records: Records
-
-
-def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """The decoded text of `path`; undecodable bytes are a `DataError` naming their line."""
-    data = Path(path).read_bytes()
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise DataError(path, line, f"bytes that are not valid {encoding}: {error.reason}") from None
-
-
-def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers, split on '\\n' only (U+0085 may occur inside a line)."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            yield number, line.rstrip("\r")
-
-
-def jsonl_records(path: Path) -> Records:
-    """JSON Lines: one JSON object per non-blank line."""
-    records = []
-    for number, line in numbered_lines(read_text(path)):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(
-                path, number, f"invalid JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}")
-        records.append((number, record))
-    return records
-
-
-def json_document(path: Path) -> Any:
-    """A file holding one JSON document."""
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as error:
-        raise DataError(path, error.lineno, f"invalid JSON ({error.msg} at column {error.colno})") from None
 
 
 def attach_labels(records: Records, data_path: Path, labels_path: Path, name: str) -> Records:
@@ -124,8 +72,6 @@ def _batches(options: Mapping[str, Any], read_file: FileReader) -> Iterator[tupl
         for split, path in options["files"].items():
             yield split, _file_batch(path, labels.get(split), read_file)
     else:
-        from scalingdown.data.hub import hub_batch
-
         for split, hub_split in options["hub"]["splits"].items():
             yield split, hub_batch(options["hub"], hub_split)
 

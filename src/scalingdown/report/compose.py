@@ -1,22 +1,29 @@
-"""The report's content as document blocks: tables per task, figures, reproducibility block."""
+"""The report's content as document blocks: tables per task (mean ± sd over seeds), the paired comparison of
+each distilled student with its gold-only twin, figures, reproducibility block."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import yaml
 
+from scalingdown.pipeline.paths import REPORT_FILES
 from scalingdown.report.document import Block, Code, Figure, Heading, Paragraph, Table
-from scalingdown.report.tables import METRIC_TITLES, display_table
+from scalingdown.report.seeds import paired_comparisons, per_seed_text, seeds_of, summarise
+from scalingdown.report.tables import METRIC_TITLES, display_table, split_table
 
-# The report's figures: file name -> caption (the order they appear in).
+# The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
-    "training_curves.png": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
-    "validation_curves.png": "Validation scores over steps, one panel per metric.",
-    "score_latency.png": "Primary score against latency at batch 1; the dashed line is the Pareto front "
-    "(squares: teachers).",
-    "confusion_matrices.png": "Confusion matrices on the test split (rows: gold label; colour: share of the row).",
+    "training_curves": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel "
+    "(several seeds: their mean, with a ±sd band).",
+    "validation_curves": "Validation scores over steps, one panel per metric (several seeds: their mean, with a "
+    "±sd band).",
+    "score_latency": "Primary score against latency at batch 1; the dashed line is the Pareto front "
+    "(squares: teachers; several seeds: means with ±sd error bars).",
+    "confusion_matrices": "Confusion matrices on the test split (rows: gold label; colour: share of the row; "
+    "several seeds: summed).",
 }
 
 
@@ -29,7 +36,22 @@ def _setup_text(setup: dict[str, Any]) -> str:
     )
 
 
-def _intro(repro: dict[str, Any]) -> list[Block]:
+def _seeds_text(seeds: list[int]) -> str:
+    if len(seeds) > 1:
+        return (
+            f" Every number is the mean ± sd over the seeds {', '.join(map(str, seeds))}: each seed re-splits the "
+            "data and retrains every teacher and student (the Seeds column counts them per model); retention and "
+            "speed-up are computed per seed, then averaged."
+        )
+    if seeds:
+        return (
+            f" One seed ({seeds[0]}): no spread is measured; list several under `seeds` for mean ± sd and a paired "
+            "test of each distilled student against its gold-only twin."
+        )
+    return ""
+
+
+def _intro(repro: dict[str, Any], seeds: list[int]) -> list[Block]:
     setups = repro["timing"]
     if len(setups) == 1:
         timing = f"Every model was timed the same way: {_setup_text(setups[0])}."
@@ -42,7 +64,7 @@ def _intro(repro: dict[str, Any]) -> list[Block]:
     return [
         Paragraph(
             "Scores on the test split. " + timing + " Retention is the score as % of the best "
-            "teacher's in the task; speed-up is that teacher's latency divided by the model's."
+            "teacher's in the task; speed-up is that teacher's latency divided by the model's." + _seeds_text(seeds)
         )
     ]
 
@@ -61,11 +83,48 @@ def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str]) -> list[Bloc
             f"{best['latency_ms_per_sample']:.2f} ms/sample)."
         )
     front = ", ".join(f"`{name}`" for name in rows.loc[rows["pareto_optimal"], "model"])
+    scores, speed = split_table(display_table(rows, metrics))
     return [
         Heading(f"Task: {task}"),
         Paragraph(f"Ranked by {title}. {reference}"),
-        Table(display_table(rows, metrics)),
+        Table(scores),
+        Paragraph("Speed and size:"),
+        Table(speed),
         Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
+    ]
+
+
+def _paired_blocks(task: str, comparisons: pd.DataFrame) -> list[Block]:
+    """The paired comparison of each distilled student of the task with its gold-only twin."""
+    if comparisons.empty:
+        return []
+    metrics = sorted({METRIC_TITLES.get(metric, metric) for metric in comparisons["metric"]})
+    rows = []
+    for row in comparisons.itertuples(index=False):
+        test = row.test
+        rows.append(
+            (
+                row.student,
+                row.baseline,
+                per_seed_text(row.seeds, test.differences),
+                f"{test.mean:+.4f}",
+                "–" if test.n < 2 else f"{test.standard_error:.4f}",
+                test.verdict,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=["Student", "Gold-only twin", "Difference per seed", "Mean difference", "Standard error", "Verdict"],
+    )
+    return [
+        Heading(f"Distilled against gold-only: {task}", 3),
+        Paragraph(
+            f"Each distilled student against its gold-only twin (same seed: same split and starting weights; trained "
+            f"on the gold labels alone): the difference of {' / '.join(metrics)} (distilled − twin) seed by seed, "
+            "its mean, and the standard error of that mean (sd of the differences / √n). A gain is taken as real "
+            "when the mean exceeds twice its standard error; `students.<name>.baseline` picks another twin."
+        ),
+        Table(frame),
     ]
 
 
@@ -114,14 +173,28 @@ def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:
 
 
 def report_blocks(
-    experiment: str, table: pd.DataFrame, metrics: list[str], repro: dict[str, Any], teachers: list[Block] | None = None
+    experiment: str,
+    table: pd.DataFrame,
+    metrics: list[str],
+    repro: dict[str, Any],
+    teachers: list[Block] | None = None,
+    warnings: list[Block] | None = None,
+    twins: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Block]:
-    """The whole report: introduction, one table per task, the teachers' section (ensembles, agreement),
-    the figures, the reproducibility block."""
-    blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro)]
-    for task, rows in table.groupby("task", sort=False):
+    """The whole report: introduction, warnings about the data, one table per task (mean ± sd over seeds) with
+    the paired comparison of each distilled student against its gold-only twin (`twins`: (task, student) →
+    twin), the teachers' section (ensembles, agreement), the figures, the reproducibility block. `table` has one
+    row per model and seed."""
+    blocks: list[Block] = [
+        Heading(f"ScalingDown report: {experiment}", 1),
+        *_intro(repro, seeds_of(table)),
+        *(warnings or []),
+    ]
+    comparisons = paired_comparisons(table, twins or {})
+    for task, rows in summarise(table).groupby("task", sort=False):
         blocks += _task_blocks(str(task), rows, metrics)
+        blocks += _paired_blocks(str(task), comparisons[comparisons["task"] == task])
     blocks += teachers or []
     blocks.append(Heading("Figures"))
-    blocks += [Figure(file, caption) for file, caption in FIGURES.items()]
+    blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]
     return blocks + reproducibility_blocks(repro)

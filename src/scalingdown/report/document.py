@@ -24,9 +24,10 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """Plain text; `backticks` mark code."""
+    """Plain text; `backticks` mark code. A `strong` paragraph is a warning, set in bold."""
 
     text: str
+    strong: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def to_markdown(blocks: list[Block]) -> str:
         if isinstance(block, Heading):
             parts.append("#" * block.level + " " + block.text)
         elif isinstance(block, Paragraph):
-            parts.append(block.text)
+            parts.append(f"**{block.text}**" if block.strong else block.text)
         elif isinstance(block, Table):
             parts.append(_markdown_table(block.frame))
         elif isinstance(block, Figure):
@@ -119,7 +120,8 @@ def to_html(blocks: list[Block], title: str, directory: str | Path) -> str:
         if isinstance(block, Heading):
             parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
-            parts.append(f"<p>{_inline_html(block.text)}</p>")
+            text = _inline_html(block.text)
+            parts.append(f"<p><strong>{text}</strong></p>" if block.strong else f"<p>{text}</p>")
         elif isinstance(block, Table):
             parts.append(block.frame.to_html(index=False, border=0, escape=True))
         elif isinstance(block, Figure):

@@ -3,14 +3,16 @@ timing setup, and which cached artefacts were built for this experiment or reuse
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from scalingdown.config import short_hash
-from scalingdown.provenance import read_provenance
+from scalingdown.kd.logit_store import read_provenance_metadata
+from scalingdown.pipeline.canonical import short_hash
+from scalingdown.pipeline.provenance import PROVENANCE_FILE
 
 PACKAGES = ("scalingdown", "torch", "transformers", "tokenizers", "datasets", "peft", "accelerate", "snakemake")
 
@@ -57,13 +59,14 @@ def git_state(directory: str | Path | None) -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty, "note": None}
 
 
-def seeds(config: Any, prefix: str = "") -> dict[str, int]:
-    """Every `seed` in the resolved config, by dotted key (experiment, loaders, training)."""
-    found: dict[str, int] = {}
+def seeds(config: Any, prefix: str = "") -> dict[str, int | list[int]]:
+    """Every `seed` in the resolved config, by dotted key (experiment, loaders, training), and the experiment's
+    `seeds` list."""
+    found: dict[str, int | list[int]] = {}
     if isinstance(config, dict):
         for key, value in config.items():
             dotted = f"{prefix}.{key}" if prefix else key
-            if key == "seed" and isinstance(value, int):
+            if (key == "seed" and isinstance(value, int)) or (dotted == "seeds" and isinstance(value, list)):
                 found[dotted] = value
             else:
                 found.update(seeds(value, dotted))
@@ -89,6 +92,17 @@ def artefact_kind(path: str) -> str:
     parts = Path(path).parts
     folder = parts[parts.index("cache") + 1] if "cache" in parts[:-1] else Path(path).parent.name
     return ARTEFACT_KINDS.get(folder, folder)
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The record of a cached artefact (directory or logit cache); None when it has none."""
+    path = Path(path)
+    if path.is_dir():
+        sidecar = path / PROVENANCE_FILE
+        return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
+    if path.suffix == ".parquet":
+        return read_provenance_metadata(path)
+    return None
 
 
 def artefact_provenance(paths: list[str], experiment: str) -> list[dict[str, Any]]:

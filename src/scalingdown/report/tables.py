@@ -1,4 +1,4 @@
-"""The metrics table: one row per (task, model), with retention, speed-up and the Pareto front.
+"""The metrics table: one row per (task, seed, model), with retention, speed-up and the Pareto front.
 
 Generic over task types and metrics: every scalar in an evaluation record's `metrics` becomes a
 column, and `PRIMARY_METRIC` (the one table to extend for a new task type) names the score that
@@ -79,6 +79,7 @@ def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: di
             {
                 "experiment": experiment,
                 "task": record["task"],
+                "seed": record.get("seed"),
                 "kind": record["kind"],
                 "role": record["role"],
                 "model": record["name"],
@@ -107,13 +108,13 @@ def _score(rows: pd.DataFrame) -> pd.Series:
 def add_retention(table: pd.DataFrame) -> pd.DataFrame:
     """Add `retention_pct` (score as % of the best teacher's) and `speedup` (× faster than that teacher).
 
-    The reference is the teacher with the best primary score in each task; tasks without a
+    The reference is the teacher with the best primary score in each task (and seed); tasks without a
     scored teacher get empty cells.
     """
     table = table.copy()
     table["retention_pct"] = float("nan")
     table["speedup"] = float("nan")
-    for _, rows in table.groupby("task", sort=False):
+    for _, rows in _by_run(table):
         scores = _score(rows)
         teachers = scores[rows["kind"] == "teacher"].dropna()
         if teachers.empty:
@@ -122,6 +123,12 @@ def add_retention(table: pd.DataFrame) -> pd.DataFrame:
         table.loc[rows.index, "retention_pct"] = 100 * scores / scores[best]
         table.loc[rows.index, "speedup"] = rows.loc[best, "latency_ms_per_sample"] / rows["latency_ms_per_sample"]
     return table
+
+
+def _by_run(table: pd.DataFrame) -> Any:
+    """The table's rows grouped by task and, when it has one, seed: the models that were compared directly."""
+    columns = [column for column in ("task", "seed") if column in table]
+    return table.groupby(columns, sort=False, dropna=False)
 
 
 def pareto_front(scores: list[float], latencies: list[float]) -> list[bool]:
@@ -135,36 +142,62 @@ def pareto_front(scores: list[float], latencies: list[float]) -> list[bool]:
 
 
 def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
-    """Add `pareto_optimal`: on its task's front of primary score against latency."""
+    """Add `pareto_optimal`: on its task's (and seed's) front of primary score against latency."""
     table = table.copy()
     table["pareto_optimal"] = False
-    for _, rows in table.groupby("task", sort=False):
+    for _, rows in _by_run(table):
         front = pareto_front(_score(rows).tolist(), rows["latency_ms_per_sample"].tolist())
         table.loc[rows.index, "pareto_optimal"] = front
     return table
 
 
-def _cell(value: Any, pattern: str) -> str:
+# The speed-and-size columns (by title) that the report shows in a second table, beside the model's name, so
+# that each table fits the page (retention stays with the scores).
+SPEED_TITLES = [title for key, title, _ in _SPEED_COLUMNS if key != "retention_pct"]
+
+# Columns shown without their spread over seeds: the same for every seed, or secondary (the table must fit).
+_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "peak_rss_mb"}
+
+
+def _cell(value: Any, pattern: str, sd: Any = None) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
-    return pattern.format(value)
+    if sd is None or pd.isna(sd):
+        return pattern.format(value)
+    return f"{pattern.format(value)} ± {pattern.format(sd)}"
+
+
+def _spreads(rows: pd.DataFrame, key: str) -> list[Any]:
+    """A column's sd over seeds (`<key>_sd`, from `report.seeds.summarise`), or None per row."""
+    column = f"{key}_sd"
+    return [None] * len(rows) if key in _NO_SPREAD or column not in rows else list(rows[column])
 
 
 def display_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """One task's rows as the report shows them: titled columns of formatted text.
 
-    Role | Model | metrics (primary first) | speed and size | retention | speed-up. Columns
-    that are empty for every row of the task are left out. Markdown and HTML render this frame.
+    Role | Model | (Seeds) | metrics (primary first) | speed and size | retention | speed-up. Columns
+    that are empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
+    mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
     """
     primary = rows["primary_metric"].iloc[0]
     ordered = [primary] + [name for name in metrics if name != primary]
     columns = [("role", "Role", "{}"), ("model", "Model", "{}")]
+    if "n" in rows and rows["n"].max() > 1:
+        columns.append(("n", "Seeds", "{:.0f}"))
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
     columns += _SPEED_COLUMNS
     rows = rows.assign(timed_on=[f"{row['device']}, {row['threads']} thread(s)" for _, row in rows.iterrows()])
     shown = {
-        title: [_cell(value, pattern) for value in rows[key]]
+        title: [_cell(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
         for key, title, pattern in columns
         if key in rows and rows[key].notna().any()
     }
     return pd.DataFrame(shown)
+
+
+def split_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A display table as two narrower ones: the scores (with retention), and speed and size (with the model)."""
+    speed = [column for column in frame.columns if column in SPEED_TITLES]
+    scores = [column for column in frame.columns if column not in SPEED_TITLES]
+    return frame[scores], frame[["Model", *speed]]

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.data.store import read_split
-from scalingdown.seq2seq.formats import prompt_for, source_text, target_text
+from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.seq2seq.formats import source_text, target_text
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,17 @@ def encode(tokenizer: Any, texts: list[str], max_length: int, what: str, target:
 
 
 def encoded_split(
-    data_dir: str | Path, split: str, spec: dict[str, Any], tokenizer: Any, max_length: int, max_target_length: int
+    data_dir: str | Path,
+    split: str,
+    task_type: str,
+    prompt: dict[str, str] | None,
+    tokenizer: Any,
+    max_length: int,
+    max_target_length: int,
 ) -> tuple[pd.DataFrame, list[list[int]], list[list[int]]]:
-    """One split of a task: its rows, source ids and gold target ids (`spec` holds `type` and `prompt`)."""
+    """One split of a task: its rows, source ids and gold target ids."""
     frame = read_split(data_dir, split)
-    sources, targets = split_texts(frame, spec["type"], spec.get("prompt"))
+    sources, targets = split_texts(frame, task_type, prompt)
     return (
         frame,
         encode(tokenizer, sources, max_length, f"{split} sources"),

@@ -15,22 +15,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalingdown.metrics import choice_scores, letter_scores, qa_scores
+from scalingdown.evaluation.metrics import choice_scores, letter_scores, qa_scores
+from scalingdown.pipeline.specs import TextTask
+from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.data import encode, split_texts
-from scalingdown.seq2seq.formats import option_targets, prompt_for
+from scalingdown.seq2seq.formats import option_targets
 from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs
 
 Answer = Callable[[list[int], str | None], list[Any]]
 
 
-def answerer(model: Any, tokenizer: Any, spec: dict[str, Any], frame: pd.DataFrame, batch_size: int) -> Answer:
+def answerer(
+    model: Any, tokenizer: Any, task_type: str, text: TextTask, max_length: int, frame: pd.DataFrame, batch_size: int
+) -> Answer:
     """A function answering the questions at the given row indices: option scores (MC) or generated texts."""
-    sources, _ = split_texts(frame, spec["type"], spec["prompt"])
-    source_ids = encode(tokenizer, sources, spec["max_length"], "test sources")
-    if spec["type"] == "multiple_choice":
-        prompt = prompt_for("multiple_choice", spec["prompt"])
+    sources, _ = split_texts(frame, task_type, text.prompt)
+    source_ids = encode(tokenizer, sources, max_length, "test sources")
+    if task_type == "multiple_choice":
+        prompt = prompt_for("multiple_choice", text.prompt)
         options = [
-            encode(tokenizer, option_targets(prompt, row), spec["max_target_length"], "options", target=True)
+            encode(tokenizer, option_targets(prompt, row), text.max_target_length, "options", target=True)
             for row in frame.to_dict("records")
         ]
 
@@ -49,7 +53,7 @@ def answerer(model: Any, tokenizer: Any, spec: dict[str, Any], frame: pd.DataFra
 
     def generate(indices: list[int], description: str | None) -> list[str]:
         generated = generate_ids(
-            model, [source_ids[i] for i in indices], spec["max_target_length"], batch_size, description
+            model, [source_ids[i] for i in indices], text.max_target_length, batch_size, description
         )
         return tokenizer.batch_decode(generated, skip_special_tokens=True)
 
@@ -75,9 +79,11 @@ def with_round_trips(tokenizer: Any, aliases: list[str]) -> list[str]:
     return aliases + [text for text in decoded if text not in aliases]
 
 
-def examples(frame: pd.DataFrame, spec: dict[str, Any], answers: list[Any], count: int = 5) -> list[dict[str, Any]]:
+def examples(
+    frame: pd.DataFrame, task_type: str, prompt: dict[str, str], answers: list[Any], count: int = 5
+) -> list[dict[str, Any]]:
     """A few test questions with the model's answer, for reading the evaluation record."""
-    sources, targets = split_texts(frame.head(count), spec["type"], spec["prompt"])
+    sources, targets = split_texts(frame.head(count), task_type, prompt)
     shown = []
     for source, target, answer in zip(sources, targets, answers[:count]):
         if isinstance(answer, list):

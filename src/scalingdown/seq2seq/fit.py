@@ -18,11 +18,12 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel
 
-from scalingdown.logit_store import CacheMismatch
-from scalingdown.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
+from scalingdown.kd.logit_store import CacheMismatch
+from scalingdown.kd.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
+from scalingdown.pipeline.specs import LossSpec, TextTask, TrainingSpec
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
-from scalingdown.training import LossFn, train_model
+from scalingdown.training.trainer import LossFn, train_model
 
 PER_TOKEN = ("topk_ids", "topk_logprobs", "tail_mass")
 PROJECTIONS = "kd_projections"
@@ -156,13 +157,13 @@ def hidden_width(config: Any, side: str) -> int:
 
 
 def seq2seq_loss_fn(
-    loss: dict[str, Any],
+    loss: LossSpec,
     teachers: list[TeacherRows],
     projections: torch.nn.ModuleDict | None,
     hidden_layers: dict[str, list[list[int]]],
 ) -> LossFn:
     """The loss function the trainer calls: named terms `ce`, `kl`, `hidden` and their weighted sum `loss`."""
-    temperature = float(loss.get("temperature", 1.0))
+    temperature = float(loss.temperature)
 
     def loss_fn(
         outputs: Any, targets: dict[str, torch.Tensor], _inputs: dict[str, torch.Tensor]
@@ -177,10 +178,10 @@ def seq2seq_loss_fn(
             for i in range(len(teachers))
         ]
         terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature)
-        total = float(loss["ce"]) * terms["ce"] + float(loss["kd"]) * terms["kl"]
+        total = float(loss.ce) * terms["ce"] + float(loss.kd) * terms["kl"]
         if projections is not None:
             terms["hidden"] = _hidden_term(outputs, targets, projections, hidden_layers, len(teachers))
-            total = total + float(loss["hidden"]) * terms["hidden"]
+            total = total + float(loss.hidden) * terms["hidden"]
         terms["loss"] = total
         return terms
 
@@ -210,23 +211,27 @@ def fit_seq2seq(
     model: PreTrainedModel,
     tokenizer: Any,
     data_dir: str | Path,
-    task: dict[str, Any],
+    text: TextTask,
+    task_type: str,
     max_length: int,
-    max_target_length: int,
-    training: dict[str, Any],
-    loss: dict[str, Any],
+    training: TrainingSpec,
+    loss: LossSpec,
     checkpoints: str | Path,
     resume_key: dict[str, Any],
     teachers: list[TeacherRows] | None = None,
+    lora: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Train `model` in place on the train split (validation loss scored during training); returns the history.
 
-    `task` holds the task `type` and `prompt`. Without teachers the loss is CE on the gold targets.
+    `text` holds the prompt and target length. Without teachers the loss is CE on the gold targets; `lora`
+    trains LoRA adapters (merged after).
     """
     teachers = teachers or []
-    hidden_layers = {side: pairs for side, pairs in (loss.get("hidden_layers") or {}).items() if pairs}
-    use_hidden = bool(teachers) and float(loss.get("hidden", 0.0)) > 0 and bool(hidden_layers)
-    _, train_sources, gold = encoded_split(data_dir, "train", task, tokenizer, max_length, max_target_length)
+    hidden_layers = {side: pairs for side, pairs in (loss.hidden_layers or {}).items() if pairs}
+    use_hidden = bool(teachers) and loss.hidden > 0 and bool(hidden_layers)
+    _, train_sources, gold = encoded_split(
+        data_dir, "train", task_type, text.prompt, tokenizer, max_length, text.max_target_length
+    )
     labels = _labels(teachers, gold)
     columns: dict[str, list[Any]] = {
         "input_ids": train_sources,
@@ -234,7 +239,9 @@ def fit_seq2seq(
         "labels": labels,
     }
     columns.update(teacher_columns(teachers, hidden_layers if use_hidden else {}))
-    _, valid_sources, valid_gold = encoded_split(data_dir, "validation", task, tokenizer, max_length, max_target_length)
+    _, valid_sources, valid_gold = encoded_split(
+        data_dir, "validation", task_type, text.prompt, tokenizer, max_length, text.max_target_length
+    )
     eval_data = Dataset.from_dict(
         {"input_ids": valid_sources, "attention_mask": [[1] * len(s) for s in valid_sources], "labels": valid_gold}
     )
@@ -254,6 +261,7 @@ def fit_seq2seq(
             resume_key,
             data_collator=Seq2SeqKDCollator(tokenizer, model, [t.top_k for t in teachers], hidden_states=use_hidden),
             compute_metrics=None,
+            lora=lora,
         )
     finally:
         if use_hidden:

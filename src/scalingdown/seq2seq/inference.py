@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from scalingdown.losses import IGNORE_INDEX
+from scalingdown.kd.losses import IGNORE_INDEX
 
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:

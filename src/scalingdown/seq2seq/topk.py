@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalingdown.errors import UserError
-from scalingdown.losses import IGNORE_INDEX, masked_mean
-from scalingdown.models import tokenizer_fingerprint
+from scalingdown.kd.losses import IGNORE_INDEX, masked_mean
+from scalingdown.models.loading import tokenizer_fingerprint
+from scalingdown.pipeline.errors import UserError
 from scalingdown.seq2seq.inference import forced_batches
 
 LOGPROB_DTYPE = np.float16

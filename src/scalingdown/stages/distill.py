@@ -16,80 +16,73 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalingdown.classification import HiddenTargets, fit_classifier, label_ids
-from scalingdown.config import hidden_pairs
+from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_manifest, read_split
-from scalingdown.ensemble import accuracy, mix, teacher_weights
-from scalingdown.errors import UserError
-from scalingdown.logit_store import check_cache, read_logits
-from scalingdown.models import load_classifier, load_seq2seq, load_tokenizer
-from scalingdown.online_teachers import load_online_teachers
+from scalingdown.kd.ensemble import accuracy, mix, teacher_weights
+from scalingdown.kd.logit_store import check_cache, check_topk_layout, read_logits
+from scalingdown.kd.online_teachers import load_online_teachers
+from scalingdown.kd.teacher_cache import TeacherOutputs, load_teacher_outputs
+from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.specs import DistillSpec, TextTask
 from scalingdown.seq2seq.fit import TeacherRows, fit_seq2seq
-from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.seq2seq.topk import check_vocabulary, vocabulary
-from scalingdown.teacher_cache import TeacherOutputs, load_teacher_outputs
-from scalingdown.training import save_trained
+from scalingdown.training.classification import HiddenTargets, fit_classifier
+from scalingdown.training.trainer import check_trained_outputs, save_trained
 
 log = logging.getLogger(__name__)
 
 
 def teacher_mix(
-    spec: dict[str, Any], names: list[str], logits: list[np.ndarray], validation_scores: list[float] | None
+    spec: DistillSpec, names: list[str], logits: list[np.ndarray], validation_scores: list[float] | None
 ) -> np.ndarray:
     """The teachers' softened distributions on some rows, mixed by the student's weighting."""
-    weighting = spec.get("weighting") or {"method": "uniform"}
-    weights = teacher_weights(weighting["method"], names, logits, weighting.get("weights"), validation_scores)
-    return mix(logits, weights, float(spec["loss"]["temperature"]))
+    weighting = spec.weighting
+    weights = teacher_weights(weighting.method, names, logits, weighting.weights, validation_scores)
+    return mix(logits, weights, float(spec.loss.temperature))
 
 
 def _validation_scores(
-    spec: dict[str, Any], data_dir: str, names: list[str], validation_logits: Callable[[], list[np.ndarray]]
+    spec: DistillSpec, data_dir: str, names: list[str], validation_logits: Callable[[], list[np.ndarray]]
 ) -> list[float] | None:
     """Each teacher's validation accuracy when the weighting needs it (logits computed only then)."""
-    if (spec.get("weighting") or {}).get("method") != "validation":
+    if spec.weighting.method != "validation":
         return None
-    gold = np.array(label_ids(read_split(data_dir, "validation"), spec["labels"]))
+    gold = np.array(label_ids(read_split(data_dir, "validation"), spec.labels or []))
     scores = [accuracy(matrix, gold) for matrix in validation_logits()]
     log.info("validation accuracy of the teachers: %s", dict(zip(names, scores)))
     return scores
 
 
-def distillation_target(spec: dict[str, Any], outputs: list[TeacherOutputs], data_dir: str) -> np.ndarray:
+def distillation_target(spec: DistillSpec, outputs: list[TeacherOutputs], data_dir: str) -> np.ndarray:
     """The train-split target distribution: the cached teachers' softened distributions, mixed."""
     names = [out.name for out in outputs]
     scores = _validation_scores(spec, data_dir, names, lambda: [out.logits["validation"] for out in outputs])
     target = teacher_mix(spec, names, [out.logits["train"] for out in outputs], scores)
-    log.info(
-        "distillation target over %d train rows from %s (%s weighting)",
-        len(target),
-        names,
-        (spec.get("weighting") or {}).get("method", "uniform"),
-    )
+    log.info("distillation target over %d train rows from %s (%s weighting)", len(target), names, spec.weighting.method)
     return target
 
 
-def hidden_targets(spec: dict[str, Any], outputs: list[TeacherOutputs]) -> HiddenTargets | None:
+def hidden_targets(spec: DistillSpec, outputs: list[TeacherOutputs]) -> HiddenTargets | None:
     """The teachers' cached pooled states for every pair of the student's hidden map (None without one)."""
-    pairs = hidden_pairs(spec["loss"])
-    if not pairs or not spec["loss"].get("hidden"):
+    pairs = spec.loss.hidden_pairs()
+    if not pairs or not spec.loss.hidden:
         return None
     by_name = {out.name: out for out in outputs}
     return HiddenTargets(
         student_layers=[student_layer for student_layer, _, _ in pairs],
         states=[by_name[teacher].hidden[teacher_layer] for _, teacher, teacher_layer in pairs],
-        weight=float(spec["loss"]["hidden"]),
-        always_linear=spec["loss"].get("hidden_projection") == "linear",
+        weight=float(spec.loss.hidden),
+        always_linear=spec.loss.hidden_projection == "linear",
     )
 
 
-def online_target(
-    spec: dict[str, Any], data_dir: str, logits_paths: list[str]
-) -> Callable[[torch.Tensor], torch.Tensor]:
+def online_target(spec: DistillSpec, data_dir: str, logits_paths: list[str]) -> Callable[[torch.Tensor], torch.Tensor]:
     """The distillation target of a training batch, computed by running the teachers on its rows."""
     if logits_paths:
         raise UserError("teacher_mode online runs the teachers and reads no logit caches; drop --logits")
-    teachers = load_online_teachers(spec["teachers"], spec["labels"], read_split(data_dir, "train")["text"].tolist())
-    names = [teacher["name"] for teacher in spec["teachers"]]
+    teachers = load_online_teachers(spec.teachers, spec.labels or [], read_split(data_dir, "train")["text"].tolist())
+    names = [teacher.name for teacher in spec.teachers]
     scores = _validation_scores(
         spec, data_dir, names, lambda: teachers.logits_of_texts(read_split(data_dir, "validation")["text"].tolist())
     )
@@ -102,110 +95,109 @@ def online_target(
 
 
 def distill(
-    spec: dict[str, Any],
-    data_dir: str,
-    init_dir: str,
-    logits_paths: list[str],
-    out_dir: str,
-    history: str,
-    checkpoints: str,
+    spec: DistillSpec, data: str, init: str, logits: list[str], out: str, history: str, checkpoints: str
 ) -> None:
-    """Train the student initialised from `init_dir`; save it to `out_dir` and its history."""
-    if is_seq2seq(spec.get("type", "classification")):
-        distill_seq2seq(spec, data_dir, init_dir, logits_paths, out_dir, history, checkpoints)
+    """Train the student initialised from `init` on the prepared `data` and the teacher caches `logits`;
+    save it to `out` and its training history to `history`."""
+    check_trained_outputs(out, history, checkpoints, "distill")
+    resume_key = {"stage": "distill", "spec": spec.to_dict(), "data": data, "init": init, "logits": logits}
+    if spec.text is not None:
+        distill_seq2seq(spec, spec.text, data, init, logits, out, history, checkpoints, resume_key)
         return
     teacher_probs, hidden, online_teacher = None, None, None
-    if spec["teachers"] and spec.get("teacher_mode", "cached") == "online":
-        online_teacher = online_target(spec, data_dir, logits_paths)
-    elif spec["teachers"]:
-        method = (spec.get("weighting") or {}).get("method", "uniform")
-        splits = ("train", "validation") if method == "validation" else ("train",)
+    if spec.online:
+        online_teacher = online_target(spec, data, logits)
+    elif spec.teachers:
+        splits = ("train", "validation") if spec.weighting.method == "validation" else ("train",)
         layers: dict[str, list[int]] = {}
-        for _, teacher, teacher_layer in hidden_pairs(spec["loss"]):
+        for _, teacher, teacher_layer in spec.loss.hidden_pairs():
             layers.setdefault(teacher, []).append(teacher_layer)
-        outputs = load_teacher_outputs(spec["teachers"], logits_paths, data_dir, spec["labels"], splits, layers)
-        teacher_probs = distillation_target(spec, outputs, data_dir)
+        outputs = load_teacher_outputs(spec.teachers, logits, data, spec.labels or [], splits, layers)
+        teacher_probs = distillation_target(spec, outputs, data)
         hidden = hidden_targets(spec, outputs)
-    tokenizer = load_tokenizer(init_dir)
-    model = load_classifier(init_dir)
+    tokenizer = load_tokenizer(init)
+    model = load_classifier(init)
     log_history = fit_classifier(
         model,
         tokenizer,
-        data_dir,
-        spec["labels"],
-        spec["max_length"],
-        spec["training"],
-        spec["loss"],
+        data,
+        spec.labels or [],
+        spec.max_length,
+        spec.training,
+        spec.loss,
         checkpoints=checkpoints,
-        resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
+        resume_key=resume_key,
         teacher_probs=teacher_probs,
         hidden=hidden,
         online_teacher=online_teacher,
     )
-    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)
+    save_trained(model, tokenizer, out, history, log_history, checkpoints, "distill")
 
 
 def load_teacher_rows(
-    spec: dict[str, Any], data_dir: str, logits_paths: list[str], student_vocabulary: dict[str, Any], student: str
+    spec: DistillSpec, data_dir: str, logits_paths: list[str], student_vocabulary: dict[str, Any], student: str
 ) -> list[TeacherRows]:
-    """Each seq2seq teacher's cached train rows, after checking the cache and that the vocabularies match."""
-    if len(logits_paths) != len(spec["teachers"]):
-        raise ValueError(f"got {len(logits_paths)} teacher caches for {len(spec['teachers'])} teachers")
+    """Each text-to-text teacher's cached train rows, after checking the cache and that the vocabularies match."""
+    if len(logits_paths) != len(spec.teachers):
+        raise UserError(f"distill: got {len(logits_paths)} teacher caches for {len(spec.teachers)} teachers")
     train = read_split(data_dir, "train")
     train_hash = read_manifest(data_dir)["splits"]["train"]["sha256"]
     teachers = []
-    for teacher, path in zip(spec["teachers"], logits_paths):
+    for teacher, path in zip(spec.teachers, logits_paths):
         frame, fingerprint = read_logits(path)
+        check_topk_layout(path, fingerprint, frame)
         check_cache(
             path,
             fingerprint,
             frame,
             expected={
-                "teacher_key": teacher["key"],
-                "logits_key": teacher["logits_key"],
-                "top_k": teacher["top_k"],
-                "targets": teacher["targets"],
+                "teacher_key": teacher.key,
+                "logits_key": teacher.logits_key,
+                "top_k": teacher.top_k,
+                "targets": teacher.targets,
             },
             data={"train": train},
             data_hashes={"train": train_hash},
         )
         check_vocabulary(
-            f"{teacher['name']} ({fingerprint['model']})", fingerprint["vocabulary"], student, student_vocabulary
+            f"{teacher.name} ({fingerprint['model']})", fingerprint["vocabulary"], student, student_vocabulary
         )
         rows = frame[frame["split"] == "train"]
         columns = {name: rows[name].tolist() for name in rows.columns if name not in ("split", "row_id")}
         teachers.append(
-            TeacherRows(teacher["name"], int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns)
+            TeacherRows(teacher.name, int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns)
         )
     return teachers
 
 
 def distill_seq2seq(
-    spec: dict[str, Any],
+    spec: DistillSpec,
+    text: TextTask,
     data_dir: str,
     init_dir: str,
     logits_paths: list[str],
     out_dir: str,
     history: str,
     checkpoints: str,
+    resume_key: dict[str, Any],
 ) -> None:
-    """Train a seq2seq student from its teachers' top-k caches (or on gold targets alone)."""
+    """Train a text-to-text student from its teachers' top-k caches (or on gold targets alone)."""
     tokenizer = load_tokenizer(init_dir)
     model = load_seq2seq(init_dir)
     teachers = load_teacher_rows(
-        spec, data_dir, logits_paths, vocabulary(model, tokenizer), f"{spec['student']} ({init_dir})"
+        spec, data_dir, logits_paths, vocabulary(model, tokenizer), f"{spec.student} ({init_dir})"
     )
     log_history = fit_seq2seq(
         model,
         tokenizer,
         data_dir,
-        spec,
-        spec["max_length"],
-        spec["max_target_length"],
-        spec["training"],
-        spec["loss"],
+        text,
+        spec.type,
+        spec.max_length,
+        spec.training,
+        spec.loss,
         checkpoints=checkpoints,
-        resume_key={"stage": "distill", "spec": spec, "data": data_dir, "init": init_dir, "logits": logits_paths},
+        resume_key=resume_key,
         teachers=teachers,
     )
-    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints)
+    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints, "distill")

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from scalingdown.atomic import write_json
-from scalingdown.classification import label_ids
+from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_split
-from scalingdown.ensemble import accuracy, agreement, mix, teacher_weights
-from scalingdown.metrics import classification_scores
-from scalingdown.teacher_cache import load_teacher_outputs
+from scalingdown.evaluation.metrics import classification_scores
+from scalingdown.kd.ensemble import accuracy, agreement, mix, teacher_weights
+from scalingdown.kd.teacher_cache import load_teacher_outputs
+from scalingdown.pipeline.atomic import write_record
+from scalingdown.pipeline.specs import EnsembleSpec
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +21,11 @@ log = logging.getLogger(__name__)
 REPORTED_METHODS = ("uniform", "validation", "confidence")
 
 
-def teacher_ensemble(spec: dict[str, Any], data_dir: str, logits_paths: list[str], out_path: str) -> dict[str, Any]:
+def teacher_ensemble(spec: EnsembleSpec, data: str, logits: list[str], out: str) -> dict[str, Any]:
     """Write (and return) each teacher's and each ensemble's test scores and the teachers' agreement."""
-    labels = spec["labels"]
-    names = [teacher["name"] for teacher in spec["teachers"]]
-    outputs = load_teacher_outputs(spec["teachers"], logits_paths, data_dir, labels, ("validation", "test"))
+    data_dir, labels = data, spec.labels or []
+    names = [teacher.name for teacher in spec.teachers]
+    outputs = load_teacher_outputs(spec.teachers, logits, data_dir, labels, ("validation", "test"))
     gold = {split: np.array(label_ids(read_split(data_dir, split), labels)) for split in ("validation", "test")}
 
     def scores(matrix: np.ndarray) -> dict[str, float]:
@@ -46,14 +47,14 @@ def teacher_ensemble(spec: dict[str, Any], data_dir: str, logits_paths: list[str
         }
     correct = np.stack([np.argmax(matrix, axis=1) == gold["test"] for matrix in test_logits], axis=1)
     record = {
-        "task": spec["task"],
+        "task": spec.task,
         "test_rows": len(gold["test"]),
         "teachers": teachers,
         "ensembles": ensembles,
         "agreement": agreement(names, test_logits),
         "any_teacher_correct": float(correct.any(axis=1).mean()),
     }
-    write_json(out_path, record)
+    record = write_record(out, record, "teacher_ensemble")
     log.info(
         "teachers %s; uniform ensemble accuracy %.4f; all agree on %.1f%% of test rows",
         {name: round(t["accuracy"], 4) for name, t in teachers.items()},

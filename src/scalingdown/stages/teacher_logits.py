@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalingdown.classification import align_columns
+from scalingdown.data.labels import align_columns
 from scalingdown.data.store import SPLITS, read_manifest, read_split
-from scalingdown.logit_store import hidden_column, write_logits
-from scalingdown.models import (
-    ModelRef,
-    check_hidden_layers,
+from scalingdown.evaluation.predict import predict_outputs
+from scalingdown.kd.logit_store import hidden_column, is_logit_cache, write_logits
+from scalingdown.models.layers import check_hidden_layers
+from scalingdown.models.loading import (
     inference_device,
     load_classifier,
     load_seq2seq,
@@ -28,11 +28,11 @@ from scalingdown.models import (
     model_label_names,
     tokenizer_fingerprint,
 )
-from scalingdown.predict import predict_outputs
-from scalingdown.provenance import provenance_record
-from scalingdown.refs import BERT2BERT
+from scalingdown.pipeline.atomic import check_replaceable
+from scalingdown.pipeline.provenance import provenance_record
+from scalingdown.pipeline.refs import BERT2BERT, ModelRef
+from scalingdown.pipeline.specs import LogitsSpec, SpecError, TopkLogitsSpec
 from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.formats import is_seq2seq
 from scalingdown.seq2seq.inference import generate_ids
 from scalingdown.seq2seq.topk import topk_columns, vocabulary
 
@@ -60,42 +60,42 @@ LABEL_MAP_HINT = "map the model's label names onto the task's with the teacher's
 
 
 def teacher_logits(
-    spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64, experiment: str | None = None
+    spec: LogitsSpec | TopkLogitsSpec, data: str, out: str, experiment: str | None = None, batch_size: int = 64
 ) -> None:
     """Cache the teacher's logits (and pooled mapped hidden states) on train, validation and test,
-    or a seq2seq teacher's top-k distributions.
+    or a text-to-text teacher's top-k distributions.
 
     Stops before any inference when the teacher's labels cannot be mapped onto the task's.
     """
-    if is_seq2seq(spec.get("type", "classification")):
-        teacher_topk(spec, data_dir, out_path, batch_size, experiment)
+    check_replaceable(out, "teacher_logits", is_logit_cache)
+    if isinstance(spec, TopkLogitsSpec):
+        teacher_topk(spec, data, out, batch_size, experiment)
         return
-    model_ref = spec["model"]
-    hidden_layers = list(spec["hidden_layers"])
+    data_dir, model_ref, hidden_layers = data, spec.model, list(spec.hidden_layers)
     tokenizer = load_tokenizer(model_ref)
     model = load_classifier(model_ref).to(inference_device())
-    label_names = model_label_names(model, spec["label_map"])
+    label_names = model_label_names(model, spec.label_map)
     align_columns(
-        np.zeros((0, len(label_names))), label_names, spec["labels"], f"teacher {spec['teacher']}", hint=LABEL_MAP_HINT
+        np.zeros((0, len(label_names))), label_names, spec.labels or [], f"teacher {spec.teacher}", hint=LABEL_MAP_HINT
     )
-    check_hidden_layers(model.config, hidden_layers, f"teacher {spec['teacher']} ({model_ref})")
+    check_hidden_layers(model.config, hidden_layers, f"teacher {spec.teacher} ({model_ref})")
     manifest = read_manifest(data_dir)
     frames = []
     for split in SPLITS:
         rows = read_split(data_dir, split)
         logits, pooled = predict_outputs(
-            model, tokenizer, rows["text"].tolist(), spec["max_length"], batch_size, split, hidden_layers
+            model, tokenizer, rows["text"].tolist(), spec.max_length, batch_size, split, hidden_layers
         )
         columns = {"split": split, "row_id": rows["row_id"], "logits": list(logits)}
         columns.update({hidden_column(layer): list(pooled[layer]) for layer in hidden_layers})
         frames.append(pd.DataFrame(columns))
     fingerprint = {
-        "teacher": spec["teacher"],
-        "teacher_key": spec["teacher_key"],
+        "teacher": spec.teacher,
+        "teacher_key": spec.teacher_key,
         "model": model_ref,
         "weights": weights_fingerprint(model_ref, model),
         "tokenizer": tokenizer_fingerprint(tokenizer),
-        "max_length": spec["max_length"],
+        "max_length": spec.max_length,
         "label_names": label_names,
         "model_label_names": model_label_names(model),
         "hidden_layers": hidden_layers,
@@ -106,33 +106,34 @@ def teacher_logits(
         },
     }
     write_logits(
-        out_path, pd.concat(frames, ignore_index=True), fingerprint, provenance_record("teacher_logits", experiment)
+        out, pd.concat(frames, ignore_index=True), fingerprint, provenance_record("teacher_logits", experiment)
     )
     log.info(
         "cached logits of %s for %s (pooled hidden layers %s)",
-        spec["teacher"],
+        spec.teacher,
         {s: fingerprint["splits"][s]["rows"] for s in SPLITS},
         hidden_layers,
     )
 
 
-def teacher_topk(
-    spec: dict[str, Any], data_dir: str, out_path: str, batch_size: int = 64, experiment: str | None = None
-) -> None:
-    """Cache a seq2seq teacher's top-k distribution on every train target token (gold or its own generations)."""
-    model_ref = spec["model"]
+def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size: int, experiment: str | None) -> None:
+    """Cache a text-to-text teacher's top-k distribution on every train target token (gold or its own generations)."""
+    if spec.text is None:
+        raise SpecError("teacher_logits: a text-to-text spec needs `prompt` and `max_target_length`")
+    model_ref, text = spec.model, spec.text
     tokenizer = load_tokenizer(model_ref)
     model = load_seq2seq(model_ref).to(inference_device())
     rows, sources, targets = encoded_split(
-        data_dir, "train", spec, tokenizer, spec["max_length"], spec["max_target_length"]
+        data_dir, "train", spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
     )
-    if spec["targets"] == "generated":
-        targets = generate_ids(model, sources, spec["max_target_length"], batch_size, "generate train targets")
-    columns = topk_columns(model, sources, targets, spec["top_k"], batch_size, spec["hidden_layers"], "train top-k")
+    if spec.targets == "generated":
+        targets = generate_ids(model, sources, text.max_target_length, batch_size, "generate train targets")
+    columns = topk_columns(model, sources, targets, spec.top_k, batch_size, spec.hidden_layers, "train top-k")
     train = read_manifest(data_dir)["splits"]["train"]
+    described = spec.to_dict()
     fingerprint = {
         **{
-            key: spec[key]
+            key: described[key]
             for key in (
                 "teacher",
                 "teacher_key",
@@ -161,9 +162,9 @@ def teacher_topk(
     tokens = sum(len(ids) for ids in targets)
     log.info(
         "cached top-%d of %s for %d train rows (%d target tokens, %s targets)",
-        spec["top_k"],
-        spec["teacher"],
+        spec.top_k,
+        spec.teacher,
         len(rows),
         tokens,
-        spec["targets"],
+        spec.targets,
     )

@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.data.errors import RecordError
+from scalingdown.data.reading import Records, jsonl_records
 from scalingdown.data.records import ANSWER_LETTERS, answer_letter, field, nonempty, option_count, string, text
 from scalingdown.data.schema import COLUMNS
-from scalingdown.data.sources import Records, jsonl_records, load_splits
+from scalingdown.data.sources import load_splits
 
 _LETTERED = re.compile(r"\s*([A-Za-z])\s*\)(.*)", re.DOTALL)
 

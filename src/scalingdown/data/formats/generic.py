@@ -25,6 +25,7 @@ import pandas as pd
 
 from scalingdown.data.errors import RecordError
 from scalingdown.data.hub import file_records
+from scalingdown.data.reading import Records
 from scalingdown.data.records import (
     ANSWER_LETTERS,
     answer_letter,
@@ -38,9 +39,9 @@ from scalingdown.data.records import (
     whole,
     with_answer,
 )
-from scalingdown.data.registry import DataConfigError
 from scalingdown.data.schema import COLUMNS
-from scalingdown.data.sources import Records, load_splits
+from scalingdown.data.sources import load_splits
+from scalingdown.pipeline.loaders import DataConfigError
 
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 

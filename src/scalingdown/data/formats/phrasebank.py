@@ -13,9 +13,10 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.data.errors import DataError, RecordError
+from scalingdown.data.reading import Records, numbered_lines, read_text
 from scalingdown.data.records import field, text
 from scalingdown.data.schema import COLUMNS
-from scalingdown.data.sources import Records, load_splits, numbered_lines, read_text
+from scalingdown.data.sources import load_splits
 
 LABELS = ("negative", "neutral", "positive")
 

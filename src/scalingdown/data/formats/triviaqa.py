@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.data.errors import DataError
+from scalingdown.data.reading import Records, json_document, jsonl_records
 from scalingdown.data.records import nonempty, text, text_list, with_answer
 from scalingdown.data.schema import COLUMNS
-from scalingdown.data.sources import Records, json_document, jsonl_records, load_splits
+from scalingdown.data.sources import load_splits
 
 
 def read_file(path: Path, labels_path: Path | None) -> tuple[str, Records]:

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.data.errors import RecordError
+from scalingdown.data.reading import Records, jsonl_records
 from scalingdown.data.records import choice_index, text
 from scalingdown.data.schema import COLUMNS
-from scalingdown.data.sources import Records, attach_labels, jsonl_records, load_splits
+from scalingdown.data.sources import attach_labels, load_splits
 
 
 def read_file(path: Path, labels_path: Path | None) -> tuple[str, Records]:

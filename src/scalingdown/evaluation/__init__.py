@@ -1,0 +1,1 @@
+"""Evaluating models: batched prediction, task metrics, speed and size measurements."""

@@ -1,0 +1,83 @@
+"""Combining several teachers: weighting schemes, the mixed distillation target, agreement.
+
+A weighting returns a (rows × teachers) matrix whose rows sum to 1, so global and per-example
+schemes combine the same way: `target_i = Σ_t w_it · softmax(z_ti / T)`.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import torch
+
+from scalingdown.kd.losses import soften
+
+METHODS = ("uniform", "fixed", "validation", "confidence")
+
+
+def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """softmax(logits / T) row by row, as float64 numpy."""
+    return soften(torch.from_numpy(np.asarray(logits, np.float64)), temperature).numpy()
+
+
+def accuracy(logits_or_probs: np.ndarray, gold: np.ndarray) -> float:
+    """Share of rows whose highest column is the gold label index."""
+    return float(np.mean(np.argmax(logits_or_probs, axis=1) == gold))
+
+
+def teacher_weights(
+    method: str,
+    names: list[str],
+    logits: list[np.ndarray],
+    fixed: dict[str, float] | None = None,
+    validation_scores: list[float] | None = None,
+) -> np.ndarray:
+    """The (rows × teachers) weights of a scheme, each row summing to 1.
+
+    - `uniform`: 1/n each;
+    - `fixed`: `fixed[name]`, normalised;
+    - `validation`: each teacher's validation score (e.g. accuracy), normalised;
+    - `confidence`: per example, each teacher's top probability (at T = 1), normalised over teachers.
+    """
+    rows, count = len(logits[0]), len(names)
+    if method == "uniform":
+        shares = np.full(count, 1.0 / count)
+    elif method == "fixed":
+        if fixed is None or set(fixed) != set(names):
+            raise ValueError(f"fixed weights must name exactly the teachers {names}, got {sorted(fixed or {})}")
+        shares = _normalise(np.array([float(fixed[name]) for name in names]), "fixed weights")
+    elif method == "validation":
+        if validation_scores is None or len(validation_scores) != count:
+            raise ValueError("validation weighting needs one validation score per teacher")
+        shares = _normalise(np.array(validation_scores, dtype=np.float64), "validation scores")
+    elif method == "confidence":
+        confidence = np.stack([probabilities(matrix).max(axis=1) for matrix in logits], axis=1)
+        return confidence / confidence.sum(axis=1, keepdims=True)
+    else:
+        raise ValueError(f"unknown weighting method {method!r}; known: {', '.join(METHODS)}")
+    return np.tile(shares, (rows, 1))
+
+
+def _normalise(values: np.ndarray, what: str) -> np.ndarray:
+    total = values.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError(f"{what} {values.tolist()} do not sum to a positive number")
+    return values / total
+
+
+def mix(logits: list[np.ndarray], weights: np.ndarray, temperature: float) -> np.ndarray:
+    """The weighted mixture of the teachers' softened distributions (rows × labels)."""
+    softened = np.stack([probabilities(matrix, temperature) for matrix in logits], axis=1)  # rows × teachers × labels
+    return np.einsum("rt,rtl->rl", weights, softened)
+
+
+def agreement(names: list[str], logits: list[np.ndarray]) -> dict[str, object]:
+    """How often the teachers' top labels agree: all of them, and each pair."""
+    predictions = np.stack([np.argmax(matrix, axis=1) for matrix in logits], axis=1)
+    unanimous = float(np.mean((predictions == predictions[:, :1]).all(axis=1)))
+    pairwise = {
+        f"{names[a]} / {names[b]}": float(np.mean(predictions[:, a] == predictions[:, b]))
+        for a, b in combinations(range(len(names)), 2)
+    }
+    return {"all": unanimous, "pairwise": pairwise}

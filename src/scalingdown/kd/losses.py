@@ -1,0 +1,132 @@
+"""Knowledge-distillation losses (written here: no library provides them in this form).
+
+`loss = a·CE(gold) + b·T²·D(teacher_T ‖ student_T) + c·MSE(proj(h_student), h_teacher)`, with D the divergence
+(forward KL by default, see `scalingdown.kd.divergences`) averaged over the batch and the MSE over the mapped
+(student layer, teacher layer) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from scalingdown.kd.buckets import mean_bucket_divergence
+from scalingdown.kd.divergences import FORWARD_KL, Divergence, classification_divergence
+from scalingdown.kd.student_buckets import student_buckets
+
+
+def soften(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Teacher probabilities at temperature T: softmax(logits / T) over the last axis."""
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def classification_kd_loss(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_probs: torch.Tensor | None,
+    ce_weight: float,
+    kd_weight: float,
+    temperature: float,
+    divergence: Divergence = FORWARD_KL,
+) -> dict[str, torch.Tensor]:
+    """The loss terms of one batch: `ce`, `kl` (when teachers are given: T² · `divergence`, forward KL by
+    default, see `scalingdown.kd.divergences`) and their weighted sum `loss`."""
+    terms = {"ce": F.cross_entropy(student_logits, labels)}
+    loss = ce_weight * terms["ce"] if teacher_probs is not None else terms["ce"]
+    if teacher_probs is not None:
+        terms["kl"] = classification_divergence(student_logits, teacher_probs, temperature, divergence)
+        loss = loss + kd_weight * terms["kl"]
+    terms["loss"] = loss
+    return terms
+
+
+# -- sequence-to-sequence: token-level KD against a cached top-k teacher distribution ---------
+IGNORE_INDEX = -100
+
+
+def seq2seq_kd_terms(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    teachers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    temperature: float,
+    divergence: Divergence = FORWARD_KL,
+    teacher_weights: Sequence[float | torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """`ce` on the target tokens and, with teachers, `kl`: T² · the top-k divergence (forward KL unless
+    `divergence` says otherwise) averaged over the target tokens and over the teachers by `teacher_weights`
+    (equal by default; see `scalingdown.kd.buckets.mean_bucket_divergence`).
+
+    `teachers` holds each teacher's (top-k ids, top-k log-probabilities, tail mass), shaped
+    B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. At T = 1 one pass
+    over the vocabulary serves both terms (see `scalingdown.kd.student_buckets`).
+    """
+    logits = student_logits.flatten(0, 1)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # half precision up, float64 kept
+    flat_labels = labels.flatten()
+    weights = (flat_labels != IGNORE_INDEX).to(logits.dtype)
+    weights = weights / weights.sum().clamp_min(1.0)
+    top_ids = [ids.flatten(0, 1) for ids, _, _ in teachers]
+    if teachers and temperature == 1:  # one pass over the vocabulary serves both terms
+        student, label_logprobs = student_buckets(logits, top_ids, flat_labels.clamp_min(0))
+    else:
+        label_logprobs = F.log_softmax(logits, dim=-1).gather(-1, flat_labels.clamp_min(0)[:, None])[:, 0]
+        student, _ = student_buckets(logits / temperature, top_ids) if teachers else ([], None)
+    terms = {"ce": -(label_logprobs * weights).sum()}
+    if teachers:
+        vocab = logits.shape[-1]
+        kd = mean_bucket_divergence(student, teachers, weights, vocab, temperature, divergence, teacher_weights)
+        terms["kl"] = temperature**2 * kd
+    return terms
+
+
+def topk_kl(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    topk_ids: torch.Tensor,
+    topk_logprobs: torch.Tensor,
+    tail_mass: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """T² · KL(teacher_T ‖ student_T) per target token over k + 1 buckets (see `scalingdown.kd.buckets`), averaged over
+    the target tokens (label ≠ -100). Shapes: logits B × T × V, labels and tail B × T, top-k B × T × k."""
+    return seq2seq_kd_terms(student_logits, labels, [(topk_ids, topk_logprobs, tail_mass)], temperature)["kl"]
+
+
+def token_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the gold target tokens (positions labelled -100 ignored), averaged over tokens."""
+    return seq2seq_kd_terms(student_logits, labels, [], 1.0)["ce"]
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `hidden` (B × L × d) over the positions where `mask` (B × L) is true."""
+    weights = mask.to(hidden.dtype)[..., None]
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+class HiddenProjections(torch.nn.ModuleList):
+    """One map per (student layer, teacher layer) pair: a learned linear projection where the
+    widths differ (or everywhere, with `always_linear`), else the identity. Trained with the
+    student, never saved with it."""
+
+    def __init__(self, student_width: int, teacher_widths: Sequence[int], always_linear: bool = False) -> None:
+        super().__init__(
+            torch.nn.Linear(student_width, width) if always_linear or width != student_width else torch.nn.Identity()
+            for width in teacher_widths
+        )
+
+
+def hidden_mse(
+    student_states: Sequence[torch.Tensor],
+    teacher_states: Sequence[torch.Tensor],
+    projections: Sequence[torch.nn.Module],
+) -> torch.Tensor:
+    """Mean over pairs of MSE(proj_k(h_student_k), h_teacher_k) (each MSE averaged over rows and width)."""
+    if not (len(student_states) == len(teacher_states) == len(projections)) or not projections:
+        raise ValueError("hidden_mse needs one student state, one teacher state and one projection per pair")
+    losses = [
+        F.mse_loss(project(student.float()), teacher.float())
+        for student, teacher, project in zip(student_states, teacher_states, projections)
+    ]
+    return torch.stack(losses).mean()

@@ -1,0 +1,1 @@
+"""Models from references: loading (the Hugging Face Auto classes, tiny built-in architectures) and selecting layers."""

@@ -1,0 +1,119 @@
+"""Every path the workflow writes, in one place: the rules use these functions with wildcard names
+(`data_dir("{data_key}")` is the rule's output pattern), the plan with real keys.
+
+Shared artefacts live under `results/cache/` and carry a hash of what determines them in their name, so
+that experiments share them; an experiment's own outputs live under `results/<experiment>/`.
+Standard library only: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+RESULTS = "results"
+CACHE = f"{RESULTS}/cache"
+
+# Bump a number when the code that produces that artefact changes what it writes: the new value changes
+# every path of that kind, so old caches are never reused by mistake.
+FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1}
+
+# The report's files: output name in the rule -> file name in the report folder.
+REPORT_FILES = {
+    "metrics": "metrics.csv",
+    "markdown": "report.md",
+    "html": "report.html",
+    "reproducibility": "reproducibility.json",
+    "training_curves": "training_curves.png",
+    "validation_curves": "validation_curves.png",
+    "score_latency": "score_latency.png",
+    "confusion_matrices": "confusion_matrices.png",
+}
+
+
+# -- shared artefacts (results/cache) ---------------------------------------------------------------------------
+def data_dir(data_key: str) -> str:
+    """A task's prepared splits (Parquet) and manifest."""
+    return f"{CACHE}/data/{data_key}"
+
+
+def teacher_dir(teacher_key: str) -> str:
+    """A fine-tuned teacher: `model/`, `history.json` and, while it trains, `checkpoints/`."""
+    return f"{CACHE}/teachers/{teacher_key}"
+
+
+def teacher_model(teacher_key: str) -> str:
+    return f"{teacher_dir(teacher_key)}/model"
+
+
+def teacher_history(teacher_key: str) -> str:
+    return f"{teacher_dir(teacher_key)}/history.json"
+
+
+def teacher_checkpoints(teacher_key: str) -> str:
+    """Resumable training state; deliberately not a declared output (Snakemake deletes those)."""
+    return f"{teacher_dir(teacher_key)}/checkpoints"
+
+
+def logits_file(logits_key: str) -> str:
+    """A teacher's logit cache (one Parquet file with its fingerprint)."""
+    return f"{CACHE}/logits/{logits_key}-f{FORMAT_VERSIONS['logits']}.parquet"
+
+
+def student_init_dir(init_key: str) -> str:
+    """A student's starting weights, shared by every student (of any experiment) with the same init."""
+    return f"{CACHE}/student-init/{init_key}"
+
+
+# -- an experiment's own outputs (results/<experiment>) --------------------------------------------------------
+# The rules' `{task}` wildcard: a task's folder under the experiment root (see `task_folder`).
+TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/seed-[0-9]+)?"
+
+
+def experiment_root(experiment: str) -> str:
+    return f"{RESULTS}/{experiment}"
+
+
+def task_folder(task: str, seed: int | None = None) -> str:
+    """Where one task's students and evaluations live under the experiment root: `<task>`, or `<task>/seed-<seed>`
+    when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions below is this."""
+    return task if seed is None else f"{task}/seed-{seed}"
+
+
+def student_dir(root: str, task: str, student: str) -> str:
+    """A trained student: `model/`, `history.json` and, while it trains, `checkpoints/`."""
+    return f"{root}/{task}/students/{student}"
+
+
+def student_model(root: str, task: str, student: str) -> str:
+    return f"{student_dir(root, task, student)}/model"
+
+
+def student_history(root: str, task: str, student: str) -> str:
+    return f"{student_dir(root, task, student)}/history.json"
+
+
+def student_checkpoints(root: str, task: str, student: str) -> str:
+    """Resumable training state; deliberately not a declared output (Snakemake deletes those)."""
+    return f"{student_dir(root, task, student)}/checkpoints"
+
+
+def eval_file(root: str, task: str, kind: str, name: str) -> str:
+    """One model's evaluation record; `kind` is `teacher` or `student`."""
+    return f"{root}/{task}/eval/{kind}.{name}.json"
+
+
+def ensemble_file(root: str, task: str) -> str:
+    """Teacher agreement and ensemble scores of a task (from the cached test logits)."""
+    return f"{root}/{task}/eval/ensemble.json"
+
+
+def report_dir(root: str) -> str:
+    return f"{root}/report"
+
+
+def report_file(root: str, name: str) -> str:
+    """A report file by its output name (a key of `REPORT_FILES`)."""
+    return f"{report_dir(root)}/{REPORT_FILES[name]}"
+
+
+def log_file(root: str, stage: str, name: str) -> str:
+    """The log of one job of `stage` (its rule's `log:`)."""
+    return f"{root}/logs/{stage}/{name}.log"

@@ -1,0 +1,377 @@
+"""The experiment plan: its tasks, teachers and students, the keys of the shared artefacts they use, and the
+lookups the rules make by wildcard.
+
+Shared artefacts (prepared data, fine-tuned teachers, teacher logits, student initialisations) are named by a
+hash of everything that determines them (`pipeline.keys`), so experiments that share a teacher and a dataset
+share one cache and a student setting never reaches a teacher's path. The stage specs are built from the plan
+by `pipeline.stage_specs`; the paths come from `pipeline.paths`.
+
+Each task is planned once per seed (`pipeline.seeds`): `Plan.tasks` is keyed by the task's folder (`<task>`, or
+`<task>/seed-<seed>` when the config lists `seeds`), which is also the value of the rules' `{task}` wildcard, and
+the `task` of a teacher or student plan is that folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from scalingdown.pipeline import keys, paths
+from scalingdown.pipeline.canonical import canonical
+from scalingdown.pipeline.config import hidden_pairs
+from scalingdown.pipeline.errors import UnknownKey
+from scalingdown.pipeline.launch import launcher_prefix
+from scalingdown.pipeline.seeds import experiment_seeds, seed_folders, with_default_seed
+from scalingdown.pipeline.tasks import is_seq2seq
+from scalingdown.pipeline.twins import gold_twin
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TeacherPlan:
+    """One teacher of one task (at one seed): its config, the key of its (fine-tuned) model and of its logit cache.
+
+    `logits_key` also depends on what the cache holds beyond the logits: for classification the hidden states
+    (0 = embeddings) some student of this teacher maps to (`hidden_layers`); for text-to-text tasks the cache
+    settings (top_k, targets, hidden layers). Changing those recomputes the cache but never re-fine-tunes.
+    """
+
+    task: str
+    name: str
+    key: str
+    spec: dict[str, Any]
+    logits_key: str
+    hidden_layers: tuple[int, ...] = ()
+
+    @property
+    def finetuned(self) -> bool:
+        return self.spec["finetune"] is not False
+
+    @property
+    def model_dir(self) -> str:
+        return paths.teacher_model(self.key)
+
+    @property
+    def history(self) -> str:
+        return paths.teacher_history(self.key)
+
+    @property
+    def logits(self) -> str:
+        return paths.logits_file(self.logits_key)
+
+    @property
+    def model_ref(self) -> str:
+        """What downstream stages load: the fine-tuned directory, or the configured model."""
+        return self.model_dir if self.finetuned else str(self.spec["model"])
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        """The model's label names mapped to the task's (`labels` of the teacher; empty = by name)."""
+        return dict(self.spec.get("labels") or {})
+
+
+@dataclass(frozen=True)
+class StudentPlan:
+    """One student of one task (at one seed): how it is initialised and trained, and where it lands.
+
+    `baseline` is its gold-only twin (`pipeline.twins`), the student the report compares it with seed by seed.
+    """
+
+    task: str
+    name: str
+    spec: dict[str, Any]
+    teachers: tuple[TeacherPlan, ...]
+    root: str
+    init_key: str
+    baseline: str | None = None
+
+    @property
+    def init_student(self) -> str | None:
+        """The student whose trained model this one starts from (multi-stage chains), if any."""
+        init = self.spec["init"]
+        return str(init["student"]) if init["method"] == "student" else None
+
+    @property
+    def init_dir(self) -> str:
+        """Initial weights: another student's trained model (chains), else the shared init directory of every
+        student (of any experiment) with the same init spec."""
+        if self.init_student:
+            return paths.student_model(self.root, self.task, self.init_student)
+        return paths.student_init_dir(self.init_key)
+
+    @property
+    def model_dir(self) -> str:
+        return paths.student_model(self.root, self.task, self.name)
+
+    @property
+    def history(self) -> str:
+        return paths.student_history(self.root, self.task, self.name)
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.spec["train"])
+
+    @property
+    def online(self) -> bool:
+        """Whether the teachers run inside the training loop instead of being read from their logit caches."""
+        return bool(self.teachers) and self.spec["teacher_mode"] == "online"
+
+    @property
+    def evaluated_dir(self) -> str:
+        return self.model_dir if self.trained else self.init_dir
+
+    @property
+    def role(self) -> str:
+        """The row label in the report, derived from the config."""
+        if not self.trained:
+            return "student (untrained)"
+        start = f", starting from {self.init_student}" if self.init_student else ""
+        if not self.teachers:
+            return f"student (gold labels only{start})"
+        online = ", online" if self.online else ""
+        hidden = ", hidden-layer MSE" if self.spec["loss"]["hidden"] > 0 else ""
+        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{hidden}{online}{start})"
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One task at one seed: its prepared data and the teachers and students trained on it.
+
+    `name` is the task's name in the config; `folder` is where its outputs live in the experiment (the rules'
+    `{task}` wildcard, `paths.task_folder`).
+    """
+
+    name: str
+    spec: dict[str, Any]
+    data_key: str
+    seed: int
+    folder: str
+    teachers: dict[str, TeacherPlan] = field(default_factory=dict)
+    students: dict[str, StudentPlan] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return str(self.spec["type"])
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.spec.get("labels")
+
+    @property
+    def data_dir(self) -> str:
+        return paths.data_dir(self.data_key)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What one file the report reads belongs to: a task at one seed, a kind (`teacher`, `student`, `ensemble`)
+    and the model's name (empty for an ensemble record)."""
+
+    task: TaskPlan
+    kind: str
+    name: str
+
+
+class Plan:
+    """What one experiment runs and where everything lands, from its validated config."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config: dict[str, Any] = with_default_seed(canonical(config))
+        self.experiment: str = self.config["experiment"]
+        self.seeds = experiment_seeds(self.config)
+        self.threads: int = self.config["threads"]
+        self.root = paths.experiment_root(self.experiment)
+        folders = seed_folders(self.config)
+        self.tasks: dict[str, TaskPlan] = {}
+        for name, spec in self.config["tasks"].items():
+            for seed in self.seeds:
+                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None))
+                self.tasks[task.folder] = task
+        self._by_data_key = {task.data_key: task for task in self.tasks.values()}
+        self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
+        self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
+        self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
+
+    # -- construction ---------------------------------------------------------------------------------------------
+    def _plan_task(self, name: str, spec: dict[str, Any], seed: int, folder: str) -> TaskPlan:
+        task = TaskPlan(name=name, spec=spec, data_key=keys.data_key(name, spec, seed), seed=seed, folder=folder)
+        mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
+        for student in spec["students"].values():
+            for _, teacher_name, teacher_layer in hidden_pairs(student["loss"]):
+                mapped_layers[teacher_name].add(teacher_layer)
+        for teacher_name, teacher in spec["teachers"].items():
+            key = keys.teacher_key(name, teacher_name, spec, teacher, task.data_key, seed, self.launch_spec)
+            layers = tuple(sorted(mapped_layers[teacher_name]))
+            task.teachers[teacher_name] = TeacherPlan(
+                task=folder,
+                name=teacher_name,
+                key=key,
+                spec=teacher,
+                logits_key=keys.logits_key(key, spec, teacher, layers),
+                hidden_layers=layers,
+            )
+        for student_name, student in spec["students"].items():
+            task.students[student_name] = StudentPlan(
+                task=folder,
+                name=student_name,
+                spec=student,
+                teachers=tuple(task.teachers[t] for t in student["teachers"]),
+                root=self.root,
+                init_key=keys.init_key(name, spec, student, seed),
+                baseline=gold_twin(spec["students"], student_name),
+            )
+        return task
+
+    # -- lookups by wildcard -------------------------------------------------------------------------------------
+    def _lookup(self, index: Mapping[str, T], key: str, what: str) -> T:
+        if key not in index:
+            known = ", ".join(sorted(index)) or "none"
+            raise UnknownKey(f"experiment {self.experiment!r} has no {what} {key!r} (known: {known})")
+        return index[key]
+
+    def task(self, name: str) -> TaskPlan:
+        return self._lookup(self.tasks, name, "task")
+
+    def task_by_data_key(self, data_key: str) -> TaskPlan:
+        return self._lookup(self._by_data_key, data_key, "prepared data")
+
+    def teacher_by_key(self, key: str) -> TeacherPlan:
+        return self._lookup(self._by_teacher_key, key, "teacher")
+
+    def teacher_by_logits_key(self, logits_key: str) -> TeacherPlan:
+        return self._lookup(self._by_logits_key, logits_key, "teacher logit cache")
+
+    def student_by_init_key(self, init_key: str) -> StudentPlan:
+        return self._lookup(self._by_init_key, init_key, "student initialisation")
+
+    def student(self, task: str, name: str) -> StudentPlan:
+        return self._lookup(self.task(task).students, name, f"student of task {task!r}")
+
+    def teacher(self, task: str, name: str) -> TeacherPlan:
+        return self._lookup(self.task(task).teachers, name, f"teacher of task {task!r}")
+
+    def data_files(self, data_key: str) -> list[str]:
+        """Input files of a task's loader (see `config.data_file_options`), sorted and without repeats."""
+        from scalingdown.pipeline.config import data_file_options
+
+        options = self.task_by_data_key(data_key).spec["data"].get("options", {})
+        return sorted({path for _, path in data_file_options(options)})
+
+    def evaluated_model(self, task: str, kind: str, name: str) -> str:
+        """The directory (or model reference) that `evaluate` loads."""
+        if kind == "teacher":
+            return self.teacher(task, name).model_ref
+        return self.student(task, name).evaluated_dir
+
+    # -- what the report reads ------------------------------------------------------------------------------------
+    def eval_files(self) -> list[str]:
+        """Every evaluation the report needs: all teachers and all students of all tasks (and seeds)."""
+        files = []
+        for task in self.tasks.values():
+            files += [paths.eval_file(self.root, task.folder, "teacher", t) for t in task.teachers]
+            files += [paths.eval_file(self.root, task.folder, "student", s) for s in task.students]
+        return files
+
+    def ensemble_files(self) -> list[str]:
+        """One ensemble record per classification task (and seed) with at least two teachers."""
+        return [
+            paths.ensemble_file(self.root, task.folder)
+            for task in self.tasks.values()
+            if len(task.teachers) >= 2 and not is_seq2seq(task.type)
+        ]
+
+    def histories(self) -> list[str]:
+        """Training logs the report plots: every fine-tuned teacher and every trained student."""
+        files = []
+        for task in self.tasks.values():
+            files += [t.history for t in task.teachers.values() if t.finetuned]
+            files += [s.history for s in task.students.values() if s.trained]
+        return files
+
+    def report_inputs(self) -> dict[str, ReportInput]:
+        """What each file the report reads belongs to: evaluations, training histories and ensemble records, by
+        path. The report tells seeds apart with it (a teacher's history lives under its cache key)."""
+        found: dict[str, ReportInput] = {}
+        for task in self.tasks.values():
+            for kind, members in (("teacher", task.teachers), ("student", task.students)):
+                for name in members:
+                    found[paths.eval_file(self.root, task.folder, kind, name)] = ReportInput(task, kind, name)
+            for teacher in task.teachers.values():
+                if teacher.finetuned:
+                    found[teacher.history] = ReportInput(task, "teacher", teacher.name)
+            for student in task.students.values():
+                if student.trained:
+                    found[student.history] = ReportInput(task, "student", student.name)
+            found[paths.ensemble_file(self.root, task.folder)] = ReportInput(task, "ensemble", "")
+        return found
+
+    def twins(self) -> dict[tuple[str, str], str]:
+        """(task name, distilled student) → its gold-only twin, for every student that has one."""
+        return {
+            (task.name, student.name): student.baseline
+            for task in self.tasks.values()
+            for student in task.students.values()
+            if student.baseline
+        }
+
+    def cached_artefacts(self) -> list[str]:
+        """The shared artefacts under `results/cache/` this experiment's models were built from.
+
+        The report tells, from each one's provenance record, which were built for this experiment and which
+        were reused from another one.
+        """
+        found: list[str] = []
+        for task in self.tasks.values():
+            found.append(task.data_dir)
+            found += [t.model_dir for t in task.teachers.values() if t.finetuned]
+            for student in task.students.values():
+                found.append(student.init_dir)
+                if student.trained:
+                    found += self.distill_logits(task.folder, student.name)
+        return list(dict.fromkeys(found))
+
+    def distill_logits(self, task: str, student: str) -> list[str]:
+        """The logit caches a student's `distill` reads (none when its teachers run online)."""
+        plan = self.student(task, student)
+        return [] if plan.online else [t.logits for t in plan.teachers]
+
+    def distill_teacher_models(self, task: str, student: str) -> list[str]:
+        """The local teacher directories an online `distill` loads (none in cached mode)."""
+        plan = self.student(task, student)
+        return [d for t in plan.teachers for d in local_model(t.model_ref)] if plan.online else []
+
+    def log(self, stage: str, name: str) -> str:
+        return paths.log_file(self.root, stage, name)
+
+    # -- how jobs run: cluster resources and the training launcher ----------------------------------------------
+    def resources(self, stage: str) -> dict[str, Any]:
+        """A heavy stage's job resources (`gpu`, `mem_mb`, `runtime`, `cpus_per_gpu`, `gpu_model`)."""
+        return dict(self.config["resources"][stage])
+
+    def processes(self, stage: str) -> int:
+        """Training processes of one job of `stage`: `distributed.processes`, or one per GPU."""
+        wanted = self.config["distributed"]["processes"]
+        if wanted == "gpus":
+            return max(1, int(self.config["resources"][stage]["gpu"]))
+        return int(wanted)
+
+    def launch_spec(self, stage: str) -> dict[str, Any]:
+        """The launch settings that change a trained model: processes (the global batch) and DeepSpeed."""
+        return {"processes": self.processes(stage), "deepspeed": self.config["distributed"]["deepspeed"]}
+
+    def launcher(self, stage: str) -> str:
+        """The command prefix a training rule runs `scalingdown` with (see `pipeline.launch`)."""
+        launch = self.launch_spec(stage)
+        return launcher_prefix(launch["processes"], deepspeed=launch["deepspeed"] is not None)
+
+    def deepspeed_config(self) -> list[str]:
+        """The DeepSpeed config file as a training rule's input (`[]` without DeepSpeed)."""
+        path = self.config["distributed"]["deepspeed"]
+        return [path] if path else []
+
+
+def local_model(ref: str) -> list[str]:
+    """A model reference as rule input: `[directory]` for a local directory, `[]` for hub/package/tiny."""
+    return [ref] if ":" not in ref else []

@@ -1,0 +1,216 @@
+"""Building each stage's typed spec from the plan: what a job of that stage needs, and nothing more.
+
+The rules pass `spec.to_json()` as the `spec` param, so a job reruns exactly when its spec changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from scalingdown.pipeline import paths
+from scalingdown.pipeline.config import cache_settings, finetune_settings, seq2seq_setting
+from scalingdown.pipeline.errors import UnknownKey
+from scalingdown.pipeline.specs import (
+    BenchmarkSettings,
+    DataSpec,
+    DistillSpec,
+    DistillTeacher,
+    EnsembleSpec,
+    EvaluateSpec,
+    FinetuneSpec,
+    InitSettings,
+    InitSpec,
+    LogitsSpec,
+    LossSpec,
+    PrepareSpec,
+    ReportSpec,
+    TeacherName,
+    TextTask,
+    TopkLogitsSpec,
+    TrainingSpec,
+    WeightingSpec,
+)
+from scalingdown.pipeline.tasks import is_seq2seq, prompt_for
+
+if TYPE_CHECKING:
+    from scalingdown.pipeline.plan import Plan, TeacherPlan
+
+
+def text_task(task: Mapping[str, Any], member: Mapping[str, Any]) -> TextTask | None:
+    """The prompt and target length of a text-to-text task's teacher or student (None for classification)."""
+    if not is_seq2seq(task["type"]):
+        return None
+    return TextTask(
+        prompt=prompt_for(task["type"], task.get("prompt")),
+        max_target_length=seq2seq_setting(member, "max_target_length"),
+    )
+
+
+def remote_code(*members: Mapping[str, Any]) -> bool:
+    """Whether a stage loads a model whose config turns `trust_remote_code` on."""
+    return any(member.get("trust_remote_code") for member in members)
+
+
+def prepare_spec(task_name: str, task: Mapping[str, Any], seed: int) -> PrepareSpec:
+    data = task["data"]
+    return PrepareSpec(
+        task=task_name,
+        type=task["type"],
+        labels=task.get("labels"),
+        data=DataSpec.from_dict(data, f"tasks.{task_name}.data"),
+        seed=seed,
+        format=paths.FORMAT_VERSIONS["data"],
+    )
+
+
+def init_spec(task: Mapping[str, Any], student: Mapping[str, Any], seed: int) -> InitSpec:
+    return InitSpec(
+        type=task["type"],
+        model=student["model"],
+        init=InitSettings.from_dict(student["init"]),
+        labels=task.get("labels"),
+        seed=seed,
+        format=paths.FORMAT_VERSIONS["student"],
+        trust_remote_code=remote_code(student),
+    )
+
+
+def training_spec(settings: Mapping[str, Any], launch: Mapping[str, Any], seed: int | None = None) -> TrainingSpec:
+    """A training spec from the config's training settings and the launch settings; `seed` fills an unset seed."""
+    merged = {**({"seed": seed} if seed is not None else {}), **settings, **launch}
+    return TrainingSpec.from_dict(merged, "training")
+
+
+class StageSpecs:
+    """Every stage's spec, by the wildcard values of its rule."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def prepare(self, data_key: str) -> PrepareSpec:
+        task = self.plan.task_by_data_key(data_key)
+        return prepare_spec(task.name, task.spec, task.seed)
+
+    def finetune(self, teacher_key: str) -> FinetuneSpec:
+        teacher = self.plan.teacher_by_key(teacher_key)
+        task = self.plan.task(teacher.task)
+        settings = finetune_settings(teacher.spec["finetune"])
+        if isinstance(settings, bool):
+            raise UnknownKey(f"teacher {teacher.name!r} of task {task.name!r} is not fine-tuned (finetune: false)")
+        settings = dict(settings)
+        method, lora = settings.pop("method"), settings.pop("lora", None)
+        return FinetuneSpec(
+            type=task.type,
+            teacher=teacher.name,
+            model=teacher.spec["model"],
+            max_length=teacher.spec["max_length"],
+            training=training_spec(settings, self.plan.launch_spec("finetune_teacher")),
+            method=method,
+            lora=lora,
+            label_map=teacher.label_map,
+            labels=task.labels,
+            seed=task.seed,
+            text=text_task(task.spec, teacher.spec),
+            trust_remote_code=remote_code(teacher.spec),
+        )
+
+    def logits(self, logits_key: str) -> LogitsSpec | TopkLogitsSpec:
+        teacher = self.plan.teacher_by_logits_key(logits_key)
+        task = self.plan.task(teacher.task)
+        common = {
+            "type": task.type,
+            "teacher": teacher.name,
+            "teacher_key": teacher.key,
+            "model": teacher.model_ref,
+            "max_length": teacher.spec["max_length"],
+            "label_map": teacher.label_map,
+            "labels": task.labels,
+            "trust_remote_code": remote_code(teacher.spec),
+        }
+        if is_seq2seq(task.type):
+            settings = cache_settings(teacher.spec)
+            return TopkLogitsSpec(
+                **common,
+                logits_key=teacher.logits_key,
+                top_k=settings["top_k"],
+                targets=settings["targets"],
+                hidden_layers=settings["hidden_layers"],
+                text=text_task(task.spec, teacher.spec),
+            )
+        return LogitsSpec(**common, hidden_layers=list(teacher.hidden_layers))
+
+    def init(self, init_key: str) -> InitSpec:
+        student = self.plan.student_by_init_key(init_key)
+        task = self.plan.task(student.task)
+        return init_spec(task.spec, student.spec, task.seed)
+
+    def distill(self, task_name: str, student_name: str) -> DistillSpec:
+        student = self.plan.student(task_name, student_name)
+        task = self.plan.task(task_name)
+        online = student.online
+        return DistillSpec(
+            type=task.type,
+            student=student.name,
+            max_length=student.spec["max_length"],
+            training=training_spec(student.spec["training"], self.plan.launch_spec("distill"), task.seed),
+            loss=LossSpec.from_dict(student.spec["loss"], "loss"),
+            teacher_mode="online" if online else "cached",
+            weighting=WeightingSpec.from_dict(student.spec["weighting"], "weighting"),
+            teachers=[self._distill_teacher(teacher, task.type, online) for teacher in student.teachers],
+            labels=task.labels,
+            text=text_task(task.spec, student.spec),
+            trust_remote_code=remote_code(student.spec, *(t.spec for t in student.teachers if online)),
+        )
+
+    @staticmethod
+    def _distill_teacher(teacher: TeacherPlan, task_type: str, online: bool) -> DistillTeacher:
+        """A teacher as `distill` sees it: its key, model and max length (what its cache must match; what online
+        mode loads), in online mode its label map, and for a text-to-text task its cache settings."""
+        seq2seq = cache_settings(teacher.spec) if is_seq2seq(task_type) else {}
+        return DistillTeacher(
+            name=teacher.name,
+            key=teacher.key,
+            model=teacher.model_ref,
+            max_length=teacher.spec["max_length"],
+            label_map=teacher.label_map if online else None,
+            logits_key=teacher.logits_key if seq2seq else None,
+            top_k=seq2seq.get("top_k"),
+            targets=seq2seq.get("targets"),
+            hidden_layers=seq2seq.get("hidden_layers"),
+        )
+
+    def ensemble(self, task_name: str) -> EnsembleSpec:
+        task = self.plan.task(task_name)
+        return EnsembleSpec(
+            task=task.name,
+            labels=task.labels,
+            teachers=[TeacherName(name=t.name, key=t.key) for t in task.teachers.values()],
+        )
+
+    def evaluate(self, task_name: str, kind: str, name: str) -> EvaluateSpec:
+        task = self.plan.task(task_name)
+        if kind == "teacher":
+            teacher = self.plan.teacher(task_name, name)
+            model, role, member, label_map = teacher.key, "teacher", teacher.spec, teacher.label_map
+        else:
+            student = self.plan.student(task_name, name)
+            model, role, member, label_map = name, student.role, student.spec, {}
+        return EvaluateSpec(
+            type=task.type,
+            task=task.name,
+            kind=kind,
+            name=name,
+            model=model,
+            role=role,
+            max_length=member["max_length"],
+            labels=task.labels,
+            benchmark=BenchmarkSettings.from_dict(self.plan.config["benchmark"], "benchmark"),
+            threads=self.plan.threads,
+            label_map=label_map,
+            text=text_task(task.spec, member),
+            trust_remote_code=remote_code(member),
+        )
+
+    def report(self) -> ReportSpec:
+        return ReportSpec(experiment=self.plan.experiment, config=self.plan.config)

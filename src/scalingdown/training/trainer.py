@@ -1,0 +1,408 @@
+"""Training with the Hugging Face Trainer; the only change is the loss (see `KDTrainer`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from scalingdown.pipeline.atomic import (
+    ForeignOutput,
+    atomic_path,
+    check_replaceable,
+    read_json_or_none,
+    write_json,
+    write_text,
+)
+from scalingdown.pipeline.canonical import canonical_json
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.launch import launcher_prefix
+from scalingdown.pipeline.provenance import write_provenance
+from scalingdown.pipeline.specs import TrainingSpec
+from scalingdown.training.checkpoints import first_usable
+
+log = logging.getLogger(__name__)
+
+# loss_fn(model outputs, targets, model inputs) -> named loss terms, including the total `loss`.
+LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+# Batch entries that are targets of the loss, not inputs of the model (and any key starting with
+# `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a seq2seq teacher's top-k rows). `row_index` is
+# each example's position in the training split (used by online teachers, and recorded to show
+# which rows each process trained on).
+TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask")
+
+
+def is_target_key(key: str) -> bool:
+    """Whether a batch entry feeds the loss rather than the model."""
+    return key in TARGET_KEYS or key.startswith("teacher_")
+
+
+SPEC_FILE = "training-spec.json"
+# Written last into a checkpoint by the Trainer: a checkpoint without it was cut short by a kill.
+CHECKPOINT_COMPLETE = "trainer_state.json"
+
+
+class NonFiniteLoss(UserError, FloatingPointError):
+    """The loss became NaN or infinite; the message names the step and every loss term."""
+
+
+class KDTrainer(Trainer):
+    """A Trainer whose `compute_loss` asks `loss_fn` for named terms and logs each one.
+
+    With `output_hidden_states`, training steps also return every layer's hidden states.
+    """
+
+    loss_is_scaled_for_ga = False  # loss_fn returns per-batch means
+
+    def __init__(self, *args: Any, loss_fn: LossFn, output_hidden_states: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_fn = loss_fn
+        self.output_hidden_states = output_hidden_states
+        self.model_accepts_loss_kwargs = False
+        self._term_sums: dict[str, float] = defaultdict(float)
+        self._term_batches = 0
+        self.rows_trained: set[int] = set()
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        targets = {key: inputs.pop(key) for key in list(inputs) if is_target_key(key)}
+        if self.output_hidden_states and model.training:
+            outputs = model(**inputs, output_hidden_states=True)
+        else:
+            outputs = model(**inputs)
+        terms = self.loss_fn(outputs, targets, inputs)
+        loss = terms["loss"]
+        if not torch.isfinite(loss):
+            values = ", ".join(f"{name}={value.item():.6g}" for name, value in terms.items())
+            raise NonFiniteLoss(f"non-finite loss at step {self.state.global_step}: {values}")
+        if model.training:
+            for name, value in terms.items():
+                self._term_sums[name] += float(value.detach())
+            self._term_batches += 1
+            if "row_index" in targets:
+                self.rows_trained.update(int(row) for row in targets["row_index"].tolist())
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._term_batches:
+            for name, total in self._term_sums.items():
+                if name != "loss":
+                    logs[f"loss_{name}"] = total / self._term_batches
+            self._term_sums.clear()
+            self._term_batches = 0
+        super().log(logs, start_time)
+
+
+def tokenize_frame(
+    frame: Any, tokenizer: Any, max_length: int, extra: dict[str, list[Any]] | None = None
+) -> tuple[Dataset, int]:
+    """Tokenize the `text` column into a `datasets.Dataset`; returns it and how many texts were truncated."""
+    texts = frame["text"].tolist()
+    full_lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    truncated = sum(length > max_length for length in full_lengths)
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)
+    columns: dict[str, list[Any]] = dict(encoded.items())
+    columns.update(extra or {})
+    return Dataset.from_dict(columns), truncated
+
+
+def classification_metrics(eval_prediction: Any) -> dict[str, float]:
+    """Validation accuracy and macro-F1 during training."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, labels = eval_prediction.predictions, eval_prediction.label_ids
+    predicted = np.argmax(logits, axis=-1)
+    return {"accuracy": accuracy_score(labels, predicted), "f1_macro": f1_score(labels, predicted, average="macro")}
+
+
+def mixed_precision(precision: str) -> dict[str, bool]:
+    """TrainingArguments' `bf16` / `fp16` flags for `precision` on this machine.
+
+    `auto` is bf16 on a CUDA GPU that supports it, fp16 on other CUDA GPUs, fp32 on CPU. An
+    explicit choice the device cannot run is a `UserError`.
+    """
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+    if precision == "fp16" and not cuda:
+        raise UserError("training precision fp16 needs a CUDA GPU and this job has none (use auto, bf16 or fp32)")
+    if precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise UserError("training precision bf16 is not supported by this GPU (use auto, fp16 or fp32)")
+    log.info("training precision: %s on %s", precision, "cuda" if cuda else "cpu")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def training_arguments(training: TrainingSpec, checkpoints: Path, evaluate: bool) -> TrainingArguments:
+    """Trainer arguments from a training spec (see the `training` schema in the config).
+
+    `checkpoint_steps` saves a resumable checkpoint every N steps (else once per epoch);
+    `deepspeed` is a DeepSpeed config file; `precision` is resolved by `mixed_precision`.
+    """
+    if training.seed is None:
+        raise ValueError("the training spec has no seed (the plan sets one)")
+    seed, checkpoint_steps = training.seed, training.checkpoint_steps
+    saving = (
+        {"save_strategy": "steps", "save_steps": int(checkpoint_steps)}
+        if checkpoint_steps
+        else {"save_strategy": "epoch"}
+    )
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=float(training.epochs),
+        learning_rate=float(training.learning_rate),
+        per_device_train_batch_size=training.batch_size,
+        per_device_eval_batch_size=max(64, training.batch_size),
+        gradient_accumulation_steps=training.gradient_accumulation_steps,
+        weight_decay=float(training.weight_decay),
+        warmup_steps=float(training.warmup_ratio),
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=training.eval_steps,
+        logging_strategy="steps",
+        logging_steps=training.logging_steps,
+        **saving,
+        save_total_limit=1,
+        deepspeed=training.deepspeed,
+        use_cpu=not torch.cuda.is_available(),
+        **mixed_precision(training.precision),
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length" if training.group_by_length else "random",
+        dataloader_pin_memory=False,
+        disable_tqdm=False,
+    )
+
+
+def _checkpoint_step(path: Path) -> int:
+    return int(path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-"))
+
+
+def _is_complete(checkpoint: Path) -> bool:
+    """Whether the Trainer finished writing `checkpoint`: its last file is there and whole."""
+    try:
+        json.loads((checkpoint / CHECKPOINT_COMPLETE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _complete_checkpoints(checkpoints: Path) -> list[Path]:
+    return [
+        path
+        for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit() and _is_complete(path)
+    ]
+
+
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint the Trainer finished writing (a kill can cut the newest one short)."""
+    return max(_complete_checkpoints(checkpoints), key=_checkpoint_step, default=None)
+
+
+def _check_checkpoint_dir(checkpoints: Path) -> None:
+    """Refuse to clear a `--checkpoints` directory that ScalingDown did not make (it holds no spec file)."""
+    if checkpoints.is_dir() and any(checkpoints.iterdir()) and not (checkpoints / SPEC_FILE).is_file():
+        raise ForeignOutput(
+            f"{checkpoints}: already exists and holds no {SPEC_FILE}, so it is not a checkpoint directory of a "
+            "training stage; it is left as it is (move it away or choose another --checkpoints path)"
+        )
+    if checkpoints.exists() and not checkpoints.is_dir():
+        raise ForeignOutput(f"{checkpoints}: already exists and is not a directory (choose another --checkpoints)")
+
+
+def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process: bool) -> str | None:
+    """The last complete checkpoint when it was made by this same spec; otherwise start clean.
+
+    Only the main process changes the directory (it runs first); the others only read it.
+    """
+    _check_checkpoint_dir(checkpoints)
+    spec_file = checkpoints / SPEC_FILE
+    if spec_file.is_file() and spec_file.read_text(encoding="utf-8") == canonical_json(spec):
+        complete = _complete_checkpoints(checkpoints)
+        if main_process:
+            for partial in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+                if partial.is_dir() and partial not in complete:
+                    log.warning("removing %s: it was cut short before it was complete", partial)
+                    shutil.rmtree(partial)
+        last = first_usable(checkpoints, complete, main_process)
+        if last:
+            log.info("resuming from step %d (%s)", _checkpoint_step(last), last)
+            return str(last)
+        return None
+    if main_process:
+        if checkpoints.exists():
+            shutil.rmtree(checkpoints)
+        checkpoints.mkdir(parents=True)
+        write_text(spec_file, canonical_json(spec))
+    return None
+
+
+def train_model(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    train_data: Dataset,
+    eval_data: Dataset | None,
+    training: TrainingSpec,
+    loss_fn: LossFn,
+    checkpoints: str | Path,
+    resume_key: dict[str, Any],
+    data_collator: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]] | None = None,
+    compute_metrics: Callable[[Any], dict[str, float]] | None = classification_metrics,
+    output_hidden_states: bool = False,
+    lora: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Train `model` in place with the Trainer; returns the log history (losses, validation scores).
+
+    Checkpoints go to `checkpoints` (outside the stage's declared outputs); a rerun with the same
+    `resume_key` resumes from the last one instead of starting over. The collator defaults to
+    padding classifier inputs; `compute_metrics=None` scores validation by its loss only;
+    `output_hidden_states` hands `loss_fn` every layer's hidden states in training steps. With
+    `lora` (peft `LoraConfig` arguments), LoRA adapters are trained and then merged into `model`'s weights.
+    """
+    checkpoints = Path(checkpoints)
+    args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
+    processes = training.processes
+    if args.world_size != processes:
+        raise UserError(
+            f"the training spec asks for {processes} process(es) but this run has {args.world_size}; "
+            f"start the stage with `{launcher_prefix(processes, bool(training.deepspeed))}`"
+        )
+    with args.main_process_first(local=False, desc="checkpoints"):
+        resume_from = _resumable_checkpoint(checkpoints, resume_key, args.process_index == 0)
+    if training.freeze_embeddings:
+        freeze_word_embeddings(model)
+    trainer = KDTrainer(
+        model=with_lora(model, lora) if lora else model,
+        args=args,
+        train_dataset=train_data,
+        eval_dataset=eval_data,
+        data_collator=data_collator or DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics if eval_data is not None else None,
+        loss_fn=loss_fn,
+        output_hidden_states=output_hidden_states,
+    )
+    trainer.train(resume_from_checkpoint=resume_from)
+    if trainer.is_deepspeed_enabled:
+        engine = trainer.model_wrapped
+        log.info(
+            "DeepSpeed ZeRO stage %d on %d process(es), optimizer %s",
+            engine.zero_optimization_stage(),
+            args.world_size,
+            type(engine.optimizer).__name__,
+        )
+    if eval_data is not None:
+        trainer.evaluate()
+    if lora:
+        trainer.model.merge_and_unload()
+    history = [_plain(entry) for entry in trainer.state.log_history]
+    steps = trainer.state.global_step
+    log.info("trained %d steps (%s epochs)", steps, training.epochs)
+    rows = sorted(trainer.rows_trained)
+    log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
+    log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))
+    return history
+
+
+def freeze_word_embeddings(model: PreTrainedModel) -> None:
+    """Keep the word embeddings fixed: the model's, its decoder's (an encoder-decoder), and output layers tied to them.
+
+    Their gradients are most of a training step's cost on CPU when the vocabulary is large.
+    """
+    stacks = [model, model.get_decoder()] if model.config.is_encoder_decoder else [model]
+    for stack in stacks:
+        stack.get_input_embeddings().weight.requires_grad_(False)
+    trainable = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+    log.info("word embeddings frozen: %d parameters left to train", trainable)
+
+
+class LoraSettingsError(UserError, ValueError):
+    """The LoRA settings are not valid `peft.LoraConfig` arguments."""
+
+
+def with_lora(model: PreTrainedModel, settings: dict[str, Any]) -> torch.nn.Module:
+    """`model` with trainable LoRA adapters from `settings` (peft `LoraConfig` arguments); its own
+    weights are frozen (a classifier's head stays trainable) and later merged into."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    task = TaskType.SEQ_2_SEQ_LM if model.config.is_encoder_decoder else TaskType.SEQ_CLS
+    try:
+        wrapped = get_peft_model(model, LoraConfig(task_type=task, **settings))
+    except (TypeError, ValueError) as error:
+        raise LoraSettingsError(f"LoRA settings {settings} rejected by peft: {error}") from error
+    trainable, total = wrapped.get_nb_trainable_parameters()
+    log.info("LoRA: %d of %d parameters trainable (%.2f%%)", trainable, total, 100 * trainable / total)
+    return wrapped
+
+
+def _plain(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: (float(value) if isinstance(value, (float, np.floating)) and math.isfinite(value) else value)
+        for key, value in entry.items()
+    }
+
+
+def finish_checkpoints(checkpoints: str | Path) -> None:
+    """Remove the resumable state once the final model is safely written (only a directory training made)."""
+    if (Path(checkpoints) / SPEC_FILE).is_file():
+        shutil.rmtree(checkpoints, ignore_errors=True)
+
+
+def _is_history(path: Path) -> bool:
+    """Whether `path` holds a training history as `save_trained` writes it (a JSON list of log entries)."""
+    found = read_json_or_none(path)
+    return isinstance(found, list) and all(isinstance(entry, dict) for entry in found)
+
+
+def check_trained_outputs(out_dir: str, history: str, checkpoints: str, stage: str) -> None:
+    """Before training: refuse (`ForeignOutput`) output paths that `save_trained` would not be allowed to replace."""
+    check_replaceable(out_dir, stage)
+    check_replaceable(history, stage, _is_history)
+    _check_checkpoint_dir(Path(checkpoints))
+
+
+def save_trained(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    out_dir: str,
+    history: str,
+    log_history: list[dict[str, Any]],
+    checkpoints: str | Path,
+    stage: str,
+    provenance: dict[str, Any] | None = None,
+) -> None:
+    """Write the trained model (float32 safetensors + tokenizer, and `provenance` when given) and its
+    history atomically as `stage`'s outputs, then drop the checkpoints. In a multi-process run only the
+    main process writes; the others wait for it.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.is_main_process:
+        with atomic_path(out_dir, stage) as staging:
+            model.float().save_pretrained(staging)  # DeepSpeed bf16/fp16 leaves half-precision weights
+            tokenizer.save_pretrained(staging)
+            if provenance is not None:
+                write_provenance(staging, provenance)
+        write_json(history, log_history, stage, _is_history)
+        finish_checkpoints(checkpoints)
+    state.wait_for_everyone()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
