@@ -21,6 +21,7 @@ Timings depend on what else runs on the machine: the section states the load ave
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,7 @@ import pandas as pd
 
 from scalingdown.pipeline.plan import Plan
 from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
+from scalingdown.report.tables import metrics_table
 
 REPO, DOCS = harness.REPO, harness.DOCS
 CONFIG = REPO / "config" / "experiments" / "seq2seq-offline.yaml"
@@ -79,9 +81,25 @@ def run_workflow(cores: int) -> tuple[float, str]:
     return time.perf_counter() - start, load.text()
 
 
-def per_seed_table(plan: Plan) -> pd.DataFrame:
-    """The report's metrics: one row per task, model and seed."""
-    return pd.read_csv(REPO / plan.root / "report" / "metrics.csv")
+def per_seed_table(plan: Plan) -> tuple[pd.DataFrame, str]:
+    """The report's metrics (one row per task, model and seed) and how complete they are. Before the report
+    exists (a run stopped early), the same table is built by the report's own function from the evaluations
+    written so far."""
+    report = REPO / plan.root / "report" / "metrics.csv"
+    if report.is_file():
+        return pd.read_csv(report), "complete"
+    planned = {  # the evaluation records (the report's other inputs are histories and ensemble records)
+        REPO / path: owner
+        for path, owner in plan.report_inputs().items()
+        if owner.kind in ("teacher", "student") and Path(path).parent.name == "eval"
+    }
+    records = [
+        {**json.loads(path.read_text(encoding="utf-8")), "seed": owner.task.seed}
+        for path, owner in planned.items()
+        if path.is_file()
+    ]
+    types = {task.name: task.type for task in plan.tasks.values()}
+    return metrics_table(plan.experiment, records, types), f"partial: {len(records)} of {len(planned)} evaluations"
 
 
 def paired_tests(table: pd.DataFrame, plan: Plan, metric: str) -> dict[tuple[str, str], PairedTest]:
@@ -98,7 +116,7 @@ def _cell(row: pd.Series, column: str, pattern: str) -> str:
 
 def _per_seed(table: pd.DataFrame, task: str, model: str, metric: str) -> str:
     rows = table[(table["task"] == task) & (table["model"] == model)].sort_values("seed")
-    return ", ".join(f"{value:.3f}" for value in rows[metric])
+    return ", ".join(f"{value:.3f} ({seed})" for seed, value in zip(rows["seed"], rows[metric]))
 
 
 def task_table(task: str, task_type: str, table: pd.DataFrame, summary: pd.DataFrame) -> str:
@@ -180,7 +198,7 @@ def check_targets(
 def markdown(plan: Plan, table: pd.DataFrame, settings: dict[str, str]) -> str:
     """The section: machine and settings, one table per task, the paired tests, the targets."""
     summary = summarise(table)
-    types = {task.name: task.spec["type"] for task in plan.tasks.values()}
+    types = {task.name: task.type for task in plan.tasks.values()}
     tests = {metric: paired_tests(table, plan, metric) for metric in ("exact_match", "f1", "accuracy")}
     lines = [
         harness.machine_block(settings["machine"]),
@@ -189,12 +207,13 @@ def markdown(plan: Plan, table: pd.DataFrame, settings: dict[str, str]) -> str:
         "questions, split, new decoder blocks and batch order, and fine-tunes its own teacher); 2 Snakemake cores, "
         f"1 torch thread per job. Wall time of the whole run: {settings['wall']}; load average while it ran: "
         f"{settings['load']} (the machine is shared; times are pessimistic). Latency: median per question at "
-        "batch size 1 (generation for finqa, scoring every option for the multiple-choice tasks).",
+        "batch size 1 (generation for finqa, scoring every option for the multiple-choice tasks). Results: "
+        f"{settings.get('completeness', 'complete')}.",
     ]
     for task, task_type in types.items():
         chance = f" (chance {CHANCE[task]:.3f})" if task in CHANCE else ""
         lines += ["", f"**{task}** — {task_type}{chance}", "", task_table(task, task_type, table, summary)]
-    lines += ["", "Paired against the gold-only twin (distilled − twin, per seed 13, 14, 15):", ""]
+    lines += ["", "Paired against the gold-only twin (distilled − twin, per seed in seed order):", ""]
     lines += paired_lines({metric: found for metric, found in tests.items() if found})
     lines += ["", "Targets:", ""]
     for target, met, numbers in check_targets(summary, tests):
@@ -223,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall": f"{wall / 60:.0f} min",
         "load": load,
     }
-    body = markdown(plan, per_seed_table(plan), settings)
+    table, completeness = per_seed_table(plan)
+    settings["completeness"] = completeness
+    body = markdown(plan, table, settings)
     harness.write_section(args.out, SECTION, body)
     print(body)
     print(f"\nwritten to {args.out}")
