@@ -224,7 +224,7 @@ def _config(task_changes: dict) -> dict:
                 "data": {"loader": "winogrande", "options": {"path": "w.jsonl"}},
             },
             "tasks.sentiment.teachers.big.model",
-            "a multiple_choice task needs a text-to-text (T5-family) model",
+            "a multiple_choice task needs a text-to-text model: T5 family",
         ),
         ({"type": "math", "labels": None}, "tasks.sentiment.type", "produces classification data, not 'math'"),
     ],
