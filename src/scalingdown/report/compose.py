@@ -13,7 +13,8 @@ from scalingdown.report.tables import METRIC_TITLES, display_table
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
-    "training_curves": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
+    "training_curves": "Training loss over steps: the total and each loss term (CE, each divergence, …) in its own "
+    "panel.",
     "validation_curves": "Validation scores over steps, one panel per metric.",
     "score_latency": "Primary score against latency at batch 1; the dashed line is the Pareto front "
     "(squares: teachers).",
