@@ -73,7 +73,9 @@ def ablation_config(base: dict[str, Any], seed: int, quick: bool) -> dict[str, A
 
 def run_seed(config: dict[str, Any], workdir: Path, cores: int) -> float:
     """Run (or resume) one seed's experiment with Snakemake; returns its wall seconds."""
-    path = harness.write_config(config, workdir / "results" / "bench", config["experiment"])
+    directory = workdir / "results" / "bench"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = harness.write_config(config, directory, config["experiment"])
     print(f"seed {config['seed']}: snakemake --cores {cores} --configfile {path}", flush=True)
     start = time.perf_counter()
     harness.snakemake(workdir, "--cores", str(cores), "--configfile", str(path))
