@@ -13,6 +13,8 @@ from typing import Any
 
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
 from scalingdown.pipeline.depth import Depth, model_depth
+from scalingdown.pipeline.divergences import DEFAULT as DEFAULT_DIVERGENCE
+from scalingdown.pipeline.divergences import divergence_problem, with_defaults
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
 from scalingdown.pipeline.twins import gold_only
@@ -184,6 +186,9 @@ def _check_weighting(key: str, weighting: Mapping[str, Any], teachers: list[str]
 
 def _check_loss(key: str, student: Mapping[str, Any]) -> None:
     loss = student["loss"]
+    problem = divergence_problem(loss.get("divergence", DEFAULT_DIVERGENCE), with_defaults(loss))
+    if problem is not None:
+        raise ConfigError(f"{key}.loss.{problem[0]}", problem[1])
     if student["train"] and student["teachers"] and loss["ce"] == 0 and loss["kd"] == 0 and loss["hidden"] == 0:
         raise ConfigError(f"{key}.loss", "all loss weights are zero; nothing would be learned")
     if student["train"] and not student["teachers"] and loss["ce"] == 0:

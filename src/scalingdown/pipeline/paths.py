@@ -12,8 +12,10 @@ RESULTS = "results"
 CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new value changes
-# every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1}
+# every path of that kind, so old caches are never reused by mistake. `logits` covers every teacher cache,
+# `topk` text-to-text caches alone (it enters their key: 2 = the tail summed in log space and the validation
+# perplexity recorded).
+FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1, "topk": 2}
 
 # The report's files: output name in the rule -> file name in the report folder.
 REPORT_FILES = {

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from scalingdown.pipeline import keys, paths
+from scalingdown.pipeline import divergences, keys, paths
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
@@ -132,7 +132,13 @@ class StudentPlan:
             return f"student (gold labels only{start})"
         online = ", online" if self.online else ""
         hidden = ", hidden-layer MSE" if self.spec["loss"]["hidden"] > 0 else ""
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{hidden}{online}{start})"
+        loss = divergences.with_defaults(self.spec["loss"])
+        name = loss.get("divergence", divergences.DEFAULT)
+        divergence = (
+            "" if name == divergences.DEFAULT else ", " + divergences.label(name, loss.get("beta"), loss.get("alpha"))
+        )
+        teachers = " + ".join(t.name for t in self.teachers)
+        return f"student (distilled from {teachers}{divergence}{hidden}{online}{start})"
 
 
 @dataclass(frozen=True)

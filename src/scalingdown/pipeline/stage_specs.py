@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from scalingdown.pipeline import paths
+from scalingdown.pipeline import divergences, paths
 from scalingdown.pipeline.config import cache_settings, finetune_settings, seq2seq_setting
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.specs import (
@@ -154,7 +154,7 @@ class StageSpecs:
             student=student.name,
             max_length=student.spec["max_length"],
             training=training_spec(student.spec["training"], self.plan.launch_spec("distill"), task.seed),
-            loss=LossSpec.from_dict(student.spec["loss"], "loss"),
+            loss=LossSpec.from_dict(divergences.with_defaults(student.spec["loss"]), "loss"),
             teacher_mode="online" if online else "cached",
             weighting=WeightingSpec.from_dict(student.spec["weighting"], "weighting"),
             teachers=[self._distill_teacher(teacher, task.type, online) for teacher in student.teachers],

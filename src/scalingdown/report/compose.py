@@ -16,7 +16,7 @@ from scalingdown.report.tables import METRIC_TITLES, display_table, split_table
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
-    "training_curves": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel "
+    "training_curves": "Training loss over steps: the total and each loss term (CE, each divergence, …) in its own panel "
     "(several seeds: their mean, with a ±sd band).",
     "validation_curves": "Validation scores over steps, one panel per metric (several seeds: their mean, with a "
     "±sd band).",

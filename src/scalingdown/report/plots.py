@@ -22,12 +22,13 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from scalingdown.pipeline.atomic import atomic_path
+from scalingdown.pipeline.divergences import DIVERGENCES, term
 from scalingdown.report.tables import METRIC_TITLES
 
 LOSS_TITLES = {
     "loss": "total loss (weighted sum)",
     "loss_ce": "CE on gold labels",
-    "loss_kl": "KL(teacher ‖ student) × T²",
+    **{f"loss_{term(name)}": f"{info.title} × T²" for name, info in DIVERGENCES.items()},
     "loss_hidden": "hidden-state MSE",
 }
 # Trainer bookkeeping logged with the validation scores, not scores themselves.
