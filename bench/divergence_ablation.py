@@ -49,6 +49,7 @@ def _distilled(student: dict[str, Any], defaults: dict[str, Any]) -> bool:
 def ablation_config(base: dict[str, Any], seed: int, quick: bool) -> dict[str, Any]:
     """One seed's experiment: the base config with a copy of every distilled student per other divergence."""
     config = copy.deepcopy(base)
+    config.pop("seeds", None)  # one run per seed: the script pairs the copies seed by seed itself
     config["seed"] = seed
     config["experiment"] = f"{base['experiment']}-divergences{'-quick' if quick else ''}-s{seed}"
     for task in config["tasks"].values():
