@@ -32,7 +32,7 @@ def _two_teacher_config(finbert_dir: Path) -> dict:
         "experiment": "two",
         "seed": 3,
         "threads": 1,
-        "benchmark": {"warmup": 1, "runs": 20, "batch_size": 8},
+        "benchmark": {"warmup": 1, "runs": 20, "rounds": 6, "batch_size": 8, "memory": False},
         "tasks": {
             "sentiment": {
                 "type": "classification",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import jsonschema
 import numpy as np
 import pytest
 
 from scalingdown.evaluation import timing
+from scalingdown.evaluation.runtime import load_runtime
 from scalingdown.evaluation.timing import (
     TimingSettings,
     TimingSettingsError,
@@ -82,7 +84,7 @@ RECORD = {
     "required": [
         "schema",
         "settings",
-        "texts",
+        "inputs",
         "models_in_order",
         "order_rule",
         "reference",
@@ -157,7 +159,7 @@ def test_settings_that_give_no_interval_or_no_reference_are_refused():
 def test_peak_memory_is_measured_in_a_fresh_child_from_its_own_baseline(tmp_path):
     student = save_student(tmp_path / "student")
     parent_ballast = np.ones(80_000_000)  # 610 MiB held here must not show in the child's figures
-    memory = child_peak_memory(student, TEXTS, batch_size=4)
+    memory = child_peak_memory(partial(load_runtime, student), TEXTS, batch_size=4)
     assert parent_ballast[-1] == 1.0
     assert memory["peak_rss_mb"] > memory["baseline_rss_mb"] > 0
     assert 0 < memory["model_peak_mb"] < 300, "loading a tiny model raises the child's peak by a few MiB"

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
-from scalingdown.pipeline.depth import Depth, model_depth
+from scalingdown.pipeline.depth import Depth, model_depth, model_type
+from scalingdown.pipeline.exports import CONFIG_NAMES, export_refusal
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
 
@@ -57,6 +58,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             _check_weighting(f"{key}.weighting", student["weighting"], student["teachers"])
             _check_loss(key, student)
         _check_chains(prefix, task["students"])
+        _check_exports(prefix, task, workdir)
         _check_depths(prefix, task, workdir)
         if is_seq2seq(task["type"]):
             _check_seq2seq(prefix, task)
@@ -220,6 +222,19 @@ def _check_chains(prefix: str, students: Mapping[str, Any]) -> None:
             if source["init"]["method"] != "student":
                 break
             current = source["init"]["student"]
+
+
+def _check_exports(prefix: str, task: Mapping[str, Any], workdir: Path | None) -> None:
+    """Each student's `export` variants can be made of its architecture (ONNX: encoder classifiers only)."""
+    for name, student in task["students"].items():
+        wanted = student.get("export") or []
+        if not wanted:
+            continue
+        architecture = model_type(student["model"], workdir)
+        for config_name in wanted:
+            problem = export_refusal(CONFIG_NAMES[config_name], is_seq2seq(task["type"]), architecture)
+            if problem:
+                raise ConfigError(f"{prefix}.students.{name}.export", f"{config_name}: {problem}")
 
 
 def _outside(layers: list[int], last: int) -> list[int]:

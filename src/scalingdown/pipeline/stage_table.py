@@ -163,6 +163,41 @@ STAGES: dict[str, Stage] = {
             ),
         ),
         Stage(
+            "export",
+            "export",
+            "scalingdown.stages.export:export",
+            (specs.ExportSpec,),
+            "write one shipping variant of a student: ONNX fp32, ONNX int8 or PyTorch int8",
+            (
+                Argument(
+                    "--model", "the student's model directory (for onnx-int8: its onnx-fp32 export)", "input.model"
+                ),
+                Argument("--out", "output export directory", "output"),
+            ),
+        ),
+        Stage(
+            "benchmark",
+            "benchmark",
+            "scalingdown.stages.benchmark:benchmark",
+            (specs.BenchmarkSpec,),
+            "time every model of a task interleaved in one process (CPU, the spec's threads)",
+            (
+                _data(),
+                Argument(
+                    "--models", "model directories or references, in the spec's model order", "params.models", many="+"
+                ),
+                Argument(
+                    "--evals",
+                    "the teachers' evaluation records (the best teacher is the speed-up reference)",
+                    "input.evals",
+                    many="*",
+                    required=False,
+                ),
+                Argument("--out", "output timing record (JSON)", "output"),
+            ),
+            torch=False,
+        ),
+        Stage(
             "teacher_ensemble",
             "teacher-ensemble",
             "scalingdown.stages.teacher_ensemble:teacher_ensemble",
@@ -195,6 +230,13 @@ STAGES: dict[str, Stage] = {
                     "--ensembles",
                     "teacher_ensemble records (Teachers section)",
                     "input.ensembles",
+                    many="*",
+                    required=False,
+                ),
+                Argument(
+                    "--benchmarks",
+                    "benchmark records, one per task (every speed column)",
+                    "input.benchmarks",
                     many="*",
                     required=False,
                 ),

@@ -20,7 +20,8 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from scalingdown.pipeline.atomic import atomic_path
-from scalingdown.report.tables import METRIC_TITLES
+from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.report.tables import METRIC_TITLES, model_label
 
 LOSS_TITLES = {
     "loss": "total loss (weighted sum)",
@@ -112,26 +113,28 @@ def validation_curves(histories: dict[str, list[dict[str, Any]]], path: str | Pa
     return keys
 
 
+# How each kind of model is drawn: (marker, colour, size).
+_MARKERS = {"teacher": ("s", "tab:red", 60), "student": ("o", "tab:blue", 40), "export": ("^", "tab:green", 50)}
+
+
 def score_latency(table: pd.DataFrame, path: str | Path) -> None:
-    """Per task: primary score against latency at batch 1, with the Pareto front drawn through."""
+    """Per task: primary score against latency at batch 1 (teachers, students and their exports), with the
+    Pareto front drawn through."""
+    table = table[table["latency_ms_per_sample"].notna()]
     tasks = list(dict.fromkeys(table["task"]))
+    if not tasks:
+        _empty(path, "no model was timed")
+        return
     figure, axes = _grid(len(tasks), width=5.6, height=4.2, columns=2)
     for axis, task in zip(axes, tasks):
         rows = table[table["task"] == task]
         metric = rows["primary_metric"].iloc[0]
         scores = [row[metric] for _, row in rows.iterrows()]
         for (_, row), score in zip(rows.iterrows(), scores):
-            teacher = row["kind"] == "teacher"
-            axis.scatter(
-                row["latency_ms_per_sample"],
-                score,
-                s=60 if teacher else 40,
-                marker="s" if teacher else "o",
-                color="tab:red" if teacher else "tab:blue",
-                zorder=3,
-            )
+            marker, colour, size = _MARKERS["export" if row.get("variant", ORIGINAL) != ORIGINAL else row["kind"]]
+            axis.scatter(row["latency_ms_per_sample"], score, s=size, marker=marker, color=colour, zorder=3)
             axis.annotate(
-                row["model"],
+                model_label(row["model"], row.get("variant", ORIGINAL)),
                 (row["latency_ms_per_sample"], score),
                 textcoords="offset points",
                 xytext=(5, 4),
@@ -154,7 +157,8 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
         latencies = rows["latency_ms_per_sample"]
         axis.xaxis.set_major_formatter(plain)  # label minor ticks too when the points span one decade or less
         axis.xaxis.set_minor_formatter(plain if latencies.max() <= 10 * latencies.min() else NullFormatter())
-        axis.set_xlabel("latency at batch 1 (ms/sample, log scale)")
+        clock = "CPU time" if "latency_clock" in rows and (rows["latency_clock"] == "cpu").any() else "wall time"
+        axis.set_xlabel(f"latency at batch 1 (ms, {clock}, log scale)")
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))
         axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against latency", fontsize=10)
         axis.grid(alpha=0.3)
@@ -188,5 +192,5 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
         axis.set_xlabel("predicted", fontsize=8)
         axis.set_ylabel("gold", fontsize=8)
-        axis.set_title(f"{record['task']}: {record['name']}", fontsize=9)
+        axis.set_title(f"{record['task']}: {model_label(record['name'], record.get('variant', ORIGINAL))}", fontsize=9)
     _save(figure, path)

@@ -2,7 +2,10 @@
 
 Generic over task types and metrics: every scalar in an evaluation record's `metrics` becomes a
 column, and `PRIMARY_METRIC` (the one table to extend for a new task type) names the score that
-ranks models, defines the best teacher and sets retention.
+ranks models, defines the best teacher and sets retention. Every speed column (latency, its spread,
+throughput, speed-up with its interval, peak memory) comes from the task's `benchmark` record, which timed
+all its models together; evaluation records give the scores, the parameter count and the size on disk.
+A student's export (`variant` other than `fp32`) is a row of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from numbers import Real
 from typing import Any
 
 import pandas as pd
+
+from scalingdown.pipeline.exports import ORIGINAL, TITLES
 
 # The score each task type ranks models by (higher is better).
 PRIMARY_METRIC = {
@@ -34,17 +39,29 @@ METRIC_TITLES = {
     "answer_parsed": "Answer parsed",
 }
 
-# The columns after the metrics: (column, title, format). A column that a task lacks is left out.
+# The speed and size table of a task: (column, title, format). A column that a task lacks is left out.
 _SPEED_COLUMNS = [
-    ("latency_ms_per_sample", "Latency (ms/sample)", "{:.2f}"),
+    ("latency_ms_per_sample", "Latency (ms)", "{:.2f}"),
+    ("latency_iqr_ms", "IQR (ms)", "{:.2f}"),
     ("throughput_per_s", "Throughput (/s)", "{:,.1f}"),
-    ("params", "Parameters", "{:,.0f}"),
+    ("speedup_text", "Speed-up (×) [95 % CI]", "{}"),
+    ("memory_mb", "Peak memory (MiB)", "{:,.0f}"),
     ("size_mb", "Size on disk (MiB)", "{:.1f}"),
-    ("peak_rss_mb", "Peak RSS (MiB)", "{:,.0f}"),
-    ("timed_on", "Timed on", "{}"),
-    ("retention_pct", "Retention (%)", "{:.1f}"),
-    ("speedup", "Speed-up (×)", "{:.2f}"),
+    ("params", "Parameters", "{:,.0f}"),
 ]
+
+
+def model_label(name: str, variant: str) -> str:
+    """How the report names a model: `distilled`, or for an export `distilled · ONNX int8`."""
+    return name if variant == ORIGINAL else f"{name} · {TITLES.get(variant, variant)}"
+
+
+def benchmark_id(record: dict[str, Any]) -> str:
+    """The id under which the task's benchmark record holds this evaluation record's model."""
+    variant = record.get("variant", ORIGINAL)
+    if variant != ORIGINAL:
+        return f"export.{record['name']}.{variant}"
+    return f"{record['kind']}.{record['name']}"
 
 
 def primary_metric(task_type: str) -> str:
@@ -69,12 +86,18 @@ def metric_names(records: list[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
-def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: dict[str, str]) -> pd.DataFrame:
-    """Flatten evaluation records into the report's table (columns of the metrics.csv contract)."""
+def metrics_table(
+    experiment: str,
+    records: list[dict[str, Any]],
+    task_types: dict[str, str],
+    benchmarks: list[dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Flatten evaluation records, with their models' timings from the tasks' `benchmark` records, into the
+    report's table (columns of the metrics.csv contract)."""
+    timings = {record["task"]: record for record in benchmarks or []}
     rows = []
     for record in records:
-        scores = scalar_metrics(record["metrics"])
-        speed = record["speed"]
+        variant = record.get("variant", ORIGINAL)
         rows.append(
             {
                 "experiment": experiment,
@@ -82,21 +105,40 @@ def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: di
                 "kind": record["kind"],
                 "role": record["role"],
                 "model": record["name"],
+                "variant": variant,
+                "label": model_label(record["name"], variant),
                 "primary_metric": primary_metric(task_types[record["task"]]),
-                **scores,
-                "latency_ms_per_sample": speed["latency_ms_per_sample"],
-                "latency_ms_p90": speed.get("latency_ms_p90"),
-                "latency_runs": speed.get("latency_runs"),
-                "throughput_per_s": speed["throughput_per_s"],
-                "batch_size": speed.get("batch_size"),
-                "peak_rss_mb": speed.get("peak_rss_mb"),
-                "device": speed["device"],
-                "threads": speed["threads"],
+                **scalar_metrics(record["metrics"]),
+                **_speed(timings.get(record["task"]), benchmark_id(record)),
                 "params": int(record["params"]),
                 "size_mb": record.get("size_mb"),
             }
         )
     return add_pareto(add_retention(pd.DataFrame(rows)))
+
+
+def _speed(timing: dict[str, Any] | None, model_id: str) -> dict[str, Any]:
+    """A model's speed columns from its task's benchmark record (empty when it was not timed)."""
+    if timing is None or model_id not in timing["models"]:
+        return {}
+    clock = timing["headline_clock"]
+    entry = timing["models"][model_id]
+    latency = entry["latency_ms"][clock]
+    speedup = entry["speedup"][clock] if timing["reference_is_teacher"] else {}
+    memory = entry.get("memory") or {}
+    return {
+        "latency_ms_per_sample": latency["median"],
+        "latency_iqr_ms": latency["iqr"],
+        "latency_clock": clock,
+        "throughput_per_s": entry["throughput_per_s"],
+        "speedup": speedup.get("median"),
+        "speedup_low": speedup.get("low"),
+        "speedup_high": speedup.get("high"),
+        "memory_mb": memory.get("model_peak_mb"),
+        "timing_noisy": timing["noisy"],
+        "device": timing["device"],
+        "threads": timing["settings"]["threads"],
+    }
 
 
 def _score(rows: pd.DataFrame) -> pd.Series:
@@ -105,22 +147,18 @@ def _score(rows: pd.DataFrame) -> pd.Series:
 
 
 def add_retention(table: pd.DataFrame) -> pd.DataFrame:
-    """Add `retention_pct` (score as % of the best teacher's) and `speedup` (× faster than that teacher).
-
-    The reference is the teacher with the best primary score in each task; tasks without a
-    scored teacher get empty cells.
-    """
+    """Add `retention_pct`: the score as % of the best teacher's (the best primary score in the task; the
+    benchmark times speed-ups against the same teacher). Tasks without a scored teacher get empty cells."""
     table = table.copy()
     table["retention_pct"] = float("nan")
-    table["speedup"] = float("nan")
+    for column in ("latency_ms_per_sample", "speedup"):
+        if column not in table:
+            table[column] = float("nan")
     for _, rows in table.groupby("task", sort=False):
         scores = _score(rows)
         teachers = scores[rows["kind"] == "teacher"].dropna()
-        if teachers.empty:
-            continue
-        best = teachers.idxmax()
-        table.loc[rows.index, "retention_pct"] = 100 * scores / scores[best]
-        table.loc[rows.index, "speedup"] = rows.loc[best, "latency_ms_per_sample"] / rows["latency_ms_per_sample"]
+        if not teachers.empty:
+            table.loc[rows.index, "retention_pct"] = 100 * scores / scores[teachers.idxmax()]
     return table
 
 
@@ -150,21 +188,39 @@ def _cell(value: Any, pattern: str) -> str:
     return pattern.format(value)
 
 
-def display_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One task's rows as the report shows them: titled columns of formatted text.
+def _shown(rows: pd.DataFrame, columns: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """The columns that are filled for some row, titled, as formatted text."""
+    return pd.DataFrame(
+        {
+            title: [_cell(value, pattern) for value in rows[key]]
+            for key, title, pattern in columns
+            if key in rows and rows[key].notna().any()
+        }
+    )
 
-    Role | Model | metrics (primary first) | speed and size | retention | speed-up. Columns
-    that are empty for every row of the task are left out. Markdown and HTML render this frame.
+
+def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One task's scores as the report shows them: Role | Model | metrics (primary first) | retention.
+
+    Columns empty for every row of the task are left out. Markdown and HTML render this frame.
     """
     primary = rows["primary_metric"].iloc[0]
     ordered = [primary] + [name for name in metrics if name != primary]
-    columns = [("role", "Role", "{}"), ("model", "Model", "{}")]
+    columns = [("role", "Role", "{}"), ("label", "Model", "{}")]
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
-    columns += _SPEED_COLUMNS
-    rows = rows.assign(timed_on=[f"{row['device']}, {row['threads']} thread(s)" for _, row in rows.iterrows()])
-    shown = {
-        title: [_cell(value, pattern) for value in rows[key]]
-        for key, title, pattern in columns
-        if key in rows and rows[key].notna().any()
-    }
-    return pd.DataFrame(shown)
+    columns.append(("retention_pct", "Retention (%)", "{:.1f}"))
+    return _shown(rows, columns)
+
+
+def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One task's speed and size: Model | latency, its IQR, throughput | speed-up with its 95 % interval |
+    peak memory | size on disk | parameters (the same rows as `quality_table`)."""
+    rows = rows.assign(
+        speedup_text=[
+            None
+            if pd.isna(row["speedup"])
+            else f"{row['speedup']:.2f} [{row['speedup_low']:.2f}–{row['speedup_high']:.2f}]"
+            for _, row in rows.iterrows()
+        ]
+    )
+    return _shown(rows, [("label", "Model", "{}"), *_SPEED_COLUMNS])

@@ -38,6 +38,7 @@ def report(
     histories: list[str],
     cached: list[str],
     ensembles: list[str],
+    benchmarks: list[str],
     workflow_dir: str | None,
     out: str,
 ) -> None:
@@ -45,12 +46,14 @@ def report(
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);
     `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
-    `teacher_ensemble` records (one per multi-teacher task) for the Teachers section.
+    `teacher_ensemble` records (one per multi-teacher task) for the Teachers section; `benchmarks` the
+    tasks' timing records, where every speed column comes from.
     """
     config, experiment = spec.config, spec.experiment
     records = [_read_json(path) for path in evals]
+    timings = [_read_json(path) for path in benchmarks]
     task_types = {name: task["type"] for name, task in config["tasks"].items()}
-    table = metrics_table(experiment, records, task_types)
+    table = metrics_table(experiment, records, task_types, timings)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     files = {name: folder / file for name, file in REPORT_FILES.items()}
@@ -63,9 +66,9 @@ def report(
     plots.score_latency(table, files["score_latency"])
     plots.confusion_matrices(records, files["confusion_matrices"])
 
-    repro = reproducibility(config, records, cached, workflow_dir)
+    repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
     teachers = teacher_blocks([_read_json(path) for path in ensembles])
-    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers)
+    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers, timings)
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))
