@@ -16,6 +16,7 @@ from scalingdown.evaluation.timing import (
     TimingSettingsError,
     child_peak_memory,
     headline_speedup,
+    speedup_between,
     time_models,
 )
 from tests.shipping_fixtures import save_student
@@ -138,6 +139,8 @@ def test_the_record_follows_its_schema_and_states_the_noise_rule(monkeypatch):
     assert record["noisy"] and record["headline_clock"] == "cpu"
     assert "1-minute load average 9.00 before timing, above 2 thread(s)" in record["noisy_because"]
     assert headline_speedup(record, "b") == record["models"]["b"]["speedup"]["cpu"]
+    assert speedup_between(record, "b", "a") == headline_speedup(record, "b"), "the same statistic for any pair"
+    assert len(record["models"]["c"]["round_totals_ms"]["wall"]) == 6
     reference = record["models"]["a"]["speedup"]["wall"]
     assert reference["median"] == reference["low"] == reference["high"] == 1.0, "the reference against itself"
 

@@ -129,6 +129,10 @@ def time_models(
                 "wall": _speedup(wall[reference], wall[name]),
                 "cpu": _speedup(cpu[reference], cpu[name]),
             },
+            "round_totals_ms": {
+                "wall": [1000 * sum(part) for part in wall[name]],
+                "cpu": [1000 * sum(part) for part in cpu[name]],
+            },
             "memory": dict(memory[name]) if memory and name in memory else None,
         }
         for name in names
@@ -188,6 +192,14 @@ def _timed_rounds(
 def headline_speedup(record: Mapping[str, Any], name: str) -> dict[str, float | None]:
     """The speed-up of model `name` a report states: on CPU time when the run was noisy, else on wall time."""
     return record["models"][name]["speedup"][record["headline_clock"]]
+
+
+def speedup_between(record: Mapping[str, Any], name: str, reference: str) -> dict[str, float | None]:
+    """The speed-up of model `name` over any other timed model, on the record's headline clock, computed as the
+    reference speed-ups are (per round, then the median with its 95 % interval)."""
+    clock = record["headline_clock"]
+    totals = {model: record["models"][model]["round_totals_ms"][clock] for model in (name, reference)}
+    return _speedup([[total] for total in totals[reference]], [[total] for total in totals[name]])
 
 
 def child_peak_memory(

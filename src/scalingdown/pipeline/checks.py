@@ -58,7 +58,6 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             _check_weighting(f"{key}.weighting", student["weighting"], student["teachers"])
             _check_loss(key, student)
         _check_chains(prefix, task["students"])
-        _check_exports(prefix, task, workdir)
         _check_depths(prefix, task, workdir)
         if is_seq2seq(task["type"]):
             _check_seq2seq(prefix, task)
@@ -66,6 +65,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             _check_no_seq2seq_keys(prefix, task)
             for name, student in task["students"].items():
                 _check_hidden_map(f"{prefix}.students.{name}", student)
+        _check_exports(prefix, task, workdir)
 
 
 def _check_distributed(config: Mapping[str, Any], workdir: Path | None) -> None:
