@@ -221,11 +221,13 @@ class StageSpecs:
         )
 
     def export(self, task_name: str, student_name: str, variant: str) -> ExportSpec:
+        """One variant the student's exports need (those listed, and ONNX fp32 under ONNX int8)."""
         if variant not in self.plan.student(task_name, student_name).built_exports:
             raise UnknownKey(f"student {student_name!r} of task {task_name!r} has no export {variant!r}")
         return ExportSpec(task=task_name, student=student_name, variant=variant, format=paths.FORMAT_VERSIONS["export"])
 
     def benchmark(self, task_name: str) -> BenchmarkSpec:
+        """Every model of the task as the benchmark times it, in `Plan.benchmarked_models` order."""
         task = self.plan.task(task_name)
         models = []
         for record_id, kind, name, variant in self.plan.benchmarked_models(task_name):
