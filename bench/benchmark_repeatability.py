@@ -1,4 +1,4 @@
-"""Benchmark 9: how repeatable the `benchmark` stage's headline speed-ups are, quiet and under load.
+"""Benchmark 11: how repeatable the `benchmark` stage's headline speed-ups are, quiet and under load.
 
 Builds an experiment with Snakemake (reusing what exists), then runs one task's `benchmark` job exactly as
 the workflow's rule does (same spec, models and inputs; peak memory off, it is not what is compared) three
@@ -42,7 +42,7 @@ RUNS = ("quiet 1", "quiet 2", f"{BURNERS} burners")
 
 def main() -> None:
     parser = harness.argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--task", help="the task (default: the first)")
+    parser.add_argument("--task", help="the task's folder (default: the first; `<task>/seed-<n>` with seeds)")
     args = parser.parse_args()
     results, info = harness.measure_configs(args, measure, "benchmark-repeatability-")
     harness.publish(args, {SECTION: section(results, info)})
@@ -85,9 +85,10 @@ def burners(count: int) -> Iterator[None]:
 
 def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     config, plan = harness.load_plan(config_path, args.workdir)
-    task = args.task or next(iter(plan.tasks))
+    task = args.task or next(iter(plan.tasks))  # a task's folder: its first seed with `seeds`
+    targets = [path for path in plan.eval_files() if path.startswith(f"{plan.root}/{task}/eval/")]
     print(f"[{plan.experiment}] building the task's models and evaluations (reused when present) …", flush=True)
-    harness.snakemake(args.workdir, "--configfile", str(config_path), "--cores", str(args.cores), *plan.eval_files())
+    harness.snakemake(args.workdir, "--configfile", str(config_path), "--cores", str(args.cores), *targets)
     records = {}
     for run in RUNS:
         out = scratch / f"{run.replace(' ', '-')}.json"
@@ -97,8 +98,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
             raise SystemExit(f"benchmark ({run}) failed:\n{result.stderr_tail}")
         records[run] = json.loads(out.read_text(encoding="utf-8"))
         print(f"  {run}: {result.wall_s:.0f} s, noisy {records[run]['noisy']}", flush=True)
-    evals = [json.loads(Path(path).read_text(encoding="utf-8")) for path in plan.eval_files()]
-    evals = [record for record in evals if record["task"] == task]
+    evals = [json.loads(Path(path).read_text(encoding="utf-8")) for path in targets]
     return {"experiment": plan.experiment, "task": task, "records": records, "warning": _warned(config, evals, records)}
 
 
@@ -143,7 +143,7 @@ def _met(met: bool) -> str:
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    parts = ["## 9. Repeatability of the benchmark stage, quiet and under load", "", harness.machine_block(info)]
+    parts = ["## 11. Repeatability of the benchmark stage, quiet and under load", "", harness.machine_block(info)]
     for result in results:
         numbers = comparison(result)
         records = result["records"]

@@ -1,4 +1,4 @@
-"""Benchmark 8: the shipping variants of the students against the teacher shipped the same way.
+"""Benchmark 10: the shipping variants of the students against the teacher shipped the same way.
 
 For an experiment whose students list `export` variants (phrasebank-minilm.yaml: from_full and from_all),
 it builds the workflow's exports and evaluations with Snakemake (reusing what exists), exports the best
@@ -41,7 +41,7 @@ TARGETS = {"vs_teacher_fp32": 5.0, "vs_teacher_same_variant": 1.8, "accuracy_poi
 
 def main() -> None:
     parser = harness.argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--task", help="the task (default: the first)")
+    parser.add_argument("--task", help="the task's folder (default: the first; `<task>/seed-<n>` with seeds)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=200, help="timed batch-1 calls per model, over the rounds")
     parser.add_argument("--threads", type=int, default=1)
@@ -57,11 +57,11 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     if not students:
         raise SystemExit(f"{config_path}: no student of task {task.name} lists `export` variants")
     targets = [path for student in students for path in map(student.export_dir, student.exports)]
-    targets += plan.eval_files()
+    targets += plan.teacher_eval_files(task.folder)
     print(f"[{plan.experiment}] building the exports and evaluations (reused when present) …", flush=True)
     harness.snakemake(args.workdir, "--configfile", str(config_path), "--cores", str(args.cores), *targets)
-    teacher = _best_teacher(plan, task.name)
-    teacher_dir = Path(plan.teacher(task.name, teacher).model_ref)
+    teacher = _best_teacher(plan, task.folder)
+    teacher_dir = Path(plan.teacher(task.folder, teacher).model_ref)
     directories = {f"teacher {teacher} · fp32": teacher_dir}
     directories.update(_teacher_exports(teacher, teacher_dir, scratch))
     for student in students:
@@ -70,7 +70,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
             {f"{student.name} · {variant}": Path(student.export_dir(variant)) for variant in student.exports}
         )
     torch.set_num_threads(args.threads)
-    max_length = plan.teacher(task.name, teacher).spec["max_length"]
+    max_length = plan.teacher(task.folder, teacher).spec["max_length"]
     runtimes = {name: load_runtime(path, args.threads, max_length) for name, path in directories.items()}
     test = pd.read_parquet(Path(task.data_dir) / "test.parquet")
     texts = test["text"].tolist()
@@ -85,7 +85,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     record["experiment"], record["task"], record["test_rows"] = plan.experiment, task.name, len(texts)
     record["students"] = [student.name for student in students]
     record["teacher"] = teacher
-    out = Path(paths.experiment_root(plan.experiment)) / task.name / "eval" / "export_variants.json"
+    out = Path(plan.root) / task.folder / "eval" / "export_variants.json"
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}", flush=True)
     return record
@@ -167,7 +167,7 @@ def _interval(speedup: dict[str, Any]) -> str:
 
 def section(results: list[dict[str, Any]], info: dict[str, str], args: argparse.Namespace) -> str:
     parts = [
-        "## 8. Shipping: exported and quantized students against the teacher shipped the same way",
+        "## 10. Shipping: exported and quantized students against the teacher shipped the same way",
         "",
         harness.machine_block(info),
     ]

@@ -1,4 +1,4 @@
-"""Benchmark 10: ScalingDown's distillation against a peer library's, same student, teacher, data and settings.
+"""Benchmark 12: ScalingDown's distillation against a peer library's, same student, teacher, data and settings.
 
 The peer is torchdistill (PyPI `torchdistill`): its `KDLoss` (α·CE + (1-α)·τ²·KL, Hinton et al.) in the usual
 PyTorch training loop with the teacher in the loop (a forward pass of the teacher on every batch).
@@ -86,7 +86,10 @@ def bench_config(config: dict[str, Any], task: str, student: str | None, epochs:
     task_spec["students"] = {"bench_peer": template}
     task_spec["teachers"] = {name: task_spec["teachers"][name] for name in template["teachers"]}
     task_spec.pop("student_defaults", None)
-    return {**copy.deepcopy(config), "experiment": f"{config['experiment']}-peers", "tasks": {task: task_spec}}
+    bench = {**copy.deepcopy(config), "experiment": f"{config['experiment']}-peers", "tasks": {task: task_spec}}
+    if "seeds" in bench:  # one split and teacher: the seeds below are training seeds
+        bench["seed"] = bench.pop("seeds")[0]
+    return bench
 
 
 def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
@@ -104,7 +107,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     settings = {**spec["training"], **spec["loss"], "max_length": spec["max_length"], "threads": plan.threads}
     runs: list[dict[str, Any]] = []
     for index in range(args.seeds):
-        seed = plan.seed + index
+        seed = plan.task(task).seed + index
         order = ("scalingdown", "peer") if index % 2 == 0 else ("peer", "scalingdown")
         for side in order:
             out = scratch / f"{side}-{seed}"
@@ -303,7 +306,7 @@ def _spread(values: list[float]) -> str:
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    parts = ["## 10. Distillation against a peer library (torchdistill)", "", harness.machine_block(info)]
+    parts = ["## 12. Distillation against a peer library (torchdistill)", "", harness.machine_block(info)]
     for result in results:
         runs, settings = result["runs"], result["settings"]
         by_side = {side: [run for run in runs if run["side"] == side] for side in ("scalingdown", "peer")}

@@ -1,12 +1,14 @@
-"""Multi-teacher distillation on Financial PhraseBank, over several seeds: quality, speed, targets.
+"""Multi-teacher distillation on Financial PhraseBank over several seeds: runs the workflow, writes the docs section.
 
-Runs `config/experiments/phrasebank-minilm.yaml` once per seed (each seed its own experiment,
-`phrasebank-minilm-s<seed>`, so results stay apart and a rerun resumes), then reports mean ± sd over
-seeds of every teacher, the teachers' ensemble and every student: accuracy, macro-F1, latency
-(ms/sample at batch 1) and speed-up over the best teacher, and checks the targets:
+The workflow does the multi-seed work (`seeds:`, each seed its own split, teachers and students; the report's mean
+± sd and paired tests). This script only writes `config/experiments/phrasebank-minilm.yaml` with `seeds` (reduced
+with --quick) to results/bench/, runs Snakemake once, and turns the report's per-seed metrics into the section of
+docs/benchmarks.md with the report's own functions (`scalingdown.report.seeds`): mean ± sd of every teacher, the
+teachers' ensembles and every student, the paired test of the best distilled student against its gold-only twin,
+and the targets:
 
 - the best distilled student keeps >= 97 % of the best teacher's accuracy;
-- it beats the gold-only student by more than the seed-to-seed spread (the larger of the two sd);
+- it beats its gold-only twin beyond seed noise (paired over seeds: mean difference > 2 standard errors);
 - it is >= 1.8x faster than the best teacher.
 
 Run from the repository root on a quiet machine (nothing else running):
@@ -21,11 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -36,73 +34,75 @@ import harness
 import pandas as pd
 import yaml
 
+from scalingdown.pipeline.plan import Plan
+from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
+
 REPO, DOCS = harness.REPO, harness.DOCS
 BASE_CONFIG = REPO / "config" / "experiments" / "phrasebank-minilm.yaml"
 SECTION = "phrasebank-multiteacher"
 TASK = "phrasebank"
+ENSEMBLE_METHODS = ("uniform", "validation")
 RETENTION_TARGET = 0.97
 SPEEDUP_TARGET = 1.8
 
 
-def seed_config(base: dict[str, Any], seed: int, quick: bool) -> dict[str, Any]:
-    """The experiment of one seed (and, with `quick`, a reduced one: 15 % of train, 1 epoch)."""
+def experiment_config(base: dict[str, Any], seeds: list[int], quick: bool) -> dict[str, Any]:
+    """The experiment over `seeds` (and, with `quick`, a reduced one: 15 % of train, 1 epoch)."""
     config = copy.deepcopy(base)
-    config["seed"] = seed
-    config["experiment"] = f"{base['experiment']}{'-quick' if quick else ''}-s{seed}"
+    config.pop("seed", None)
+    config["seeds"] = seeds
+    config["experiment"] = f"{base['experiment']}-{'quick' if quick else 'seeds'}"
     if quick:
         task = config["tasks"][TASK]
         task["data"]["data_portion"] = 0.15
         for teacher in task["teachers"].values():
-            teacher["finetune"]["epochs"] = 1
-            teacher["finetune"]["eval_steps"] = 10
-        task["student_defaults"]["training"]["epochs"] = 1
-        task["student_defaults"]["training"]["eval_steps"] = 10
+            teacher["finetune"].update(epochs=1, eval_steps=10)
+        task["student_defaults"]["training"].update(epochs=1, eval_steps=10)
         config["benchmark"]["runs"] = 20
     return config
 
 
-def run_experiment(config: dict[str, Any], cores: int) -> float:
-    """Run (or resume) one experiment with Snakemake from the repository root; returns wall seconds."""
-    path = REPO / "results" / "bench" / f"{config['experiment']}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+def run_workflow(config: dict[str, Any], cores: int) -> tuple[float, Plan]:
+    """Run (or resume) the experiment from the repository root; returns the wall seconds and its plan."""
+    folder = REPO / "results" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = harness.write_config(config, folder, config["experiment"])
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", str(path)]
     print("$", " ".join(command), flush=True)
     start = time.perf_counter()
     subprocess.run(command, cwd=REPO, env=harness.environment(), check=True)
-    return time.perf_counter() - start
+    _, plan = harness.load_plan(path, REPO)
+    return time.perf_counter() - start, plan
 
 
-def seed_rows(experiment: str) -> pd.DataFrame:
-    """One row per model of one finished experiment (the report's metrics, plus the teachers' ensemble)."""
-    root = REPO / "results" / experiment
-    metrics = pd.read_csv(root / "report" / "metrics.csv")
+def per_seed_table(plan: Plan) -> pd.DataFrame:
+    """The report's metrics (one row per model and seed) of the task, plus one row per seed for each teacher
+    ensemble (its latency is the sum of its teachers')."""
+    metrics = pd.read_csv(REPO / plan.root / "report" / "metrics.csv")
     metrics = metrics[metrics["task"] == TASK]
-    rows = metrics[["kind", "role", "model", "accuracy", "f1_macro", "latency_ms_per_sample"]].copy()
-    ensemble = json.loads((root / TASK / "eval" / "ensemble.json").read_text(encoding="utf-8"))
-    teachers = metrics[metrics["kind"] == "teacher"]
-    for method in ENSEMBLE_METHODS:
-        scores = ensemble["ensembles"][method]
-        rows.loc[len(rows)] = {
-            "kind": "ensemble",
-            "role": f"ensemble of all teachers ({method})",
-            "model": f"ensemble-{method}",
-            "accuracy": scores["accuracy"],
-            "f1_macro": scores["f1_macro"],
-            # An ensemble runs every teacher: its latency is the sum of theirs.
-            "latency_ms_per_sample": teachers["latency_ms_per_sample"].sum(),
-        }
-    best_teacher = teachers.loc[teachers["accuracy"].idxmax()]
-    rows["speedup"] = best_teacher["latency_ms_per_sample"] / rows["latency_ms_per_sample"]
-    return rows
-
-
-def _stats(values: pd.Series) -> tuple[float, float]:
-    values = [float(v) for v in values]
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
-
-
-ENSEMBLE_METHODS = ("uniform", "validation")
+    rows = [metrics]
+    for task in plan.tasks.values():
+        record = json.loads((REPO / plan.root / task.folder / "eval" / "ensemble.json").read_text(encoding="utf-8"))
+        teachers = metrics[(metrics["kind"] == "teacher") & (metrics["seed"] == task.seed)]
+        best = teachers.loc[teachers["accuracy"].idxmax()]
+        latency = teachers["latency_ms_per_sample"].sum()
+        ensembles = [
+            {
+                "task": TASK,
+                "seed": task.seed,
+                "kind": "ensemble",
+                "role": f"ensemble of all teachers ({method})",
+                "model": f"ensemble-{method}",
+                "primary_metric": "accuracy",
+                "accuracy": record["ensembles"][method]["accuracy"],
+                "f1_macro": record["ensembles"][method]["f1_macro"],
+                "latency_ms_per_sample": latency,
+                "speedup": best["latency_ms_per_sample"] / latency,
+            }
+            for method in ENSEMBLE_METHODS
+        ]
+        rows.append(pd.DataFrame(ensembles))
+    return pd.concat(rows, ignore_index=True)
 
 
 def model_order(config: dict[str, Any]) -> list[str]:
@@ -111,31 +111,23 @@ def model_order(config: dict[str, Any]) -> list[str]:
     return [*task["teachers"], *(f"ensemble-{method}" for method in ENSEMBLE_METHODS), *task["students"]]
 
 
-def aggregate(per_seed: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
-    """Mean and sd over seeds of every metric, one row per model, in `order`."""
-    frame = pd.concat(per_seed, ignore_index=True)
-    rows = []
-    for model in order:
-        group = frame[frame["model"] == model]
-        row = {"model": model, "kind": group["kind"].iloc[0], "role": group["role"].iloc[0], "seeds": len(group)}
-        for column in ("accuracy", "f1_macro", "latency_ms_per_sample", "speedup"):
-            row[column], row[f"{column}_sd"] = _stats(group[column])
-        rows.append(row)
-    return pd.DataFrame(rows)
+def summary_table(table: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Mean ± sd over seeds of every model (`report.seeds.summarise`), in `order`."""
+    summary = summarise(table).set_index("model")
+    return summary.loc[[model for model in order if model in summary.index]].reset_index()
 
 
-def check_targets(table: pd.DataFrame) -> list[tuple[str, bool | None, str]]:
-    """(target, met or None when it cannot be checked, the numbers behind it)."""
-    teachers = table[table["kind"] == "teacher"]
+def check_targets(summary: pd.DataFrame, paired: dict[str, PairedTest]) -> list[tuple[str, bool | None, str]]:
+    """(target, met or None when it cannot be checked, the numbers behind it). `paired` maps each distilled
+    student to its paired test against its gold-only twin."""
+    teachers = summary[summary["kind"] == "teacher"]
     best_teacher = teachers.loc[teachers["accuracy"].idxmax()]
-    distilled = table[table["role"].str.startswith("student (distilled")]
+    distilled = summary[summary["model"].isin(list(paired))]
     best = distilled.loc[distilled["accuracy"].idxmax()]
-    gold = table[table["role"] == "student (gold labels only)"].iloc[0]
+    test = paired[best["model"]]
     retention = best["accuracy"] / best_teacher["accuracy"]
-    gap = best["accuracy"] - gold["accuracy"]
-    spread = max(best["accuracy_sd"], gold["accuracy_sd"])
     speedup = best_teacher["latency_ms_per_sample"] / best["latency_ms_per_sample"]
-    single_seed = bool(pd.isna(spread))
+    noise = "n/a with one seed" if test.n < 2 else f"2 × standard error = {2 * test.standard_error:.4f}"
     return [
         (
             f"best distilled student ({best['model']}) keeps >= {RETENTION_TARGET:.0%} of the best teacher's "
@@ -144,9 +136,9 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, bool | None, str]]:
             f"{best['accuracy']:.4f} / {best_teacher['accuracy']:.4f} = {retention:.1%}",
         ),
         (
-            f"{best['model']} beats the gold-only student by more than the seed-to-seed spread",
-            None if single_seed else bool(gap > spread),
-            f"difference {gap:+.4f}, spread (larger sd) " + ("n/a with one seed" if single_seed else f"{spread:.4f}"),
+            f"{best['model']} beats its gold-only twin beyond seed noise (paired over seeds)",
+            None if test.beyond_noise is None else (test.beyond_noise and test.mean > 0),
+            f"mean difference {test.mean:+.4f} over {test.n} seed(s), {noise}",
         ),
         (
             f"{best['model']} is >= {SPEEDUP_TARGET}x faster than {best_teacher['model']}",
@@ -156,55 +148,46 @@ def check_targets(table: pd.DataFrame) -> list[tuple[str, bool | None, str]]:
     ]
 
 
-def _cell(mean: float, sd: float, pattern: str) -> str:
-    return pattern.format(mean) + ("" if pd.isna(sd) else " ± " + pattern.format(sd))
+def _cell(row: pd.Series, column: str, pattern: str) -> str:
+    sd = row.get(f"{column}_sd")
+    return pattern.format(row[column]) + ("" if sd is None or pd.isna(sd) else " ± " + pattern.format(sd))
 
 
-def markdown(table: pd.DataFrame, targets: list[tuple[str, bool | None, str]], settings: dict[str, Any]) -> str:
-    """The section written into the docs: settings, the table and the targets."""
+def markdown(
+    summary: pd.DataFrame,
+    paired: dict[str, PairedTest],
+    targets: list[tuple[str, bool | None, str]],
+    settings: dict[str, Any],
+) -> str:
+    """The section written into the docs: machine and settings, the table, the paired tests and the targets."""
     lines = [
-        f"Measured {settings['date']} on {settings['machine']}; {settings['cores']} Snakemake cores, "
-        f"{settings['threads']} torch threads per job; torch {settings['torch']}, "
-        f"transformers {settings['transformers']}; "
-        f"commit {settings['commit']}.",
+        harness.machine_block(settings["machine"]),
         "",
         f"Settings: `{settings['config']}`"
         f"{' reduced by --quick (15 % of train, 1 epoch)' if settings['quick'] else ''}; "
-        f"seeds {settings['seeds']} (each seed re-splits the data and retrains every model); wall time per seed "
-        f"{settings['wall']}. Mean ± sd over seeds; latency is the median at batch size 1; speed-up is against "
-        "the most accurate teacher of each seed; an ensemble's latency is the sum of its teachers'.",
-        "",
-        f"Command: `{settings['command']}`",
+        f"`seeds: [{settings['seeds']}]` (each seed re-splits the data and retrains every model); "
+        f"{settings['cores']} Snakemake cores; wall time {settings['wall']}. Mean ± sd over seeds; latency is the "
+        "median at batch size 1; speed-up is against the most accurate teacher of each seed; an ensemble's latency "
+        "is the sum of its teachers'.",
         "",
         "| Model | Role | Accuracy | Macro-F1 | Latency (ms/sample) | Speed-up (×) |",
         "|---|---|---|---|---|---|",
     ]
-    for _, row in table.iterrows():
+    for _, row in summary.iterrows():
         lines.append(
-            f"| {row['model']} | {row['role']} | {_cell(row['accuracy'], row['accuracy_sd'], '{:.4f}')} "
-            f"| {_cell(row['f1_macro'], row['f1_macro_sd'], '{:.4f}')} "
-            f"| {_cell(row['latency_ms_per_sample'], row['latency_ms_per_sample_sd'], '{:.2f}')} "
-            f"| {_cell(row['speedup'], row['speedup_sd'], '{:.2f}')} |"
+            f"| {row['model']} | {row['role']} | {_cell(row, 'accuracy', '{:.4f}')} "
+            f"| {_cell(row, 'f1_macro', '{:.4f}')} | {_cell(row, 'latency_ms_per_sample', '{:.2f}')} "
+            f"| {_cell(row, 'speedup', '{:.2f}')} |"
         )
+    lines += ["", "Paired against the gold-only twin (accuracy, distilled − twin, per seed):", ""]
+    for student, test in paired.items():
+        error = "–" if test.n < 2 else f"{test.standard_error:.4f}"
+        lines.append(f"- {student}: mean {test.mean:+.4f}, standard error {error}: {test.verdict}")
     lines += ["", "Targets:", ""]
     for target, met, numbers in targets:
         verdict = "not checkable" if met is None else ("met" if met else "**MISSED**")
         lines.append(f"- {verdict}: {target} ({numbers})")
     return "\n".join(lines)
-
-
-def machine() -> str:
-    """OS, CPU model, CPU count and memory of this machine."""
-    cpu, memory = platform.processor() or "unknown CPU", ""
-    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
-    if cpuinfo.exists():
-        names = [
-            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    if meminfo.exists():
-        memory = f", {int(meminfo.read_text().split()[1]) / 2**20:.0f} GiB"
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs{memory}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,35 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (REPO / "results" / "bench" / "phrasebank_multiteacher-quick.md" if args.quick else DOCS)
 
     base = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    per_seed, walls = [], []
-    for seed in seeds:
-        config = seed_config(base, seed, args.quick)
-        walls.append(run_experiment(config, args.cores))
-        per_seed.append(seed_rows(config["experiment"]))
-    table = aggregate(per_seed, model_order(base))
-    targets = check_targets(table)
-
-    import torch
-    import transformers
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    machine = harness.machine()
+    wall, plan = run_workflow(experiment_config(base, seeds, args.quick), args.cores)
+    table = per_seed_table(plan)
+    summary = summary_table(table, model_order(base))
+    comparisons = paired_comparisons(table, plan.twins())
+    paired = {row.student: row.test for row in comparisons.itertuples(index=False)}
     settings = {
-        "date": datetime.date.today().isoformat(),
-        "machine": machine(),
-        "cores": args.cores,
-        "threads": base.get("threads", 2),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "commit": commit.strip() or "unknown",
+        "machine": machine,
         "config": args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config,
         "quick": args.quick,
         "seeds": ", ".join(map(str, seeds)),
-        "wall": ", ".join(f"{wall / 60:.1f} min" for wall in walls) + " (a resumed seed counts only what it ran)",
-        "command": "python bench/"
-        + Path(__file__).name
-        + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
+        "cores": args.cores,
+        "wall": f"{wall / 60:.1f} min (a resumed run counts only what it ran)",
     }
-    body = markdown(table, targets, settings)
+    body = markdown(summary, paired, check_targets(summary, paired), settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     harness.write_section(out, SECTION + ("-quick" if args.quick else ""), body)
     print(body)

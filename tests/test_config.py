@@ -99,8 +99,9 @@ def test_students_with_the_same_init_share_one_init_directory():
             lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["init"].pop("layers"),
             "tasks.sentiment.students.distilled.init.layers",
         ),
+        (lambda c: c.update(benchmark={"runs": 20, "rounds": 30}), "benchmark.runs"),
     ],
-    ids=["undefined-teacher", "all-loss-weights-zero", "model-dir-missing", "init-without-layers"],
+    ids=["undefined-teacher", "all-loss-weights-zero", "model-dir-missing", "init-without-layers", "runs-below-rounds"],
 )
 def test_semantic_errors_name_the_key(mutate, key, tmp_path):
     config = _tiny_config()

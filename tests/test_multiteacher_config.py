@@ -178,7 +178,7 @@ def _plan(config: dict) -> Plan:
 def test_the_logit_cache_stores_the_union_of_mapped_layers_and_only_a_map_change_moves_it():
     base = _plan(_raw()).tasks["sentiment"]
     assert base.teachers["big"].hidden_layers == (2,) and base.teachers["small"].hidden_layers == (1,)
-    assert base.teachers["big"].logits.endswith(".h2-f2.parquet")
+    assert base.teachers["big"].logits.endswith(".h2-f3.parquet")
 
     lr = _raw()
     _student(lr)["training"] = {"learning_rate": 5.0e-4}

@@ -360,8 +360,8 @@ def test_every_logged_loss_term_and_validation_metric_gets_a_panel(tmp_path: Pat
         {"step": 1, "loss": 1.0, "loss_ce": 0.8, "loss_kl": 0.3, "loss_hidden": 0.1},
         {"step": 2, "eval_accuracy": 0.5, "eval_exact_match": 0.2, "eval_loss": 0.9, "eval_runtime": 1.0},
     ]
-    assert plots.training_curves({"m": history}, tmp_path / "t.png") == ["loss", "loss_ce", "loss_hidden", "loss_kl"]
-    assert plots.validation_curves({"m": history}, tmp_path / "v.png") == [
+    assert plots.training_curves({"m": [history]}, tmp_path / "t.png") == ["loss", "loss_ce", "loss_hidden", "loss_kl"]
+    assert plots.validation_curves({"m": [history, history]}, tmp_path / "v.png") == [
         "eval_accuracy",
         "eval_exact_match",
         "eval_loss",

@@ -243,6 +243,8 @@ def test_qa_teacher_cache_distill_and_evaluate(qa: dict):
     frame, fingerprint = read_logits(qa["gold"])
     assert fingerprint["top_k"] == 8 and fingerprint["targets"] == "gold" and set(frame["split"]) == {"train"}
     assert fingerprint["vocabulary"]["config_vocab_size"] == 30522 and fingerprint["max_target_length"] == 12
+    validation = fingerprint["validation"]
+    assert validation["rows"] == 4 and validation["tokens"] > 4 and validation["perplexity"] > 1
     _distill_and_evaluate(qa["root"], qa["data"], "generative_qa", qa["init"], qa["gold"], qa["entry"], "f1")
 
 
@@ -252,6 +254,36 @@ def test_multiple_choice_and_math_distill_and_evaluate(tmp_path: Path, task_type
     data = prepared_data(tmp_path / "data", task_type, sizes=(8, 4, 4))
     cache, entry = _cache(tmp_path, data, task_type, "tiny:t5-l2-h32", targets)
     _distill_and_evaluate(tmp_path, data, task_type, _student(tmp_path, task_type), cache, entry, "accuracy")
+
+
+@pytest.mark.slow
+def test_every_divergence_and_weighting_distils_a_text_to_text_student_from_two_teachers(qa: dict, tmp_path: Path):
+    """Two teachers (one cache under two names), each non-default divergence with another weighting: the history
+    logs the divergence's term, finite; validation weighting reads the scores the caches record."""
+    second = {**qa["entry"], "name": "twin"}
+    runs = [
+        ({"divergence": "reverse_kl"}, {"method": "fixed", "weights": {"big": 3, "twin": 1}}),
+        ({"divergence": "jsd", "beta": 0.5}, {"method": "validation"}),
+        ({"divergence": "skew_kl", "alpha": 0.1}, {"method": "confidence"}),
+        ({"divergence": "skew_reverse_kl", "alpha": 0.1}, {"method": "uniform"}),
+    ]
+    for divergence, weighting in runs:
+        described = _distill_spec("generative_qa", [qa["entry"], second], hidden=0.0).to_dict()
+        described["loss"].update(divergence)
+        described.update(weighting=weighting, training={**TRAINING, "eval_steps": 50})
+        out = tmp_path / divergence["divergence"]
+        distill(
+            DistillSpec.from_dict(described),
+            str(qa["data"]),
+            str(qa["init"]),
+            [str(qa["gold"])] * 2,
+            str(out / "model"),
+            str(out / "history.json"),
+            str(out / "ck"),
+        )
+        term = f"loss_{divergence['divergence']}"
+        logged = [entry[term] for entry in json.loads((out / "history.json").read_text()) if "loss" in entry]
+        assert logged and all(np.isfinite(logged)) and min(logged) >= 0, (divergence, logged)
 
 
 @pytest.mark.slow

@@ -27,9 +27,15 @@ from scalingdown.evaluation.export import (
 from scalingdown.evaluation.predict_file import OutputExists, predict_file
 from scalingdown.evaluation.runtime import NotAClassifier, load_runtime
 from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
+from scalingdown.pipeline.atomic import ForeignOutput
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.exports import export_refusal
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.stages.benchmark import benchmark
+from scalingdown.stages.export import export
 from tests.shipping_fixtures import LABELS, save_student
+from tests.test_config import _tiny_config
 
 TEXTS = [
     "Profits rose sharply.",
@@ -275,3 +281,20 @@ def test_the_predict_command_names_a_bad_input_in_one_line_and_exits_2(shipped, 
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error, "one line, the model never loaded"
     assert (tmp_path / "out.csv").exists() == (change == "output-exists")
+
+
+def test_export_and_benchmark_replace_only_their_own_outputs(shipped, tmp_path):
+    specs = StageSpecs(Plan(_tiny_config()))
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("keep me")
+    with pytest.raises(ForeignOutput, match=r"directory without the \.scalingdown-output marker"):
+        export(specs.export("sentiment", "distilled", "torch-int8"), str(shipped["fp32"]), str(users))
+    assert (users / "notes.txt").read_text() == "keep me"
+    export(specs.export("sentiment", "distilled", "torch-int8"), str(shipped["fp32"]), str(tmp_path / "again"))
+    export(specs.export("sentiment", "distilled", "torch-int8"), str(shipped["fp32"]), str(tmp_path / "again"))
+    record = tmp_path / "settings.json"
+    record.write_text('{"mine": true}')
+    with pytest.raises(ForeignOutput, match="a file that is not its output"):
+        benchmark(specs.benchmark("sentiment"), str(tmp_path), [], [], str(record))
+    assert json.loads(record.read_text()) == {"mine": True}

@@ -198,8 +198,12 @@ def _broken_config(tmp_path: Path, mutate) -> Path:
             lambda c: c["tasks"]["sentiment"]["students"]["distilled"].update(teachers=["huge"]),
             ["config key `tasks.sentiment.students.distilled.teachers`", "'huge' is not defined"],
         ),
+        (
+            lambda c: c["tasks"]["sentiment"]["student_defaults"]["training"].update(learning_rate=0),
+            ["config key `tasks.sentiment.student_defaults.training.learning_rate`", "0 is less than or equal"],
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "missing-teacher"],
+    ids=["unknown-key", "wrong-type", "missing-teacher", "mistake-under-student-defaults"],
 )
 def test_an_invalid_config_stops_before_any_job_naming_the_key(tmp_path: Path, mutate, expected):
     config = _broken_config(tmp_path, mutate)

@@ -75,11 +75,35 @@ def _add_stage(commands: Any, stage: Stage) -> None:
     parser.set_defaults(stage=stage)
 
 
+# What an input path must be (a stage argument's `exists`).
+_EXISTS = {
+    "directory": Path.is_dir,
+    "file": Path.is_file,
+    "model directory": lambda path: (path / "config.json").is_file(),
+}
+
+
+def _check_inputs(stage: Stage, args: argparse.Namespace) -> None:
+    """Every input path an argument names exists as what the stage reads (before anything is loaded)."""
+    for argument in stage.arguments:
+        if argument.exists is None:
+            continue
+        value = getattr(args, argument.parameter)
+        for path in map(Path, value if isinstance(value, list) else [value] if value else []):
+            if _EXISTS[argument.exists](path):
+                continue
+            if not path.exists():
+                raise UserError(f"{stage.command} {argument.flag} {path}: no such {argument.exists}")
+            detail = " (one holding a config.json)" if argument.exists == "model directory" else ""
+            raise UserError(f"{stage.command} {argument.flag} {path}: not a {argument.exists}{detail}")
+
+
 def _run_stage(stage: Stage, args: argparse.Namespace) -> None:
     try:
         spec = parse_spec(stage.spec, args.spec)
     except SpecError as error:
         raise UserError(f"{stage.command} --spec: {error}") from None
+    _check_inputs(stage, args)
     if stage.torch and args.threads:
         import torch
 

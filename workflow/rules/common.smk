@@ -1,5 +1,6 @@
 """Shared setup: config validation, the experiment plan, and how every job runs the package."""
 
+import copy
 import shlex
 import sys
 from pathlib import Path
@@ -15,10 +16,12 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from scalingdown.pipeline import paths  # noqa: E402
 from scalingdown.pipeline.checks import check_config  # noqa: E402
 from scalingdown.pipeline.config import ConfigError, apply_defaults, check_data_files, check_schema  # noqa: E402
+from scalingdown.pipeline.defaults_keys import attribute_to_defaults  # noqa: E402
 from scalingdown.pipeline.plan import Plan, local_model  # noqa: E402
 from scalingdown.pipeline.stage_specs import StageSpecs  # noqa: E402
 from scalingdown.pipeline.stage_table import STAGES  # noqa: E402
 
+RAW_CONFIG = copy.deepcopy(config)
 try:
     apply_defaults(config, Path.cwd())
     check_schema(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
@@ -26,7 +29,7 @@ try:
     check_config(config, Path.cwd())
     check_data_files(config, Path.cwd())
 except ConfigError as error:
-    raise WorkflowError(f"Invalid config: {error}") from None
+    raise WorkflowError(f"Invalid config: {attribute_to_defaults(error, RAW_CONFIG, Path.cwd())}") from None
 
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
@@ -59,7 +62,7 @@ wildcard_constraints:
     teacher_key=r"[^/]+",
     logits_key=r"[^/]+",
     init_key=r"[^/]+",
-    task=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    task=paths.TASK_FOLDER_PATTERN,  # a task's folder: `<task>`, or `<task>/seed-<seed>` with `seeds`
     student=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     kind=r"teacher|student",

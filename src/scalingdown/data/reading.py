@@ -5,7 +5,9 @@ The primitives every source (a local file or a Hub split) and every format modul
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +28,53 @@ class Batch:
     records: Records
 
 
+# Byte-order marks and the encodings they announce (UTF-32 first: its little-endian mark starts with UTF-16's).
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """The decoded text of `path`; undecodable bytes are a `DataError` naming their line."""
+    """The decoded text of `path`; undecodable bytes are a `DataError` naming their line.
+
+    A byte-order mark decides the encoding (and is dropped). Text that is valid UTF-8 with non-ASCII characters
+    is refused when `encoding` (the loader's assumption or its `encoding` option) is not a Unicode encoding:
+    read that way, every such character would turn into mojibake (`é` into `Ã©`).
+    """
     data = Path(path).read_bytes()
+    marked = next((name for mark, name in _BYTE_ORDER_MARKS if data.startswith(mark)), None)
+    if marked is None and not codecs.lookup(encoding).name.startswith("utf"):
+        _refuse_utf8(path, data, encoding)
     try:
-        return data.decode(encoding)
+        return data.decode(marked or encoding)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise DataError(path, line, f"bytes that are not valid {encoding}: {error.reason}") from None
+        raise DataError(path, line, f"bytes that are not valid {marked or encoding}: {error.reason}") from None
+
+
+def _refuse_utf8(path: str | Path, data: bytes, encoding: str) -> None:
+    """`DataError` when `data` is UTF-8 with non-ASCII characters (which `encoding` would misread)."""
+    first = next((index for index, byte in enumerate(data) if byte > 0x7F), None)
+    if first is None:
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    start = max(data.rfind(space, 0, first) for space in (b" ", b"\t", b"\n")) + 1
+    after = re.search(rb"\s", data[first:])
+    word = data[start : first + after.start() if after else len(data)][:40]
+    meant, misread = word.decode("utf-8", errors="replace"), word.decode(encoding, errors="replace")
+    raise DataError(
+        path,
+        data[:first].count(b"\n") + 1,
+        f"the file is UTF-8 ({meant!r}) but is read as {encoding}, which would make it {misread!r}; "
+        "set the loader's option data.options.encoding: utf-8",
+    )
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -38,6 +38,8 @@ from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.exports import export_refusal
 
 RECORD_NAME = "scalingdown-export.json"
+# Every export directory is the `export` stage's output (its marker names it): only such a directory is replaced.
+STAGE = "export"
 RECORD_FORMAT = 1
 ONNX_FILE = "model.onnx"
 TORCH_INT8_FILE = "model-int8.safetensors"
@@ -93,7 +95,7 @@ def export_onnx(student_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
 
     Refuses (ExportError) the models `pipeline.exports.export_refusal` refuses. Returns the export record.
     """
-    with atomic_path(out_dir) as temporary:
+    with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         record = _write_onnx(Path(student_dir), temporary)
         write_json(temporary / RECORD_NAME, record)
@@ -115,7 +117,7 @@ def export_onnx_int8(onnx_dir: str | Path, out_dir: str | Path) -> dict[str, Any
     problem = stale_reason(source)
     if problem:
         raise ExportError(f"{problem}; export it again before quantizing")
-    with atomic_path(out_dir) as temporary:
+    with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         graph = onnx.load(source / ONNX_FILE)
         # The exporter's intermediate shape annotations trip the quantizer's own shape inference
@@ -146,7 +148,7 @@ def export_torch_int8(student_dir: str | Path, out_dir: str | Path) -> dict[str,
     config = _student_config(student)
     model = _model_class(config).from_pretrained(student, use_safetensors=True).eval()
     params = _parameters(model)
-    with atomic_path(out_dir) as temporary:
+    with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         tensors = _int8_tensors(quantize_linears(model, inplace=True))
         save_file(tensors, temporary / TORCH_INT8_FILE, metadata={"format": "pt"})

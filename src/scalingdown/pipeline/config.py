@@ -43,7 +43,7 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     Precedence, lowest first: the `hyperparameters` file (if the config names one), the task's
     `teacher_defaults` / `student_defaults`, the teacher's or student's own settings.
     """
-    shared = _read_hyperparameters(config, workdir)
+    shared = read_hyperparameters(config, workdir)
     for task in (config.get("tasks") or {}).values():
         if not isinstance(task, dict):
             continue
@@ -54,7 +54,8 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     apply_student_defaults(config)
 
 
-def _read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dict[str, Any]:
+def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dict[str, Any]:
+    """The defaults of the `hyperparameters` file the config names (empty without one)."""
     name = config.get("hyperparameters")
     if name is None:
         return {}

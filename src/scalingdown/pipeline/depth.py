@@ -66,13 +66,23 @@ def model_depth(ref: str, workdir: Path | None = None) -> Depth | None:
             return None
         layers = int(match["layers"])
         return Depth(layers, layers if match["arch"] == "t5" else None)
+    config = model_config(ref, workdir)
+    try:
+        return None if config is None else _from_config(config)
+    except (TypeError, ValueError):
+        return None
+
+
+def model_config(ref: str, workdir: Path | None = None) -> dict[str, Any] | None:
+    """The `config.json` of a local or packaged model, or of a Hub model in the local cache; None otherwise."""
     path = _config_file(ref, workdir)
     if path is None or not path.is_file():
         return None
     try:
-        return _from_config(json.loads(path.read_text(encoding="utf-8")))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return config if isinstance(config, dict) else None
 
 
 def model_type(ref: str, workdir: Path | None = None) -> str | None:
@@ -82,11 +92,6 @@ def model_type(ref: str, workdir: Path | None = None) -> str | None:
     if scheme == "tiny":
         match = _TINY.match(rest)
         return match["arch"] if match else None
-    path = _config_file(ref, workdir)
-    if path is None or not path.is_file():
-        return None
-    try:
-        found = json.loads(path.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None
+    config = model_config(ref, workdir)
+    found = None if config is None else config.get("model_type")
     return found if isinstance(found, str) else None

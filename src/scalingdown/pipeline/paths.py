@@ -12,8 +12,10 @@ RESULTS = "results"
 CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new value changes
-# every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 2, "teacher": 1, "logits": 2, "student": 1, "export": 1}
+# every path of that kind, so old caches are never reused by mistake. `logits` covers every teacher cache,
+# `topk` text-to-text caches alone (it enters their key: 2 = the tail summed in log space and the validation
+# perplexity recorded).
+FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1, "topk": 2, "export": 1}
 
 # The report's files: output name in the rule -> file name in the report folder.
 REPORT_FILES = {
@@ -63,8 +65,18 @@ def student_init_dir(init_key: str) -> str:
 
 
 # -- an experiment's own outputs (results/<experiment>) --------------------------------------------------------
+# The rules' `{task}` wildcard: a task's folder under the experiment root (see `task_folder`).
+TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/seed-[0-9]+)?"
+
+
 def experiment_root(experiment: str) -> str:
     return f"{RESULTS}/{experiment}"
+
+
+def task_folder(task: str, seed: int | None = None) -> str:
+    """Where one task's students and evaluations live under the experiment root: `<task>`, or `<task>/seed-<seed>`
+    when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions below is this."""
+    return task if seed is None else f"{task}/seed-{seed}"
 
 
 def student_dir(root: str, task: str, student: str) -> str:

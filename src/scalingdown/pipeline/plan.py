@@ -5,6 +5,10 @@ Shared artefacts (prepared data, fine-tuned teachers, teacher logits, student in
 hash of everything that determines them (`pipeline.keys`), so experiments that share a teacher and a dataset
 share one cache and a student setting never reaches a teacher's path. The stage specs are built from the plan
 by `pipeline.stage_specs`; the paths come from `pipeline.paths`.
+
+Each task is planned once per seed (`pipeline.seeds`): `Plan.tasks` is keyed by the task's folder (`<task>`, or
+`<task>/seed-<seed>` when the config lists `seeds`), which is also the value of the rules' `{task}` wildcard, and
+the `task` of a teacher or student plan is that folder.
 """
 
 from __future__ import annotations
@@ -13,20 +17,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from scalingdown.pipeline import keys, paths
+from scalingdown.pipeline import divergences, keys, paths
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.exports import SOURCES, variants, variants_with_sources
 from scalingdown.pipeline.launch import launcher_prefix
+from scalingdown.pipeline.seeds import experiment_seeds, seed_folders, with_default_seed
 from scalingdown.pipeline.tasks import is_seq2seq
+from scalingdown.pipeline.twins import gold_twin
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class TeacherPlan:
-    """One teacher of one task: its config, the key of its (fine-tuned) model and of its logit cache.
+    """One teacher of one task (at one seed): its config, the key of its (fine-tuned) model and of its logit cache.
 
     `logits_key` also depends on what the cache holds beyond the logits: for classification the hidden states
     (0 = embeddings) some student of this teacher maps to (`hidden_layers`); for text-to-text tasks the cache
@@ -69,7 +75,10 @@ class TeacherPlan:
 
 @dataclass(frozen=True)
 class StudentPlan:
-    """One student of one task: how it is initialised and trained, and where it lands."""
+    """One student of one task (at one seed): how it is initialised and trained, and where it lands.
+
+    `baseline` is its gold-only twin (`pipeline.twins`), the student the report compares it with seed by seed.
+    """
 
     task: str
     name: str
@@ -77,6 +86,7 @@ class StudentPlan:
     teachers: tuple[TeacherPlan, ...]
     root: str
     init_key: str
+    baseline: str | None = None
 
     @property
     def init_student(self) -> str | None:
@@ -140,16 +150,28 @@ class StudentPlan:
             return f"student (gold labels only{start})"
         online = ", online" if self.online else ""
         hidden = ", hidden-layer MSE" if self.spec["loss"]["hidden"] > 0 else ""
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{hidden}{online}{start})"
+        loss = divergences.with_defaults(self.spec["loss"])
+        name = loss.get("divergence", divergences.DEFAULT)
+        divergence = (
+            "" if name == divergences.DEFAULT else ", " + divergences.label(name, loss.get("beta"), loss.get("alpha"))
+        )
+        teachers = " + ".join(t.name for t in self.teachers)
+        return f"student (distilled from {teachers}{divergence}{hidden}{online}{start})"
 
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """One task: its prepared data and the teachers and students trained on it."""
+    """One task at one seed: its prepared data and the teachers and students trained on it.
+
+    `name` is the task's name in the config; `folder` is where its outputs live in the experiment (the rules'
+    `{task}` wildcard, `paths.task_folder`).
+    """
 
     name: str
     spec: dict[str, Any]
     data_key: str
+    seed: int
+    folder: str
     teachers: dict[str, TeacherPlan] = field(default_factory=dict)
     students: dict[str, StudentPlan] = field(default_factory=dict)
 
@@ -166,33 +188,49 @@ class TaskPlan:
         return paths.data_dir(self.data_key)
 
 
+@dataclass(frozen=True)
+class ReportInput:
+    """What one file the report reads belongs to: a task at one seed, a kind (`teacher`, `student`, `export`,
+    `ensemble`, `benchmark`) and the model's name (the student's for an export; empty for an ensemble or
+    benchmark record)."""
+
+    task: TaskPlan
+    kind: str
+    name: str
+
+
 class Plan:
     """What one experiment runs and where everything lands, from its validated config."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config: dict[str, Any] = canonical(config)
+        self.config: dict[str, Any] = with_default_seed(canonical(config))
         self.experiment: str = self.config["experiment"]
-        self.seed: int = self.config["seed"]
+        self.seeds = experiment_seeds(self.config)
         self.threads: int = self.config["threads"]
         self.root = paths.experiment_root(self.experiment)
-        self.tasks = {name: self._plan_task(name, spec) for name, spec in self.config["tasks"].items()}
+        folders = seed_folders(self.config)
+        self.tasks: dict[str, TaskPlan] = {}
+        for name, spec in self.config["tasks"].items():
+            for seed in self.seeds:
+                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None))
+                self.tasks[task.folder] = task
         self._by_data_key = {task.data_key: task for task in self.tasks.values()}
         self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
 
     # -- construction ---------------------------------------------------------------------------------------------
-    def _plan_task(self, name: str, spec: dict[str, Any]) -> TaskPlan:
-        task = TaskPlan(name=name, spec=spec, data_key=keys.data_key(name, spec, self.seed))
+    def _plan_task(self, name: str, spec: dict[str, Any], seed: int, folder: str) -> TaskPlan:
+        task = TaskPlan(name=name, spec=spec, data_key=keys.data_key(name, spec, seed), seed=seed, folder=folder)
         mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
         for student in spec["students"].values():
             for _, teacher_name, teacher_layer in hidden_pairs(student["loss"]):
                 mapped_layers[teacher_name].add(teacher_layer)
         for teacher_name, teacher in spec["teachers"].items():
-            key = keys.teacher_key(name, teacher_name, spec, teacher, task.data_key, self.seed, self.launch_spec)
+            key = keys.teacher_key(name, teacher_name, spec, teacher, task.data_key, seed, self.launch_spec)
             layers = tuple(sorted(mapped_layers[teacher_name]))
             task.teachers[teacher_name] = TeacherPlan(
-                task=name,
+                task=folder,
                 name=teacher_name,
                 key=key,
                 spec=teacher,
@@ -201,12 +239,13 @@ class Plan:
             )
         for student_name, student in spec["students"].items():
             task.students[student_name] = StudentPlan(
-                task=name,
+                task=folder,
                 name=student_name,
                 spec=student,
                 teachers=tuple(task.teachers[t] for t in student["teachers"]),
                 root=self.root,
-                init_key=keys.init_key(name, spec, student, self.seed),
+                init_key=keys.init_key(name, spec, student, seed),
+                baseline=gold_twin(spec["students"], student_name),
             )
         return task
 
@@ -286,23 +325,24 @@ class Plan:
 
     # -- what the report reads ------------------------------------------------------------------------------------
     def eval_files(self) -> list[str]:
-        """Every evaluation the report needs: all teachers, all students and their exports, of all tasks."""
+        """Every evaluation the report needs: all teachers, all students and their exports, of all tasks (and
+        seeds)."""
         files = []
         for task in self.tasks.values():
-            files += [paths.eval_file(self.root, task.name, "teacher", t) for t in task.teachers]
+            files += [paths.eval_file(self.root, task.folder, "teacher", t) for t in task.teachers]
             for name, student in task.students.items():
-                files.append(paths.eval_file(self.root, task.name, "student", name))
-                files += [paths.export_eval_file(self.root, task.name, name, v) for v in student.exports]
+                files.append(paths.eval_file(self.root, task.folder, "student", name))
+                files += [paths.export_eval_file(self.root, task.folder, name, v) for v in student.exports]
         return files
 
     def benchmark_files(self) -> list[str]:
-        """One interleaved timing record per task."""
+        """One interleaved timing record per task (and seed)."""
         return [paths.benchmark_file(self.root, task) for task in self.tasks]
 
     def ensemble_files(self) -> list[str]:
-        """One ensemble record per classification task with at least two teachers."""
+        """One ensemble record per classification task (and seed) with at least two teachers."""
         return [
-            paths.ensemble_file(self.root, task.name)
+            paths.ensemble_file(self.root, task.folder)
             for task in self.tasks.values()
             if len(task.teachers) >= 2 and not is_seq2seq(task.type)
         ]
@@ -314,6 +354,37 @@ class Plan:
             files += [t.history for t in task.teachers.values() if t.finetuned]
             files += [s.history for s in task.students.values() if s.trained]
         return files
+
+    def report_inputs(self) -> dict[str, ReportInput]:
+        """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble
+        and benchmark records, by path. The report tells seeds apart with it (a teacher's history lives under its
+        cache key)."""
+        found: dict[str, ReportInput] = {}
+        for task in self.tasks.values():
+            for kind, members in (("teacher", task.teachers), ("student", task.students)):
+                for name in members:
+                    found[paths.eval_file(self.root, task.folder, kind, name)] = ReportInput(task, kind, name)
+            for teacher in task.teachers.values():
+                if teacher.finetuned:
+                    found[teacher.history] = ReportInput(task, "teacher", teacher.name)
+            for student in task.students.values():
+                if student.trained:
+                    found[student.history] = ReportInput(task, "student", student.name)
+                for variant in student.exports:
+                    export = paths.export_eval_file(self.root, task.folder, student.name, variant)
+                    found[export] = ReportInput(task, "export", student.name)
+            found[paths.ensemble_file(self.root, task.folder)] = ReportInput(task, "ensemble", "")
+            found[paths.benchmark_file(self.root, task.folder)] = ReportInput(task, "benchmark", "")
+        return found
+
+    def twins(self) -> dict[tuple[str, str], str]:
+        """(task name, distilled student) → its gold-only twin, for every student that has one."""
+        return {
+            (task.name, student.name): student.baseline
+            for task in self.tasks.values()
+            for student in task.students.values()
+            if student.baseline
+        }
 
     def cached_artefacts(self) -> list[str]:
         """The shared artefacts under `results/cache/` this experiment's models were built from.
@@ -328,7 +399,7 @@ class Plan:
             for student in task.students.values():
                 found.append(student.init_dir)
                 if student.trained:
-                    found += self.distill_logits(task.name, student.name)
+                    found += self.distill_logits(task.folder, student.name)
         return list(dict.fromkeys(found))
 
     def distill_logits(self, task: str, student: str) -> list[str]:

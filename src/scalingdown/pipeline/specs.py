@@ -38,7 +38,7 @@ class SpecError(UserError, ValueError):
 
 
 def optional(default: Any = None) -> Any:
-    """A field left out of the JSON while it equals `default` (None, False or an empty mapping)."""
+    """A field left out of the JSON while it equals `default` (None, False, an empty mapping or a string)."""
     if isinstance(default, dict):
         return field(default_factory=dict, metadata={_OPTIONAL: default})
     return field(default=default, metadata={_OPTIONAL: default})
@@ -239,6 +239,7 @@ class DataSpec(Spec):
     options: dict[str, Any]
     split: SplitSpec
     data_portion: float
+    allow_few_labels: bool = optional(False)
 
 
 # -- one spec per stage ----------------------------------------------------------------------------------------
@@ -333,7 +334,8 @@ class InitSpec(Spec):
 
 @dataclass(frozen=True)
 class LossSpec(Spec):
-    """A student's loss weights: `ce·CE + kd·T²·KL + hidden·MSE`, and what the hidden term matches."""
+    """A student's loss weights: `ce·CE + kd·T²·D + hidden·MSE`, the divergence D (forward KL unless set, with its
+    parameter `beta` or `alpha`: see `pipeline.divergences`), and what the hidden term matches."""
 
     ce: float
     kd: float
@@ -342,6 +344,9 @@ class LossSpec(Spec):
     hidden_projection: str
     hidden_map: dict[str, dict[str, int]]
     hidden_layers: dict[str, list[list[int]]] | None = optional()
+    divergence: str = optional("forward_kl")
+    beta: float | None = optional()
+    alpha: float | None = optional()
 
     def hidden_pairs(self) -> list[tuple[int, str, int]]:
         """`hidden_map` as sorted (student layer, teacher, teacher layer) triples."""

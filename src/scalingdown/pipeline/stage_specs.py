@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from scalingdown.pipeline import paths
+from scalingdown.pipeline import divergences, paths
 from scalingdown.pipeline.config import cache_settings, finetune_settings, seq2seq_setting
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.specs import (
@@ -93,7 +93,7 @@ class StageSpecs:
 
     def prepare(self, data_key: str) -> PrepareSpec:
         task = self.plan.task_by_data_key(data_key)
-        return prepare_spec(task.name, task.spec, self.plan.seed)
+        return prepare_spec(task.name, task.spec, task.seed)
 
     def finetune(self, teacher_key: str) -> FinetuneSpec:
         teacher = self.plan.teacher_by_key(teacher_key)
@@ -113,7 +113,7 @@ class StageSpecs:
             lora=lora,
             label_map=teacher.label_map,
             labels=task.labels,
-            seed=self.plan.seed,
+            seed=task.seed,
             text=text_task(task.spec, teacher.spec),
             trust_remote_code=remote_code(teacher.spec),
         )
@@ -145,7 +145,8 @@ class StageSpecs:
 
     def init(self, init_key: str) -> InitSpec:
         student = self.plan.student_by_init_key(init_key)
-        return init_spec(self.plan.task(student.task).spec, student.spec, self.plan.seed)
+        task = self.plan.task(student.task)
+        return init_spec(task.spec, student.spec, task.seed)
 
     def distill(self, task_name: str, student_name: str) -> DistillSpec:
         student = self.plan.student(task_name, student_name)
@@ -155,8 +156,8 @@ class StageSpecs:
             type=task.type,
             student=student.name,
             max_length=student.spec["max_length"],
-            training=training_spec(student.spec["training"], self.plan.launch_spec("distill"), self.plan.seed),
-            loss=LossSpec.from_dict(student.spec["loss"], "loss"),
+            training=training_spec(student.spec["training"], self.plan.launch_spec("distill"), task.seed),
+            loss=LossSpec.from_dict(divergences.with_defaults(student.spec["loss"]), "loss"),
             teacher_mode="online" if online else "cached",
             weighting=WeightingSpec.from_dict(student.spec["weighting"], "weighting"),
             teachers=[self._distill_teacher(teacher, task.type, online) for teacher in student.teachers],

@@ -19,7 +19,9 @@ class Argument:
     """One command-line argument of a stage.
 
     `source` is where the rule takes the value from (`input.data`, `output`, `params.out`, …); None for an
-    argument only a person running the stage by hand sets. `many` is argparse's nargs (`*`, `+`).
+    argument only a person running the stage by hand sets. `many` is argparse's nargs (`*`, `+`). `exists` is
+    what an input path must already be (`directory`, `file`, `model directory`: one holding a config.json),
+    checked before the stage runs.
     """
 
     flag: str
@@ -29,6 +31,7 @@ class Argument:
     required: bool = True
     integer: bool = False
     default: int | None = None
+    exists: str | None = None
 
     @property
     def parameter(self) -> str:
@@ -60,7 +63,7 @@ class Stage:
 
 
 def _data() -> Argument:
-    return Argument("--data", "prepared data directory", "input.data")
+    return Argument("--data", "prepared data directory", "input.data", exists="directory")
 
 
 def _experiment() -> Argument:
@@ -136,13 +139,14 @@ STAGES: dict[str, Stage] = {
             "train a student from cached teacher logits",
             (
                 _data(),
-                Argument("--init", "initial student directory", "input.init"),
+                Argument("--init", "initial student directory", "input.init", exists="model directory"),
                 Argument(
                     "--logits",
                     "teacher logit caches, in the spec's teacher order",
                     "input.logits",
                     many="*",
                     required=False,
+                    exists="file",
                 ),
                 Argument("--out", "output model directory", "output.model"),
                 _history(),
@@ -155,7 +159,7 @@ STAGES: dict[str, Stage] = {
             "evaluate",
             "scalingdown.stages.evaluate:evaluate",
             (specs.EvaluateSpec,),
-            "score a model on the test split and time it",
+            "score a model on the test split",
             (
                 _data(),
                 Argument("--model", "model directory or reference", "params.model"),
@@ -170,7 +174,10 @@ STAGES: dict[str, Stage] = {
             "write one shipping variant of a student: ONNX fp32, ONNX int8 or PyTorch int8",
             (
                 Argument(
-                    "--model", "the student's model directory (for onnx-int8: its onnx-fp32 export)", "input.model"
+                    "--model",
+                    "the student's model directory (for onnx-int8: its onnx-fp32 export)",
+                    "input.model",
+                    exists="directory",
                 ),
                 Argument("--out", "output export directory", "output"),
             ),
@@ -192,6 +199,7 @@ STAGES: dict[str, Stage] = {
                     "input.evals",
                     many="*",
                     required=False,
+                    exists="file",
                 ),
                 Argument("--out", "output timing record (JSON)", "output"),
             ),
@@ -205,7 +213,13 @@ STAGES: dict[str, Stage] = {
             "teachers' scores, ensembles and agreement from their logit caches",
             (
                 _data(),
-                Argument("--logits", "teacher logit caches, in the spec's teacher order", "input.logits", many="+"),
+                Argument(
+                    "--logits",
+                    "teacher logit caches, in the spec's teacher order",
+                    "input.logits",
+                    many="+",
+                    exists="file",
+                ),
                 Argument("--out", "output record (JSON)", "output"),
             ),
             torch=False,
@@ -235,10 +249,11 @@ STAGES: dict[str, Stage] = {
                 ),
                 Argument(
                     "--benchmarks",
-                    "benchmark records, one per task (every speed column)",
+                    "benchmark records, one per task and seed (every speed column)",
                     "input.benchmarks",
                     many="*",
                     required=False,
+                    exists="file",
                 ),
                 Argument(
                     "--workflow-dir",

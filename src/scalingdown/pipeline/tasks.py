@@ -51,4 +51,10 @@ def prompt_problem(task_type: str, part: str, template: str) -> str | None:
     unknown = sorted({name for name in fields if name not in allowed})
     if unknown:
         return f"uses {{{'}, {'.join(unknown)}}}; the {part} of a {task_type} task may use {sorted(allowed)}"
+    try:  # conversions and format specs are only checked when a row's text is formatted
+        template.format(**dict.fromkeys(allowed, "text"))
+    except (KeyError, IndexError) as error:  # a field inside a format spec, e.g. {question:{width}}
+        return f"uses {{{error.args[0]}}}; the {part} of a {task_type} task may use {sorted(allowed)}"
+    except (ValueError, TypeError) as error:
+        return f"does not format with the task's fields (each a text): {error}"
     return None

@@ -1,7 +1,9 @@
-"""The report's content as document blocks: tables per task, figures, reproducibility block."""
+"""The report's content as document blocks: tables per task (mean ± sd over seeds), the paired comparison of
+each distilled student with its gold-only twin, figures, reproducibility block."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -9,15 +11,20 @@ import yaml
 
 from scalingdown.pipeline.paths import REPORT_FILES
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
-from scalingdown.report.tables import METRIC_TITLES, quality_table, speed_table
+from scalingdown.report.seeds import paired_comparisons, per_seed_text, seeds_of, summarise
+from scalingdown.report.tables import METRIC_TITLES, headline_clocks, quality_table, speed_table
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
-    "training_curves": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel.",
-    "validation_curves": "Validation scores over steps, one panel per metric.",
+    "training_curves": "Training loss over steps: the total and each loss term (CE, each divergence, …) in its own "
+    "panel (several seeds: their mean, with a ±sd band).",
+    "validation_curves": "Validation scores over steps, one panel per metric (several seeds: their mean, with a "
+    "±sd band).",
     "score_latency": "Primary score against latency at batch 1 (the benchmark's headline clock); the dashed line "
-    "is the Pareto front (squares: teachers, circles: students, triangles: students' exports).",
-    "confusion_matrices": "Confusion matrices on the test split (rows: gold label; colour: share of the row).",
+    "is the Pareto front (squares: teachers, circles: students, triangles: students' exports; several seeds: "
+    "means with ±sd error bars).",
+    "confusion_matrices": "Confusion matrices on the test split (rows: gold label; colour: share of the row; "
+    "several seeds: summed).",
 }
 # How many of a noisy run's reasons the warning lists (the record has them all).
 _REASONS_SHOWN = 3
@@ -36,14 +43,29 @@ def _setup_text(setup: dict[str, Any]) -> str:
     )
 
 
-def _intro(repro: dict[str, Any]) -> list[Block]:
+def _seeds_text(seeds: list[int]) -> str:
+    if len(seeds) > 1:
+        return (
+            f" Every number is the mean ± sd over the seeds {', '.join(map(str, seeds))}: each seed re-splits the "
+            "data and retrains every teacher and student (the Seeds column counts them per model); retention and "
+            "speed-up are computed per seed, then averaged."
+        )
+    if seeds:
+        return (
+            f" One seed ({seeds[0]}): no spread is measured; list several under `seeds` for mean ± sd and a paired "
+            "test of each distilled student against its gold-only twin."
+        )
+    return ""
+
+
+def _intro(repro: dict[str, Any], seeds: list[int]) -> list[Block]:
     setups = repro["timing"]
     blocks: list[Block] = [
         Paragraph(
             "Scores on the test split. Retention is the score as % of the best teacher's in the task; speed-up is "
             "how many times faster than that teacher a model answers at batch size 1. Every model of a task "
             "(teachers, students and the students' exports) is timed together by the task's `benchmark` job; "
-            "each task's speed section says how."
+            "each task's speed section says how." + _seeds_text(seeds)
         )
     ]
     if len(setups) > 1:
@@ -57,21 +79,35 @@ def _intro(repro: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _timing_blocks(timing: dict[str, Any] | None, reference: str | None) -> list[Block]:
-    """How a task's models were timed (from its benchmark record), and a warning when the timing was noisy."""
-    if timing is None:
+def _noise_reasons(timings: list[dict[str, Any]]) -> str:
+    """The reasons the noisy records give (`seed n: …` with several seeds), the first few of them."""
+    reasons = []
+    for timing in timings:
+        if timing["noisy"]:
+            prefix = f"seed {timing['seed']}: " if len(timings) > 1 and timing.get("seed") is not None else ""
+            reasons += [prefix + reason for reason in timing["noisy_because"]]
+    more = len(reasons) - _REASONS_SHOWN
+    return "; ".join(reasons[:_REASONS_SHOWN]) + (f"; {more} more in the records" if more > 0 else "")
+
+
+def _timing_blocks(timings: list[dict[str, Any]], reference: str | None, clock: str) -> list[Block]:
+    """How a task's models were timed (from its benchmark records, one per seed, all timed the same way), on
+    which clock its figures are, and a warning when some timing was noisy."""
+    if not timings:
         return [Paragraph("This task has no benchmark record, so its models have no speed figures.")]
-    settings, clock = timing["settings"], timing["headline_clock"]
-    unit = timing["unit"]
+    timing = timings[0]
+    settings, unit = timing["settings"], timing["unit"]
     against = f"`{reference}`" if reference and timing["reference_is_teacher"] else "the first model (no teacher)"
+    jobs = "job" if len(timings) == 1 else f"job of each of the {len(timings)} seeds"
     text = (
-        f"Timed by the `benchmark` job on {timing['device']} ({timing['device_name']}) with {settings['threads']} "
+        f"Timed by the `benchmark` {jobs} on {timing['device']} ({timing['device_name']}) with {settings['threads']} "
         f"thread(s): {len(timing['models'])} models in one process, {settings['rounds']} rounds in rotated order, "
         f"each running every model on the same {settings['calls_per_round']} {unit}s at batch size 1 and one "
         f"batch of {settings['batch_size']} (throughput), after {settings['warmup']} warm-up call(s). Latency is the "
         f"median per {unit} at batch size 1 and IQR its interquartile range; speed-up against {against} is the "
-        "median over rounds of the per-round ratio, with its 95 % distribution-free interval. "
-        f"Headline clock: {_CLOCKS[clock]}."
+        "median over rounds of the per-round ratio, with its 95 % distribution-free interval"
+        + (" (the table: mean ± sd of the seeds' medians)" if len(timings) > 1 else "")
+        + f". Headline clock: {_CLOCKS[clock]}."
     )
     if timing.get("memory_method"):
         note = f"; {timing['memory_note']}" if timing.get("memory_note") else ""
@@ -80,20 +116,19 @@ def _timing_blocks(timing: dict[str, Any] | None, reference: str | None) -> list
             f"baseline (the record states the method){note}."
         )
     blocks: list[Block] = [Paragraph(text)]
-    if timing["noisy"]:
-        reasons = timing["noisy_because"]
-        more = len(reasons) - _REASONS_SHOWN
-        shown = "; ".join(reasons[:_REASONS_SHOWN]) + (f"; {more} more in the record" if more > 0 else "")
+    if any(record["noisy"] for record in timings):
         blocks.append(
             Alert(
-                f"the timing was noisy ({shown}). Rule: {timing['noisy_rule']}. Latencies and speed-ups are "
-                "therefore on CPU time; rerun `benchmark` on a quiet machine for wall-time figures."
+                f"the timing was noisy ({_noise_reasons(timings)}). Rule: {timing['noisy_rule']}. Latencies and "
+                "speed-ups are therefore on CPU time; rerun `benchmark` on a quiet machine for wall-time figures."
             )
         )
     return blocks
 
 
-def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str], timing: dict[str, Any] | None) -> list[Block]:
+def _task_blocks(
+    task: str, rows: pd.DataFrame, metrics: list[str], timings: list[dict[str, Any]], clock: str
+) -> list[Block]:
     metric = rows["primary_metric"].iloc[0]
     title = METRIC_TITLES.get(metric, metric)
     teachers = rows[rows["kind"] == "teacher"]
@@ -112,9 +147,43 @@ def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str], timing: dict
         Paragraph(f"Ranked by {title}. {reference}"),
         Table(quality_table(rows, metrics)),
         Heading("Speed and size", 3),
-        *_timing_blocks(timing, best_name),
+        *_timing_blocks(timings, best_name, clock),
         Table(speed_table(rows)),
         Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
+    ]
+
+
+def _paired_blocks(task: str, comparisons: pd.DataFrame) -> list[Block]:
+    """The paired comparison of each distilled student of the task with its gold-only twin."""
+    if comparisons.empty:
+        return []
+    metrics = sorted({METRIC_TITLES.get(metric, metric) for metric in comparisons["metric"]})
+    rows = []
+    for row in comparisons.itertuples(index=False):
+        test = row.test
+        rows.append(
+            (
+                row.student,
+                row.baseline,
+                per_seed_text(row.seeds, test.differences),
+                f"{test.mean:+.4f}",
+                "–" if test.n < 2 else f"{test.standard_error:.4f}",
+                test.verdict,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=["Student", "Gold-only twin", "Difference per seed", "Mean difference", "Standard error", "Verdict"],
+    )
+    return [
+        Heading(f"Distilled against gold-only: {task}", 3),
+        Paragraph(
+            f"Each distilled student against its gold-only twin (same seed: same split and starting weights; trained "
+            f"on the gold labels alone): the difference of {' / '.join(metrics)} (distilled − twin) seed by seed, "
+            "its mean, and the standard error of that mean (sd of the differences / √n). A gain is taken as real "
+            "when the mean exceeds twice its standard error; `students.<name>.baseline` picks another twin."
+        ),
+        Table(frame),
     ]
 
 
@@ -169,13 +238,24 @@ def report_blocks(
     repro: dict[str, Any],
     teachers: list[Block] | None = None,
     benchmarks: list[dict[str, Any]] | None = None,
+    warnings: list[Block] | None = None,
+    twins: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Block]:
-    """The whole report: introduction, per task its scores and its speed (from its benchmark record), the
-    teachers' section (ensembles, agreement), the figures, the reproducibility block."""
-    timings = {record["task"]: record for record in benchmarks or []}
-    blocks: list[Block] = [Heading(f"ScalingDown report: {experiment}", 1), *_intro(repro)]
-    for task, rows in table.groupby("task", sort=False):
-        blocks += _task_blocks(str(task), rows, metrics, timings.get(str(task)))
+    """The whole report: introduction, warnings about the data, per task its scores and its speed (from its
+    benchmark records, one per seed), mean ± sd over seeds, with the paired comparison of each distilled student
+    against its gold-only twin (`twins`: (task, student) → twin), the teachers' section (ensembles, agreement),
+    the figures, the reproducibility block. `table` has one row per model and seed."""
+    clocks = headline_clocks(benchmarks or [])
+    blocks: list[Block] = [
+        Heading(f"ScalingDown report: {experiment}", 1),
+        *_intro(repro, seeds_of(table)),
+        *(warnings or []),
+    ]
+    comparisons = paired_comparisons(table, twins or {})
+    for task, rows in summarise(table).groupby("task", sort=False):
+        timings = [record for record in benchmarks or [] if record["task"] == task]
+        blocks += _task_blocks(str(task), rows, metrics, timings, clocks.get(str(task), "wall"))
+        blocks += _paired_blocks(str(task), comparisons[comparisons["task"] == task])
     blocks += teachers or []
     blocks.append(Heading("Figures"))
     blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]

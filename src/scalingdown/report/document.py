@@ -24,9 +24,10 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """Plain text; `backticks` mark code."""
+    """Plain text; `backticks` mark code. A `strong` paragraph is a warning, set in bold."""
 
     text: str
+    strong: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def to_markdown(blocks: list[Block]) -> str:
         if isinstance(block, Heading):
             parts.append("#" * block.level + " " + block.text)
         elif isinstance(block, Paragraph):
-            parts.append(block.text)
+            parts.append(f"**{block.text}**" if block.strong else block.text)
         elif isinstance(block, Alert):
             parts.append(f"> **Warning:** {block.text}")
         elif isinstance(block, Table):
@@ -130,7 +131,8 @@ def to_html(blocks: list[Block], title: str, directory: str | Path) -> str:
         if isinstance(block, Heading):
             parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
-            parts.append(f"<p>{_inline_html(block.text)}</p>")
+            text = _inline_html(block.text)
+            parts.append(f"<p><strong>{text}</strong></p>" if block.strong else f"<p>{text}</p>")
         elif isinstance(block, Alert):
             parts.append(
                 f'<div class="warning" role="alert"><strong>Warning:</strong> {_inline_html(block.text)}</div>'

@@ -1,13 +1,15 @@
 """Plots of the report (PNG, matplotlib without a display).
 
 Generic over loss terms (every `loss_<term>` a history logs gets its panel), validation metrics
-(every `eval_<metric>`) and task types (the primary metric comes from the table).
+(every `eval_<metric>`) and task types (the primary metric comes from the table). Over several seeds, curves
+are the mean with a ±sd band, points carry ±sd error bars and confusion matrices sum the seeds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,14 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from scalingdown.pipeline.atomic import atomic_path
+from scalingdown.pipeline.divergences import DIVERGENCES, term
 from scalingdown.pipeline.exports import ORIGINAL
 from scalingdown.report.tables import METRIC_TITLES, model_label
 
 LOSS_TITLES = {
     "loss": "total loss (weighted sum)",
     "loss_ce": "CE on gold labels",
-    "loss_kl": "KL(teacher ‖ student) × T²",
+    **{f"loss_{term(name)}": f"{info.title} × T²" for name, info in DIVERGENCES.items()},
     "loss_hidden": "hidden-state MSE",
 }
 # Trainer bookkeeping logged with the validation scores, not scores themselves.
@@ -62,22 +65,43 @@ def _colours(names: Iterable[str]) -> dict[str, Any]:
     return {name: palette[index % len(palette)] for index, name in enumerate(names)}
 
 
-def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    points = [(entry["step"], entry[key]) for entry in history if key in entry and "step" in entry]
-    return [p[0] for p in points], [p[1] for p in points]
+History = list[dict[str, Any]]
+
+
+def _series(history: History, key: str) -> dict[float, float]:
+    """A history's values of `key` by step (a repeated step keeps its last value)."""
+    return {entry["step"]: entry[key] for entry in history if key in entry and "step" in entry}
+
+
+def _mean_band(runs: Sequence[History], key: str) -> tuple[list[float], list[float], list[float]]:
+    """Steps, the mean over the runs (seeds) that logged `key` at each step, and their sd (0 for one run)."""
+    by_step: dict[float, list[float]] = {}
+    for history in runs:
+        for step, value in _series(history, key).items():
+            by_step.setdefault(step, []).append(value)
+    steps = sorted(by_step)
+    means = [statistics.fmean(by_step[step]) for step in steps]
+    sds = [statistics.stdev(by_step[step]) if len(by_step[step]) > 1 else 0.0 for step in steps]
+    return steps, means, sds
 
 
 def _curves(
-    histories: dict[str, list[dict[str, Any]]], keys: list[str], titles: dict[str, str], ylabel: str, path: str | Path
+    histories: Mapping[str, Sequence[History]], keys: list[str], titles: dict[str, str], ylabel: str, path: str | Path
 ) -> None:
-    """One panel per key, one line per model that logged it."""
+    """One panel per key, one line per model that logged it: the mean over its seeds, with a ±sd band."""
     colours = _colours(histories)
     figure, axes = _grid(len(keys))
     for axis, key in zip(axes, keys):
-        for name, history in histories.items():
-            steps, values = _series(history, key)
-            if steps:
-                axis.plot(steps, values, marker=".", label=name, color=colours[name])
+        for name, runs in histories.items():
+            steps, means, sds = _mean_band(runs, key)
+            if not steps:
+                continue
+            label = name if len(runs) < 2 else f"{name} (mean ± sd, {len(runs)} seeds)"
+            axis.plot(steps, means, marker=".", label=label, color=colours[name])
+            if len(runs) > 1:
+                low = [mean - sd for mean, sd in zip(means, sds)]
+                high = [mean + sd for mean, sd in zip(means, sds)]
+                axis.fill_between(steps, low, high, color=colours[name], alpha=0.2, linewidth=0)
         axis.set_title(titles.get(key, key), fontsize=10)
         axis.set_xlabel("step")
         axis.set_ylabel(ylabel)
@@ -85,12 +109,16 @@ def _curves(
     _save(figure, path)
 
 
-def training_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path) -> list[str]:
+def _logged(histories: Mapping[str, Sequence[History]]) -> set[str]:
+    return {key for runs in histories.values() for history in runs for entry in history for key in entry}
+
+
+def training_curves(histories: Mapping[str, Sequence[History]], path: str | Path) -> list[str]:
     """Training loss over steps: the total and each term (CE, KL, hidden, …) in its own panel.
 
-    Returns the logged keys that got a panel.
+    `histories` maps a model's name to its runs (one history per seed). Returns the logged keys that got a panel.
     """
-    logged = {key for history in histories.values() for entry in history for key in entry}
+    logged = _logged(histories)
     terms = sorted(key for key in logged if key.startswith("loss_"))
     keys = (["loss"] if "loss" in logged else []) + terms
     if not keys:
@@ -100,9 +128,10 @@ def training_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path
     return keys
 
 
-def validation_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path) -> list[str]:
-    """Validation scores over steps, one panel per metric the histories logged; returns those keys."""
-    logged = {key for history in histories.values() for entry in history for key in entry}
+def validation_curves(histories: Mapping[str, Sequence[History]], path: str | Path) -> list[str]:
+    """Validation scores over steps, one panel per metric the histories logged (mean ± sd over a model's seeds);
+    returns those keys."""
+    logged = _logged(histories)
     keys = sorted(key for key in logged if key.startswith("eval_") and key not in _EVAL_BOOKKEEPING)
     keys.sort(key=lambda key: key == "eval_loss")  # scores first, the validation loss last
     if not keys:
@@ -117,9 +146,15 @@ def validation_curves(histories: dict[str, list[dict[str, Any]]], path: str | Pa
 _MARKERS = {"teacher": ("s", "tab:red", 60), "student": ("o", "tab:blue", 40), "export": ("^", "tab:green", 50)}
 
 
+def _spread(row: pd.Series, key: str) -> float | None:
+    """A summarised row's sd of `key` over seeds, if it has one."""
+    value = row.get(f"{key}_sd")
+    return None if value is None or pd.isna(value) else float(value)
+
+
 def score_latency(table: pd.DataFrame, path: str | Path) -> None:
     """Per task: primary score against latency at batch 1 (teachers, students and their exports), with the
-    Pareto front drawn through."""
+    Pareto front drawn through; summarised rows (`report.seeds.summarise`) get ±sd error bars on both axes."""
     table = table[table["latency_ms_per_sample"].notna()]
     tasks = list(dict.fromkeys(table["task"]))
     if not tasks:
@@ -132,6 +167,19 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
         scores = [row[metric] for _, row in rows.iterrows()]
         for (_, row), score in zip(rows.iterrows(), scores):
             marker, colour, size = _MARKERS["export" if row.get("variant", ORIGINAL) != ORIGINAL else row["kind"]]
+            xerr, yerr = _spread(row, "latency_ms_per_sample"), _spread(row, metric)
+            if xerr is not None or yerr is not None:
+                axis.errorbar(
+                    row["latency_ms_per_sample"],
+                    score,
+                    xerr=xerr,
+                    yerr=yerr,
+                    fmt="none",
+                    ecolor=colour,
+                    elinewidth=1,
+                    capsize=3,
+                    zorder=2,
+                )
             axis.scatter(row["latency_ms_per_sample"], score, s=size, marker=marker, color=colour, zorder=3)
             axis.annotate(
                 model_label(row["model"], row.get("variant", ORIGINAL)),
@@ -166,14 +214,19 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
-    """One confusion matrix (rows: gold label) per model whose record has one."""
-    with_matrix = [r for r in records if "confusion_matrix" in r["metrics"] and r.get("labels")]
-    if not with_matrix:
+    """One confusion matrix (rows: gold label) per model whose record has one; a model's seeds are summed."""
+    models: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        if "confusion_matrix" in record["metrics"] and record.get("labels"):
+            model = (record["task"], record["kind"], record["name"], record.get("variant", ORIGINAL))
+            models.setdefault(model, []).append(record)
+    if not models:
         _empty(path, "no classification models")
         return
-    figure, axes = _grid(len(with_matrix), width=3.8, height=3.6, columns=4)
-    for axis, record in zip(axes, with_matrix):
-        counts = np.asarray(record["metrics"]["confusion_matrix"], dtype=float)
+    figure, axes = _grid(len(models), width=3.8, height=3.6, columns=4)
+    for axis, seeds in zip(axes, models.values()):
+        record = seeds[0]
+        counts = np.sum([np.asarray(seed["metrics"]["confusion_matrix"], dtype=float) for seed in seeds], axis=0)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
         axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
@@ -192,5 +245,8 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
         axis.set_xlabel("predicted", fontsize=8)
         axis.set_ylabel("gold", fontsize=8)
-        axis.set_title(f"{record['task']}: {model_label(record['name'], record.get('variant', ORIGINAL))}", fontsize=9)
+        summed = f" (sum of {len(seeds)} seeds)" if len(seeds) > 1 else ""
+        axis.set_title(
+            f"{record['task']}: {model_label(record['name'], record.get('variant', ORIGINAL))}{summed}", fontsize=9
+        )
     _save(figure, path)

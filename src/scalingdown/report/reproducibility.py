@@ -59,13 +59,14 @@ def git_state(directory: str | Path | None) -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty, "note": None}
 
 
-def seeds(config: Any, prefix: str = "") -> dict[str, int]:
-    """Every `seed` in the resolved config, by dotted key (experiment, loaders, training)."""
-    found: dict[str, int] = {}
+def seeds(config: Any, prefix: str = "") -> dict[str, int | list[int]]:
+    """Every `seed` in the resolved config, by dotted key (experiment, loaders, training), and the experiment's
+    `seeds` list."""
+    found: dict[str, int | list[int]] = {}
     if isinstance(config, dict):
         for key, value in config.items():
             dotted = f"{prefix}.{key}" if prefix else key
-            if key == "seed" and isinstance(value, int):
+            if (key == "seed" and isinstance(value, int)) or (dotted == "seeds" and isinstance(value, list)):
                 found[dotted] = value
             else:
                 found.update(seeds(value, dotted))

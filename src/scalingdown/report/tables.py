@@ -1,4 +1,4 @@
-"""The metrics table: one row per (task, model), with retention, speed-up and the Pareto front.
+"""The metrics table: one row per (task, seed, model), with retention, speed-up and the Pareto front.
 
 Generic over task types and metrics: every scalar in an evaluation record's `metrics` becomes a
 column, and `PRIMARY_METRIC` (the one table to extend for a new task type) names the score that
@@ -92,16 +92,20 @@ def metrics_table(
     task_types: dict[str, str],
     benchmarks: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """Flatten evaluation records, with their models' timings from the tasks' `benchmark` records, into the
-    report's table (columns of the metrics.csv contract)."""
-    timings = {record["task"]: record for record in benchmarks or []}
+    """Flatten evaluation records, with their models' timings from the tasks' `benchmark` records (one per task
+    and seed), into the report's table (columns of the metrics.csv contract). A task's figures all come from one
+    clock: CPU time when some seed's timing was noisy, its headline clock otherwise."""
+    timings = {(record["task"], record.get("seed")): record for record in benchmarks or []}
+    clocks = headline_clocks(benchmarks or [])
     rows = []
     for record in records:
         variant = record.get("variant", ORIGINAL)
+        timing = timings.get((record["task"], record.get("seed")))
         rows.append(
             {
                 "experiment": experiment,
                 "task": record["task"],
+                "seed": record.get("seed"),
                 "kind": record["kind"],
                 "role": record["role"],
                 "model": record["name"],
@@ -109,7 +113,7 @@ def metrics_table(
                 "label": model_label(record["name"], variant),
                 "primary_metric": primary_metric(task_types[record["task"]]),
                 **scalar_metrics(record["metrics"]),
-                **_speed(timings.get(record["task"]), benchmark_id(record)),
+                **_speed(timing, benchmark_id(record), clocks.get(record["task"], "wall")),
                 "params": int(record["params"]),
                 "size_mb": record.get("size_mb"),
             }
@@ -117,11 +121,20 @@ def metrics_table(
     return add_pareto(add_retention(pd.DataFrame(rows)))
 
 
-def _speed(timing: dict[str, Any] | None, model_id: str) -> dict[str, Any]:
-    """A model's speed columns from its task's benchmark record (empty when it was not timed)."""
+def headline_clocks(benchmarks: list[dict[str, Any]]) -> dict[str, str]:
+    """Per task, the clock its speed figures are read on: `cpu` when some seed's benchmark chose it (the timing
+    was noisy), `wall` otherwise, so that the seeds of a task are averaged on one clock."""
+    clocks: dict[str, str] = {}
+    for record in benchmarks:
+        if clocks.get(record["task"]) != "cpu":
+            clocks[record["task"]] = record["headline_clock"]
+    return clocks
+
+
+def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str, Any]:
+    """A model's speed columns on `clock` from its task's benchmark record (empty when it was not timed)."""
     if timing is None or model_id not in timing["models"]:
         return {}
-    clock = timing["headline_clock"]
     entry = timing["models"][model_id]
     latency = entry["latency_ms"][clock]
     speedup = entry["speedup"][clock] if timing["reference_is_teacher"] else {}
@@ -147,19 +160,25 @@ def _score(rows: pd.DataFrame) -> pd.Series:
 
 
 def add_retention(table: pd.DataFrame) -> pd.DataFrame:
-    """Add `retention_pct`: the score as % of the best teacher's (the best primary score in the task; the
-    benchmark times speed-ups against the same teacher). Tasks without a scored teacher get empty cells."""
+    """Add `retention_pct`: the score as % of the best teacher's (the best primary score in the task and seed;
+    the benchmark times speed-ups against the same teacher). Tasks without a scored teacher get empty cells."""
     table = table.copy()
     table["retention_pct"] = float("nan")
     for column in ("latency_ms_per_sample", "speedup"):
         if column not in table:
             table[column] = float("nan")
-    for _, rows in table.groupby("task", sort=False):
+    for _, rows in _by_run(table):
         scores = _score(rows)
         teachers = scores[rows["kind"] == "teacher"].dropna()
         if not teachers.empty:
             table.loc[rows.index, "retention_pct"] = 100 * scores / scores[teachers.idxmax()]
     return table
+
+
+def _by_run(table: pd.DataFrame) -> Any:
+    """The table's rows grouped by task and, when it has one, seed: the models that were compared directly."""
+    columns = [column for column in ("task", "seed") if column in table]
+    return table.groupby(columns, sort=False, dropna=False)
 
 
 def pareto_front(scores: list[float], latencies: list[float]) -> list[bool]:
@@ -173,54 +192,80 @@ def pareto_front(scores: list[float], latencies: list[float]) -> list[bool]:
 
 
 def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
-    """Add `pareto_optimal`: on its task's front of primary score against latency."""
+    """Add `pareto_optimal`: on its task's (and seed's) front of primary score against latency."""
     table = table.copy()
     table["pareto_optimal"] = False
-    for _, rows in table.groupby("task", sort=False):
+    for _, rows in _by_run(table):
         front = pareto_front(_score(rows).tolist(), rows["latency_ms_per_sample"].tolist())
         table.loc[rows.index, "pareto_optimal"] = front
     return table
 
 
-def _cell(value: Any, pattern: str) -> str:
+# Columns shown without their spread over seeds: the same for every seed, a spread already, or secondary (the
+# tables must fit the page).
+_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb"}
+
+
+def _cell(value: Any, pattern: str, sd: Any = None) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
-    return pattern.format(value)
+    if sd is None or pd.isna(sd):
+        return pattern.format(value)
+    return f"{pattern.format(value)} ± {pattern.format(sd)}"
+
+
+def _spreads(rows: pd.DataFrame, key: str) -> list[Any]:
+    """A column's sd over seeds (`<key>_sd`, from `report.seeds.summarise`), or None per row."""
+    column = f"{key}_sd"
+    return [None] * len(rows) if key in _NO_SPREAD or column not in rows else list(rows[column])
 
 
 def _shown(rows: pd.DataFrame, columns: list[tuple[str, str, str]]) -> pd.DataFrame:
-    """The columns that are filled for some row, titled, as formatted text."""
+    """The columns that are filled for some row, titled, as formatted text (mean ± sd where rows summarise
+    several seeds)."""
     return pd.DataFrame(
         {
-            title: [_cell(value, pattern) for value in rows[key]]
+            title: [_cell(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
             for key, title, pattern in columns
             if key in rows and rows[key].notna().any()
         }
     )
 
 
-def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One task's scores as the report shows them: Role | Model | metrics (primary first) | retention.
+def _several_seeds(rows: pd.DataFrame) -> bool:
+    return "n" in rows and bool(rows["n"].max() > 1)
 
-    Columns empty for every row of the task are left out. Markdown and HTML render this frame.
+
+def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention.
+
+    Columns empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
+    mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
     """
     primary = rows["primary_metric"].iloc[0]
     ordered = [primary] + [name for name in metrics if name != primary]
     columns = [("role", "Role", "{}"), ("label", "Model", "{}")]
+    if _several_seeds(rows):
+        columns.append(("n", "Seeds", "{:.0f}"))
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
     columns.append(("retention_pct", "Retention (%)", "{:.1f}"))
     return _shown(rows, columns)
 
 
+def _speedup_text(row: pd.Series) -> str | None:
+    """A speed-up as `median [low–high]` (its 95 % interval, one seed) or `mean ± sd` (of the seeds' medians)."""
+    if pd.isna(row["speedup"]):
+        return None
+    sd = row.get("speedup_sd")
+    if sd is not None and not pd.isna(sd):
+        return f"{row['speedup']:.2f} ± {sd:.2f}"
+    return f"{row['speedup']:.2f} [{row['speedup_low']:.2f}–{row['speedup_high']:.2f}]"
+
+
 def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One task's speed and size: Model | latency, its IQR, throughput | speed-up with its 95 % interval |
-    peak memory | size on disk | parameters (the same rows as `quality_table`)."""
-    rows = rows.assign(
-        speedup_text=[
-            None
-            if pd.isna(row["speedup"])
-            else f"{row['speedup']:.2f} [{row['speedup_low']:.2f}–{row['speedup_high']:.2f}]"
-            for _, row in rows.iterrows()
-        ]
-    )
-    return _shown(rows, [("label", "Model", "{}"), *_SPEED_COLUMNS])
+    """One task's speed and size: Model | latency, its IQR, throughput | speed-up with its 95 % interval (one
+    seed) or its sd over seeds | peak memory | size on disk | parameters (the same rows as `quality_table`)."""
+    rows = rows.assign(speedup_text=[_speedup_text(row) for _, row in rows.iterrows()])
+    speedup_title = "Speed-up (×)" if _several_seeds(rows) else "Speed-up (×) [95 % CI]"
+    columns = [(key, speedup_title if key == "speedup_text" else title, form) for key, title, form in _SPEED_COLUMNS]
+    return _shown(rows, [("label", "Model", "{}"), *columns])

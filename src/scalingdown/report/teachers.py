@@ -1,7 +1,10 @@
-"""The report's "Teachers" section: each teacher, their ensembles and how often they agree."""
+"""The report's "Teachers" section: each teacher, their ensembles and how often they agree (mean ± sd over the
+seeds of a task when it has several)."""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -14,42 +17,65 @@ _METHOD_NAMES = {
     "confidence": "weighted by confidence per example",
 }
 
+Record = dict[str, Any]
 
-def _scores_frame(record: dict[str, Any]) -> pd.DataFrame:
+
+def mean_sd(values: list[float], pattern: str = "{:.4f}") -> str:
+    """`mean ± sd` of the values (just the value for one)."""
+    if len(values) == 1:
+        return pattern.format(values[0])
+    return f"{pattern.format(statistics.fmean(values))} ± {pattern.format(statistics.stdev(values))}"
+
+
+def _over_seeds(records: list[Record], value: Callable[[Record], float], pattern: str = "{:.4f}") -> str:
+    return mean_sd([value(record) for record in records], pattern)
+
+
+def _scores_frame(records: list[Record]) -> pd.DataFrame:
+    first = records[0]
     rows = [
         (
             f"teacher {name}",
-            f"{scores['accuracy']:.4f}",
-            f"{scores['f1_macro']:.4f}",
-            f"{scores['validation_accuracy']:.4f}",
+            _over_seeds(records, lambda r, name=name: r["teachers"][name]["accuracy"]),
+            _over_seeds(records, lambda r, name=name: r["teachers"][name]["f1_macro"]),
+            _over_seeds(records, lambda r, name=name: r["teachers"][name]["validation_accuracy"]),
         )
-        for name, scores in record["teachers"].items()
+        for name in first["teachers"]
     ]
     rows += [
         (
             f"ensemble ({_METHOD_NAMES.get(method, method)})",
-            f"{scores['accuracy']:.4f}",
-            f"{scores['f1_macro']:.4f}",
+            _over_seeds(records, lambda r, method=method: r["ensembles"][method]["accuracy"]),
+            _over_seeds(records, lambda r, method=method: r["ensembles"][method]["f1_macro"]),
             "–",
         )
-        for method, scores in record["ensembles"].items()
+        for method in first["ensembles"]
     ]
     return pd.DataFrame(rows, columns=["Model", "Accuracy", "Macro-F1", "Validation accuracy"])
 
 
-def teacher_blocks(records: list[dict[str, Any]]) -> list[Block]:
-    """Report blocks for the `teacher_ensemble` records (one per task); none without records."""
-    blocks: list[Block] = []
+def _agreement_text(records: list[Record]) -> str:
+    first = records[0]
+    pairs = "; ".join(
+        f"{pair}: {_over_seeds(records, lambda r, pair=pair: 100 * r['agreement']['pairwise'][pair], '{:.1f}')} %"
+        for pair in first["agreement"]["pairwise"]
+    )
+    rows = _over_seeds(records, lambda r: r["test_rows"], "{:.0f}")
+    seeds = f" (mean ± sd over {len(records)} seeds)" if len(records) > 1 else ""
+    return (
+        f"On the {rows} test rows{seeds} all teachers predict the same label for "
+        f"{_over_seeds(records, lambda r: 100 * r['agreement']['all'], '{:.1f}')} % (pairwise: {pairs}); at least "
+        f"one teacher is right on {_over_seeds(records, lambda r: 100 * r['any_teacher_correct'], '{:.1f}')} %. "
+        "Scores come from the cached teacher logits."
+    )
+
+
+def teacher_blocks(records: list[Record]) -> list[Block]:
+    """Report blocks for the `teacher_ensemble` records (one per task and seed); none without records."""
+    by_task: dict[str, list[Record]] = {}
     for record in records:
-        agreement = record["agreement"]
-        pairs = "; ".join(f"{pair}: {100 * share:.1f} %" for pair, share in agreement["pairwise"].items())
-        blocks += [
-            Heading(f"Teachers: {record['task']}"),
-            Table(_scores_frame(record)),
-            Paragraph(
-                f"On the {record['test_rows']} test rows all teachers predict the same label for "
-                f"{100 * agreement['all']:.1f} % (pairwise: {pairs}); at least one teacher is right on "
-                f"{100 * record['any_teacher_correct']:.1f} %. Scores come from the cached teacher logits."
-            ),
-        ]
+        by_task.setdefault(record["task"], []).append(record)
+    blocks: list[Block] = []
+    for task, seeds in by_task.items():
+        blocks += [Heading(f"Teachers: {task}"), Table(_scores_frame(seeds)), Paragraph(_agreement_text(seeds))]
     return blocks

@@ -32,7 +32,7 @@ from scalingdown.evaluation.timing import (
     time_models,
 )
 from scalingdown.models.loading import allow_remote_code, load_seq2seq, load_tokenizer
-from scalingdown.pipeline.atomic import write_json
+from scalingdown.pipeline.atomic import check_replaceable, record_of, write_record
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.specs import BenchmarkModel, BenchmarkSpec
 from scalingdown.pipeline.tasks import is_seq2seq
@@ -51,6 +51,7 @@ TORCH_INT8_MEMORY = (
 def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str], out: str) -> dict[str, Any]:
     """Time the models of `spec` (their directories or references in `models`, in the spec's order) on the test
     split of `data`; `evals` are the teachers' evaluation records. Writes the record to `out` and returns it."""
+    check_replaceable(out, "benchmark", record_of("benchmark"))
     if len(models) != len(spec.models):
         raise UserError(f"benchmark --models: {len(models)} given, the spec lists {len(spec.models)} models")
     settings = spec.settings
@@ -100,7 +101,7 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
         reference_rule=REFERENCE_RULE,
         reference_is_teacher=reference_is_teacher,
     )
-    write_json(out, record)
+    record = write_record(out, record, "benchmark")
     for model_id in timeables:
         speedup = headline_speedup(record, model_id)
         log.info("%s: %.2f× (%s time)", model_id, speedup["median"], record["headline_clock"])

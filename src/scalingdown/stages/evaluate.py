@@ -29,7 +29,7 @@ from scalingdown.models.loading import (
     load_tokenizer,
     model_label_names,
 )
-from scalingdown.pipeline.atomic import write_json
+from scalingdown.pipeline.atomic import check_replaceable, record_of, write_record
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.exports import ORIGINAL
 from scalingdown.pipeline.refs import ModelRef
@@ -54,6 +54,7 @@ def _identity(spec: EvaluateSpec) -> dict[str, str]:
 def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, Any]:
     """Score `model` (a directory or reference) on the test split of `data`; writes the record to `out` and
     returns it."""
+    check_replaceable(out, "evaluate", record_of("evaluate"))
     if spec.text is not None:
         return evaluate_seq2seq(spec, spec.text, data, model, out)
     labels = spec.labels or []
@@ -79,7 +80,7 @@ def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, A
         "params": params,
         "size_mb": size,
     }
-    write_json(out, record)
+    record = write_record(out, record, "evaluate")
     log.info("%s %s (%s): accuracy %.4f", spec.kind, spec.name, record["variant"], scores["accuracy"])
     return record
 
@@ -109,7 +110,7 @@ def evaluate_seq2seq(
         "params": params,
         "size_mb": size,
     }
-    write_json(out_path, record)
+    record = write_record(out_path, record, "evaluate")
     log.info(
         "%s %s (%s): %s",
         spec.kind,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from scalingdown.evaluation.export import export_onnx, export_onnx_int8, export_torch_int8
+from scalingdown.evaluation.export import STAGE, export_onnx, export_onnx_int8, export_torch_int8
+from scalingdown.pipeline.atomic import check_replaceable
 from scalingdown.pipeline.specs import ExportSpec
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,9 @@ EXPORTERS = {"onnx-fp32": export_onnx, "onnx-int8": export_onnx_int8, "torch-int
 
 
 def export(spec: ExportSpec, model: str, out: str) -> None:
-    """Write `spec.variant` of the student in `model` (for onnx-int8: its onnx-fp32 export) to `out`."""
+    """Write `spec.variant` of the student in `model` (for onnx-int8: its onnx-fp32 export) to `out`; an existing
+    `out` is replaced only when it is an export."""
+    check_replaceable(out, STAGE)
     record = EXPORTERS[spec.variant](model, out)
     log.info(
         "%s %s: %s, %.1f MiB, from %s",

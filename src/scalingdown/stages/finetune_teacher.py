@@ -16,7 +16,7 @@ from scalingdown.pipeline.refs import ModelRef
 from scalingdown.pipeline.specs import FinetuneSpec, LossSpec
 from scalingdown.seq2seq.fit import fit_seq2seq
 from scalingdown.training.classification import fit_classifier
-from scalingdown.training.trainer import save_trained
+from scalingdown.training.trainer import check_trained_outputs, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def finetune_teacher(
     With `method: lora` the adapters are merged into the weights before saving, so later stages
     load a plain model.
     """
+    check_trained_outputs(out, history, checkpoints, "finetune_teacher")
     tokenizer = load_tokenizer(spec.model)
     training = spec.training if spec.training.seed is not None else replace(spec.training, seed=spec.seed)
     lora = spec.lora if spec.method == "lora" else None
@@ -89,5 +90,6 @@ def finetune_teacher(
         history,
         log_history,
         checkpoints,
+        "finetune_teacher",
         provenance=provenance_record("finetune_teacher", experiment),
     )

@@ -43,7 +43,7 @@ def init_student(spec: InitSpec, out: str, experiment: str | None = None) -> Non
     """Write the initial student (model + tokenizer + provenance) to `out`."""
     model = build_student(spec)
     tokenizer = load_tokenizer(spec.model)
-    with atomic_path(out) as staging:
+    with atomic_path(out, stage="init_student") as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         write_provenance(staging, provenance_record("init_student", experiment))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ import pandas as pd
 from scalingdown.data.loaders import load
 from scalingdown.data.schema import STRATIFY, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
-from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
-from scalingdown.pipeline.atomic import atomic_path, write_json
+from scalingdown.data.store import MANIFEST, SPLITS, write_split
+from scalingdown.pipeline.atomic import atomic_path, check_replaceable, write_json
 from scalingdown.pipeline.config import ConfigError
 from scalingdown.pipeline.loaders import DataConfigError
 from scalingdown.pipeline.provenance import provenance_record, write_provenance
@@ -48,17 +49,58 @@ def _check_labels_trained(parts: dict[str, pd.DataFrame], labels: list[str], tas
         log.warning("configured labels %s occur in none of the splits", absent)
 
 
+# The fewest labels a split needs for its scores to mean something: training on one label learns a constant,
+# and on a test split with one label that constant scores 100 %.
+FEWEST_LABELS = {"train": 2, "test": 2}
+
+
+def _check_label_spread(parts: dict[str, pd.DataFrame], column: str, task: str, allowed: bool) -> dict[str, Any] | None:
+    """Refuse a train split with fewer than two labels or a test split with one, unless `allowed`; then return
+    what the manifest records (and the report shows in bold)."""
+    few = {
+        name: sorted(str(label) for label in parts[name][column].unique())
+        for name, fewest in FEWEST_LABELS.items()
+        if parts[name][column].nunique() < fewest
+    }
+    if not few:
+        return None
+    found = "; ".join(f"the {name} split holds only the label(s) {labels}" for name, labels in few.items())
+    if not allowed:
+        raise ConfigError(
+            f"tasks.{task}.data",
+            f"{found}: a model trained on one label learns a constant, and one test label makes a constant "
+            "score 100 %; use more or other data, or set data.allow_few_labels: true to go on anyway",
+        )
+    log.warning("%s (allowed by data.allow_few_labels): the scores of this task are not meaningful", found)
+    return {"task": task, "splits": few}
+
+
+def _split_off(
+    frame: pd.DataFrame, fraction: float, seed: int, stratify: str | None, key: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`split_off`, refusing (naming `key`) a fraction that would take every row (scikit-learn rounds it up)."""
+    taken = math.ceil(fraction * len(frame))
+    if taken >= len(frame):
+        raise ConfigError(
+            key, f"{fraction} of {len(frame)} rows takes {taken}, which leaves no training rows; lower it or add data"
+        )
+    return split_off(frame, fraction, seed, stratify)
+
+
 def _complete_splits(
-    parts: dict[str, pd.DataFrame], split: SplitSpec, seed: int, stratify: str | None
+    parts: dict[str, pd.DataFrame], split: SplitSpec, seed: int, stratify: str | None, key: str
 ) -> dict[str, pd.DataFrame]:
-    """Fill in the splits the source does not provide with seeded splits, stratified by `stratify`."""
+    """Fill in the splits the source does not provide with seeded splits, stratified by `stratify`; `key` is the
+    config key of the split fractions."""
     if "all" in parts:
-        rest, test = split_off(parts.pop("all"), split.test, seed, stratify)
+        rest, test = _split_off(parts.pop("all"), split.test, seed, stratify, f"{key}.test")
         parts = {"train": rest, "test": test, **parts}
     if "test" not in parts:
-        parts["train"], parts["test"] = split_off(parts["train"], split.test, seed, stratify)
+        parts["train"], parts["test"] = _split_off(parts["train"], split.test, seed, stratify, f"{key}.test")
     if "validation" not in parts:
-        parts["train"], parts["validation"] = split_off(parts["train"], split.validation, seed + 1, stratify)
+        parts["train"], parts["validation"] = _split_off(
+            parts["train"], split.validation, seed + 1, stratify, f"{key}.validation"
+        )
     return {name: parts[name] for name in SPLITS}
 
 
@@ -69,6 +111,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     and leaves no output behind. `experiment` is recorded in the output's provenance as the
     experiment that built it.
     """
+    check_replaceable(out, "prepare")
     data, seed, task_type = spec.data, spec.seed, spec.type
     task_key = f"tasks.{spec.task}"
     try:
@@ -94,7 +137,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
                 "(each of its texts repeats one kept in another split, or has conflicting labels)",
             )
     stratify = STRATIFY[task_type]
-    parts = _complete_splits(parts, data.split, seed, stratify)
+    parts = _complete_splits(parts, data.split, seed, stratify, f"{task_key}.data.split")
     full_train = len(parts["train"])
     parts["train"] = take_portion(parts["train"], data.data_portion, seed + 2, stratify)
     if parts["train"].empty and full_train:
@@ -107,25 +150,28 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
             raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {cleaning.rows_loaded})")
     if task_type == "classification":
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion)
+    few_labels = None
+    if STRATIFY[task_type] is not None:
+        few_labels = _check_label_spread(parts, STRATIFY[task_type], spec.task, data.allow_few_labels)
 
-    manifest = {
-        "type": task_type,
-        "labels": spec.labels,
-        **cleaning.counts(),
-        "train_rows_before_portion": full_train,
-        "splits": {
-            name: {
-                "rows": len(frame),
-                "sha256": frame_fingerprint(frame),
-                "label_counts": label_counts(frame, task_type),
-            }
-            for name, frame in parts.items()
-        },
-    }
-    with atomic_path(out) as staging:
+    with atomic_path(out, stage="prepare") as staging:
         staging.mkdir(parents=True)
-        for name, frame in parts.items():
-            frame.to_parquet(split_path(staging, name), index=False)
+        manifest = {
+            "type": task_type,
+            "labels": spec.labels,
+            **cleaning.counts(),
+            "train_rows_before_portion": full_train,
+            "splits": {
+                name: {
+                    "rows": len(frame),
+                    "sha256": write_split(staging, name, frame),
+                    "label_counts": label_counts(frame, task_type),
+                }
+                for name, frame in parts.items()
+            },
+        }
+        if few_labels is not None:
+            manifest["few_labels"] = few_labels
         write_json(staging / MANIFEST, manifest)
         write_provenance(staging, provenance_record("prepare", experiment))
     for name, info in manifest["splits"].items():

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from scalingdown.pipeline.atomic import atomic_path, write_json, write_text
+from scalingdown.pipeline.atomic import atomic_path, claim_directory, write_json, write_text
+from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.paths import REPORT_FILES
+from scalingdown.pipeline.plan import Plan, ReportInput
 from scalingdown.pipeline.specs import ReportSpec
 from scalingdown.report import plots
 from scalingdown.report.compose import report_blocks
+from scalingdown.report.data_warnings import few_label_warnings
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
+from scalingdown.report.seeds import summarise
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks
 
@@ -21,15 +26,29 @@ def _read_json(path: str) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def history_name(path: str) -> str:
-    """A readable model name from a history path (`<task>/students/<name>/…` or a teacher's cache key)."""
-    parts = Path(path).parts
-    if "students" in parts:
-        index = parts.index("students")
-        return f"{parts[index - 1]}: {parts[index + 1]}"
-    key = parts[-2].rsplit("-", 1)[0]  # <task>.<teacher>-<hash>
-    task, _, teacher = key.partition(".")
-    return f"{task}: teacher {teacher}" if teacher else f"teacher {key}"
+class UnplannedInput(UserError):
+    """A file given to the report that the experiment's plan does not produce."""
+
+
+def _owner(inputs: dict[str, ReportInput], path: str) -> ReportInput:
+    """What a report input belongs to (its task, seed, kind and model), from the plan."""
+    owner = inputs.get(os.path.abspath(path))
+    if owner is None:
+        raise UnplannedInput(
+            f"{path}: not an evaluation, history, ensemble or benchmark record of this experiment's plan"
+        )
+    return owner
+
+
+def _seeded(record: dict[str, Any], owner: ReportInput) -> dict[str, Any]:
+    """An evaluation or ensemble record with the seed it was made with."""
+    return {**record, "seed": owner.task.seed}
+
+
+def history_name(owner: ReportInput) -> str:
+    """A readable model name for a history: `<task>: <student>` or `<task>: teacher <teacher>`."""
+    model = f"teacher {owner.name}" if owner.kind == "teacher" else owner.name
+    return f"{owner.task.name}: {model}"
 
 
 def report(
@@ -49,26 +68,30 @@ def report(
     `teacher_ensemble` records (one per multi-teacher task) for the Teachers section; `benchmarks` the
     tasks' timing records, where every speed column comes from.
     """
+    folder = claim_directory(out, "report")
     config, experiment = spec.config, spec.experiment
-    records = [_read_json(path) for path in evals]
-    timings = [_read_json(path) for path in benchmarks]
+    plan = Plan(config)
+    inputs = {os.path.abspath(path): owner for path, owner in plan.report_inputs().items()}
+    records = [_seeded(_read_json(path), _owner(inputs, path)) for path in evals]
+    timings = [_seeded(_read_json(path), _owner(inputs, path)) for path in benchmarks]
     task_types = {name: task["type"] for name, task in config["tasks"].items()}
     table = metrics_table(experiment, records, task_types, timings)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     files = {name: folder / file for name, file in REPORT_FILES.items()}
     with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
 
-    logs = {history_name(path): _read_json(path) for path in histories}
+    logs: dict[str, list[Any]] = {}
+    for path in histories:
+        logs.setdefault(history_name(_owner(inputs, path)), []).append(_read_json(path))
     plots.training_curves(logs, files["training_curves"])
     plots.validation_curves(logs, files["validation_curves"])
-    plots.score_latency(table, files["score_latency"])
+    plots.score_latency(summarise(table), files["score_latency"])
     plots.confusion_matrices(records, files["confusion_matrices"])
 
     repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
-    teachers = teacher_blocks([_read_json(path) for path in ensembles])
-    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers, timings)
+    teachers = teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
+    warnings = few_label_warnings(cached)
+    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers, timings, warnings, plan.twins())
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))

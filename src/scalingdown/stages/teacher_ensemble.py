@@ -12,7 +12,7 @@ from scalingdown.data.store import read_split
 from scalingdown.evaluation.metrics import classification_scores
 from scalingdown.kd.ensemble import accuracy, agreement, mix, teacher_weights
 from scalingdown.kd.teacher_cache import load_teacher_outputs
-from scalingdown.pipeline.atomic import write_json
+from scalingdown.pipeline.atomic import write_record
 from scalingdown.pipeline.specs import EnsembleSpec
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def teacher_ensemble(spec: EnsembleSpec, data: str, logits: list[str], out: str)
         "agreement": agreement(names, test_logits),
         "any_teacher_correct": float(correct.any(axis=1).mean()),
     }
-    write_json(out, record)
+    record = write_record(out, record, "teacher_ensemble")
     log.info(
         "teachers %s; uniform ensemble accuracy %.4f; all agree on %.1f%% of test rows",
         {name: round(t["accuracy"], 4) for name, t in teachers.items()},

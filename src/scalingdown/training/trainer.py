@@ -17,12 +17,20 @@ from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from scalingdown.pipeline.atomic import atomic_path, write_json, write_text
+from scalingdown.pipeline.atomic import (
+    ForeignOutput,
+    atomic_path,
+    check_replaceable,
+    read_json_or_none,
+    write_json,
+    write_text,
+)
 from scalingdown.pipeline.canonical import canonical_json
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.launch import launcher_prefix
 from scalingdown.pipeline.provenance import write_provenance
 from scalingdown.pipeline.specs import TrainingSpec
+from scalingdown.training.checkpoints import first_usable
 
 log = logging.getLogger(__name__)
 
@@ -195,14 +203,28 @@ def _is_complete(checkpoint: Path) -> bool:
     return True
 
 
-def last_complete_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest checkpoint the Trainer finished writing (a kill can cut the newest one short)."""
-    found = [
+def _complete_checkpoints(checkpoints: Path) -> list[Path]:
+    return [
         path
         for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
-        if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()
+        if path.is_dir() and path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit() and _is_complete(path)
     ]
-    return max(filter(_is_complete, found), key=_checkpoint_step, default=None)
+
+
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint the Trainer finished writing (a kill can cut the newest one short)."""
+    return max(_complete_checkpoints(checkpoints), key=_checkpoint_step, default=None)
+
+
+def _check_checkpoint_dir(checkpoints: Path) -> None:
+    """Refuse to clear a `--checkpoints` directory that ScalingDown did not make (it holds no spec file)."""
+    if checkpoints.is_dir() and any(checkpoints.iterdir()) and not (checkpoints / SPEC_FILE).is_file():
+        raise ForeignOutput(
+            f"{checkpoints}: already exists and holds no {SPEC_FILE}, so it is not a checkpoint directory of a "
+            "training stage; it is left as it is (move it away or choose another --checkpoints path)"
+        )
+    if checkpoints.exists() and not checkpoints.is_dir():
+        raise ForeignOutput(f"{checkpoints}: already exists and is not a directory (choose another --checkpoints)")
 
 
 def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process: bool) -> str | None:
@@ -210,14 +232,16 @@ def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process:
 
     Only the main process changes the directory (it runs first); the others only read it.
     """
+    _check_checkpoint_dir(checkpoints)
     spec_file = checkpoints / SPEC_FILE
     if spec_file.is_file() and spec_file.read_text(encoding="utf-8") == canonical_json(spec):
-        last = last_complete_checkpoint(checkpoints)
+        complete = _complete_checkpoints(checkpoints)
         if main_process:
             for partial in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
-                if partial.is_dir() and partial != last and not _is_complete(partial):
+                if partial.is_dir() and partial not in complete:
                     log.warning("removing %s: it was cut short before it was complete", partial)
                     shutil.rmtree(partial)
+        last = first_usable(checkpoints, complete, main_process)
         if last:
             log.info("resuming from step %d (%s)", _checkpoint_step(last), last)
             return str(last)
@@ -322,8 +346,22 @@ def _plain(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def finish_checkpoints(checkpoints: str | Path) -> None:
-    """Remove the resumable state once the final model is safely written."""
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    """Remove the resumable state once the final model is safely written (only a directory training made)."""
+    if (Path(checkpoints) / SPEC_FILE).is_file():
+        shutil.rmtree(checkpoints, ignore_errors=True)
+
+
+def _is_history(path: Path) -> bool:
+    """Whether `path` holds a training history as `save_trained` writes it (a JSON list of log entries)."""
+    found = read_json_or_none(path)
+    return isinstance(found, list) and all(isinstance(entry, dict) for entry in found)
+
+
+def check_trained_outputs(out_dir: str, history: str, checkpoints: str, stage: str) -> None:
+    """Before training: refuse (`ForeignOutput`) output paths that `save_trained` would not be allowed to replace."""
+    check_replaceable(out_dir, stage)
+    check_replaceable(history, stage, _is_history)
+    _check_checkpoint_dir(Path(checkpoints))
 
 
 def save_trained(
@@ -333,22 +371,23 @@ def save_trained(
     history: str,
     log_history: list[dict[str, Any]],
     checkpoints: str | Path,
+    stage: str,
     provenance: dict[str, Any] | None = None,
 ) -> None:
     """Write the trained model (float32 safetensors + tokenizer, and `provenance` when given) and its
-    history atomically, then drop the checkpoints. In a multi-process run only the main process
-    writes; the others wait for it.
+    history atomically as `stage`'s outputs, then drop the checkpoints. In a multi-process run only the
+    main process writes; the others wait for it.
     """
     from accelerate import PartialState
 
     state = PartialState()
     if state.is_main_process:
-        with atomic_path(out_dir) as staging:
+        with atomic_path(out_dir, stage) as staging:
             model.float().save_pretrained(staging)  # DeepSpeed bf16/fp16 leaves half-precision weights
             tokenizer.save_pretrained(staging)
             if provenance is not None:
                 write_provenance(staging, provenance)
-        write_json(history, log_history)
+        write_json(history, log_history, stage, _is_history)
         finish_checkpoints(checkpoints)
     state.wait_for_everyone()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
