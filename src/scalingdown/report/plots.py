@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.pipeline.divergences import DIVERGENCES, term
@@ -203,8 +203,12 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
         axis.set_xscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         latencies = rows["latency_ms_per_sample"]
-        axis.xaxis.set_major_formatter(plain)  # label minor ticks too when the points span one decade or less
-        axis.xaxis.set_minor_formatter(plain if latencies.max() <= 10 * latencies.min() else NullFormatter())
+        axis.xaxis.set_major_formatter(plain)
+        if latencies.max() <= 10 * latencies.min():  # within a decade: label 2× and 5× ticks too (not every one)
+            axis.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+            axis.xaxis.set_minor_formatter(plain)
+        else:
+            axis.xaxis.set_minor_formatter(NullFormatter())
         clock = "CPU time" if "latency_clock" in rows and (rows["latency_clock"] == "cpu").any() else "wall time"
         axis.set_xlabel(f"latency at batch 1 (ms, {clock}, log scale)")
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))
