@@ -418,15 +418,11 @@ class EnsembleSpec(Spec):
 
 
 @dataclass(frozen=True)
-class BenchmarkSettings(Spec):
-    warmup: int
-    runs: int
-    batch_size: int
-
-
-@dataclass(frozen=True)
 class EvaluateSpec(Spec):
-    """`evaluate`: one model's test scores, speed and size."""
+    """`evaluate`: one model's test scores, parameter count and size on disk (its speed is `benchmark`'s).
+
+    `variant` names a student's export (`onnx-int8`, …); None for the model as trained.
+    """
 
     type: str
     task: str
@@ -436,11 +432,57 @@ class EvaluateSpec(Spec):
     role: str
     max_length: int
     labels: list[str] | None
-    benchmark: BenchmarkSettings
-    threads: int
+    batch_size: int
     label_map: dict[str, str] = optional({})
     text: TextTask | None = flattened()
     trust_remote_code: bool = optional(False)
+    variant: str | None = optional()
+
+
+@dataclass(frozen=True)
+class ExportSpec(Spec):
+    """`export`: one shipping variant of a student (ONNX fp32, ONNX int8, PyTorch int8)."""
+
+    task: str
+    student: str
+    variant: str
+    format: int
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings(Spec):
+    """The config's `benchmark` keys: how the models are timed (see `evaluation.timing`)."""
+
+    warmup: int
+    runs: int
+    rounds: int
+    batch_size: int
+    threads: int
+    memory: bool
+
+
+@dataclass(frozen=True)
+class BenchmarkModel(Spec):
+    """One model a `benchmark` job times: its record id (`teacher.<name>`, `student.<name>`,
+    `export.<student>.<variant>`), what it is, and how it reads its inputs."""
+
+    id: str
+    kind: str
+    name: str
+    variant: str
+    max_length: int
+    text: TextTask | None = flattened()
+    trust_remote_code: bool = optional(False)
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec(Spec):
+    """`benchmark`: every model of a task timed interleaved in one process; speed-ups against the best teacher."""
+
+    type: str
+    task: str
+    models: list[BenchmarkModel]
+    settings: BenchmarkSettings
 
 
 @dataclass(frozen=True)
