@@ -110,6 +110,8 @@ def paired_tests(table: pd.DataFrame, plan: Plan, metric: str) -> dict[tuple[str
 
 
 def _cell(row: pd.Series, column: str, pattern: str) -> str:
+    if pd.isna(row.get(column)):
+        return "–"
     sd = row.get(f"{column}_sd")
     return pattern.format(row[column]) + ("" if sd is None or pd.isna(sd) else " ± " + pattern.format(sd))
 

@@ -70,12 +70,14 @@ def two_stage_run(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactor
         teacher["finetune"] = False
     trivia["student_defaults"]["training"].update(epochs=1, eval_steps=2, logging_steps=1)
     del trivia["students"]["gold_only"]
+    trivia["students"]["stage2"]["export"] = ["torch-int8"]
+    benchmark = {"warmup": 1, "runs": 20, "rounds": 6, "batch_size": 16, "memory": False}
     tasks = {
         "trivia": trivia,
         "finqa": _bert2bert_task("generative_qa", ("gold_only", "distilled")),
         "finmc": _bert2bert_task("multiple_choice", ("distilled",)),
     }
-    config.update(experiment="two-stage", tasks=tasks, benchmark={"warmup": 1, "runs": 20, "batch_size": 16})
+    config.update(experiment="two-stage", tasks=tasks, benchmark=benchmark)
     (workdir / "two-stage.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", str(workdir / "two-stage.yaml"), "--cores", "2")
     return workdir
@@ -98,17 +100,19 @@ def test_the_report_lists_both_stages_with_their_teachers(two_stage_run: Path):
     report = two_stage_run / "results" / "two-stage" / "report"
     metrics = pd.read_csv(report / "metrics.csv")
     metrics = metrics[metrics["task"] == "trivia"]
-    roles = dict(zip(metrics["model"], metrics["role"]))
+    roles = dict(zip(metrics["model"] + "/" + metrics["variant"], metrics["role"]))
     assert roles == {
-        "small": "teacher",
-        "large": "teacher",
-        "stage1": "student (distilled from small)",
-        "stage2": "student (distilled from large, starting from stage1)",
+        "small/fp32": "teacher",
+        "large/fp32": "teacher",
+        "stage1/fp32": "student (distilled from small)",
+        "stage2/fp32": "student (distilled from large, starting from stage1)",
+        "stage2/torch-int8": "student (distilled from large, starting from stage1)",
     }
     assert {"exact_match", "f1", "precision", "recall", "latency_ms_per_sample", "throughput_per_s"} <= set(metrics)
     assert metrics["f1"].between(0, 1).all() and (metrics["throughput_per_s"] > 0).all()
     markdown = (report / "report.md").read_text()
     assert "Token F1" in markdown and "starting from stage1" in markdown
+    assert "| stage2 · PyTorch int8 |" in markdown and "per question at batch size 1" in markdown
 
 
 def test_a_finished_two_stage_run_has_nothing_left_to_do(two_stage_run: Path):

@@ -7,9 +7,9 @@ who start the cross-attention from random weights, each cross-attention block st
 layer's self-attention (encoder and decoder states live in the same space), and a language-model-head
 transform the checkpoint lacks (sentence encoders such as all-MiniLM-L6-v2 have none) starts as the
 identity: on CPU budgets of a few hundred steps, random ones leave the decoder ignoring its source
-(bench/bert2bert_warm_start.py compares the two starts). Special tokens follow the recipe: the decoder starts from `[CLS]`, `[SEP]`
-ends a target (the EOS) and `[PAD]` pads. Saved with `save_pretrained`, the model loads back through
-`AutoModelForSeq2SeqLM` like any other text-to-text model.
+(bench/bert2bert_warm_start.py compares the two starts). Special tokens follow the recipe: the decoder
+starts from `[CLS]`, `[SEP]` ends a target (the EOS) and `[PAD]` pads. Saved with `save_pretrained`, the
+model loads back through `AutoModelForSeq2SeqLM` like any other text-to-text model.
 """
 
 from __future__ import annotations

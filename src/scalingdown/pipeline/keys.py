@@ -58,9 +58,10 @@ def teacher_key(
 
 
 def logits_key(key: str, task: Mapping[str, Any], teacher: Mapping[str, Any], hidden_layers: tuple[int, ...]) -> str:
-    """A teacher's cache: the teacher's key, plus the cache settings (text-to-text) or the pooled hidden layers."""
+    """A teacher's cache: the teacher's key, plus the cache settings and format (text-to-text) or the pooled hidden
+    layers."""
     if is_seq2seq(task["type"]):
-        return f"{key}.topk-{short_hash(cache_settings(teacher))}"
+        return f"{key}.topk-{short_hash({**cache_settings(teacher), 'format': paths.FORMAT_VERSIONS['topk']})}"
     if hidden_layers:
         return f"{key}.h" + "_".join(str(layer) for layer in hidden_layers)
     return key
