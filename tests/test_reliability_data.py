@@ -12,10 +12,12 @@ import pytest
 
 from scalingdown.data.errors import DataError
 from scalingdown.data.loaders import load
+from scalingdown.pipeline import paths
 from scalingdown.pipeline.config import ConfigError
 from scalingdown.pipeline.specs import PrepareSpec, ReportSpec
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.report import report
+from tests.test_config import _tiny_config
 from tests.test_report import _record
 
 LABELS = ["negative", "neutral", "positive"]
@@ -64,20 +66,30 @@ def test_a_split_with_too_few_labels_to_score_stops_prepare(tmp_path, train, tes
     assert not (tmp_path / "out").exists()
 
 
-def test_allowed_few_labels_are_recorded_and_the_report_says_so_in_bold(tmp_path):
+def test_allowed_few_labels_are_recorded_and_the_report_says_so_in_bold(tmp_path, monkeypatch):
     data = tmp_path / "data"
     manifest = prepare(_spec(tmp_path, ["positive", "negative"] * 6, ["negative"] * 4, allow=True), data)
     assert manifest["few_labels"] == {"task": "t", "splits": {"test": ["negative"]}}
     assert json.loads((data / "manifest.json").read_text())["few_labels"] == manifest["few_labels"]
 
+    config = _tiny_config()
+    config["tasks"] = {"t": config["tasks"]["sentiment"]}
+    monkeypatch.chdir(tmp_path)
+    evaluation = Path(paths.eval_file(paths.experiment_root(config["experiment"]), "t", "teacher", "big"))
+    evaluation.parent.mkdir(parents=True)
     record = _record(
         "t", "teacher", "big", {"accuracy": 1.0, "f1_macro": 1.0, "confusion_matrix": [[4, 0], [0, 0]]}, 2.0
     )
-    (tmp_path / "eval.json").write_text(json.dumps(record))
-    config = {"experiment": "x", "seed": 1, "tasks": {"t": {"type": "classification"}}}
+    evaluation.write_text(json.dumps(record))
     out = tmp_path / "report"
     report(
-        ReportSpec(experiment="x", config=config), [str(tmp_path / "eval.json")], [], [str(data)], [], None, str(out)
+        ReportSpec(experiment=config["experiment"], config=config),
+        [str(evaluation)],
+        [],
+        [str(data)],
+        [],
+        None,
+        str(out),
     )
     warning = "Warning: task t: its test split holds only ['negative'] (kept because `data.allow_few_labels` is on)"
     assert f"**{warning}" in (out / "report.md").read_text()
