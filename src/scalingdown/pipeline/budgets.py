@@ -1,11 +1,9 @@
-"""Label budgets as a dimension of the experiment: how many training labels the students (and each teacher) get.
+"""Label budgets: how many training labels the students (and each teacher) get.
 
 `data.label_budget` is a fraction of the training split (a number in (0, 1]) or a count of rows (a whole number
 above 1: `1` and `1.0` are both every label, so that a budget means the same after YAML, JSON and the canonical
 form that turns 1.0 into 1); the rest of the training split becomes transfer text, which students with teachers
-still learn from (KD only).
-A list of budgets is a sweep: each budget is a cell of the experiment with its own prepared data and students,
-under `<task>/budget-<label>/` (`paths.task_folder`). A teacher learns from the students' labelled rows unless
+still learn from (KD only). A teacher learns from the students' labelled rows unless
 `teachers.<name>.label_budget` gives it its own share. A budget of `1.0` is every label, which is the same
 as no budget at all (same data, same cache keys). Standard library only: the Snakefile imports it.
 """
@@ -33,28 +31,6 @@ def normalised(budget: Budget | None) -> Budget | None:
     if budget is None or budget == 1:
         return None
     return int(budget) if is_count(budget) else float(budget)
-
-
-def task_budgets(task: Mapping[str, Any]) -> list[Budget | None]:
-    """The label budgets of a task's cells, in the config's order: the list, the one budget, or `[None]`."""
-    budget = task["data"].get("label_budget")
-    if isinstance(budget, list):
-        return list(budget)
-    return [budget]
-
-
-def is_sweep(task: Mapping[str, Any]) -> bool:
-    """Whether the task lists its budgets (then each has its folder, even a list of one)."""
-    return isinstance(task["data"].get("label_budget"), list)
-
-
-def budget_label(budget: Budget | None) -> str:
-    """A budget in a path: `10pct` for 0.1, `200rows` for 200, `100pct` for every label."""
-    if budget is None or budget == 1:
-        return "100pct"
-    if is_count(budget):
-        return f"{int(budget)}rows"
-    return f"{float(budget) * 100:g}pct"
 
 
 def budget_text(budget: Budget | None) -> str:
@@ -89,7 +65,7 @@ def check_budget(key: str, budget: Any, labels: list[str] | None, rows: int | No
 
 
 def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) -> None:
-    """`data.label_budget` (one budget or a non-empty list of distinct ones) and every teacher's `label_budget`,
+    """`data.label_budget` and every teacher's `label_budget`,
     for classification tasks only; `train_rows` is the training split's size when known before any job."""
     data = task["data"]
     labels = task.get("labels")
@@ -101,18 +77,7 @@ def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) 
         raise ConfigError(
             uses[0], f"label budgets and transfer text are for classification tasks, not {task['type']} tasks"
         )
-    if isinstance(budgets, list):
-        if not budgets:
-            raise ConfigError(
-                f"{prefix}.data.label_budget", f"an empty list of budgets; give one or more, each {FORMS}"
-            )
-        for index, budget in enumerate(budgets):
-            check_budget(f"{prefix}.data.label_budget.{index}", budget, labels, train_rows)
-        labels_seen = [budget_label(normalised(budget)) for budget in budgets]
-        repeated = sorted({label for label in labels_seen if labels_seen.count(label) > 1})
-        if repeated:
-            raise ConfigError(f"{prefix}.data.label_budget", f"lists the budget {repeated[0]} twice")
-    elif budgets is not None:
+    if budgets is not None:
         check_budget(f"{prefix}.data.label_budget", budgets, labels, train_rows)
     for name, teacher in task["teachers"].items():
         if "label_budget" not in teacher:

@@ -64,19 +64,17 @@ def student_init_dir(init_key: str) -> str:
 
 # -- an experiment's own outputs (results/<experiment>) --------------------------------------------------------
 # The rules' `{task}` wildcard: a task's folder under the experiment root (see `task_folder`).
-TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/budget-[0-9.]+(pct|rows))?(/seed-[0-9]+)?"
+TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/seed-[0-9]+)?"
 
 
 def experiment_root(experiment: str) -> str:
     return f"{RESULTS}/{experiment}"
 
 
-def task_folder(task: str, seed: int | None = None, budget: str | None = None) -> str:
-    """Where one task's students and evaluations live under the experiment root: `<task>`, then
-    `/budget-<budget>` when the task lists label budgets (`pipeline.budgets`), then `/seed-<seed>` when the
-    experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions below is this."""
-    folder = task if budget is None else f"{task}/budget-{budget}"
-    return folder if seed is None else f"{folder}/seed-{seed}"
+def task_folder(task: str, seed: int | None = None) -> str:
+    """Where one task's students and evaluations live under the experiment root: `<task>`, or `<task>/seed-<seed>`
+    when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions below is this."""
+    return task if seed is None else f"{task}/seed-{seed}"
 
 
 def student_dir(root: str, task: str, student: str) -> str:

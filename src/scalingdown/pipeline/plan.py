@@ -8,10 +8,10 @@ by `pipeline.stage_specs`; the paths come from `pipeline.paths`.
 
 Each task is planned once per seed (`pipeline.seeds`): `Plan.tasks` is keyed by the task's folder (`<task>`, or
 `<task>/seed-<seed>` when the config lists `seeds`), which is also the value of the rules' `{task}` wildcard, and
-the `task` of a teacher or student plan is that folder. A label-budget sweep (`pipeline.budgets`) is a second
-dimension the same way: `<task>/budget-<label>/seed-<seed>`; each cell's students learn from their own prepared
-data (`DataPlan`), and a teacher from its own (its `label_budget`, else the students' labelled rows): a teacher
-whose data does not depend on the students' budget has one key, so it is trained once for the whole sweep.
+the `task` of a teacher or student plan is that folder. With a label budget (`pipeline.budgets`) the students
+learn from their own prepared data (`DataPlan`: the labelled rows and the transfer rows) and a teacher from its own
+(its `label_budget`, else the students' labelled rows); a teacher with every label shares the data, and so the
+fine-tuned model, of an experiment without budgets.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from scalingdown.pipeline import keys, paths
-from scalingdown.pipeline.budgets import Budget, budget_label, is_sweep, normalised, task_budgets
+from scalingdown.pipeline.budgets import Budget, normalised
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
@@ -218,12 +218,10 @@ class Plan:
         self.tasks: dict[str, TaskPlan] = {}
         self._by_data_key: dict[str, DataPlan] = {}
         for name, spec in self.config["tasks"].items():
-            for budget in map(normalised, task_budgets(spec)):
-                label = budget_label(budget) if is_sweep(spec) else None
-                for seed in self.seeds:
-                    folder = paths.task_folder(name, seed if folders else None, label)
-                    task = self._plan_task(name, spec, seed, folder, budget)
-                    self.tasks[task.folder] = task
+            budget = normalised(spec["data"].get("label_budget"))
+            for seed in self.seeds:
+                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None), budget)
+                self.tasks[task.folder] = task
         self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
@@ -336,7 +334,7 @@ class Plan:
         for task in self.tasks.values():
             files += [t.history for t in task.teachers.values() if t.finetuned]
             files += [s.history for s in task.students.values() if s.trained]
-        return list(dict.fromkeys(files))  # a teacher shared by the cells of a budget sweep is listed once
+        return files
 
     def report_inputs(self) -> dict[str, ReportInput]:
         """What each file the report reads belongs to: evaluations, training histories and ensemble records, by
@@ -347,8 +345,8 @@ class Plan:
                 for name in members:
                     found[paths.eval_file(self.root, task.folder, kind, name)] = ReportInput(task, kind, name)
             for teacher in task.teachers.values():
-                if teacher.finetuned:  # a teacher shared by several cells belongs to the first
-                    found.setdefault(teacher.history, ReportInput(task, "teacher", teacher.name))
+                if teacher.finetuned:
+                    found[teacher.history] = ReportInput(task, "teacher", teacher.name)
             for student in task.students.values():
                 if student.trained:
                     found[student.history] = ReportInput(task, "student", student.name)

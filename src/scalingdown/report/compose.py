@@ -180,20 +180,25 @@ def report_blocks(
     teachers: list[Block] | None = None,
     warnings: list[Block] | None = None,
     twins: Mapping[tuple[str, str], str] | None = None,
+    diagnostics: list[Block] | None = None,
+    training_data: list[Block] | None = None,
 ) -> list[Block]:
-    """The whole report: introduction, warnings about the data, one table per task (mean ± sd over seeds) with
-    the paired comparison of each distilled student against its gold-only twin (`twins`: (task, student) →
-    twin), the teachers' section (ensembles, agreement), the figures, the reproducibility block. `table` has one
-    row per model and seed."""
+    """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), one table per
+    task (mean ± sd over seeds) with the paired comparison of each distilled student against its gold-only twin
+    (`twins`: (task, student) → twin), the rows each model learned from (`report.training_data`), the teachers'
+    section (ensembles, agreement), the figures, the reproducibility block. `table` has one row per model and
+    seed."""
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
         *_intro(repro, seeds_of(table)),
         *(warnings or []),
+        *(diagnostics or []),
     ]
     comparisons = paired_comparisons(table, twins or {})
     for task, rows in summarise(table).groupby("task", sort=False):
         blocks += _task_blocks(str(task), rows, metrics)
         blocks += _paired_blocks(str(task), comparisons[comparisons["task"] == task])
+    blocks += training_data or []
     blocks += teachers or []
     blocks.append(Heading("Figures"))
     blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]
