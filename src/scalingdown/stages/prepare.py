@@ -128,7 +128,9 @@ def _budget_and_transfer(
     key = f"tasks.{spec.task}.data.label_budget"
     if data.label_budget is not None and budget_rows(data.label_budget, len(train)) > len(train):
         raise ConfigError(
-            key, f"{data.label_budget:g} labelled rows is more than the {len(train)} training rows left; lower it"
+            key,
+            f"{data.label_budget:g} labelled rows is more than the {len(train)} training rows left; lower it (or "
+            "the `label_budget` of the teacher that learns from these rows)",
         )
     train = apply_budget(train, data.label_budget, spec.seed, stratify)
     if data.transfer is None:
