@@ -134,7 +134,7 @@ def generated_train_rows(data: Mapping[str, Any]) -> int | None:
     rest = rows - math.ceil(split.get("test", 0.2) * rows)
     train = rest - math.ceil(split.get("validation", 0.1) * rest)
     portion = data.get("data_portion", 1)
-    return train if portion >= 1 else int(math.ceil(portion * train))
+    return train if portion >= 1 else math.ceil(portion * train)
 
 
 def _check_split_rows(key: str, rows: int, validation: float, test: float, portion: float) -> None:
