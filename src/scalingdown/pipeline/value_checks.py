@@ -133,7 +133,7 @@ def generated_train_rows(data: Mapping[str, Any]) -> int | None:
     split = data.get("split") or {}
     rest = rows - math.ceil(split.get("test", 0.2) * rows)
     train = rest - math.ceil(split.get("validation", 0.1) * rest)
-    portion = data.get("data_portion", 1)
+    portion = float(data.get("data_portion", 1))
     return train if portion >= 1 else math.ceil(portion * train)
 
 
