@@ -131,8 +131,8 @@ def generated_train_rows(data: Mapping[str, Any]) -> int | None:
         return None
     rows = int((data.get("options") or {}).get("rows", GENERATOR_ROWS))
     split = data.get("split") or {}
-    rest = rows - math.ceil(split.get("test", 0.2) * rows)
-    train = rest - math.ceil(split.get("validation", 0.1) * rest)
+    rest: int = rows - math.ceil(split.get("test", 0.2) * rows)
+    train: int = rest - math.ceil(split.get("validation", 0.1) * rest)
     portion = float(data.get("data_portion", 1))
     return train if portion >= 1 else math.ceil(portion * train)
 
