@@ -7,7 +7,7 @@ fp32, student fp32, student torch-int8, student onnx-fp32, student onnx-int8 and
 (reference: teacher fp32), and each one's peak memory is measured in a child process of its own.
 
     python bench/export_variants.py --teacher results/cache/teachers/<key>/model \
-        --student results/default/fin_sentiment/students/distilled/model \
+        --student results/default/fin_sentiment/seed-13/students/distilled/model \
         --test results/cache/data/<key>/test.parquet --max-length 64 --out /tmp/variants
 """
 
