@@ -20,6 +20,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/teachers.smk"
 include: "workflow/rules/students.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ship.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -25,7 +25,7 @@ ALLOWED = {
     "seq2seq": {"pipeline", "models", "data", "kd", "training", "evaluation"},
     "report": {"pipeline", "kd"},
     "stages": {"pipeline", "models", "data", "kd", "training", "evaluation", "seq2seq", "report"},
-    "cli": {"pipeline", "data", "models"},
+    "cli": {"pipeline", "data", "models", "evaluation"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -37,7 +37,8 @@ def test_write_section_keeps_everything_around_the_section_byte_for_byte(tmp_pat
 
 def test_the_docs_skeleton_has_a_section_for_every_benchmark():
     text = (REPO / "docs" / "benchmarks.md").read_text()
-    for name in ("cache-vs-online", "teacher-logits-throughput", "rerun-cost", "memory"):
+    sections = ("cache-vs-online", "teacher-logits-throughput", "rerun-cost", "memory", "shipping", "peers")
+    for name in (*sections, "benchmark-repeatability"):
         assert f"<!-- bench:{name} start -->" in text and f"<!-- bench:{name} end -->" in text
 
 

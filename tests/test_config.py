@@ -1,6 +1,7 @@
 """Config canonicalisation, hashing, semantic checks and the plan's cache keys."""
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -98,8 +99,9 @@ def test_students_with_the_same_init_share_one_init_directory():
             lambda c: c["tasks"]["sentiment"]["students"]["distilled"]["init"].pop("layers"),
             "tasks.sentiment.students.distilled.init.layers",
         ),
+        (lambda c: c.update(benchmark={"runs": 20, "rounds": 30}), "benchmark.runs"),
     ],
-    ids=["undefined-teacher", "all-loss-weights-zero", "model-dir-missing", "init-without-layers"],
+    ids=["undefined-teacher", "all-loss-weights-zero", "model-dir-missing", "init-without-layers", "runs-below-rounds"],
 )
 def test_semantic_errors_name_the_key(mutate, key, tmp_path):
     config = _tiny_config()
@@ -108,6 +110,22 @@ def test_semantic_errors_name_the_key(mutate, key, tmp_path):
         check_config(config, tmp_path)
     assert error.value.key == key
     assert f"config key `{key}`" in str(error.value)
+
+
+def test_an_onnx_export_of_an_architecture_it_was_not_proven_on_is_refused_naming_the_key(tmp_path):
+    model = tmp_path / "gpt"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2}))
+    config = _tiny_config()
+    config["tasks"]["sentiment"]["students"]["distilled"].update(model="gpt", init={"method": "pretrained"})
+    with pytest.raises(ConfigError) as error:
+        check_config(config, tmp_path)
+    assert error.value.key == "tasks.sentiment.students.distilled.export"
+    assert error.value.problem.startswith("onnx: ONNX export is supported for bert,") and "not 'gpt2'" in str(
+        error.value
+    )
+    config["tasks"]["sentiment"]["students"]["distilled"]["export"] = ["torch-int8"]
+    check_config(config, tmp_path)
 
 
 def test_a_student_without_training_or_loss_gets_the_schema_defaults():

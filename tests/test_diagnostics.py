@@ -19,9 +19,9 @@ def _table(teacher: tuple[float, float], distilled: tuple[float, float]) -> pd.D
     records = []
     for index, seed in enumerate((13, 14)):
         records += [
-            _record(seed, "teacher", "weak", teacher[index], 10.0),
-            _record(seed, "student", "gold", (0.80, 0.76)[index], 5.0),
-            _record(seed, "student", "kd", distilled[index], 5.0),
+            _record(seed, "teacher", "weak", teacher[index]),
+            _record(seed, "student", "gold", (0.80, 0.76)[index]),
+            _record(seed, "student", "kd", distilled[index]),
         ]
     return metrics_table("exp", records, {"t": "classification"})
 

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from scalingdown.kd.buckets import bucket_divergence, teacher_bucket_logprobs, teacher_shares
-from scalingdown.kd.divergences import DIVERGENCES, FORWARD_KL, Divergence, classification_divergence, row_divergence
+from scalingdown.kd.divergences import COMPUTE, FORWARD_KL, Divergence, classification_divergence, row_divergence
 from scalingdown.kd.losses import IGNORE_INDEX, classification_kd_loss, seq2seq_kd_terms, soften
+from scalingdown.pipeline.divergences import DIVERGENCES, with_defaults
 from scalingdown.pipeline.errors import UserError
 
 P = [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]  # teacher rows
@@ -139,7 +140,7 @@ def test_with_k_equal_to_the_vocabulary_the_bucketed_divergence_is_the_full_one(
     vocab = 9
     student, teacher = torch.randn(2, 3, vocab, dtype=torch.float64), torch.randn(2, 3, vocab, dtype=torch.float64) * 2
     labels = torch.tensor([[1, 2, 3], [4, 5, IGNORE_INDEX]])
-    got = seq2seq_kd_terms(student, labels, [_cache(teacher, vocab)], temperature, divergence)["kl"]
+    got = seq2seq_kd_terms(student, labels, [_cache(teacher, vocab)], temperature, divergence)[divergence.term]
     keep = labels != IGNORE_INDEX
     full = classification_divergence(student[keep], soften(teacher[keep], temperature), temperature, divergence)
     assert got.item() == pytest.approx(full.item(), rel=1e-10)
@@ -162,7 +163,7 @@ def test_bucketed_gradients_pass_gradcheck(divergence, temperature):
     teachers = [_cache(torch.randn(2, 2, 8, dtype=torch.float64) * 2, k) for k in (3, 2)]
     labels = torch.tensor([[1, 2], [3, IGNORE_INDEX]])
     assert torch.autograd.gradcheck(
-        lambda s: seq2seq_kd_terms(s, labels, teachers, temperature, divergence)["kl"], (student,)
+        lambda s: seq2seq_kd_terms(s, labels, teachers, temperature, divergence)[divergence.term], (student,)
     )
 
 
@@ -178,17 +179,17 @@ def test_several_teachers_are_averaged_per_teacher_with_their_weights():
         bucket_divergence(log_student, ids[0], values[0], tail[0], 1.0, divergence) for ids, values, tail in teachers
     ]
 
-    uniform = seq2seq_kd_terms(student, labels, teachers, 1.0, divergence)["kl"]
+    uniform = seq2seq_kd_terms(student, labels, teachers, 1.0, divergence)[divergence.term]
     assert uniform.item() == pytest.approx(((per_token[0][:2] + per_token[1][:2]) / 2).mean().item(), rel=1e-12)
 
-    fixed = seq2seq_kd_terms(student, labels, teachers, 1.0, divergence, teacher_weights=[3.0, 1.0])["kl"]
+    fixed = seq2seq_kd_terms(student, labels, teachers, 1.0, divergence, teacher_weights=[3.0, 1.0])[divergence.term]
     assert fixed.item() == pytest.approx((0.75 * per_token[0][:2] + 0.25 * per_token[1][:2]).mean().item(), rel=1e-12)
 
     confidence = [
         torch.tensor([[0.9, 0.2, 0.5]], dtype=torch.float64),
         torch.tensor([[0.1, 0.6, 0.5]], dtype=torch.float64),
     ]
-    by_token = seq2seq_kd_terms(student, labels, teachers, 1.0, divergence, teacher_weights=confidence)["kl"]
+    by_token = seq2seq_kd_terms(student, labels, teachers, 1.0, divergence, teacher_weights=confidence)[divergence.term]
     expected = (0.9 * per_token[0][0] + 0.1 * per_token[1][0] + 0.25 * per_token[0][1] + 0.75 * per_token[1][1]) / 2
     assert by_token.item() == pytest.approx(expected.item(), rel=1e-12)
 
@@ -212,13 +213,23 @@ def test_a_zero_cached_tail_keeps_reverse_divergences_finite_and_k_equal_to_v_ha
 # -- the config: names, parameters, ranges ------------------------------------------------------------------
 
 
-def test_from_config_defaults_and_parameters():
-    assert Divergence.from_config({}) == FORWARD_KL
-    assert Divergence.from_config({"divergence": "jsd"}) == Divergence("jsd", beta=0.5)
-    assert Divergence.from_config({"divergence": "skew_reverse_kl"}).alpha == 0.1
-    assert Divergence.from_config({"divergence": "jsd", "beta": 1}).parameter == 1
-    assert Divergence.from_config({"divergence": "skew_kl", "alpha": 0}).parameter == 0
-    assert set(DIVERGENCES) == {"forward_kl", "reverse_kl", "jsd", "skew_kl", "skew_reverse_kl"}
+def _divergence(loss: dict) -> Divergence:
+    """The divergence of a `loss` config section, as the spec builder and the distill stage make it."""
+    filled = with_defaults(loss)
+    return Divergence(filled.get("divergence", "forward_kl"), beta=filled.get("beta"), alpha=filled.get("alpha"))
+
+
+def test_defaults_and_parameters_and_one_declaration_of_the_names():
+    assert _divergence({}) == FORWARD_KL
+    assert _divergence({"divergence": "jsd"}) == Divergence("jsd", beta=0.5)
+    assert _divergence({"divergence": "skew_reverse_kl"}).alpha == 0.1
+    assert _divergence({"divergence": "jsd", "beta": 1}).parameter == 1
+    assert _divergence({"divergence": "skew_kl", "alpha": 0}).parameter == 0
+    assert set(COMPUTE) == set(DIVERGENCES) == {"forward_kl", "reverse_kl", "jsd", "skew_kl", "skew_reverse_kl"}
+    assert [Divergence(name, **({"beta": 0.5} if name == "jsd" else {})).term for name in ("forward_kl", "jsd")] == [
+        "kl",
+        "jsd",
+    ], "forward KL keeps its old term name"
 
 
 @pytest.mark.parametrize(
@@ -241,4 +252,4 @@ def test_from_config_defaults_and_parameters():
 )
 def test_bad_divergence_settings_name_the_key(loss, message):
     with pytest.raises(UserError, match=message):
-        Divergence.from_config(loss)
+        _divergence(loss)

@@ -32,7 +32,7 @@ def _two_teacher_config(finbert_dir: Path) -> dict:
         "experiment": "two",
         "seed": 3,
         "threads": 1,
-        "benchmark": {"warmup": 1, "runs": 20, "batch_size": 8},
+        "benchmark": {"warmup": 1, "runs": 20, "rounds": 6, "batch_size": 8, "memory": False},
         "tasks": {
             "sentiment": {
                 "type": "classification",
@@ -127,6 +127,7 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
         "teacher_ensemble": 1,
         "distill": 1,
         "evaluate": 1,
+        "benchmark": 1,
         "report": 1,
         "all": 1,
     }, result.stdout
@@ -135,7 +136,7 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
     student["training"]["learning_rate"] = 2.0e-3
     (two_teacher_run / "relearn.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(two_teacher_run, "--configfile", str(two_teacher_run / "relearn.yaml"), "-n")
-    assert _jobs(result.stdout) == {"distill": 1, "evaluate": 1, "report": 1, "all": 1}, result.stdout
+    assert _jobs(result.stdout) == {"distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}, result.stdout
 
 
 def _study_workdir(tmp_path: Path) -> Path:
@@ -157,6 +158,7 @@ def test_the_finance_study_dry_run_schedules_every_stage_without_network(tmp_pat
         "distill": 2,
         "evaluate": 6,
         "teacher_ensemble": 1,
+        "benchmark": 1,
         "report": 1,
         "all": 1,
     }
@@ -177,7 +179,10 @@ def test_the_offline_study_dry_run(tmp_path: Path, shared_datasets: Path):
         "init_student": 1,
         "distill": 4,
         "evaluate": 7,
+        "export": 6,
+        "evaluate_export": 6,
         "teacher_ensemble": 1,
+        "benchmark": 1,
         "report": 1,
         "all": 1,
     }

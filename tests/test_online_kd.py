@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.plan import Plan
 from scalingdown.pipeline.specs import LogitsSpec, PrepareSpec
 from scalingdown.pipeline.stage_specs import StageSpecs
-from scalingdown.stages.distill import distillation_target, online_target, teacher_mix
+from scalingdown.stages.distill import distill, distillation_target, online_target, teacher_mix
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
 from tests.test_config import _tiny_config
@@ -157,3 +159,48 @@ def test_an_online_student_needs_the_teacher_model_and_no_logit_cache():
     specs = StageSpecs(plan)
     assert '"teacher_mode":"online"' in specs.distill("sentiment", "online").to_json()
     assert '"teacher_mode":"cached"' in specs.distill("sentiment", "distilled").to_json()
+
+
+def test_every_divergence_distils_a_classifier_from_the_cache_and_online(teachers_and_data, tmp_path: Path):
+    """A tiny `distill` per divergence (cached and online in turn, two teachers): the history logs its term, finite,
+    and the student is saved."""
+    data_dir, teacher_dirs = teachers_and_data
+    caches, teachers = [], []
+    for name, directory in teacher_dirs.items():
+        spec = LogitsSpec(
+            type="classification",
+            teacher=name,
+            teacher_key=f"t.{name}-1",
+            model=str(directory),
+            max_length=32,
+            hidden_layers=[],
+            label_map={},
+            labels=LABELS,
+        )
+        teacher_logits(spec, str(data_dir), str(tmp_path / f"{name}.parquet"))
+        caches.append(str(tmp_path / f"{name}.parquet"))
+        teachers.append({"name": name, "key": f"t.{name}-1", "model": str(directory), "max_length": 32})
+    init = tmp_path / "init"
+    load_classifier("tiny:bert-l1-h32", LABELS, seed=3).save_pretrained(init)
+    load_tokenizer("tiny:bert-l1-h32").save_pretrained(init)
+    runs = [
+        ("reverse_kl", {}, "cached"),
+        ("jsd", {"beta": 0.3}, "online"),
+        ("skew_kl", {"alpha": 0.1}, "cached"),
+        ("skew_reverse_kl", {"alpha": 0.2}, "online"),
+    ]
+    for name, parameter, mode in runs:
+        spec = distill_spec(teachers, loss={**LOSS, "divergence": name, **parameter}, teacher_mode=mode, batch_size=8)
+        out = tmp_path / name
+        distill(
+            spec,
+            str(data_dir),
+            str(init),
+            caches if mode == "cached" else [],
+            str(out / "model"),
+            str(out / "history.json"),
+            str(out / "ck"),
+        )
+        logged = [entry[f"loss_{name}"] for entry in json.loads((out / "history.json").read_text()) if "loss" in entry]
+        assert logged and all(math.isfinite(value) and value >= 0 for value in logged), (name, logged)
+        assert (out / "model" / "model.safetensors").is_file()

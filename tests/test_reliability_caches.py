@@ -322,8 +322,7 @@ def test_an_edited_test_split_stops_evaluate(distill_inputs, tmp_path):
             "role": "student",
             "max_length": 32,
             "labels": LABELS,
-            "benchmark": {"warmup": 0, "runs": 20, "batch_size": 8},
-            "threads": 1,
+            "batch_size": 8,
         }
     )
     with pytest.raises(PreparedDataError, match="the test split changed after prepare wrote it"):

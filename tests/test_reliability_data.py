@@ -88,6 +88,7 @@ def test_allowed_few_labels_are_recorded_and_the_report_says_so_in_bold(tmp_path
         [],
         [str(data)],
         [],
+        [],
         None,
         str(out),
     )

@@ -153,8 +153,7 @@ def test_json_records_replace_only_a_record_of_the_same_stage(distill_inputs, tm
             "role": "student",
             "max_length": 32,
             "labels": LABELS,
-            "benchmark": {"warmup": 0, "runs": 20, "batch_size": 8},
-            "threads": 1,
+            "batch_size": 8,
         }
     )
     with pytest.raises(ForeignOutput, match="is a file that is not its output"):
@@ -169,7 +168,7 @@ def test_json_records_replace_only_a_record_of_the_same_stage(distill_inputs, tm
 def test_the_report_refuses_a_folder_it_did_not_write(tmp_path):
     folder = _users_directory(tmp_path / "paper")
     with pytest.raises(ForeignOutput, match="is a directory without the"):
-        report(ReportSpec(experiment="x", config={"tasks": {}}), [], [], [], [], None, str(folder))
+        report(ReportSpec(experiment="x", config={"tasks": {}}), [], [], [], [], [], None, str(folder))
     assert [p.name for p in folder.iterdir()] == ["thesis.tex"]
 
 

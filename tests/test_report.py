@@ -20,48 +20,102 @@ from scalingdown.report import plots, tables
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import Figure, Paragraph, Table, to_html, to_markdown
 from scalingdown.report.reproducibility import artefact_provenance, git_state, reproducibility, seeds
-from scalingdown.report.tables import display_table, metric_names, metrics_table, pareto_front
-
-SPEED = {
-    "device": "cpu",
-    "device_name": "Test CPU",
-    "threads": 2,
-    "batch_size": 16,
-    "latency_warmup": 5,
-    "latency_runs": 30,
-    "latency_ms_p90": 1.0,
-    "throughput_per_s": 100.0,
-    "peak_rss_mb": 500.0,
-}
+from scalingdown.report.tables import metric_names, metrics_table, pareto_front, quality_table, speed_table
 
 
-def _record(task: str, kind: str, name: str, metrics: dict, latency: float, params: int = 1000) -> dict:
+def _record(
+    task: str, kind: str, name: str, metrics: dict, params: int = 1000, variant: str = "fp32", size: float = 1.0
+) -> dict:
     return {
         "task": task,
         "kind": kind,
         "name": name,
+        "variant": variant,
         "role": kind if kind == "teacher" else f"student ({name})",
         "labels": ["a", "b"],
         "metrics": metrics,
-        "speed": {**SPEED, "latency_ms_per_sample": latency},
         "params": params,
-        "size_mb": params / 1e3,
+        "size_mb": size,
     }
 
 
+# Per task: each model's latency at batch 1 (ms); the benchmark's speed-ups are the reference's over it.
+LATENCIES = {
+    "cls": {
+        "teacher.fast_teacher": 10.0,
+        "teacher.best_teacher": 20.0,
+        "student.small": 5.0,
+        "export.small.onnx-int8": 2.5,
+        "student.tiny": 2.0,
+    },
+    "qa": {"teacher.reader": 40.0, "student.mini": 8.0},
+    "alone": {"student.solo": 3.0},
+}
+REFERENCES = {"cls": "teacher.best_teacher", "qa": "teacher.reader", "alone": "student.solo"}
+
+
 def _records() -> list[dict]:
-    """Task `cls`: two teachers (the better one is slower) and two students; task `qa`: another task
-    type with another metric; task `alone`: no teacher."""
+    """Task `cls`: two teachers (the better one is slower), two students and an export of one; task `qa`:
+    another task type with another metric; task `alone`: no teacher."""
     matrix = {"confusion_matrix": [[3, 1], [0, 4]]}
     return [
-        _record("cls", "teacher", "fast_teacher", {"accuracy": 0.80, "f1_macro": 0.7, **matrix}, latency=10.0),
-        _record("cls", "teacher", "best_teacher", {"accuracy": 0.90, "f1_macro": 0.8, **matrix}, latency=20.0),
-        _record("cls", "student", "small", {"accuracy": 0.72, "f1_macro": 0.6, **matrix}, latency=5.0),
-        _record("cls", "student", "tiny", {"accuracy": 0.45, "f1_macro": 0.3, **matrix}, latency=2.0),
-        _record("qa", "teacher", "reader", {"exact_match": 0.50, "f1": 0.6}, latency=40.0),
-        _record("qa", "student", "mini", {"exact_match": 0.40, "f1": 0.5}, latency=8.0),
-        _record("alone", "student", "solo", {"accuracy": 0.6, "f1_macro": 0.5, **matrix}, latency=3.0),
+        _record("cls", "teacher", "fast_teacher", {"accuracy": 0.80, "f1_macro": 0.7, **matrix}),
+        _record("cls", "teacher", "best_teacher", {"accuracy": 0.90, "f1_macro": 0.8, **matrix}),
+        _record("cls", "student", "small", {"accuracy": 0.72, "f1_macro": 0.6, **matrix}),
+        _record(
+            "cls", "student", "small", {"accuracy": 0.71, "f1_macro": 0.6, **matrix}, variant="onnx-int8", size=0.3
+        ),
+        _record("cls", "student", "tiny", {"accuracy": 0.45, "f1_macro": 0.3, **matrix}),
+        _record("qa", "teacher", "reader", {"exact_match": 0.50, "f1": 0.6}),
+        _record("qa", "student", "mini", {"exact_match": 0.40, "f1": 0.5}),
+        _record("alone", "student", "solo", {"accuracy": 0.6, "f1_macro": 0.5, **matrix}),
     ]
+
+
+def _spread(median: float) -> dict:
+    return {"median": median, "q1": 0.9 * median, "q3": 1.1 * median, "iqr": 0.2 * median, "iqr_over_median": 0.2}
+
+
+def _benchmark(task: str, noisy: bool = False, threads: int = 1) -> dict:
+    """A benchmark record as the `benchmark` stage writes it (see evaluation.timing), with round numbers."""
+    latencies, reference = LATENCIES[task], REFERENCES[task]
+    models = {}
+    for model_id, latency in latencies.items():
+        ratio = latencies[reference] / latency
+        speedup = {"median": ratio, "low": 0.9 * ratio, "high": 1.1 * ratio, "rounds": 6}
+        kind, name, *variant = model_id.split(".")
+        models[model_id] = {
+            "kind": kind,
+            "name": name,
+            "variant": variant[0] if variant else "fp32",
+            # the CPU clock reads 10 % higher than the wall clock, so a test can tell which one a figure is from
+            "latency_ms": {"wall": _spread(latency), "cpu": _spread(1.1 * latency)},
+            "throughput_per_s": 1000 / latency,
+            "speedup": {"wall": speedup, "cpu": speedup},
+            "memory": {"peak_rss_mb": 600.0, "baseline_rss_mb": 500.0, "model_peak_mb": 100.0},
+        }
+    because = ["1-minute load average 3.50 before timing, above 1 thread(s)"] if noisy else []
+    return {
+        "schema": "scalingdown.timing/1",
+        "task": task,
+        "unit": "text",
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "settings": {"rounds": 6, "warmup": 5, "calls_per_round": 4, "batch_size": 16, "threads": threads},
+        "models": models,
+        "reference": reference,
+        "reference_is_teacher": reference.startswith("teacher."),
+        "noisy": noisy,
+        "noisy_rule": "noisy when some model's wall-time IQR/median is above 0.25, or the 1-minute load average "
+        "before or after timing is above the thread count (1)",
+        "noisy_because": because,
+        "headline_clock": "cpu" if noisy else "wall",
+        "memory_method": "each model in a fresh spawned child process",
+    }
+
+
+def _benchmarks(noisy: bool = False) -> list[dict]:
+    return [_benchmark(task, noisy) for task in LATENCIES]
 
 
 @pytest.fixture
@@ -74,14 +128,21 @@ TASK_TYPES = {"cls": "classification", "qa": "qa", "alone": "classification"}
 
 
 def test_retention_and_speedup_are_against_the_best_teacher_of_each_task(qa_task_type):
-    table = metrics_table("exp", _records(), TASK_TYPES).set_index("model")
+    table = metrics_table("exp", _records(), TASK_TYPES, _benchmarks()).set_index("label")
     # cls: the best teacher scores 0.90 at 20 ms (not the faster 0.80 one)
     assert table.loc["best_teacher", "retention_pct"] == pytest.approx(100.0)
     assert table.loc["fast_teacher", "retention_pct"] == pytest.approx(100 * 0.80 / 0.90)
     assert table.loc["small", "retention_pct"] == pytest.approx(80.0)
     assert table.loc["small", "speedup"] == pytest.approx(4.0)
+    assert table.loc["small", "speedup_low"] == pytest.approx(3.6) and table.loc["small", "speedup_high"] == 4.4
     assert table.loc["fast_teacher", "speedup"] == pytest.approx(2.0)
     assert table.loc["tiny", "speedup"] == pytest.approx(10.0)
+    # an export is a row of its own, scored and timed like its student
+    export = table.loc["small · ONNX int8"]
+    assert export["model"] == "small" and export["variant"] == "onnx-int8" and export["size_mb"] == 0.3
+    assert export["speedup"] == pytest.approx(8.0) and export["retention_pct"] == pytest.approx(100 * 0.71 / 0.90)
+    assert table.loc["small", "latency_ms_per_sample"] == 5.0 and table.loc["small", "latency_clock"] == "wall"
+    assert table.loc["small", "memory_mb"] == 100.0 and table.loc["small", "latency_iqr_ms"] == pytest.approx(1.0)
     # qa ranks by its own primary metric
     assert table.loc["mini", "primary_metric"] == "exact_match"
     assert table.loc["mini", "retention_pct"] == pytest.approx(80.0)
@@ -92,9 +153,21 @@ def test_retention_and_speedup_are_against_the_best_teacher_of_each_task(qa_task
     assert metric_names(_records()) == ["accuracy", "f1_macro", "exact_match", "f1"]
 
 
+def test_a_noisy_benchmark_gives_cpu_time_figures(qa_task_type):
+    table = metrics_table("exp", _records(), TASK_TYPES, _benchmarks(noisy=True)).set_index("label")
+    assert table.loc["small", "latency_ms_per_sample"] == pytest.approx(5.5) and table.loc["small", "timing_noisy"]
+    assert (table["latency_clock"] == "cpu").all()
+
+
+def test_models_without_a_benchmark_record_have_empty_speed_columns(qa_task_type):
+    table = metrics_table("exp", _records(), TASK_TYPES)
+    assert table["latency_ms_per_sample"].isna().all() and table["speedup"].isna().all()
+    assert table["retention_pct"].notna().any() and not table["pareto_optimal"].any()
+
+
 def test_an_unknown_task_type_names_the_table_to_extend():
     with pytest.raises(KeyError, match="PRIMARY_METRIC"):
-        metrics_table("exp", _records()[4:], {"qa": "qa"})
+        metrics_table("exp", _records()[5:7], {"qa": "qa"})
 
 
 def test_pareto_front_keeps_exactly_the_undominated_models():
@@ -106,36 +179,60 @@ def test_pareto_front_keeps_exactly_the_undominated_models():
 
 
 def test_the_pareto_flag_is_per_task(qa_task_type):
-    table = metrics_table("exp", _records(), TASK_TYPES)
-    front = set(table.loc[table["pareto_optimal"], "model"])
-    assert front == {"best_teacher", "fast_teacher", "small", "tiny", "reader", "mini", "solo"}
+    table = metrics_table("exp", _records(), TASK_TYPES, _benchmarks())
+    front = set(table.loc[table["pareto_optimal"], "label"])
+    assert front == {"best_teacher", "fast_teacher", "small", "small · ONNX int8", "tiny", "reader", "mini", "solo"}
 
 
-def test_display_table_has_the_study_shape_and_drops_empty_columns(qa_task_type):
-    table = metrics_table("exp", _records(), TASK_TYPES)
+def test_the_task_tables_have_the_study_shape_and_drop_empty_columns(qa_task_type):
+    table = metrics_table("exp", _records(), TASK_TYPES, _benchmarks())
     metrics = metric_names(_records())
-    cls = display_table(table[table["task"] == "cls"], metrics)
-    assert list(cls.columns) == [
-        "Role",
-        "Model",
-        "Accuracy",
-        "Macro-F1",
-        "Latency (ms/sample)",
-        "Throughput (/s)",
-        "Parameters",
-        "Size on disk (MiB)",
-        "Peak RSS (MiB)",
-        "Timed on",
-        "Retention (%)",
-        "Speed-up (×)",
-    ]
+    cls_rows = table[table["task"] == "cls"]
+    cls = quality_table(cls_rows, metrics)
+    assert list(cls.columns) == ["Role", "Model", "Accuracy", "Macro-F1", "Retention (%)"]
     small = cls[cls["Model"] == "small"].iloc[0]
-    assert small["Accuracy"] == "0.7200" and small["Retention (%)"] == "80.0" and small["Speed-up (×)"] == "4.00"
-    assert small["Timed on"] == "cpu, 2 thread(s)" and small["Parameters"] == "1,000"
-    qa = display_table(table[table["task"] == "qa"], metrics)
+    assert small["Accuracy"] == "0.7200" and small["Retention (%)"] == "80.0"
+    assert cls["Model"].tolist()[3] == "small · ONNX int8"
+    speed = speed_table(cls_rows)
+    assert list(speed.columns) == [
+        "Model",
+        "Latency (ms)",
+        "IQR (ms)",
+        "Throughput (/s)",
+        "Speed-up (×) [95 % CI]",
+        "Peak memory (MiB)",
+        "Size on disk (MiB)",
+        "Parameters",
+    ]
+    small = speed[speed["Model"] == "small"].iloc[0]
+    assert small["Latency (ms)"] == "5.00" and small["Speed-up (×) [95 % CI]"] == "4.00 [3.60–4.40]"
+    assert small["Parameters"] == "1,000" and small["Peak memory (MiB)"] == "100"
+    qa = quality_table(table[table["task"] == "qa"], metrics)
     assert list(qa.columns)[2:4] == ["Exact match", "Token F1"]  # primary first; no classification columns
-    alone = display_table(table[table["task"] == "alone"], metrics)
-    assert "Retention (%)" not in alone.columns and "Speed-up (×)" not in alone.columns
+    alone_rows = table[table["task"] == "alone"]
+    assert "Retention (%)" not in quality_table(alone_rows, metrics).columns
+    assert "Speed-up (×) [95 % CI]" not in speed_table(alone_rows).columns
+
+
+def test_the_report_warns_when_the_timing_was_noisy_and_names_the_clock(tmp_path: Path, qa_task_type):
+    records, repro = _records(), reproducibility({"experiment": "exp"}, _benchmarks(noisy=True), [], None)
+    blocks = report_blocks(
+        "exp",
+        metrics_table("exp", records, TASK_TYPES, _benchmarks(noisy=True)),
+        [],
+        repro,
+        None,
+        _benchmarks(noisy=True),
+    )
+    markdown, page = to_markdown(blocks), to_html([b for b in blocks if not isinstance(b, Figure)], "t", tmp_path)
+    warning = "the timing was noisy (1-minute load average 3.50 before timing, above 1 thread(s))"
+    assert f"> **Warning:** {warning}" in markdown and "Rule: noisy when some model's wall-time IQR/median" in markdown
+    assert f'<div class="warning" role="alert"><strong>Warning:</strong> {warning}' in page.replace("&#x27;", "'")
+    assert markdown.count("Headline clock: process CPU time") == 3
+    quiet = to_markdown(
+        report_blocks("exp", metrics_table("exp", records, TASK_TYPES, _benchmarks()), [], repro, None, _benchmarks())
+    )
+    assert "Warning" not in quiet and quiet.count("Headline clock: wall time.") == 3
 
 
 def _png(path: Path) -> Path:
@@ -216,7 +313,7 @@ def test_reproducibility_block_has_every_field(tmp_path: Path):
         "seed": 7,
         "tasks": {"t": {"data": {"options": {"seed": 3}}, "students": {"s": {"training": {"seed": 11}}}}},
     }
-    repro = reproducibility(config, _records()[:2], [], tmp_path)
+    repro = reproducibility(config, [_benchmark("cls", threads=2)], [], tmp_path)
     assert repro["config_hash"] == short_hash(config) and repro["config"] == config
     assert set(repro["packages"]) >= {"python", "torch", "transformers", "datasets", "peft", "snakemake", "scalingdown"}
     assert (
@@ -229,9 +326,10 @@ def test_reproducibility_block_has_every_field(tmp_path: Path):
             "device": "cpu",
             "device_name": "Test CPU",
             "threads": 2,
+            "rounds": 6,
+            "calls_per_round": 4,
+            "warmup": 5,
             "batch_size": 16,
-            "latency_warmup": 5,
-            "latency_runs": 30,
         }
     ]
     assert repro["git"]["commit"] is None
@@ -243,18 +341,18 @@ def test_reproducibility_block_has_every_field(tmp_path: Path):
         "torch ",
         "tasks.t.data.options.seed = 3",
         "cpu (Test CPU), 2 thread(s)",
-        "median of 30 runs",
+        "6 rounds × 4 calls at batch size 1 after 5 warm-up calls",
         "```yaml\nexperiment: exp",
     ):
         assert text in markdown, text
 
 
 def test_mixed_timing_setups_are_called_out():
-    records = _records()[:2]
-    records[1] = {**records[1], "speed": {**records[1]["speed"], "threads": 8}}
-    repro = reproducibility({"experiment": "exp"}, records, [], None)
-    markdown = to_markdown(report_blocks("exp", metrics_table("exp", records, TASK_TYPES), ["accuracy"], repro))
-    assert "Warning: the models were not all timed the same way" in markdown
+    benchmarks = [_benchmark("cls"), _benchmark("alone", threads=8)]
+    repro = reproducibility({"experiment": "exp"}, benchmarks, [], None)
+    table = metrics_table("exp", _records()[:5], TASK_TYPES, benchmarks)
+    markdown = to_markdown(report_blocks("exp", table, ["accuracy"], repro, None, benchmarks))
+    assert "**Warning:** the tasks were not all timed the same way" in markdown
 
 
 def test_every_logged_loss_term_and_validation_metric_gets_a_panel(tmp_path: Path):

@@ -41,7 +41,7 @@ def test_reproducibility_block_names_commit_versions_seeds_and_cached_artefacts(
     report = tiny_run / "results" / "tiny" / "report"
     repro = json.loads((report / "reproducibility.json").read_text())
     assert repro["config"]["experiment"] == "tiny" and repro["seeds"] == {"seed": 7}
-    assert repro["timing"][0]["threads"] == 1 and repro["timing"][0]["latency_runs"] == 20
+    assert repro["timing"][0]["threads"] == 1 and repro["timing"][0]["rounds"] == 6
     assert repro["git"]["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", repro["git"]["commit"])
     kinds = {a["artefact"]: a for a in repro["artefacts"]}
     assert set(kinds) == {"prepared data", "fine-tuned teacher", "teacher logits", "student initialisation"}
@@ -98,4 +98,5 @@ def test_another_experiment_reuses_the_shared_artefacts_without_rebuilding_them(
     other.write_text((tiny_run / "tiny.yaml").read_text().replace("experiment: tiny", "experiment: tiny-other"))
     result = snakemake(tiny_run, "--configfile", str(other), "-n")
     jobs = _scheduled_jobs(result.stdout)
-    assert jobs == {"distill": 2, "evaluate": 4, "report": 1, "all": 1}, result.stdout
+    expected = {"distill": 2, "evaluate": 4, "export": 3, "evaluate_export": 3, "benchmark": 1, "report": 1, "all": 1}
+    assert jobs == expected, result.stdout

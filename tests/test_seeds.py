@@ -20,7 +20,7 @@ from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
-from scalingdown.report.tables import display_table, metrics_table
+from scalingdown.report.tables import metrics_table, quality_table, speed_table
 from scalingdown.report.teachers import teacher_blocks
 from tests.conftest import REPO, TINY_CONFIG
 from tests.test_config import _tiny_config
@@ -171,10 +171,7 @@ def test_the_paired_test_on_hand_examples():
     assert one.beyond_noise is None and math.isnan(one.standard_error) and one.verdict.startswith("one seed")
 
 
-SPEED = {"device": "cpu", "threads": 2, "latency_ms_per_sample": 1.0, "throughput_per_s": 10.0}
-
-
-def _record(seed: int, kind: str, name: str, accuracy: float, latency: float) -> dict:
+def _record(seed: int, kind: str, name: str, accuracy: float) -> dict:
     return {
         "task": "t",
         "seed": seed,
@@ -182,25 +179,60 @@ def _record(seed: int, kind: str, name: str, accuracy: float, latency: float) ->
         "name": name,
         "role": kind,
         "metrics": {"accuracy": accuracy, "f1_macro": accuracy / 2},
-        "speed": {**SPEED, "latency_ms_per_sample": latency},
         "params": 100,
     }
+
+
+# Per seed: (kind, name, accuracy, latency in ms).
+_MODELS = {
+    13: [("teacher", "big", 0.90, 10.0), ("student", "kd", 0.82, 4.0), ("student", "gold", 0.80, 5.0)],
+    14: [("teacher", "big", 0.80, 12.0), ("student", "kd", 0.78, 6.0), ("student", "gold", 0.74, 5.0)],
+}
 
 
 def _seeded_records() -> list[dict]:
     """Two seeds: a teacher, a distilled student ahead of its gold-only twin by 0.02 and 0.04."""
     return [
-        _record(13, "teacher", "big", 0.90, 10.0),
-        _record(13, "student", "kd", 0.82, 4.0),
-        _record(13, "student", "gold", 0.80, 5.0),
-        _record(14, "teacher", "big", 0.80, 12.0),
-        _record(14, "student", "kd", 0.78, 6.0),
-        _record(14, "student", "gold", 0.74, 5.0),
+        _record(seed, kind, name, accuracy) for seed, models in _MODELS.items() for kind, name, accuracy, _ in models
     ]
 
 
+def _benchmarks(noisy_seeds: tuple[int, ...] = ()) -> list[dict]:
+    """Each seed's benchmark record: the latencies of `_MODELS`, speed-ups against that seed's teacher."""
+    records = []
+    for seed, models in _MODELS.items():
+        reference = next(latency for kind, _, _, latency in models if kind == "teacher")
+        timed = {}
+        for kind, name, _, latency in models:
+            ratio = reference / latency
+            spread = {"median": latency, "iqr": 0.1 * latency}
+            timed[f"{kind}.{name}"] = {
+                "latency_ms": {"wall": spread, "cpu": {**spread, "median": 2 * latency}},
+                "throughput_per_s": 1000 / latency,
+                "speedup": {clock: {"median": ratio, "low": ratio, "high": ratio} for clock in ("wall", "cpu")},
+            }
+        noisy = seed in noisy_seeds
+        records.append(
+            {
+                "task": "t",
+                "seed": seed,
+                "models": timed,
+                "headline_clock": "cpu" if noisy else "wall",
+                "noisy": noisy,
+                "noisy_because": ["1-minute load average 3.50 before timing, above 2 thread(s)"] if noisy else [],
+                "noisy_rule": "the rule",
+                "reference_is_teacher": True,
+                "device": "cpu",
+                "device_name": "Test CPU",
+                "unit": "text",
+                "settings": {"threads": 2, "rounds": 6, "warmup": 1, "calls_per_round": 4, "batch_size": 8},
+            }
+        )
+    return records
+
+
 def test_the_summary_gives_mean_sd_and_n_per_model_with_per_seed_retention():
-    table = metrics_table("exp", _seeded_records(), {"t": "classification"})
+    table = metrics_table("exp", _seeded_records(), {"t": "classification"}, _benchmarks())
     assert list(table["seed"]) == [13, 13, 13, 14, 14, 14]
     summary = summarise(table).set_index("model")
     assert list(summary.index) == ["big", "kd", "gold"] and (summary["n"] == 2).all()
@@ -210,9 +242,23 @@ def test_the_summary_gives_mean_sd_and_n_per_model_with_per_seed_retention():
     assert summary.loc["kd", "retention_pct"] == pytest.approx(50 * (0.82 / 0.90 + 0.78 / 0.80))
     assert summary.loc["kd", "speedup"] == pytest.approx((10 / 4 + 12 / 6) / 2)
     assert summary.loc["kd", "threads"] == 2 and "seed" not in summary
-    shown = display_table(summary.reset_index(), ["accuracy", "f1_macro"]).set_index("Model")
+    shown = quality_table(summary.reset_index(), ["accuracy", "f1_macro"]).set_index("Model")
     assert shown.loc["kd", "Seeds"] == "2" and shown.loc["kd", "Accuracy"] == "0.8000 ± 0.0283"
-    assert shown.loc["kd", "Parameters"] == "100"  # the same on every seed: no spread shown
+    speed = speed_table(summary.reset_index()).set_index("Model")
+    assert speed.loc["kd", "Latency (ms)"] == "5.00 ± 1.41"
+    assert speed.loc["kd", "Speed-up (×)"] == "2.25 ± 0.35"  # the seeds' medians 2.5 and 2.0
+    assert speed.loc["kd", "Parameters"] == "100"  # the same on every seed: no spread shown
+
+
+def test_one_noisy_seed_puts_every_seed_of_the_task_on_cpu_time_and_warns():
+    table = metrics_table("exp", _seeded_records(), {"t": "classification"}, _benchmarks(noisy_seeds=(14,)))
+    assert set(table["latency_clock"]) == {"cpu"}
+    assert table.loc[table["model"] == "kd", "latency_ms_per_sample"].tolist() == [8.0, 12.0]
+    repro = reproducibility({"experiment": "exp"}, _benchmarks(), [], None)
+    blocks = report_blocks("exp", table, ["accuracy"], repro, benchmarks=_benchmarks(noisy_seeds=(14,)))
+    markdown = to_markdown(blocks)
+    assert "> **Warning:** the timing was noisy (seed 14: 1-minute load average 3.50" in markdown
+    assert "Headline clock: process CPU time" in markdown and "job of each of the 2 seeds" in markdown
 
 
 def test_the_paired_comparison_pairs_each_seed_with_the_twin_of_the_same_seed():
@@ -230,9 +276,14 @@ def test_the_paired_comparison_pairs_each_seed_with_the_twin_of_the_same_seed():
 
 def test_one_seed_reports_plain_values_and_no_test():
     records = [record for record in _seeded_records() if record["seed"] == 13]
-    table = metrics_table("exp", records, {"t": "classification"})
-    shown = display_table(summarise(table), ["accuracy"])
+    table = metrics_table("exp", records, {"t": "classification"}, _benchmarks()[:1])
+    shown = quality_table(summarise(table), ["accuracy"])
     assert "Seeds" not in shown and list(shown["Accuracy"]) == ["0.9000", "0.8200", "0.8000"]
+    assert list(speed_table(summarise(table))["Speed-up (×) [95 % CI]"]) == [
+        "1.00 [1.00–1.00]",
+        "2.50 [2.50–2.50]",
+        "2.00 [2.00–2.00]",
+    ]
     markdown = to_markdown(
         report_blocks("exp", table, ["accuracy"], reproducibility({"experiment": "exp"}, [], [], None), twins={})
     )

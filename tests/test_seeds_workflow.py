@@ -61,6 +61,9 @@ def test_a_listed_seed_reuses_the_shared_artefacts_of_the_same_seed(seeds_run):
         "init_student": 1,
         "distill": 4,
         "evaluate": 6,
+        "export": 6,
+        "evaluate_export": 6,
+        "benchmark": 2,
         "report": 1,
         "all": 1,
     }
@@ -73,13 +76,17 @@ def test_the_report_gives_mean_sd_n_and_the_paired_test(seeds_run):
     workdir, _ = seeds_run
     report = workdir / "results" / EXPERIMENT / "report"
     metrics = pd.read_csv(report / "metrics.csv")
-    assert sorted(metrics.groupby("model")["seed"].apply(sorted).tolist()) == [[7, 8]] * 3
+    # three models and the distilled student's three exports, each over both seeds
+    assert sorted(metrics.groupby(["model", "variant"])["seed"].apply(sorted).tolist()) == [[7, 8]] * 6
     markdown = (report / "report.md").read_text()
     assert "Every number is the mean ± sd over the seeds 7, 8" in markdown
     assert "| Role | Model | Seeds | Accuracy |" in markdown and " ± " in markdown
+    # the speed table: each seed's benchmark folded into mean ± sd, the exports on rows of their own
+    assert re.search(r"^\| distilled · ONNX int8 \| [\d.]+ ± [\d.]+ \|", markdown, re.M), markdown
+    assert "Timed by the `benchmark` job of each of the 2 seeds" in markdown
     paired = re.search(r"^\| distilled \| gold_only \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", markdown, re.M)
     assert paired, markdown
-    scores = metrics.set_index(["model", "seed"])["accuracy"]
+    scores = metrics[metrics["variant"] == "fp32"].set_index(["model", "seed"])["accuracy"]
     differences = [scores["distilled", seed] - scores["gold_only", seed] for seed in (7, 8)]
     assert paired[1].strip() == f"{differences[0]:+.4f} (7), {differences[1]:+.4f} (8)"
     assert paired[2].strip() == f"{sum(differences) / 2:+.4f}"
@@ -99,6 +106,9 @@ def test_adding_a_seed_schedules_only_that_seeds_jobs(seeds_run):
         "init_student": 1,
         "distill": 2,
         "evaluate": 3,
+        "export": 3,
+        "evaluate_export": 3,
+        "benchmark": 1,
         "report": 1,
         "all": 1,
     }, result.stdout
@@ -111,7 +121,8 @@ def test_a_student_change_over_seeds_schedules_no_teacher_job(seeds_run):
     changed = _config([7, 8])
     changed["tasks"]["sentiment"]["students"]["distilled"]["loss"] = {"ce": 0.2, "kd": 0.8, "temperature": 3.0}
     result = snakemake(workdir, "--configfile", str(_write(workdir, "changed", changed)), "-n")
-    assert _jobs(result.stdout) == {"distill": 2, "evaluate": 2, "report": 1, "all": 1}, result.stdout
+    expected = {"distill": 2, "evaluate": 2, "export": 6, "evaluate_export": 6, "benchmark": 2, "report": 1, "all": 1}
+    assert _jobs(result.stdout) == expected, result.stdout
 
 
 def test_a_finished_seeds_run_has_nothing_left_to_do(seeds_run):

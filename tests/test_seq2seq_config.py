@@ -128,6 +128,11 @@ def test_a_valid_seq2seq_config_passes():
             "tasks.qa.students.stage1.init.method",
             "teacher_layers selects encoder-classifier layers",
         ),
+        (
+            lambda c: _qa(c)["students"]["stage1"].update(export=["torch-int8", "onnx-int8"]),
+            "tasks.qa.students.stage1.export",
+            "onnx-int8: text-to-text (t5) models are not exported to ONNX",
+        ),
     ],
     ids=[
         "unknown-student",
@@ -145,12 +150,17 @@ def test_a_valid_seq2seq_config_passes():
         "prompt-leaks-answer",
         "labels",
         "teacher-layers",
+        "onnx-export",
     ],
 )
 def test_seq2seq_config_errors_name_the_key(mutate, key, problem):
     with pytest.raises(ConfigError) as error:
         check_config(_config(mutate))
     assert error.value.key == key and problem in error.value.problem, str(error.value)
+
+
+def test_text_to_text_students_ship_as_torch_int8():
+    check_config(_config(lambda c: _qa(c)["students"]["stage1"].update(export=["torch-int8"])))
 
 
 def test_classification_tasks_refuse_seq2seq_keys():

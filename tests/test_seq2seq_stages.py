@@ -1,5 +1,6 @@
 """The seq2seq stages on small prepared datasets: fine-tune, top-k cache, distill, evaluate; LoRA; refusals."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,11 +11,23 @@ from safetensors.torch import load_file
 
 from scalingdown.kd.logit_store import read_logits, write_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.specs import DistillSpec, EvaluateSpec, FinetuneSpec, InitSpec, TopkLogitsSpec
+from scalingdown.pipeline.specs import (
+    BenchmarkModel,
+    BenchmarkSettings,
+    BenchmarkSpec,
+    DistillSpec,
+    EvaluateSpec,
+    ExportSpec,
+    FinetuneSpec,
+    InitSpec,
+    TopkLogitsSpec,
+)
 from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator
+from scalingdown.stages.benchmark import benchmark
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate
+from scalingdown.stages.export import export
 from scalingdown.stages.finetune_teacher import finetune_teacher
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits
@@ -187,14 +200,42 @@ def _distill_and_evaluate(
             "model": "small",
             "role": "student",
             "labels": None,
-            "benchmark": {"warmup": 1, "runs": 3, "batch_size": 4},
-            "threads": 1,
+            "batch_size": 4,
         }
     )
     record = evaluate(spec, str(data), str(root / "student"), str(root / "eval.json"))
-    assert 0.0 <= record["metrics"][metric] <= 1.0
-    assert record["speed"]["latency_ms_per_sample"] > 0 and record["speed"]["throughput_per_s"] > 0
+    assert 0.0 <= record["metrics"][metric] <= 1.0 and record["variant"] == "fp32" and "speed" not in record
     assert record["params"] < 1_000_000 and len(record["examples"]) == 4
+    _ship_and_time(root, data, task_type, spec, record, memory=task_type == "generative_qa")
+
+
+def _ship_and_time(root: Path, data: Path, task_type: str, spec: EvaluateSpec, fp32: dict, memory: bool) -> None:
+    """The student's PyTorch int8 export, scored like the student and timed with it per question."""
+    export(
+        ExportSpec(task="t", student="small", variant="torch-int8", format=1), str(root / "student"), str(root / "int8")
+    )
+    int8 = evaluate(
+        dataclasses.replace(spec, variant="torch-int8"), str(data), str(root / "int8"), str(root / "int8.json")
+    )
+    assert int8["variant"] == "torch-int8" and set(int8["metrics"]) == set(fp32["metrics"])
+    assert int8["params"] == fp32["params"] and int8["size_mb"] > 0
+    models = [
+        BenchmarkModel(
+            id=f"student.small{suffix}", kind=kind, name="small", variant=variant, max_length=48, text=spec.text
+        )
+        for suffix, kind, variant in (("", "student", "fp32"), (".torch-int8", "export", "torch-int8"))
+    ]
+    settings = BenchmarkSettings(warmup=1, runs=6, rounds=6, batch_size=2, threads=1, memory=memory)
+    bench = BenchmarkSpec(type=task_type, task="t", models=models, settings=settings)
+    record = benchmark(bench, str(data), [str(root / "student"), str(root / "int8")], [], str(root / "bench.json"))
+    assert (
+        record["unit"] == "question" and record["reference"] == "student.small" and not record["reference_is_teacher"]
+    )
+    assert record["inputs"] == 4 and record["models"]["student.small.torch-int8"]["calls"] == 6
+    assert all(entry["throughput_per_s"] > 0 for entry in record["models"].values())
+    if memory:
+        peak = record["models"]["student.small.torch-int8"]["memory"]
+        assert peak["model_peak_mb"] > 0 and "float32 weights" in record["memory_note"]
 
 
 @pytest.mark.slow
@@ -202,6 +243,8 @@ def test_qa_teacher_cache_distill_and_evaluate(qa: dict):
     frame, fingerprint = read_logits(qa["gold"])
     assert fingerprint["top_k"] == 8 and fingerprint["targets"] == "gold" and set(frame["split"]) == {"train"}
     assert fingerprint["vocabulary"]["config_vocab_size"] == 30522 and fingerprint["max_target_length"] == 12
+    validation = fingerprint["validation"]
+    assert validation["rows"] == 4 and validation["tokens"] > 4 and validation["perplexity"] > 1
     _distill_and_evaluate(qa["root"], qa["data"], "generative_qa", qa["init"], qa["gold"], qa["entry"], "f1")
 
 
@@ -211,6 +254,36 @@ def test_multiple_choice_and_math_distill_and_evaluate(tmp_path: Path, task_type
     data = prepared_data(tmp_path / "data", task_type, sizes=(8, 4, 4))
     cache, entry = _cache(tmp_path, data, task_type, "tiny:t5-l2-h32", targets)
     _distill_and_evaluate(tmp_path, data, task_type, _student(tmp_path, task_type), cache, entry, "accuracy")
+
+
+@pytest.mark.slow
+def test_every_divergence_and_weighting_distils_a_text_to_text_student_from_two_teachers(qa: dict, tmp_path: Path):
+    """Two teachers (one cache under two names), each non-default divergence with another weighting: the history
+    logs the divergence's term, finite; validation weighting reads the scores the caches record."""
+    second = {**qa["entry"], "name": "twin"}
+    runs = [
+        ({"divergence": "reverse_kl"}, {"method": "fixed", "weights": {"big": 3, "twin": 1}}),
+        ({"divergence": "jsd", "beta": 0.5}, {"method": "validation"}),
+        ({"divergence": "skew_kl", "alpha": 0.1}, {"method": "confidence"}),
+        ({"divergence": "skew_reverse_kl", "alpha": 0.1}, {"method": "uniform"}),
+    ]
+    for divergence, weighting in runs:
+        described = _distill_spec("generative_qa", [qa["entry"], second], hidden=0.0).to_dict()
+        described["loss"].update(divergence)
+        described.update(weighting=weighting, training={**TRAINING, "eval_steps": 50})
+        out = tmp_path / divergence["divergence"]
+        distill(
+            DistillSpec.from_dict(described),
+            str(qa["data"]),
+            str(qa["init"]),
+            [str(qa["gold"])] * 2,
+            str(out / "model"),
+            str(out / "history.json"),
+            str(out / "ck"),
+        )
+        term = f"loss_{divergence['divergence']}"
+        logged = [entry[term] for entry in json.loads((out / "history.json").read_text()) if "loss" in entry]
+        assert logged and all(np.isfinite(logged)) and min(logged) >= 0, (divergence, logged)
 
 
 @pytest.mark.slow

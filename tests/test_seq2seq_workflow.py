@@ -28,9 +28,9 @@ def two_stage_run(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactor
         teacher["finetune"] = False
     trivia["student_defaults"]["training"].update(epochs=1, eval_steps=2, logging_steps=1)
     del trivia["students"]["gold_only"]
-    config.update(
-        experiment="two-stage", tasks={"trivia": trivia}, benchmark={"warmup": 1, "runs": 20, "batch_size": 16}
-    )
+    trivia["students"]["stage2"]["export"] = ["torch-int8"]
+    benchmark = {"warmup": 1, "runs": 20, "rounds": 6, "batch_size": 16, "memory": False}
+    config.update(experiment="two-stage", tasks={"trivia": trivia}, benchmark=benchmark)
     (workdir / "two-stage.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", str(workdir / "two-stage.yaml"), "--cores", "2")
     return workdir
@@ -51,17 +51,19 @@ def test_each_stage_is_its_own_distill_job_and_stage_two_starts_from_stage_one(t
 def test_the_report_lists_both_stages_with_their_teachers(two_stage_run: Path):
     report = two_stage_run / "results" / "two-stage" / "report"
     metrics = pd.read_csv(report / "metrics.csv")
-    roles = dict(zip(metrics["model"], metrics["role"]))
+    roles = dict(zip(metrics["model"] + "/" + metrics["variant"], metrics["role"]))
     assert roles == {
-        "small": "teacher",
-        "large": "teacher",
-        "stage1": "student (distilled from small)",
-        "stage2": "student (distilled from large, starting from stage1)",
+        "small/fp32": "teacher",
+        "large/fp32": "teacher",
+        "stage1/fp32": "student (distilled from small)",
+        "stage2/fp32": "student (distilled from large, starting from stage1)",
+        "stage2/torch-int8": "student (distilled from large, starting from stage1)",
     }
     assert {"exact_match", "f1", "precision", "recall", "latency_ms_per_sample", "throughput_per_s"} <= set(metrics)
     assert metrics["f1"].between(0, 1).all() and (metrics["throughput_per_s"] > 0).all()
     markdown = (report / "report.md").read_text()
     assert "Token F1" in markdown and "starting from stage1" in markdown
+    assert "| stage2 · PyTorch int8 |" in markdown and "per question at batch size 1" in markdown
 
 
 def test_a_finished_two_stage_run_has_nothing_left_to_do(two_stage_run: Path):

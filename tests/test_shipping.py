@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from scalingdown.cli import main
 from scalingdown.data.errors import DataError
 from scalingdown.evaluation.export import (
     RECORD_NAME,
@@ -23,12 +24,18 @@ from scalingdown.evaluation.export import (
     stale_reason,
     weights_sha256,
 )
-from scalingdown.evaluation.export_support import export_refusal
 from scalingdown.evaluation.predict_file import OutputExists, predict_file
 from scalingdown.evaluation.runtime import NotAClassifier, load_runtime
 from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
+from scalingdown.pipeline.atomic import ForeignOutput
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.exports import export_refusal
+from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.stages.benchmark import benchmark
+from scalingdown.stages.export import export
 from tests.shipping_fixtures import LABELS, save_student
+from tests.test_config import _tiny_config
 
 TEXTS = [
     "Profits rose sharply.",
@@ -209,6 +216,18 @@ def test_an_existing_output_is_kept_unless_forced(shipped, tmp_path):
         ("in.csv", b"text,label\nhello,x\n", r"in.csv: already has the output column\(s\) \['label'\]"),
         ("in.txt", b"text\nhello\n", r"in.txt: unknown input format '.txt'; expected one of .csv, .jsonl, .parquet"),
     ],
+    ids=[
+        "missing-column",
+        "empty",
+        "header-only",
+        "empty-jsonl",
+        "not-utf8",
+        "broken-jsonl",
+        "null-text",
+        "not-parquet",
+        "output-column-clash",
+        "unknown-extension",
+    ],
 )
 def test_bad_input_files_are_named_with_what_was_expected(shipped, tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
@@ -227,3 +246,55 @@ def test_bad_output_format_and_model_directory_are_named(shipped, tmp_path):
         predict_file(tmp_path / "empty", tmp_path / "in.csv", tmp_path / "out.csv")
     with pytest.raises(DataError, match=r"missing\.csv: no such file"):
         predict_file(shipped["fp32"], tmp_path / "missing.csv", tmp_path / "out.csv")
+
+
+def test_the_predict_command_labels_a_file_with_an_export(shipped, tmp_path, capsys):
+    pd.DataFrame({"id": ["a", "b"], "sentence": TEXTS[:2]}).to_parquet(tmp_path / "in.parquet", index=False)
+    arguments = ["--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out.jsonl")]
+    assert main(["predict", "--model", str(shipped["onnx-int8"]), *arguments, "--text-column", "sentence"]) == 0
+    output = pd.read_json(tmp_path / "out.jsonl", lines=True)
+    assert output.columns.tolist() == ["id", "sentence", "label", *(f"prob_{label}" for label in LABELS)]
+    assert "out.jsonl: 2 rows predicted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("no-column", "in.csv: no column 'text' (columns found: sentence)"),
+        ("output-exists", "out.csv: exists; pass --force to replace it"),
+        ("no-classifier", "empty: holds no classifier; expected a Hugging Face model directory"),
+    ],
+    ids=["no-column", "output-exists", "no-classifier"],
+)
+def test_the_predict_command_names_a_bad_input_in_one_line_and_exits_2(shipped, tmp_path, capsys, change, message):
+    pd.DataFrame({"sentence": TEXTS[:2]}).to_csv(tmp_path / "in.csv", index=False)
+    model, column = shipped["fp32"], "sentence"
+    if change == "no-column":
+        column = "text"
+    elif change == "output-exists":
+        (tmp_path / "out.csv").write_text("keep\n")
+    else:
+        model = tmp_path / "empty"
+        model.mkdir()
+    arguments = ["--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv"), "--text-column", column]
+    assert main(["predict", "--model", str(model), *arguments]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error, "one line, the model never loaded"
+    assert (tmp_path / "out.csv").exists() == (change == "output-exists")
+
+
+def test_export_and_benchmark_replace_only_their_own_outputs(shipped, tmp_path):
+    specs = StageSpecs(Plan(_tiny_config()))
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("keep me")
+    with pytest.raises(ForeignOutput, match=r"directory without the \.scalingdown-output marker"):
+        export(specs.export("sentiment", "distilled", "torch-int8"), str(shipped["fp32"]), str(users))
+    assert (users / "notes.txt").read_text() == "keep me"
+    export(specs.export("sentiment", "distilled", "torch-int8"), str(shipped["fp32"]), str(tmp_path / "again"))
+    export(specs.export("sentiment", "distilled", "torch-int8"), str(shipped["fp32"]), str(tmp_path / "again"))
+    record = tmp_path / "settings.json"
+    record.write_text('{"mine": true}')
+    with pytest.raises(ForeignOutput, match="a file that is not its output"):
+        benchmark(specs.benchmark("sentiment"), str(tmp_path), [], [], str(record))
+    assert json.loads(record.read_text()) == {"mine": True}

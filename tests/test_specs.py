@@ -47,6 +47,7 @@ def _stage_specs(plan: Plan) -> Iterator[Spec]:
     for task in plan.tasks.values():
         yield stage_specs.prepare(task.data_key)
         yield stage_specs.ensemble(task.folder)
+        yield stage_specs.benchmark(task.folder)
         for teacher in task.teachers.values():
             if teacher.finetuned:
                 yield stage_specs.finetune(teacher.key)
@@ -56,6 +57,10 @@ def _stage_specs(plan: Plan) -> Iterator[Spec]:
             yield stage_specs.init(student.init_key)
             yield stage_specs.distill(task.folder, student.name)
             yield stage_specs.evaluate(task.folder, "student", student.name)
+            for variant in student.built_exports:
+                yield stage_specs.export(task.folder, student.name, variant)
+            for variant in student.exports:
+                yield stage_specs.evaluate(task.folder, "student", student.name, variant)
 
 
 def _tiny_with_options() -> Plan:

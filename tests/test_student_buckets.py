@@ -1,5 +1,8 @@
 """The student's top-k buckets from its logits in one pass: against plain autograd, gradcheck, and the precision of
-the rest bucket for a student that puts almost nothing outside the teacher's top-k (issue 15, item 8)."""
+the rest bucket for a student that puts almost nothing outside the teacher's top-k (issue 15, item 8), and the
+teacher's tail in the cache."""
+
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -7,6 +10,7 @@ import torch.nn.functional as F
 
 from scalingdown.kd.losses import seq2seq_kd_terms
 from scalingdown.kd.student_buckets import student_buckets
+from scalingdown.seq2seq.topk import topk_columns
 
 
 def _reference(logits: torch.Tensor, topk_ids: list[torch.Tensor], labels: torch.Tensor | None):
@@ -106,3 +110,35 @@ def test_a_student_with_almost_nothing_outside_the_top_k_gets_the_exact_loss_and
     (grad,) = torch.autograd.grad(got, student32)
     assert got.item() == pytest.approx(expected.item(), rel=1e-4)
     torch.testing.assert_close(grad.double(), expected_grad, rtol=1e-4, atol=1e-4 * expected_grad.abs().max().item())
+
+
+class _ConfidentTeacher(torch.nn.Module):
+    """A stand-in seq2seq teacher whose next-token logits are fixed: almost all mass on one token per position."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+        self.config = SimpleNamespace(pad_token_id=0, vocab_size=logits.shape[-1])
+        self.device = torch.device("cpu")
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return labels.clamp_min(0)
+
+    def forward(self, input_ids, attention_mask, decoder_input_ids, output_hidden_states=False):
+        rows, length = decoder_input_ids.shape
+        return SimpleNamespace(logits=self.logits[:length].expand(rows, -1, -1))
+
+
+def test_the_teacher_cache_keeps_the_tail_of_a_confident_teacher():
+    """The cached tail is the teacher's mass outside its top-k summed directly: for a teacher with ~1e-15 there,
+    1 − Σ top-k is float32 rounding noise (0 here); the cache matches the float64 value to 1e-4."""
+    torch.manual_seed(1)
+    logits = torch.randn(3, 50, dtype=torch.float64) * 3
+    logits[:, 7] += 40.0  # 1e-16 to 1e-14 outside the top 2
+    teacher = _ConfidentTeacher(logits.float())
+    columns = topk_columns(teacher, [[5, 6]], [[7, 8, 9]], k=2, batch_size=1)
+    log_q = torch.log_softmax(logits, dim=-1)
+    top = log_q.topk(2, dim=-1)
+    exact = log_q.scatter(-1, top.indices, -torch.inf).logsumexp(dim=-1).exp()
+    assert exact.max() < 1e-13
+    assert columns["tail_mass"][0].tolist() == pytest.approx(exact.tolist(), rel=1e-4, abs=0)

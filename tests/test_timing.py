@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import jsonschema
 import numpy as np
 import pytest
 
 from scalingdown.evaluation import timing
+from scalingdown.evaluation.runtime import load_runtime
 from scalingdown.evaluation.timing import (
     TimingSettings,
     TimingSettingsError,
     child_peak_memory,
     headline_speedup,
+    speedup_between,
     time_models,
 )
 from tests.shipping_fixtures import save_student
@@ -82,7 +85,7 @@ RECORD = {
     "required": [
         "schema",
         "settings",
-        "texts",
+        "inputs",
         "models_in_order",
         "order_rule",
         "reference",
@@ -136,6 +139,8 @@ def test_the_record_follows_its_schema_and_states_the_noise_rule(monkeypatch):
     assert record["noisy"] and record["headline_clock"] == "cpu"
     assert "1-minute load average 9.00 before timing, above 2 thread(s)" in record["noisy_because"]
     assert headline_speedup(record, "b") == record["models"]["b"]["speedup"]["cpu"]
+    assert speedup_between(record, "b", "a") == headline_speedup(record, "b"), "the same statistic for any pair"
+    assert len(record["models"]["c"]["round_totals_ms"]["wall"]) == 6
     reference = record["models"]["a"]["speedup"]["wall"]
     assert reference["median"] == reference["low"] == reference["high"] == 1.0, "the reference against itself"
 
@@ -157,7 +162,7 @@ def test_settings_that_give_no_interval_or_no_reference_are_refused():
 def test_peak_memory_is_measured_in_a_fresh_child_from_its_own_baseline(tmp_path):
     student = save_student(tmp_path / "student")
     parent_ballast = np.ones(80_000_000)  # 610 MiB held here must not show in the child's figures
-    memory = child_peak_memory(student, TEXTS, batch_size=4)
+    memory = child_peak_memory(partial(load_runtime, student), TEXTS, batch_size=4)
     assert parent_ballast[-1] == 1.0
     assert memory["peak_rss_mb"] > memory["baseline_rss_mb"] > 0
     assert 0 < memory["model_peak_mb"] < 300, "loading a tiny model raises the child's peak by a few MiB"

@@ -41,7 +41,15 @@ def test_tiny_workflow_produces_the_report_contract(tiny_run: Path):
     report = tiny_run / "results" / "tiny" / "report"
     metrics = pd.read_csv(report / "metrics.csv")
     assert set(metrics.columns) >= CONTRACT_COLUMNS
-    assert sorted(metrics["model"]) == ["big", "distilled", "gold_only", "untrained"]
+    assert sorted(zip(metrics["model"], metrics["variant"])) == [
+        ("big", "fp32"),
+        ("distilled", "fp32"),
+        ("distilled", "onnx-fp32"),
+        ("distilled", "onnx-int8"),
+        ("distilled", "torch-int8"),
+        ("gold_only", "fp32"),
+        ("untrained", "fp32"),
+    ]
     assert set(metrics["role"]) == {
         "teacher",
         "student (untrained)",
@@ -52,7 +60,7 @@ def test_tiny_workflow_produces_the_report_contract(tiny_run: Path):
     assert metrics["accuracy"].between(0, 1).all() and (metrics["latency_ms_per_sample"] > 0).all()
     teacher = metrics[metrics["kind"] == "teacher"].iloc[0]
     assert teacher["retention_pct"] == pytest.approx(100.0) and teacher["speedup"] == pytest.approx(1.0)
-    assert metrics.loc[metrics["model"] == "distilled", "params"].item() < teacher["params"]
+    assert (metrics.loc[metrics["model"] == "distilled", "params"] < teacher["params"]).all()
     markdown = (report / "report.md").read_text()
     assert "## Task: sentiment" in markdown and "student (distilled from big)" in markdown
     assert (report / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -67,6 +75,8 @@ def test_every_rule_logged_to_the_experiment_log_folder(tiny_run: Path):
         "init_student",
         "distill",
         "evaluate",
+        "export",
+        "benchmark",
         "report",
     }
     distill_log = (logs / "distill" / "sentiment.distilled.log").read_text()
@@ -87,14 +97,50 @@ def test_a_finished_run_has_nothing_left_to_do(tiny_run: Path):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_a_student_change_reruns_only_student_stages(tiny_run: Path):
+@pytest.mark.parametrize(
+    ("student", "expected"),
+    [
+        (
+            "distilled",
+            {"distill": 1, "evaluate": 1, "export": 3, "evaluate_export": 3, "benchmark": 1, "report": 1, "all": 1},
+        ),
+        ("gold_only", {"distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}),
+    ],
+    ids=["exported-student-re-exports", "other-student-exports-nothing"],
+)
+def test_a_student_change_reruns_only_student_stages(tiny_run: Path, student: str, expected: dict):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
-    config["tasks"]["sentiment"]["students"]["distilled"]["loss"] = {"ce": 0.2, "kd": 0.8, "temperature": 3.0}
+    config["tasks"]["sentiment"]["students"][student]["loss"] = {"ce": 0.2, "kd": 0.8, "temperature": 3.0}
     changed = tiny_run / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     result = snakemake(tiny_run, "--configfile", str(changed), "-n")
-    jobs = _scheduled_jobs(result.stdout)
-    assert jobs == {"distill": 1, "evaluate": 1, "report": 1, "all": 1}, result.stdout
+    assert _scheduled_jobs(result.stdout) == expected, result.stdout
+
+
+def test_exports_are_scored_like_their_student_and_timed_with_every_model(tiny_run: Path):
+    experiment = tiny_run / "results" / "tiny" / "sentiment"
+    student = experiment / "students" / "distilled"
+    fp32 = json.loads((experiment / "eval" / "student.distilled.json").read_text())
+    for variant in ("onnx-fp32", "onnx-int8", "torch-int8"):
+        record = json.loads((student / "export" / variant / "scalingdown-export.json").read_text())
+        assert record["variant"] == variant and record["student"]["path"] == str((student / "model").resolve())
+        scored = json.loads((experiment / "eval" / f"export.distilled.{variant}.json").read_text())
+        assert scored["variant"] == variant and set(scored["metrics"]) == set(fp32["metrics"])
+        assert scored["params"] == fp32["params"] and scored["role"] == fp32["role"]
+    timing = json.loads((experiment / "eval" / "benchmark.json").read_text())
+    assert timing["models_in_order"] == [
+        "teacher.big",
+        "student.distilled",
+        "export.distilled.onnx-fp32",
+        "export.distilled.onnx-int8",
+        "export.distilled.torch-int8",
+        "student.gold_only",
+        "student.untrained",
+    ]
+    assert timing["reference"] == "teacher.big" and timing["settings"]["threads"] == 1
+    assert timing["settings"]["calls_per_round"] == 4 and timing["unit"] == "text"
+    markdown = (tiny_run / "results" / "tiny" / "report" / "report.md").read_text()
+    assert "| distilled · ONNX int8 |" in markdown and "Headline clock:" in markdown
 
 
 def test_distill_refuses_a_cache_from_another_teacher(tiny_run: Path, tmp_path: Path):

@@ -1,5 +1,5 @@
 """Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs), generated from
-the table of stages (`pipeline.stage_table`), plus `data inspect`.
+the table of stages (`pipeline.stage_table`), plus `data inspect` and `predict`.
 
 Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or `@file` with
 JSON or YAML), parsed here once into the stage's typed spec, so a stage runs alone exactly as Snakemake runs it.
@@ -151,14 +151,63 @@ def _add_data_commands(commands: Any) -> None:
     inspect.set_defaults(command_function=_run_data_inspect)
 
 
+def _run_predict(args: argparse.Namespace) -> None:
+    import torch
+
+    from scalingdown.evaluation.predict_file import predict_file
+
+    torch.set_num_threads(args.threads)
+    rows = predict_file(
+        args.model,
+        args.input,
+        args.output,
+        text_column=args.text_column,
+        force=args.force,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        threads=args.threads,
+    )
+    print(f"{args.output}: {rows} rows predicted", file=sys.stderr)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def _add_predict_command(commands: Any) -> None:
+    description = (
+        "label every row of a CSV, JSON Lines or Parquet file with a student (or an export of one): the predicted "
+        "label and one prob_<label> column per label, appended to the input's columns"
+    )
+    predict = commands.add_parser(
+        "predict", help="label a file of texts with a trained student", description=description
+    )
+    predict.add_argument("--model", required=True, help="a student's model directory, or an export directory")
+    predict.add_argument("--input", required=True, help="input file: .csv, .jsonl or .parquet")
+    predict.add_argument("--output", required=True, help="output file: .csv or .jsonl (kept if it exists)")
+    predict.add_argument("--text-column", default="text", help="the input column holding the texts (default: text)")
+    predict.add_argument("--force", action="store_true", help="replace an existing output file")
+    predict.add_argument("--batch-size", type=_positive, default=64, help="texts per model call (default: 64)")
+    predict.add_argument("--chunk-size", type=_positive, default=10_000, help="rows read at a time (default: 10000)")
+    predict.add_argument("--threads", type=_positive, default=1, help="CPU threads (default: 1)")
+    predict.set_defaults(command_function=_run_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The `scalingdown` argument parser: a subcommand per stage of the table, and `data inspect`."""
+    """The `scalingdown` argument parser: a subcommand per stage of the table, `data inspect` and `predict`."""
     parser = argparse.ArgumentParser(prog="scalingdown", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for stage in STAGES.values():
         _add_stage(commands, stage)
     _add_data_commands(commands)
+    _add_predict_command(commands)
     return parser
 
 

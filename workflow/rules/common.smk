@@ -66,3 +66,4 @@ wildcard_constraints:
     student=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     kind=r"teacher|student",
+    variant=r"onnx-fp32|onnx-int8|torch-int8",

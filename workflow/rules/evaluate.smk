@@ -1,5 +1,5 @@
 rule evaluate:
-    """Score one model on the test split and time it (same device and thread count for every model)."""
+    """Score one model on the test split (its speed comes from the task's `benchmark` job)."""
     input:
         data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
         model=lambda wildcards: local_model(PLAN.evaluated_model(wildcards.task, wildcards.kind, wildcards.name)),

@@ -5,6 +5,7 @@ rule report:
         histories=PLAN.histories(),
         cached=PLAN.cached_artefacts(),
         ensembles=PLAN.ensemble_files(),
+        benchmarks=PLAN.benchmark_files(),
     output:
         metrics=report(report_file("metrics"), category="Tables", caption="../report/metrics.rst"),
         markdown=report_file("markdown"),

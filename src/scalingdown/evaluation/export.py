@@ -1,13 +1,14 @@
 """Exports of a trained student: ONNX float32, ONNX int8 and PyTorch int8, each a self-contained directory.
 
 Every export directory holds the model, the student's config (with its label names) and tokenizer, and a
-record (`scalingdown-export.json`) naming the variant and the student it came from (its path and the sha256
-of its weights), so that an export of a student that has changed since is detectable (`stale_reason`).
+record (`scalingdown-export.json`) naming the variant, the student's parameter count and the student it came
+from (its path and the sha256 of its weights), so that an export of a student that has changed since is
+detectable (`stale_reason`).
 
 ONNX: `torch.onnx.export` with the dynamo exporter (needs onnxscript), batch and sequence axes dynamic.
 The TorchScript exporter (`dynamo=False`) also gave matching logits with torch 2.13, but it is deprecated
 since torch 2.9 and warns that it froze data-dependent branches of transformers' mask code as constants;
-optimum-onnx could not be installed beside transformers 5 (see `export_support`).
+optimum-onnx could not be installed beside transformers 5 (see `pipeline.exports`).
 
 PyTorch int8: `torch.ao.quantization.quantize_dynamic` on the Linear layers. The quantized weights are
 stored as plain tensors in safetensors (per Linear: the int8 weight, its scale and zero point, the float
@@ -32,11 +33,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from scalingdown.evaluation.export_support import export_refusal
 from scalingdown.pipeline.atomic import atomic_path, write_json
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.exports import export_refusal
 
 RECORD_NAME = "scalingdown-export.json"
+# Every export directory is the `export` stage's output (its marker names it): only such a directory is replaced.
+STAGE = "export"
 RECORD_FORMAT = 1
 ONNX_FILE = "model.onnx"
 TORCH_INT8_FILE = "model-int8.safetensors"
@@ -90,9 +93,9 @@ def stale_reason(export_dir: str | Path) -> str | None:
 def export_onnx(student_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """ONNX float32 graph of a sequence classifier with dynamic batch and sequence axes, in `out_dir`.
 
-    Refuses (ExportError) the models `export_support.export_refusal` refuses. Returns the export record.
+    Refuses (ExportError) the models `pipeline.exports.export_refusal` refuses. Returns the export record.
     """
-    with atomic_path(out_dir) as temporary:
+    with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         record = _write_onnx(Path(student_dir), temporary)
         write_json(temporary / RECORD_NAME, record)
@@ -114,7 +117,7 @@ def export_onnx_int8(onnx_dir: str | Path, out_dir: str | Path) -> dict[str, Any
     problem = stale_reason(source)
     if problem:
         raise ExportError(f"{problem}; export it again before quantizing")
-    with atomic_path(out_dir) as temporary:
+    with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         graph = onnx.load(source / ONNX_FILE)
         # The exporter's intermediate shape annotations trip the quantizer's own shape inference
@@ -144,12 +147,14 @@ def export_torch_int8(student_dir: str | Path, out_dir: str | Path) -> dict[str,
     student = Path(student_dir)
     config = _student_config(student)
     model = _model_class(config).from_pretrained(student, use_safetensors=True).eval()
-    with atomic_path(out_dir) as temporary:
+    params = _parameters(model)
+    with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         tensors = _int8_tensors(quantize_linears(model, inplace=True))
         save_file(tensors, temporary / TORCH_INT8_FILE, metadata={"format": "pt"})
         _copy_config_and_tokenizer(student, temporary)
-        record = _record("torch-int8", student, config, TORCH_INT8_FILE, _size_mb(temporary / TORCH_INT8_FILE))
+        size_mb = _size_mb(temporary / TORCH_INT8_FILE)
+        record = _record("torch-int8", student, config, TORCH_INT8_FILE, size_mb, params)
         record["quantization"] = "dynamic, qint8, per-tensor, Linear layers"
         write_json(temporary / RECORD_NAME, record)
     return record
@@ -216,7 +221,7 @@ def _write_onnx(student: Path, directory: Path) -> dict[str, Any]:
         )
     _copy_config_and_tokenizer(student, directory)
     graph = onnx.load(directory / ONNX_FILE, load_external_data=False)
-    record = _record("onnx-fp32", student, config, ONNX_FILE, _size_mb(directory / ONNX_FILE))
+    record = _record("onnx-fp32", student, config, ONNX_FILE, _size_mb(directory / ONNX_FILE), _parameters(model))
     record["input_names"] = names
     record["opset"] = next(entry.version for entry in graph.opset_import if entry.domain in ("", "ai.onnx"))
     return record
@@ -314,7 +319,7 @@ def _copy_config_and_tokenizer(student: Path, directory: Path) -> None:
     AutoTokenizer.from_pretrained(student).save_pretrained(directory)
 
 
-def _record(variant: str, student: Path, config: Any, weights_file: str, size_mb: float) -> dict[str, Any]:
+def _record(variant: str, student: Path, config: Any, weights_file: str, size_mb: float, params: int) -> dict[str, Any]:
     text_to_text = _is_text_to_text(config)
     return {
         "format": RECORD_FORMAT,
@@ -325,8 +330,14 @@ def _record(variant: str, student: Path, config: Any, weights_file: str, size_mb
         "student": {"path": str(student.resolve()), "weights_sha256": weights_sha256(student)},
         "weights_file": weights_file,
         "size_mb": size_mb,
+        "params": params,
         "versions": {package: version(package) for package in ("torch", "transformers", "onnx", "onnxruntime")},
     }
+
+
+def _parameters(model: torch.nn.Module) -> int:
+    """The student's parameter count (quantizing changes how weights are stored, not how many there are)."""
+    return sum(parameter.numel() for parameter in model.parameters())
 
 
 def _file_sha256(path: Path) -> str:

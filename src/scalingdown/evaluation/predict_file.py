@@ -8,6 +8,7 @@ temporary beside it and renamed at the end; an existing output is kept unless `f
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -55,22 +56,23 @@ def predict_file(
         raise DataError(source, None, "no such file")
     if target.exists() and not force:
         raise OutputExists(f"{target}: exists; pass --force to replace it")
+    total = _row_count(source)
+    chunks = _chunks(source, text_column, chunk_size)
+    first_chunk = next(chunks, None)  # a bad input file is named before the model loads
+    if first_chunk is None or first_chunk.empty:
+        raise DataError(source, None, "holds no rows to predict")
     runtime = load_runtime(model, threads)
     added = ["label", *(f"prob_{name}" for name in runtime.label_names)]
     rows = 0
-    first = True
-    progress = tqdm(total=_row_count(source), desc=f"predict {source.name}", unit="row")
+    progress = tqdm(total=total, desc=f"predict {source.name}", unit="row")
     with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle, progress:
-        for chunk in _chunks(source, text_column, chunk_size):
+        for chunk in itertools.chain([first_chunk], chunks):
             clash = [column for column in added if column in chunk.columns]
             if clash:
                 raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
-            _write(_predicted(runtime, chunk, source, text_column, rows, batch_size), target, handle, first)
-            first = False
+            _write(_predicted(runtime, chunk, source, text_column, rows, batch_size), target, handle, rows == 0)
             rows += len(chunk)
             progress.update(len(chunk))
-        if rows == 0:
-            raise DataError(source, None, "holds no rows to predict")
     return rows
 
 

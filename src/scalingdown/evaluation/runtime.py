@@ -1,9 +1,10 @@
 """One way to run any shipped classifier: a Hugging Face model directory or an export of one.
 
 `load_runtime(directory, threads)` recognises the directory by its export record (`scalingdown-export.json`,
-see `scalingdown.evaluation.export`) or, without one, as a saved Hugging Face sequence classifier, and
-gives a `ClassifierRuntime`: label names in logit order, `encode` + `call` (what a timing loop times),
-`logits` for many texts, and the size of its weights on disk.
+see `scalingdown.evaluation.export`) or, without one, as a saved Hugging Face sequence classifier
+(`runtime_for` also takes a model reference: `package:`, `tiny:`, `hub:`), and gives a `ClassifierRuntime`:
+label names in logit order, `encode` + `call` (what a timing loop times), `logits` for many texts, and the
+size of its weights on disk.
 
 ONNX Runtime sessions get `threads` as their intra- and inter-op thread counts. PyTorch's thread count is
 process-wide, so the caller sets it (`torch.set_num_threads`).
@@ -21,7 +22,9 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from scalingdown.evaluation.export import ONNX_FILE, RECORD_NAME, load_torch_int8, read_record
+from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.refs import ModelRef
 
 HF_VARIANT = "fp32"
 # Whatever no tokenizer or model config says otherwise: the longest input a BERT-style encoder takes.
@@ -35,7 +38,9 @@ class NotAClassifier(UserError, ValueError):
 class ClassifierRuntime(ABC):
     """A loaded classifier: its label names (logit order), how to encode and call it, its size on disk."""
 
-    def __init__(self, directory: Path, variant: str, tokenizer: Any, config: Any, max_length: int | None) -> None:
+    def __init__(
+        self, directory: Path | None, variant: str, tokenizer: Any, config: Any, max_length: int | None
+    ) -> None:
         self.directory = directory
         self.variant = variant
         self.tokenizer = tokenizer
@@ -44,8 +49,8 @@ class ClassifierRuntime(ABC):
 
     @property
     @abstractmethod
-    def size_mb(self) -> float:
-        """Size of the weight files on disk (MiB)."""
+    def size_mb(self) -> float | None:
+        """Size of the weight files on disk (MiB); None for a model built from a reference without a directory."""
 
     @abstractmethod
     def encode(self, texts: Sequence[str]) -> Any:
@@ -69,15 +74,26 @@ class ClassifierRuntime(ABC):
 
 
 class TorchRuntime(ClassifierRuntime):
-    """A PyTorch classifier: the Hugging Face float32 model or the torch-int8 export."""
+    """A PyTorch classifier: the Hugging Face float32 model or the torch-int8 export (`directory` None: a model
+    built from a reference, whose `tokenizer` is given)."""
 
-    def __init__(self, directory: Path, variant: str, model: torch.nn.Module, max_length: int | None) -> None:
-        super().__init__(directory, variant, AutoTokenizer.from_pretrained(directory), model.config, max_length)
+    def __init__(
+        self,
+        directory: Path | None,
+        variant: str,
+        model: torch.nn.Module,
+        max_length: int | None,
+        tokenizer: Any = None,
+    ) -> None:
+        tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(directory)
+        super().__init__(directory, variant, tokenizer, model.config, max_length)
         self.model = model.eval()
-        self._weight_files = sorted(directory.glob("*.safetensors"))
+        self._weight_files = sorted(directory.glob("*.safetensors")) if directory is not None else None
 
     @property
-    def size_mb(self) -> float:
+    def size_mb(self) -> float | None:
+        if self._weight_files is None:
+            return None
         return sum(file.stat().st_size for file in self._weight_files) / 2**20
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -106,14 +122,13 @@ class OnnxRuntime(ClassifierRuntime):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(
-            str(directory / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        self.graph_file = directory / ONNX_FILE
+        self.session = onnxruntime.InferenceSession(str(self.graph_file), options, providers=["CPUExecutionProvider"])
         self.input_names = [item.name for item in self.session.get_inputs()]
 
     @property
     def size_mb(self) -> float:
-        return (self.directory / ONNX_FILE).stat().st_size / 2**20
+        return self.graph_file.stat().st_size / 2**20
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         encoded = self.tokenizer(
@@ -151,6 +166,15 @@ def load_runtime(directory: str | Path, threads: int = 1, max_length: int | None
         )
     model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
     return TorchRuntime(path, HF_VARIANT, model, max_length)
+
+
+def runtime_for(location: str, threads: int = 1, max_length: int | None = None) -> ClassifierRuntime:
+    """The classifier at `location`: a directory (see `load_runtime`) or a model reference (`package:`,
+    `tiny:`, `hub:`; run in PyTorch float32)."""
+    if ModelRef.parse(location).kind == "path":
+        return load_runtime(location, threads, max_length)
+    model = load_classifier(location)
+    return TorchRuntime(None, HF_VARIANT, model, max_length, tokenizer=load_tokenizer(location))
 
 
 def _default_max_length(tokenizer: Any, config: Any) -> int:

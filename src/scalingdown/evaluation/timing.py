@@ -1,10 +1,12 @@
 """Interleaved timing of several models in one process, and each model's peak memory in a child of its own.
 
-Procedure (`time_models`): every model's inputs are encoded first (tokenizing is not timed). Each model
-then gets `warmup` untimed batch-1 calls and one untimed call at the throughput batch size. Then `rounds`
-rounds follow; in round r every model runs the same inputs (`calls_per_round` texts at batch 1, then one
-batch of `batch_size` texts), the models one after another in their given order rotated by r places, so
-that no model always runs first or last, and a slow period of the machine hits every model alike.
+Procedure (`time_models`): every model's inputs are encoded first (tokenizing is not timed). An input is a
+text for a classifier, or whatever the model's `encode` takes (a question's row for a text-to-text model,
+whose `call` then generates an answer or scores the question's options). Each model then gets `warmup`
+untimed batch-1 calls and one untimed call at the throughput batch size. Then `rounds` rounds follow; in
+round r every model runs the same inputs (`calls_per_round` inputs at batch 1, then one batch of `batch_size`
+inputs), the models one after another in their given order rotated by r places, so that no model always runs
+first or last, and a slow period of the machine hits every model alike.
 
 Each batch-1 call is timed as wall time (`time.perf_counter`) and as the CPU time of this process
 (`time.process_time`, which counts every thread, ONNX Runtime's own included). Per model: the median and
@@ -21,10 +23,11 @@ process-wide; ONNX Runtime sessions take theirs when loaded); `settings.threads`
 
 from __future__ import annotations
 
+import importlib
 import os
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -42,9 +45,9 @@ CONFIDENCE = 0.95
 MIN_ROUNDS = 6  # the fewest rounds whose order statistics give a 95 % interval for the median
 MEMORY_METHOD = (
     "each model loaded and run (batch 1, then one batch at the throughput batch size) in a fresh spawned "
-    "child process; after importing torch, transformers and onnxruntime the child resets its peak RSS "
-    "(/proc/self/clear_refs) and reads it (baseline_rss_mb); model_peak_mb = its peak RSS (VmHWM) after "
-    "the runs minus that baseline (Linux; None elsewhere)"
+    "child process; after importing torch, transformers, onnxruntime and the loader's module the child resets "
+    "its peak RSS (/proc/self/clear_refs) and reads it (baseline_rss_mb); model_peak_mb = its peak RSS (VmHWM) "
+    "after the runs minus that baseline (Linux; None elsewhere)"
 )
 _STATUS = Path("/proc/self/status")
 
@@ -54,9 +57,9 @@ class TimingSettingsError(UserError, ValueError):
 
 
 class Timeable(Protocol):
-    """What the timing loop runs: `encode` texts once, then `call` on the encoded batch (see `runtime`)."""
+    """What the timing loop runs: `encode` inputs once, then `call` on the encoded batch (see `runtime`)."""
 
-    def encode(self, texts: Sequence[str]) -> Any: ...
+    def encode(self, inputs: Sequence[Any]) -> Any: ...
 
     def call(self, encoded: Any) -> Any: ...
 
@@ -86,12 +89,12 @@ class TimingSettings:
 
 def time_models(
     models: Mapping[str, Timeable],
-    texts: Sequence[str],
+    inputs: Sequence[Any],
     reference: str,
     settings: TimingSettings,
-    memory: Mapping[str, Mapping[str, float]] | None = None,
+    memory: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> dict[str, Any]:
-    """Time `models` interleaved on `texts` (see the module docstring); the timing record.
+    """Time `models` interleaved on `inputs` (texts, for classifiers; see the module docstring); the record.
 
     `reference` names the model speed-ups are relative to; `memory` (from `child_peak_memory`, per model
     name) is put in the record beside the timings.
@@ -99,21 +102,21 @@ def time_models(
     settings.check()
     if reference not in models:
         raise TimingSettingsError(f"reference {reference!r} is not one of the timed models ({', '.join(models)})")
-    if not texts:
-        raise TimingSettingsError("no texts to time the models on")
+    if not inputs:
+        raise TimingSettingsError("no inputs to time the models on")
     names = list(models)
-    single, batches = _round_inputs(len(texts), settings)
+    single, batches = _round_inputs(len(inputs), settings)
     encoded = {
         name: {
-            "single": [model.encode([texts[i]]) for i in range(len(texts))],
-            "batches": [model.encode([texts[i] for i in batch]) for batch in batches],
+            "single": [model.encode([inputs[i]]) for i in range(len(inputs))],
+            "batches": [model.encode([inputs[i] for i in batch]) for batch in batches],
         }
         for name, model in models.items()
     }
     load_before = os.getloadavg()
     for name in names:
         for index in range(settings.warmup):
-            models[name].call(encoded[name]["single"][index % len(texts)])
+            models[name].call(encoded[name]["single"][index % len(inputs)])
         models[name].call(encoded[name]["batches"][0])
     wall, cpu, batch_wall = _timed_rounds(models, encoded, single)
     load_after = os.getloadavg()
@@ -126,6 +129,10 @@ def time_models(
                 "wall": _speedup(wall[reference], wall[name]),
                 "cpu": _speedup(cpu[reference], cpu[name]),
             },
+            "round_totals_ms": {
+                "wall": [1000 * sum(part) for part in wall[name]],
+                "cpu": [1000 * sum(part) for part in cpu[name]],
+            },
             "memory": dict(memory[name]) if memory and name in memory else None,
         }
         for name in names
@@ -134,7 +141,7 @@ def time_models(
     return {
         "schema": RECORD_SCHEMA,
         "settings": asdict(settings),
-        "texts": len(texts),
+        "inputs": len(inputs),
         "models_in_order": names,
         "order_rule": "round r runs the models in the given order rotated left by r places",
         "reference": reference,
@@ -187,34 +194,58 @@ def headline_speedup(record: Mapping[str, Any], name: str) -> dict[str, float | 
     return record["models"][name]["speedup"][record["headline_clock"]]
 
 
+def speedup_between(record: Mapping[str, Any], name: str, reference: str) -> dict[str, float | None]:
+    """The speed-up of model `name` over any other timed model, on the record's headline clock, computed as the
+    reference speed-ups are (per round, then the median with its 95 % interval)."""
+    clock = record["headline_clock"]
+    totals = {model: record["models"][model]["round_totals_ms"][clock] for model in (name, reference)}
+    return _speedup([[total] for total in totals[reference]], [[total] for total in totals[name]])
+
+
 def child_peak_memory(
-    directory: str | Path, texts: Sequence[str], batch_size: int, threads: int = 1, max_length: int | None = None
+    load: Callable[[], Timeable], inputs: Sequence[Any], batch_size: int, threads: int = 1
 ) -> dict[str, float | None]:
-    """Peak memory of loading and running the classifier in `directory`, in a fresh child process (MiB).
+    """Peak memory of `load()`-ing a model and running it, in a fresh child process (MiB).
 
-    See `MEMORY_METHOD`; returns `peak_rss_mb`, `baseline_rss_mb` and `model_peak_mb` (the difference).
+    `load` must pickle (a module-level function, or a `functools.partial` of one), e.g.
+    `partial(runtime.load_runtime, directory, threads, max_length)`. See `MEMORY_METHOD`; returns
+    `peak_rss_mb`, `baseline_rss_mb` and `model_peak_mb` (the difference).
     """
-    arguments = (str(directory), list(texts[:batch_size]), threads, max_length)
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_measure_in_child, *arguments).result()
+    return peak_memory_each({"model": load}, inputs, batch_size, threads)["model"]
 
 
-def _measure_in_child(directory: str, texts: list[str], threads: int, max_length: int | None) -> dict[str, Any]:
+def peak_memory_each(
+    loads: Mapping[str, Callable[[], Timeable]],
+    inputs: Sequence[Any],
+    batch_size: int,
+    threads: int = 1,
+    parallel: int = 1,
+) -> dict[str, dict[str, float | None]]:
+    """`child_peak_memory` of each model, each in a fresh child of its own, `parallel` children at a time (a
+    child's peak is its own, so children running side by side do not change each other's figures)."""
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        futures = {
+            name: pool.submit(_measure_in_child, load, list(inputs[:batch_size]), threads)
+            for name, load in loads.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _measure_in_child(load: Callable[[], Timeable], inputs: list[Any], threads: int) -> dict[str, float | None]:
     import onnxruntime  # noqa: F401  (the libraries count towards the baseline, not the model)
     import torch
     import transformers  # noqa: F401
 
-    from scalingdown.evaluation.runtime import load_runtime
-
+    importlib.import_module(getattr(load, "func", load).__module__)
     if not _STATUS.is_file():
         return {"peak_rss_mb": None, "baseline_rss_mb": None, "model_peak_mb": None}
     torch.set_num_threads(threads)
     # The peak of a process started by fork + exec can carry its parent's; reset it (Linux ≥ 4.0).
     Path("/proc/self/clear_refs").write_text("5")
     baseline = _peak_rss_mb()
-    runtime = load_runtime(directory, threads, max_length)
-    runtime.call(runtime.encode(texts[:1]))
-    runtime.call(runtime.encode(texts))
+    model = load()
+    model.call(model.encode(inputs[:1]))
+    model.call(model.encode(inputs))
     peak = _peak_rss_mb()
     return {"peak_rss_mb": peak, "baseline_rss_mb": baseline, "model_peak_mb": peak - baseline}
 
@@ -228,7 +259,7 @@ def _peak_rss_mb() -> float:
 
 
 def _round_inputs(count: int, settings: TimingSettings) -> tuple[list[list[int]], list[list[int]]]:
-    """Text indices of each round: its batch-1 calls, and its throughput batch (cycling through the texts)."""
+    """Input indices of each round: its batch-1 calls, and its throughput batch (cycling through the inputs)."""
     single = [
         [(round_index * settings.calls_per_round + offset) % count for offset in range(settings.calls_per_round)]
         for round_index in range(settings.rounds)

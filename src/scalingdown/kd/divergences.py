@@ -24,14 +24,16 @@ multiply (see `classification_divergence`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from scalingdown.pipeline import divergences as names
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.specs import LossSpec
 
 
 class DivergenceError(UserError):
@@ -82,67 +84,46 @@ def _skew_reverse_kl(log_p: torch.Tensor, log_q: torch.Tensor, alpha: float) -> 
     return _kl(log_q, _mixture(log_p, log_q, 1 - alpha))
 
 
-class _Entry(NamedTuple):
-    parameter: str | None  # the `loss` key of its parameter
-    compute: Callable[..., torch.Tensor]  # (log p, log q, the parameter's value or None)
-
-
-DIVERGENCES: dict[str, _Entry] = {
-    "forward_kl": _Entry(None, _forward_kl),
-    "reverse_kl": _Entry(None, _reverse_kl),
-    "jsd": _Entry("beta", _jsd),
-    "skew_kl": _Entry("alpha", _skew_kl),
-    "skew_reverse_kl": _Entry("alpha", _skew_reverse_kl),
+# The computation of each divergence named in `scalingdown.pipeline.divergences.DIVERGENCES` (which declares its
+# parameter, range and default): (log p, log q, the parameter's value or None) -> per-row divergence.
+COMPUTE: dict[str, Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]] = {
+    "forward_kl": _forward_kl,
+    "reverse_kl": _reverse_kl,
+    "jsd": _jsd,
+    "skew_kl": _skew_kl,
+    "skew_reverse_kl": _skew_reverse_kl,
 }
-# Defaults when the config names the divergence but not its parameter: TRL's GKDConfig.beta and DistiLLM's α.
-DEFAULT_PARAMETERS = {"beta": 0.5, "alpha": 0.1}
-_RANGES = {"beta": ("[0, 1]", lambda value: 0 <= value <= 1), "alpha": ("[0, 1)", lambda value: 0 <= value < 1)}
 
 
 @dataclass(frozen=True)
 class Divergence:
     """A divergence by name and its parameter (`beta` for `jsd`, `alpha` for the skews; None otherwise)."""
 
-    name: str = "forward_kl"
+    name: str = names.DEFAULT
     beta: float | None = None
     alpha: float | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or self.name not in DIVERGENCES:
-            raise DivergenceError(
-                f"loss.divergence: unknown divergence {self.name!r}; expected one of {', '.join(DIVERGENCES)}"
-            )
-        wanted = DIVERGENCES[self.name].parameter
-        for key in _RANGES:
-            value = getattr(self, key)
-            if key != wanted and value is not None:
-                takers = " or ".join(name for name, entry in DIVERGENCES.items() if entry.parameter == key)
-                raise DivergenceError(f"loss.{key}: {key} applies only to loss.divergence {takers}, not {self.name}")
-        if wanted is not None:
-            interval, inside = _RANGES[wanted]
-            value = getattr(self, wanted)
-            is_number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not (is_number and math.isfinite(value) and inside(value)):
-                raise DivergenceError(
-                    f"loss.{wanted}: expected a number in {interval} for divergence {self.name}, got {value!r}"
-                )
+        problem = names.divergence_problem(self.name, {"beta": self.beta, "alpha": self.alpha})
+        if problem is not None:
+            key, message = problem
+            raise DivergenceError(f"loss.{key}: {message}")
 
     @property
     def parameter(self) -> float | None:
         """The value of its parameter (None for the plain KLs)."""
-        key = DIVERGENCES[self.name].parameter
+        key = names.DIVERGENCES[self.name].parameter
         return None if key is None else getattr(self, key)
 
+    @property
+    def term(self) -> str:
+        """The name of its loss term in the training history (`kl` for forward KL)."""
+        return names.term(self.name)
+
     @classmethod
-    def from_config(cls, loss: Mapping[str, Any]) -> Divergence:
-        """The divergence of a `loss` config section: `divergence` (default forward_kl) and its `beta` or
-        `alpha` (defaults in `DEFAULT_PARAMETERS`); a parameter the divergence does not take is an error."""
-        name = loss.get("divergence", "forward_kl")
-        entry = DIVERGENCES.get(name) if isinstance(name, str) else None
-        given = {key: loss[key] for key in _RANGES if key in loss}
-        if entry is not None and entry.parameter is not None:
-            given.setdefault(entry.parameter, DEFAULT_PARAMETERS[entry.parameter])
-        return cls(name, **given)
+    def of(cls, loss: LossSpec) -> Divergence:
+        """The divergence of a student's loss spec (whose parameter the spec builder has filled)."""
+        return cls(loss.divergence, beta=loss.beta, alpha=loss.alpha)
 
 
 FORWARD_KL = Divergence()
@@ -152,7 +133,7 @@ def row_divergence(log_teacher: torch.Tensor, log_student: torch.Tensor, diverge
     """The divergence of each row (summed over the last axis) between teacher and student log-probabilities
     over the same support: classes, or the k + 1 buckets of a top-k cache. Entries of probability 0 (log −inf)
     in one distribution are allowed where the divergence stays finite; no temperature factor is applied."""
-    return DIVERGENCES[divergence.name].compute(log_teacher, log_student, divergence.parameter)
+    return COMPUTE[divergence.name](log_teacher, log_student, divergence.parameter)
 
 
 def classification_divergence(

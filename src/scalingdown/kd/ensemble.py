@@ -6,6 +6,7 @@ schemes combine the same way: `target_i = Σ_t w_it · softmax(z_ti / T)`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
 
 import numpy as np
@@ -35,28 +36,52 @@ def teacher_weights(
 ) -> np.ndarray:
     """The (rows × teachers) weights of a scheme, each row summing to 1.
 
-    - `uniform`: 1/n each;
-    - `fixed`: `fixed[name]`, normalised;
-    - `validation`: each teacher's validation score (e.g. accuracy), normalised;
+    - `uniform`, `fixed`, `validation`: the same shares on every row (see `global_shares`);
     - `confidence`: per example, each teacher's top probability (at T = 1), normalised over teachers.
     """
-    rows, count = len(logits[0]), len(names)
-    if method == "uniform":
-        shares = np.full(count, 1.0 / count)
-    elif method == "fixed":
-        if fixed is None or set(fixed) != set(names):
-            raise ValueError(f"fixed weights must name exactly the teachers {names}, got {sorted(fixed or {})}")
-        shares = _normalise(np.array([float(fixed[name]) for name in names]), "fixed weights")
-    elif method == "validation":
-        if validation_scores is None or len(validation_scores) != count:
-            raise ValueError("validation weighting needs one validation score per teacher")
-        shares = _normalise(np.array(validation_scores, dtype=np.float64), "validation scores")
-    elif method == "confidence":
+    if method == "confidence":
         confidence = np.stack([probabilities(matrix).max(axis=1) for matrix in logits], axis=1)
         return confidence / confidence.sum(axis=1, keepdims=True)
-    else:
-        raise ValueError(f"unknown weighting method {method!r}; known: {', '.join(METHODS)}")
-    return np.tile(shares, (rows, 1))
+    return np.tile(global_shares(method, names, fixed, validation_scores), (len(logits[0]), 1))
+
+
+def global_shares(
+    method: str, names: list[str], fixed: dict[str, float] | None = None, validation_scores: list[float] | None = None
+) -> np.ndarray:
+    """Each teacher's share under a scheme that weighs whole teachers (summing to 1):
+
+    - `uniform`: 1/n each;
+    - `fixed`: `fixed[name]`, normalised;
+    - `validation`: each teacher's validation score (e.g. accuracy), normalised.
+    """
+    count = len(names)
+    if method == "uniform":
+        return np.full(count, 1.0 / count)
+    if method == "fixed":
+        if fixed is None or set(fixed) != set(names):
+            raise ValueError(f"fixed weights must name exactly the teachers {names}, got {sorted(fixed or {})}")
+        return _normalise(np.array([float(fixed[name]) for name in names]), "fixed weights")
+    if method == "validation":
+        if validation_scores is None or len(validation_scores) != count:
+            raise ValueError("validation weighting needs one validation score per teacher")
+        return _normalise(np.array(validation_scores, dtype=np.float64), "validation scores")
+    raise ValueError(f"unknown weighting method {method!r}; known: {', '.join(METHODS)}")
+
+
+def token_teacher_weights(
+    method: str,
+    names: list[str],
+    top_logprobs: Sequence[torch.Tensor],
+    fixed: dict[str, float] | None = None,
+    validation_scores: list[float] | None = None,
+) -> list[float] | list[torch.Tensor]:
+    """The weights of text-to-text teachers for `scalingdown.kd.buckets.teacher_shares`: a share per teacher
+    (`uniform`, `fixed`, `validation`, as `global_shares`), or for `confidence` per target token each
+    teacher's top probability at T = 1, exp of its highest cached log-probability (`top_logprobs` holds
+    each teacher's B × T × k, highest first); `teacher_shares` normalises them over the teachers per token."""
+    if method == "confidence":
+        return [logprobs[..., 0].exp() for logprobs in top_logprobs]
+    return [float(share) for share in global_shares(method, names, fixed, validation_scores)]
 
 
 def _normalise(values: np.ndarray, what: str) -> np.ndarray:

@@ -43,14 +43,14 @@ def classification_kd_loss(
     temperature: float,
     divergence: Divergence = FORWARD_KL,
 ) -> dict[str, torch.Tensor]:
-    """The loss terms of one batch: `ce` (over the rows with a label: transfer rows are labelled -100), `kl` (when
-    teachers are given: T² · `divergence` over every row, forward KL by default, see `scalingdown.kd.divergences`)
-    and their weighted sum `loss`."""
+    """The loss terms of one batch: `ce` (over the rows with a label: transfer rows are labelled -100), the
+    divergence term (when teachers are given: T² · `divergence` over every row, forward KL by default, see
+    `scalingdown.kd.divergences`; named `divergence.term`, `kl` for forward KL) and their weighted sum `loss`."""
     terms = {"ce": masked_cross_entropy(student_logits, labels)}
     loss = ce_weight * terms["ce"] if teacher_probs is not None else terms["ce"]
     if teacher_probs is not None:
-        terms["kl"] = classification_divergence(student_logits, teacher_probs, temperature, divergence)
-        loss = loss + kd_weight * terms["kl"]
+        terms[divergence.term] = classification_divergence(student_logits, teacher_probs, temperature, divergence)
+        loss = loss + kd_weight * terms[divergence.term]
     terms["loss"] = loss
     return terms
 
@@ -67,9 +67,10 @@ def seq2seq_kd_terms(
     divergence: Divergence = FORWARD_KL,
     teacher_weights: Sequence[float | torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """`ce` on the target tokens and, with teachers, `kl`: T² · the top-k divergence (forward KL unless
-    `divergence` says otherwise) averaged over the target tokens and over the teachers by `teacher_weights`
-    (equal by default; see `scalingdown.kd.buckets.mean_bucket_divergence`).
+    """`ce` on the target tokens and, with teachers, the divergence term (named `divergence.term`, `kl` for
+    forward KL): T² · the top-k divergence (forward KL unless `divergence` says otherwise) averaged over the
+    target tokens and over the teachers by `teacher_weights` (equal by default; see
+    `scalingdown.kd.buckets.mean_bucket_divergence`).
 
     `teachers` holds each teacher's (top-k ids, top-k log-probabilities, tail mass), shaped
     B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. At T = 1 one pass
@@ -90,7 +91,7 @@ def seq2seq_kd_terms(
     if teachers:
         vocab = logits.shape[-1]
         kd = mean_bucket_divergence(student, teachers, weights, vocab, temperature, divergence, teacher_weights)
-        terms["kl"] = temperature**2 * kd
+        terms[divergence.term] = temperature**2 * kd
     return terms
 
 

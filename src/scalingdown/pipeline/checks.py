@@ -13,7 +13,10 @@ from typing import Any
 
 from scalingdown.pipeline.budgets import check_budgets
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
-from scalingdown.pipeline.depth import Depth, model_depth
+from scalingdown.pipeline.depth import Depth, model_depth, model_type
+from scalingdown.pipeline.divergences import DEFAULT as DEFAULT_DIVERGENCE
+from scalingdown.pipeline.divergences import divergence_problem, with_defaults
+from scalingdown.pipeline.exports import CONFIG_NAMES, export_refusal
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
 from scalingdown.pipeline.transfer import check_transfer
@@ -37,6 +40,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
     check_values(config, workdir)
     _check_seeds(config)
     _check_distributed(config, workdir)
+    _check_benchmark(config.get("benchmark", {}))
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         try:
@@ -74,6 +78,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
             _check_no_seq2seq_keys(prefix, task)
             for name, student in task["students"].items():
                 _check_hidden_map(f"{prefix}.students.{name}", student)
+        _check_exports(prefix, task, workdir)
 
 
 def _check_seeds(config: Mapping[str, Any]) -> None:
@@ -189,6 +194,9 @@ def _check_weighting(key: str, weighting: Mapping[str, Any], teachers: list[str]
 
 def _check_loss(key: str, student: Mapping[str, Any]) -> None:
     loss = student["loss"]
+    problem = divergence_problem(loss.get("divergence", DEFAULT_DIVERGENCE), with_defaults(loss))
+    if problem is not None:
+        raise ConfigError(f"{key}.loss.{problem[0]}", problem[1])
     if student["train"] and student["teachers"] and loss["ce"] == 0 and loss["kd"] == 0 and loss["hidden"] == 0:
         raise ConfigError(f"{key}.loss", "all loss weights are zero; nothing would be learned")
     if student["train"] and not student["teachers"] and loss["ce"] == 0:
@@ -251,6 +259,30 @@ def _check_chains(prefix: str, students: Mapping[str, Any]) -> None:
             if source["init"]["method"] != "student":
                 break
             current = source["init"]["student"]
+
+
+def _check_benchmark(benchmark: Mapping[str, Any]) -> None:
+    """`benchmark.runs` spreads over `benchmark.rounds`: at least one timed call per round."""
+    runs, rounds = benchmark.get("runs"), benchmark.get("rounds")
+    if runs is not None and rounds is not None and runs < rounds:
+        raise ConfigError(
+            "benchmark.runs",
+            f"{runs} timed calls cannot be spread over {rounds} rounds (at least one per round); "
+            "raise benchmark.runs or lower benchmark.rounds",
+        )
+
+
+def _check_exports(prefix: str, task: Mapping[str, Any], workdir: Path | None) -> None:
+    """Each student's `export` variants can be made of its architecture (ONNX: encoder classifiers only)."""
+    for name, student in task["students"].items():
+        wanted = student.get("export") or []
+        if not wanted:
+            continue
+        architecture = model_type(student["model"], workdir)
+        for config_name in wanted:
+            problem = export_refusal(CONFIG_NAMES[config_name], is_seq2seq(task["type"]), architecture)
+            if problem:
+                raise ConfigError(f"{prefix}.students.{name}.export", f"{config_name}: {problem}")
 
 
 def _check_baselines(prefix: str, students: Mapping[str, Any]) -> None:

@@ -1,9 +1,9 @@
-"""How deep a configured model is, read before any job runs (no weights, no transformers import).
+"""How deep a configured model is, and of which type, read before any job runs (no weights, no transformers).
 
-Used by the config check to refuse layer numbers a model does not have. The depth comes from the
-tiny reference itself or from the `config.json` of a local model (a directory or an installed
-package); a Hub model's depth is known only once it is downloaded, so it is looked up in the local
-Hugging Face cache and otherwise left to the stage that loads it (which checks the same).
+Used by the config check to refuse layer numbers a model does not have and exports its architecture cannot
+take. Depth and type come from the tiny reference itself or from the `config.json` of a local model (a
+directory or an installed package); a Hub model's are known only once it is downloaded, so they are looked up
+in the local Hugging Face cache and otherwise left to the stage that loads it (which checks the same).
 """
 
 from __future__ import annotations
@@ -83,3 +83,15 @@ def model_config(ref: str, workdir: Path | None = None) -> dict[str, Any] | None
     except (OSError, ValueError):
         return None
     return config if isinstance(config, dict) else None
+
+
+def model_type(ref: str, workdir: Path | None = None) -> str | None:
+    """The `model_type` of a model reference's config (`bert`, `t5`, …), or None where it cannot be known
+    without downloading the model."""
+    scheme, _, rest = ref.partition(":")
+    if scheme == "tiny":
+        match = _TINY.match(rest)
+        return match["arch"] if match else None
+    config = model_config(ref, workdir)
+    found = None if config is None else config.get("model_type")
+    return found if isinstance(found, str) else None

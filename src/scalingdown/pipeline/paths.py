@@ -12,8 +12,10 @@ RESULTS = "results"
 CACHE = f"{RESULTS}/cache"
 
 # Bump a number when the code that produces that artefact changes what it writes: the new value changes
-# every path of that kind, so old caches are never reused by mistake.
-FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1}
+# every path of that kind, so old caches are never reused by mistake. `logits` covers every teacher cache,
+# `topk` text-to-text caches alone (it enters their key: 2 = the tail summed in log space and the validation
+# perplexity recorded).
+FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1, "topk": 2, "export": 1}
 
 # The report's files: output name in the rule -> file name in the report folder.
 REPORT_FILES = {
@@ -95,9 +97,24 @@ def student_checkpoints(root: str, task: str, student: str) -> str:
     return f"{student_dir(root, task, student)}/checkpoints"
 
 
+def export_dir(root: str, task: str, student: str, variant: str) -> str:
+    """One shipping variant of a student (`onnx-fp32`, `onnx-int8`, `torch-int8`): a directory that runs alone."""
+    return f"{student_dir(root, task, student)}/export/{variant}"
+
+
 def eval_file(root: str, task: str, kind: str, name: str) -> str:
     """One model's evaluation record; `kind` is `teacher` or `student`."""
     return f"{root}/{task}/eval/{kind}.{name}.json"
+
+
+def export_eval_file(root: str, task: str, student: str, variant: str) -> str:
+    """The evaluation record of one export of a student."""
+    return f"{root}/{task}/eval/export.{student}.{variant}.json"
+
+
+def benchmark_file(root: str, task: str) -> str:
+    """The interleaved timing record of every model of a task (teachers, students, exports)."""
+    return f"{root}/{task}/eval/benchmark.json"
 
 
 def ensemble_file(root: str, task: str) -> str:

@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from scalingdown.pipeline import keys, paths
+from scalingdown.pipeline import divergences, keys, paths
 from scalingdown.pipeline.budgets import Budget, normalised
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
+from scalingdown.pipeline.exports import SOURCES, variants, variants_with_sources
 from scalingdown.pipeline.launch import launcher_prefix
 from scalingdown.pipeline.seeds import experiment_seeds, seed_folders, with_default_seed
 from scalingdown.pipeline.tasks import is_seq2seq
@@ -152,6 +153,23 @@ class StudentPlan:
         return self.model_dir if self.trained else self.init_dir
 
     @property
+    def exports(self) -> list[str]:
+        """The shipping variants the student's `export` list asks for (`onnx-fp32`, `onnx-int8`, `torch-int8`)."""
+        return variants(list(self.spec.get("export") or []))
+
+    @property
+    def built_exports(self) -> list[str]:
+        """The variants built for `exports`: those, and what they are made from (ONNX fp32 for ONNX int8)."""
+        return variants_with_sources(self.exports)
+
+    def export_dir(self, variant: str) -> str:
+        return paths.export_dir(self.root, self.task, self.name, variant)
+
+    def export_source(self, variant: str) -> str:
+        """What an export is made from: the student's model, or the variant it quantizes (ONNX int8 <- fp32)."""
+        return self.export_dir(SOURCES[variant]) if variant in SOURCES else self.evaluated_dir
+
+    @property
     def role(self) -> str:
         """The row label in the report, derived from the config."""
         if not self.trained:
@@ -161,7 +179,13 @@ class StudentPlan:
             return f"student (gold labels only{start})"
         online = ", online" if self.online else ""
         hidden = ", hidden-layer MSE" if self.spec["loss"]["hidden"] > 0 else ""
-        return "student (distilled from " + " + ".join(t.name for t in self.teachers) + f"{hidden}{online}{start})"
+        loss = divergences.with_defaults(self.spec["loss"])
+        name = loss.get("divergence", divergences.DEFAULT)
+        divergence = (
+            "" if name == divergences.DEFAULT else ", " + divergences.label(name, loss.get("beta"), loss.get("alpha"))
+        )
+        teachers = " + ".join(t.name for t in self.teachers)
+        return f"student (distilled from {teachers}{divergence}{hidden}{online}{start})"
 
 
 @dataclass(frozen=True)
@@ -197,8 +221,9 @@ class TaskPlan:
 
 @dataclass(frozen=True)
 class ReportInput:
-    """What one file the report reads belongs to: a task at one seed, a kind (`teacher`, `student`, `ensemble`)
-    and the model's name (empty for an ensemble record)."""
+    """What one file the report reads belongs to: a task at one seed, a kind (`teacher`, `student`, `export`,
+    `ensemble`, `benchmark`) and the model's name (the student's for an export; empty for an ensemble or
+    benchmark record)."""
 
     task: TaskPlan
     kind: str
@@ -311,14 +336,54 @@ class Plan:
             return self.teacher(task, name).model_ref
         return self.student(task, name).evaluated_dir
 
+    def benchmarked_models(self, task_name: str) -> list[tuple[str, str, str, str]]:
+        """What a task's `benchmark` job times, in order: (record id, kind, name, variant) of every teacher,
+        every student and every export of a student (`export.<student>.<variant>`)."""
+        task = self.task(task_name)
+        models = [(f"teacher.{name}", "teacher", name, "fp32") for name in task.teachers]
+        for name, student in task.students.items():
+            models.append((f"student.{name}", "student", name, "fp32"))
+            models += [(f"export.{name}.{variant}", "export", name, variant) for variant in student.exports]
+        return models
+
+    def benchmarked_location(self, task: str, kind: str, name: str, variant: str) -> str:
+        """The directory (or model reference) the benchmark loads for one of `benchmarked_models`."""
+        if kind == "export":
+            return self.student(task, name).export_dir(variant)
+        return self.evaluated_model(task, kind, name)
+
+    def benchmark_locations(self, task: str) -> list[str]:
+        """The directories or references of `benchmarked_models`, in the same order (the benchmark's `--models`)."""
+        return [
+            self.benchmarked_location(task, kind, name, variant)
+            for _, kind, name, variant in self.benchmarked_models(task)
+        ]
+
+    def teacher_eval_files(self, task: str) -> list[str]:
+        """The teachers' evaluation records of a task (the benchmark picks its speed-up reference from them)."""
+        return [paths.eval_file(self.root, task, "teacher", name) for name in self.task(task).teachers]
+
+    @property
+    def benchmark_threads(self) -> int:
+        """Cores a benchmark job asks for: at least the experiment's `threads`, so that with `--cores` equal to
+        `threads` no other job of the run shares the machine while models are timed."""
+        return max(self.threads, int(self.config["benchmark"]["threads"]))
+
     # -- what the report reads ------------------------------------------------------------------------------------
     def eval_files(self) -> list[str]:
-        """Every evaluation the report needs: all teachers and all students of all tasks (and seeds)."""
+        """Every evaluation the report needs: all teachers, all students and their exports, of all tasks (and
+        seeds)."""
         files = []
         for task in self.tasks.values():
             files += [paths.eval_file(self.root, task.folder, "teacher", t) for t in task.teachers]
-            files += [paths.eval_file(self.root, task.folder, "student", s) for s in task.students]
+            for name, student in task.students.items():
+                files.append(paths.eval_file(self.root, task.folder, "student", name))
+                files += [paths.export_eval_file(self.root, task.folder, name, v) for v in student.exports]
         return files
+
+    def benchmark_files(self) -> list[str]:
+        """One interleaved timing record per task (and seed)."""
+        return [paths.benchmark_file(self.root, task) for task in self.tasks]
 
     def ensemble_files(self) -> list[str]:
         """One ensemble record per classification task (and seed) with at least two teachers."""
@@ -337,8 +402,9 @@ class Plan:
         return files
 
     def report_inputs(self) -> dict[str, ReportInput]:
-        """What each file the report reads belongs to: evaluations, training histories and ensemble records, by
-        path. The report tells seeds apart with it (a teacher's history lives under its cache key)."""
+        """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble
+        and benchmark records, by path. The report tells seeds apart with it (a teacher's history lives under its
+        cache key)."""
         found: dict[str, ReportInput] = {}
         for task in self.tasks.values():
             for kind, members in (("teacher", task.teachers), ("student", task.students)):
@@ -350,7 +416,11 @@ class Plan:
             for student in task.students.values():
                 if student.trained:
                     found[student.history] = ReportInput(task, "student", student.name)
+                for variant in student.exports:
+                    export = paths.export_eval_file(self.root, task.folder, student.name, variant)
+                    found[export] = ReportInput(task, "export", student.name)
             found[paths.ensemble_file(self.root, task.folder)] = ReportInput(task, "ensemble", "")
+            found[paths.benchmark_file(self.root, task.folder)] = ReportInput(task, "benchmark", "")
         return found
 
     def twins(self) -> dict[tuple[str, str], str]:

@@ -38,7 +38,7 @@ class SpecError(UserError, ValueError):
 
 
 def optional(default: Any = None) -> Any:
-    """A field left out of the JSON while it equals `default` (None, False or an empty mapping)."""
+    """A field left out of the JSON while it equals `default` (None, False, an empty mapping or a string)."""
     if isinstance(default, dict):
         return field(default_factory=dict, metadata={_OPTIONAL: default})
     return field(default=default, metadata={_OPTIONAL: default})
@@ -346,7 +346,8 @@ class InitSpec(Spec):
 
 @dataclass(frozen=True)
 class LossSpec(Spec):
-    """A student's loss weights: `ce·CE + kd·T²·KL + hidden·MSE`, and what the hidden term matches."""
+    """A student's loss weights: `ce·CE + kd·T²·D + hidden·MSE`, the divergence D (forward KL unless set, with its
+    parameter `beta` or `alpha`: see `pipeline.divergences`), and what the hidden term matches."""
 
     ce: float
     kd: float
@@ -355,6 +356,9 @@ class LossSpec(Spec):
     hidden_projection: str
     hidden_map: dict[str, dict[str, int]]
     hidden_layers: dict[str, list[list[int]]] | None = optional()
+    divergence: str = optional("forward_kl")
+    beta: float | None = optional()
+    alpha: float | None = optional()
 
     def hidden_pairs(self) -> list[tuple[int, str, int]]:
         """`hidden_map` as sorted (student layer, teacher, teacher layer) triples."""
@@ -426,15 +430,11 @@ class EnsembleSpec(Spec):
 
 
 @dataclass(frozen=True)
-class BenchmarkSettings(Spec):
-    warmup: int
-    runs: int
-    batch_size: int
-
-
-@dataclass(frozen=True)
 class EvaluateSpec(Spec):
-    """`evaluate`: one model's test scores, speed and size."""
+    """`evaluate`: one model's test scores, parameter count and size on disk (its speed is `benchmark`'s).
+
+    `variant` names a student's export (`onnx-int8`, …); None for the model as trained.
+    """
 
     type: str
     task: str
@@ -444,11 +444,57 @@ class EvaluateSpec(Spec):
     role: str
     max_length: int
     labels: list[str] | None
-    benchmark: BenchmarkSettings
-    threads: int
+    batch_size: int
     label_map: dict[str, str] = optional({})
     text: TextTask | None = flattened()
     trust_remote_code: bool = optional(False)
+    variant: str | None = optional()
+
+
+@dataclass(frozen=True)
+class ExportSpec(Spec):
+    """`export`: one shipping variant of a student (ONNX fp32, ONNX int8, PyTorch int8)."""
+
+    task: str
+    student: str
+    variant: str
+    format: int
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings(Spec):
+    """The config's `benchmark` keys: how the models are timed (see `evaluation.timing`)."""
+
+    warmup: int
+    runs: int
+    rounds: int
+    batch_size: int
+    threads: int
+    memory: bool
+
+
+@dataclass(frozen=True)
+class BenchmarkModel(Spec):
+    """One model a `benchmark` job times: its record id (`teacher.<name>`, `student.<name>`,
+    `export.<student>.<variant>`), what it is, and how it reads its inputs."""
+
+    id: str
+    kind: str
+    name: str
+    variant: str
+    max_length: int
+    text: TextTask | None = flattened()
+    trust_remote_code: bool = optional(False)
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec(Spec):
+    """`benchmark`: every model of a task timed interleaved in one process; speed-ups against the best teacher."""
+
+    type: str
+    task: str
+    models: list[BenchmarkModel]
+    settings: BenchmarkSettings
 
 
 @dataclass(frozen=True)

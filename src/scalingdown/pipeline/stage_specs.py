@@ -9,16 +9,19 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from scalingdown.pipeline import paths
+from scalingdown.pipeline import divergences, paths
 from scalingdown.pipeline.config import cache_settings, finetune_settings, seq2seq_setting
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.specs import (
+    BenchmarkModel,
     BenchmarkSettings,
+    BenchmarkSpec,
     DataSpec,
     DistillSpec,
     DistillTeacher,
     EnsembleSpec,
     EvaluateSpec,
+    ExportSpec,
     FinetuneSpec,
     InitSettings,
     InitSpec,
@@ -165,7 +168,7 @@ class StageSpecs:
             student=student.name,
             max_length=student.spec["max_length"],
             training=training_spec(student.spec["training"], self.plan.launch_spec("distill"), task.seed),
-            loss=LossSpec.from_dict(student.spec["loss"], "loss"),
+            loss=LossSpec.from_dict(divergences.with_defaults(student.spec["loss"]), "loss"),
             teacher_mode="online" if online else "cached",
             weighting=WeightingSpec.from_dict(student.spec["weighting"], "weighting"),
             teachers=[self._distill_teacher(teacher, task.type, online) for teacher in student.teachers],
@@ -199,14 +202,20 @@ class StageSpecs:
             teachers=[TeacherName(name=t.name, key=t.key) for t in task.teachers.values()],
         )
 
-    def evaluate(self, task_name: str, kind: str, name: str) -> EvaluateSpec:
-        task = self.plan.task(task_name)
+    def _member(self, task_name: str, kind: str, name: str) -> tuple[str, str, dict[str, Any], dict[str, str]]:
+        """A teacher's or student's model id (key or name), report role, config and label map."""
         if kind == "teacher":
             teacher = self.plan.teacher(task_name, name)
-            model, role, member, label_map = teacher.key, "teacher", teacher.spec, teacher.label_map
-        else:
-            student = self.plan.student(task_name, name)
-            model, role, member, label_map = name, student.role, student.spec, {}
+            return teacher.key, "teacher", teacher.spec, teacher.label_map
+        student = self.plan.student(task_name, name)
+        return name, student.role, student.spec, {}
+
+    def evaluate(self, task_name: str, kind: str, name: str, variant: str | None = None) -> EvaluateSpec:
+        """A teacher's or student's `evaluate` spec; with `variant`, that of one of the student's exports."""
+        task = self.plan.task(task_name)
+        if variant is not None and variant not in self.plan.student(task_name, name).exports:
+            raise UnknownKey(f"student {name!r} of task {task_name!r} has no export {variant!r}")
+        model, role, member, label_map = self._member(task_name, kind, name)
         return EvaluateSpec(
             type=task.type,
             task=task.name,
@@ -216,11 +225,41 @@ class StageSpecs:
             role=role,
             max_length=member["max_length"],
             labels=task.labels,
-            benchmark=BenchmarkSettings.from_dict(self.plan.config["benchmark"], "benchmark"),
-            threads=self.plan.threads,
+            batch_size=self.plan.config["benchmark"]["batch_size"],
             label_map=label_map,
             text=text_task(task.spec, member),
             trust_remote_code=remote_code(member),
+            variant=variant,
+        )
+
+    def export(self, task_name: str, student_name: str, variant: str) -> ExportSpec:
+        """One variant the student's exports need (those listed, and ONNX fp32 under ONNX int8)."""
+        if variant not in self.plan.student(task_name, student_name).built_exports:
+            raise UnknownKey(f"student {student_name!r} of task {task_name!r} has no export {variant!r}")
+        return ExportSpec(task=task_name, student=student_name, variant=variant, format=paths.FORMAT_VERSIONS["export"])
+
+    def benchmark(self, task_name: str) -> BenchmarkSpec:
+        """Every model of the task as the benchmark times it, in `Plan.benchmarked_models` order."""
+        task = self.plan.task(task_name)
+        models = []
+        for record_id, kind, name, variant in self.plan.benchmarked_models(task_name):
+            _, _, member, _ = self._member(task_name, "teacher" if kind == "teacher" else "student", name)
+            models.append(
+                BenchmarkModel(
+                    id=record_id,
+                    kind=kind,
+                    name=name,
+                    variant=variant,
+                    max_length=member["max_length"],
+                    text=text_task(task.spec, member),
+                    trust_remote_code=remote_code(member) and variant == "fp32",
+                )
+            )
+        return BenchmarkSpec(
+            type=task.type,
+            task=task.name,
+            models=models,
+            settings=BenchmarkSettings.from_dict(self.plan.config["benchmark"], "benchmark"),
         )
 
     def report(self) -> ReportSpec:

@@ -159,12 +159,51 @@ STAGES: dict[str, Stage] = {
             "evaluate",
             "scalingdown.stages.evaluate:evaluate",
             (specs.EvaluateSpec,),
-            "score a model on the test split and time it",
+            "score a model on the test split",
             (
                 _data(),
                 Argument("--model", "model directory or reference", "params.model"),
                 Argument("--out", "output evaluation record (JSON)", "output"),
             ),
+        ),
+        Stage(
+            "export",
+            "export",
+            "scalingdown.stages.export:export",
+            (specs.ExportSpec,),
+            "write one shipping variant of a student: ONNX fp32, ONNX int8 or PyTorch int8",
+            (
+                Argument(
+                    "--model",
+                    "the student's model directory (for onnx-int8: its onnx-fp32 export)",
+                    "input.model",
+                    exists="directory",
+                ),
+                Argument("--out", "output export directory", "output"),
+            ),
+        ),
+        Stage(
+            "benchmark",
+            "benchmark",
+            "scalingdown.stages.benchmark:benchmark",
+            (specs.BenchmarkSpec,),
+            "time every model of a task interleaved in one process (CPU, the spec's threads)",
+            (
+                _data(),
+                Argument(
+                    "--models", "model directories or references, in the spec's model order", "params.models", many="+"
+                ),
+                Argument(
+                    "--evals",
+                    "the teachers' evaluation records (the best teacher is the speed-up reference)",
+                    "input.evals",
+                    many="*",
+                    required=False,
+                    exists="file",
+                ),
+                Argument("--out", "output timing record (JSON)", "output"),
+            ),
+            torch=False,
         ),
         Stage(
             "teacher_ensemble",
@@ -207,6 +246,14 @@ STAGES: dict[str, Stage] = {
                     "input.ensembles",
                     many="*",
                     required=False,
+                ),
+                Argument(
+                    "--benchmarks",
+                    "benchmark records, one per task and seed (every speed column)",
+                    "input.benchmarks",
+                    many="*",
+                    required=False,
+                    exists="file",
                 ),
                 Argument(
                     "--workflow-dir",

@@ -10,29 +10,36 @@ import pandas as pd
 import yaml
 
 from scalingdown.pipeline.paths import REPORT_FILES
-from scalingdown.report.document import Block, Code, Figure, Heading, Paragraph, Table
+from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
 from scalingdown.report.seeds import paired_comparisons, per_seed_text, seeds_of, summarise
-from scalingdown.report.tables import METRIC_TITLES, display_table, split_table
+from scalingdown.report.tables import METRIC_TITLES, headline_clocks, quality_table, speed_table
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
-    "training_curves": "Training loss over steps: the total and each loss term (CE, KL, …) in its own panel "
-    "(several seeds: their mean, with a ±sd band).",
+    "training_curves": "Training loss over steps: the total and each loss term (CE, each divergence, …) in its own "
+    "panel (several seeds: their mean, with a ±sd band).",
     "validation_curves": "Validation scores over steps, one panel per metric (several seeds: their mean, with a "
     "±sd band).",
-    "score_latency": "Primary score against latency at batch 1; the dashed line is the Pareto front "
-    "(squares: teachers; several seeds: means with ±sd error bars).",
+    "score_latency": "Primary score against latency at batch 1 (the benchmark's headline clock); the dashed line "
+    "is the Pareto front (squares: teachers, circles: students, triangles: students' exports; several seeds: "
+    "means with ±sd error bars).",
     "confusion_matrices": "Confusion matrices on the test split (rows: gold label; colour: share of the row; "
     "several seeds: summed).",
+}
+# How many of a noisy run's reasons the warning lists (the record has them all).
+_REASONS_SHOWN = 3
+_CLOCKS = {
+    "wall": "wall time",
+    "cpu": "process CPU time (the run was noisy; other processes disturb it less than wall time)",
 }
 
 
 def _setup_text(setup: dict[str, Any]) -> str:
     device = setup["device"] + (f" ({setup['device_name']})" if setup.get("device_name") else "")
-    warmup = f" after {setup['latency_warmup']} warm-up calls" if setup.get("latency_warmup") is not None else ""
     return (
-        f"{device}, {setup['threads']} thread(s); latency = median of {setup.get('latency_runs')} runs at "
-        f"batch size 1{warmup}; throughput at batch size {setup.get('batch_size')}"
+        f"{device}, {setup['threads']} thread(s); models of a task interleaved in one process, "
+        f"{setup['rounds']} rounds × {setup['calls_per_round']} calls at batch size 1 after {setup['warmup']} "
+        f"warm-up calls; throughput at batch size {setup['batch_size']}"
     )
 
 
@@ -53,43 +60,95 @@ def _seeds_text(seeds: list[int]) -> str:
 
 def _intro(repro: dict[str, Any], seeds: list[int]) -> list[Block]:
     setups = repro["timing"]
-    if len(setups) == 1:
-        timing = f"Every model was timed the same way: {_setup_text(setups[0])}."
-    else:
-        timing = (
-            "Warning: the models were not all timed the same way, so their speeds are not comparable: "
-            + "; ".join(_setup_text(s) for s in setups)
-            + "."
-        )
-    return [
+    blocks: list[Block] = [
         Paragraph(
-            "Scores on the test split. " + timing + " Retention is the score as % of the best "
-            "teacher's in the task; speed-up is that teacher's latency divided by the model's." + _seeds_text(seeds)
+            "Scores on the test split. Retention is the score as % of the best teacher's in the task; speed-up is "
+            "how many times faster than that teacher a model answers at batch size 1. Every model of a task "
+            "(teachers, students and the students' exports) is timed together by the task's `benchmark` job; "
+            "each task's speed section says how." + _seeds_text(seeds)
         )
     ]
+    if len(setups) > 1:
+        blocks.append(
+            Alert(
+                "the tasks were not all timed the same way, so speeds across tasks are not comparable: "
+                + "; ".join(_setup_text(s) for s in setups)
+                + "."
+            )
+        )
+    return blocks
 
 
-def _task_blocks(task: str, rows: pd.DataFrame, metrics: list[str]) -> list[Block]:
+def _noise_reasons(timings: list[dict[str, Any]]) -> str:
+    """The reasons the noisy records give (`seed n: …` with several seeds), the first few of them."""
+    reasons = []
+    for timing in timings:
+        if timing["noisy"]:
+            prefix = f"seed {timing['seed']}: " if len(timings) > 1 and timing.get("seed") is not None else ""
+            reasons += [prefix + reason for reason in timing["noisy_because"]]
+    more = len(reasons) - _REASONS_SHOWN
+    return "; ".join(reasons[:_REASONS_SHOWN]) + (f"; {more} more in the records" if more > 0 else "")
+
+
+def _timing_blocks(timings: list[dict[str, Any]], reference: str | None, clock: str) -> list[Block]:
+    """How a task's models were timed (from its benchmark records, one per seed, all timed the same way), on
+    which clock its figures are, and a warning when some timing was noisy."""
+    if not timings:
+        return [Paragraph("This task has no benchmark record, so its models have no speed figures.")]
+    timing = timings[0]
+    settings, unit = timing["settings"], timing["unit"]
+    against = f"`{reference}`" if reference and timing["reference_is_teacher"] else "the first model (no teacher)"
+    jobs = "job" if len(timings) == 1 else f"job of each of the {len(timings)} seeds"
+    text = (
+        f"Timed by the `benchmark` {jobs} on {timing['device']} ({timing['device_name']}) with {settings['threads']} "
+        f"thread(s): {len(timing['models'])} models in one process, {settings['rounds']} rounds in rotated order, "
+        f"each running every model on the same {settings['calls_per_round']} {unit}s at batch size 1 and one "
+        f"batch of {settings['batch_size']} (throughput), after {settings['warmup']} warm-up call(s). Latency is the "
+        f"median per {unit} at batch size 1 and IQR its interquartile range; speed-up against {against} is the "
+        "median over rounds of the per-round ratio, with its 95 % distribution-free interval"
+        + (" (the table: mean ± sd of the seeds' medians)" if len(timings) > 1 else "")
+        + f". Headline clock: {_CLOCKS[clock]}."
+    )
+    if timing.get("memory_method"):
+        note = f"; {timing['memory_note']}" if timing.get("memory_note") else ""
+        text += (
+            " Peak memory: each model loaded and run alone in a fresh child process, above that process's own "
+            f"baseline (the record states the method){note}."
+        )
+    blocks: list[Block] = [Paragraph(text)]
+    if any(record["noisy"] for record in timings):
+        blocks.append(
+            Alert(
+                f"the timing was noisy ({_noise_reasons(timings)}). Rule: {timing['noisy_rule']}. Latencies and "
+                "speed-ups are therefore on CPU time; rerun `benchmark` on a quiet machine for wall-time figures."
+            )
+        )
+    return blocks
+
+
+def _task_blocks(
+    task: str, rows: pd.DataFrame, metrics: list[str], timings: list[dict[str, Any]], clock: str
+) -> list[Block]:
     metric = rows["primary_metric"].iloc[0]
     title = METRIC_TITLES.get(metric, metric)
     teachers = rows[rows["kind"] == "teacher"]
     scored = teachers[teachers[metric].notna()]
+    best_name = None
     if scored.empty:
         reference = "This task has no scored teacher, so retention and speed-up are not defined."
     else:
         best = scored.loc[scored[metric].idxmax()]
-        reference = (
-            f"Reference teacher: `{best['model']}` ({title} {best[metric]:.4f}, "
-            f"{best['latency_ms_per_sample']:.2f} ms/sample)."
-        )
-    front = ", ".join(f"`{name}`" for name in rows.loc[rows["pareto_optimal"], "model"])
-    scores, speed = split_table(display_table(rows, metrics))
+        best_name = str(best["model"])
+        latency = "" if pd.isna(best["latency_ms_per_sample"]) else f", {best['latency_ms_per_sample']:.2f} ms"
+        reference = f"Reference teacher: `{best_name}` ({title} {best[metric]:.4f}{latency})."
+    front = ", ".join(f"`{name}`" for name in rows.loc[rows["pareto_optimal"], "label"])
     return [
         Heading(f"Task: {task}"),
         Paragraph(f"Ranked by {title}. {reference}"),
-        Table(scores),
-        Paragraph("Speed and size:"),
-        Table(speed),
+        Table(quality_table(rows, metrics)),
+        Heading("Speed and size", 3),
+        *_timing_blocks(timings, best_name, clock),
+        Table(speed_table(rows)),
         Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
     ]
 
@@ -178,16 +237,18 @@ def report_blocks(
     metrics: list[str],
     repro: dict[str, Any],
     teachers: list[Block] | None = None,
+    benchmarks: list[dict[str, Any]] | None = None,
     warnings: list[Block] | None = None,
     twins: Mapping[tuple[str, str], str] | None = None,
     diagnostics: list[Block] | None = None,
     training_data: list[Block] | None = None,
 ) -> list[Block]:
-    """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), one table per
-    task (mean ± sd over seeds) with the paired comparison of each distilled student against its gold-only twin
-    (`twins`: (task, student) → twin), the rows each model learned from (`report.training_data`), the teachers'
-    section (ensembles, agreement), the figures, the reproducibility block. `table` has one row per model and
-    seed."""
+    """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), per task its
+    scores and its speed (from its benchmark records, one per seed), mean ± sd over seeds, with the paired
+    comparison of each distilled student against its gold-only twin (`twins`: (task, student) → twin), the rows each
+    model learned from (`report.training_data`), the teachers' section (ensembles, agreement), the figures, the
+    reproducibility block. `table` has one row per model and seed."""
+    clocks = headline_clocks(benchmarks or [])
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
         *_intro(repro, seeds_of(table)),
@@ -196,7 +257,8 @@ def report_blocks(
     ]
     comparisons = paired_comparisons(table, twins or {})
     for task, rows in summarise(table).groupby("task", sort=False):
-        blocks += _task_blocks(str(task), rows, metrics)
+        timings = [record for record in benchmarks or [] if record["task"] == task]
+        blocks += _task_blocks(str(task), rows, metrics, timings, clocks.get(str(task), "wall"))
         blocks += _paired_blocks(str(task), comparisons[comparisons["task"] == task])
     blocks += training_data or []
     blocks += teachers or []

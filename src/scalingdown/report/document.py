@@ -54,7 +54,14 @@ class Code:
     summary: str | None = None
 
 
-Block = Heading | Paragraph | Table | Figure | Code
+@dataclass(frozen=True)
+class Alert:
+    """A caution the reader must not miss (a boxed alert in HTML, a quoted bold line in markdown)."""
+
+    text: str
+
+
+Block = Heading | Paragraph | Table | Figure | Code | Alert
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 72rem; margin: 2rem auto;
@@ -70,6 +77,8 @@ figcaption { font-size: 0.88rem; color: #555; }
 code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.85rem; }
 pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; }
 summary { cursor: pointer; margin: 0.6rem 0; }
+.warning { background: #fff4e5; border: 1px solid #e8a33d; border-left: 0.4rem solid #e8a33d; padding: 0.6rem 0.8rem;
+           margin: 0.8rem 0; }
 """
 
 
@@ -92,6 +101,8 @@ def to_markdown(blocks: list[Block]) -> str:
             parts.append("#" * block.level + " " + block.text)
         elif isinstance(block, Paragraph):
             parts.append(f"**{block.text}**" if block.strong else block.text)
+        elif isinstance(block, Alert):
+            parts.append(f"> **Warning:** {block.text}")
         elif isinstance(block, Table):
             parts.append(_markdown_table(block.frame))
         elif isinstance(block, Figure):
@@ -122,6 +133,10 @@ def to_html(blocks: list[Block], title: str, directory: str | Path) -> str:
         elif isinstance(block, Paragraph):
             text = _inline_html(block.text)
             parts.append(f"<p><strong>{text}</strong></p>" if block.strong else f"<p>{text}</p>")
+        elif isinstance(block, Alert):
+            parts.append(
+                f'<div class="warning" role="alert"><strong>Warning:</strong> {_inline_html(block.text)}</div>'
+            )
         elif isinstance(block, Table):
             parts.append(block.frame.to_html(index=False, border=0, escape=True))
         elif isinstance(block, Figure):

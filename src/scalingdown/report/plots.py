@@ -19,15 +19,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from scalingdown.pipeline.atomic import atomic_path
-from scalingdown.report.tables import METRIC_TITLES
+from scalingdown.pipeline.divergences import DIVERGENCES, term
+from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.report.tables import METRIC_TITLES, model_label
 
 LOSS_TITLES = {
     "loss": "total loss (weighted sum)",
     "loss_ce": "CE on gold labels",
-    "loss_kl": "KL(teacher ‖ student) × T²",
+    **{f"loss_{term(name)}": f"{info.title} × T²" for name, info in DIVERGENCES.items()},
     "loss_hidden": "hidden-state MSE",
 }
 # Trainer bookkeeping logged with the validation scores, not scores themselves.
@@ -140,6 +142,10 @@ def validation_curves(histories: Mapping[str, Sequence[History]], path: str | Pa
     return keys
 
 
+# How each kind of model is drawn: (marker, colour, size).
+_MARKERS = {"teacher": ("s", "tab:red", 60), "student": ("o", "tab:blue", 40), "export": ("^", "tab:green", 50)}
+
+
 def _spread(row: pd.Series, key: str) -> float | None:
     """A summarised row's sd of `key` over seeds, if it has one."""
     value = row.get(f"{key}_sd")
@@ -147,17 +153,20 @@ def _spread(row: pd.Series, key: str) -> float | None:
 
 
 def score_latency(table: pd.DataFrame, path: str | Path) -> None:
-    """Per task: primary score against latency at batch 1, with the Pareto front drawn through; summarised rows
-    (`report.seeds.summarise`) get ±sd error bars on both axes."""
+    """Per task: primary score against latency at batch 1 (teachers, students and their exports), with the
+    Pareto front drawn through; summarised rows (`report.seeds.summarise`) get ±sd error bars on both axes."""
+    table = table[table["latency_ms_per_sample"].notna()]
     tasks = list(dict.fromkeys(table["task"]))
+    if not tasks:
+        _empty(path, "no model was timed")
+        return
     figure, axes = _grid(len(tasks), width=5.6, height=4.2, columns=2)
     for axis, task in zip(axes, tasks):
         rows = table[table["task"] == task]
         metric = rows["primary_metric"].iloc[0]
         scores = [row[metric] for _, row in rows.iterrows()]
         for (_, row), score in zip(rows.iterrows(), scores):
-            teacher = row["kind"] == "teacher"
-            colour = "tab:red" if teacher else "tab:blue"
+            marker, colour, size = _MARKERS["export" if row.get("variant", ORIGINAL) != ORIGINAL else row["kind"]]
             xerr, yerr = _spread(row, "latency_ms_per_sample"), _spread(row, metric)
             if xerr is not None or yerr is not None:
                 axis.errorbar(
@@ -171,16 +180,9 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
                     capsize=3,
                     zorder=2,
                 )
-            axis.scatter(
-                row["latency_ms_per_sample"],
-                score,
-                s=60 if teacher else 40,
-                marker="s" if teacher else "o",
-                color=colour,
-                zorder=3,
-            )
+            axis.scatter(row["latency_ms_per_sample"], score, s=size, marker=marker, color=colour, zorder=3)
             axis.annotate(
-                row["model"],
+                model_label(row["model"], row.get("variant", ORIGINAL)),
                 (row["latency_ms_per_sample"], score),
                 textcoords="offset points",
                 xytext=(5, 4),
@@ -201,9 +203,14 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
         axis.set_xscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         latencies = rows["latency_ms_per_sample"]
-        axis.xaxis.set_major_formatter(plain)  # label minor ticks too when the points span one decade or less
-        axis.xaxis.set_minor_formatter(plain if latencies.max() <= 10 * latencies.min() else NullFormatter())
-        axis.set_xlabel("latency at batch 1 (ms/sample, log scale)")
+        axis.xaxis.set_major_formatter(plain)
+        if latencies.max() <= 10 * latencies.min():  # within a decade: label 2× and 5× ticks too (not every one)
+            axis.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+            axis.xaxis.set_minor_formatter(plain)
+        else:
+            axis.xaxis.set_minor_formatter(NullFormatter())
+        clock = "CPU time" if "latency_clock" in rows and (rows["latency_clock"] == "cpu").any() else "wall time"
+        axis.set_xlabel(f"latency at batch 1 (ms, {clock}, log scale)")
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))
         axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against latency", fontsize=10)
         axis.grid(alpha=0.3)
@@ -212,10 +219,11 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
 
 def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
     """One confusion matrix (rows: gold label) per model whose record has one; a model's seeds are summed."""
-    models: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    models: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for record in records:
         if "confusion_matrix" in record["metrics"] and record.get("labels"):
-            models.setdefault((record["task"], record["kind"], record["name"]), []).append(record)
+            model = (record["task"], record["kind"], record["name"], record.get("variant", ORIGINAL))
+            models.setdefault(model, []).append(record)
     if not models:
         _empty(path, "no classification models")
         return
@@ -242,5 +250,7 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
         axis.set_xlabel("predicted", fontsize=8)
         axis.set_ylabel("gold", fontsize=8)
         summed = f" (sum of {len(seeds)} seeds)" if len(seeds) > 1 else ""
-        axis.set_title(f"{record['task']}: {record['name']}{summed}", fontsize=9)
+        axis.set_title(
+            f"{record['task']}: {model_label(record['name'], record.get('variant', ORIGINAL))}{summed}", fontsize=9
+        )
     _save(figure, path)

@@ -73,14 +73,15 @@ def seeds(config: Any, prefix: str = "") -> dict[str, int | list[int]]:
     return found
 
 
-def timing_setups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The distinct timing setups of the evaluation records (one, when every model was timed alike)."""
+def timing_setups(benchmarks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct timing setups of the tasks' benchmark records (one, when every task was timed alike)."""
     setups: list[dict[str, Any]] = []
-    for record in records:
-        speed = record["speed"]
+    for record in benchmarks:
+        settings = record["settings"]
         setup = {
-            key: speed.get(key)
-            for key in ("device", "device_name", "threads", "batch_size", "latency_warmup", "latency_runs")
+            "device": record["device"],
+            "device_name": record["device_name"],
+            **{key: settings[key] for key in ("threads", "rounds", "calls_per_round", "warmup", "batch_size")},
         }
         if setup not in setups:
             setups.append(setup)
@@ -132,7 +133,7 @@ def artefact_provenance(paths: list[str], experiment: str) -> list[dict[str, Any
 
 
 def reproducibility(
-    config: dict[str, Any], records: list[dict[str, Any]], cached: list[str], workflow_dir: str | Path | None
+    config: dict[str, Any], benchmarks: list[dict[str, Any]], cached: list[str], workflow_dir: str | Path | None
 ) -> dict[str, Any]:
     """Every field of the report's reproducibility block (also written as reproducibility.json)."""
     return {
@@ -142,6 +143,6 @@ def reproducibility(
         "git": git_state(workflow_dir),
         "packages": package_versions(),
         "seeds": seeds(config),
-        "timing": timing_setups(records),
+        "timing": timing_setups(benchmarks),
         "artefacts": artefact_provenance(cached, config["experiment"]),
     }

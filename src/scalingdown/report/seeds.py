@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scalingdown.pipeline.exports import ORIGINAL
 from scalingdown.report.tables import add_pareto
 
 SEED = "seed"
 # The columns that say where a model was trained besides its seed: seeds are folded and models paired within them.
 CELL = ["task"]
-MODEL = [*CELL, "kind", "model"]
+# A model: its kind and name, and for a student's export the variant (`fp32` for the model itself).
+MODEL = [*CELL, "kind", "model", "variant"]
 # Numeric columns that identify or describe a measurement rather than measure: never averaged.
 _NOT_MEASURED = {SEED, "pareto_optimal", "threads", "latency_runs", "batch_size"}
 
@@ -30,13 +32,14 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """One row per model (per task): `n` (its seeds), the mean of every measured column and its sd over the seeds
     as `<column>_sd` (NaN for one seed); other columns keep their first value. The Pareto flags are recomputed on
     the means. Rows keep the order in which models first appear."""
+    model = [column for column in MODEL if column in table]
     measured = [
         column
         for column in table.columns
         if column not in _NOT_MEASURED and column not in MODEL and pd.api.types.is_numeric_dtype(table[column])
     ]
     rows = []
-    for _, group in table.groupby(MODEL, sort=False, dropna=False):
+    for _, group in table.groupby(model, sort=False, dropna=False):
         row = group.iloc[0].drop(labels=[SEED], errors="ignore").to_dict()
         row["n"] = len(group)
         for column in measured:
@@ -88,13 +91,16 @@ def paired_comparisons(table: pd.DataFrame, twins: Mapping[tuple[str, str], str]
     """One row per distilled student with a gold-only twin: task, student, baseline, metric, the seeds both have,
     the per-seed differences of the primary metric, and the `PairedTest` of them.
 
-    `twins` maps (task, student) to the twin's name (`pipeline.twins`); students whose twin has no rows are left
-    out.
+    Exports of a student are not compared (their scores follow the student's). `twins` maps (task, student) to
+    the twin's name (`pipeline.twins`); students whose twin has no rows are left out.
     """
+    students = table[table["kind"] == "student"]
+    if "variant" in students:
+        students = students[students["variant"] == ORIGINAL]
     rows = []
     for (task, student), baseline in twins.items():
-        mine = table[(table["task"] == task) & (table["kind"] == "student") & (table["model"] == student)]
-        theirs = table[(table["task"] == task) & (table["kind"] == "student") & (table["model"] == baseline)]
+        mine = students[(students["task"] == task) & (students["model"] == student)]
+        theirs = students[(students["task"] == task) & (students["model"] == baseline)]
         if mine.empty or theirs.empty:
             continue
         metric = str(mine["primary_metric"].iloc[0])

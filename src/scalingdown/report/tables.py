@@ -2,7 +2,10 @@
 
 Generic over task types and metrics: every scalar in an evaluation record's `metrics` becomes a
 column, and `PRIMARY_METRIC` (the one table to extend for a new task type) names the score that
-ranks models, defines the best teacher and sets retention.
+ranks models, defines the best teacher and sets retention. Every speed column (latency, its spread,
+throughput, speed-up with its interval, peak memory) comes from the task's `benchmark` record, which timed
+all its models together; evaluation records give the scores, the parameter count and the size on disk.
+A student's export (`variant` other than `fp32`) is a row of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from numbers import Real
 from typing import Any
 
 import pandas as pd
+
+from scalingdown.pipeline.exports import ORIGINAL, TITLES
 
 # The score each task type ranks models by (higher is better).
 PRIMARY_METRIC = {
@@ -34,17 +39,29 @@ METRIC_TITLES = {
     "answer_parsed": "Answer parsed",
 }
 
-# The columns after the metrics: (column, title, format). A column that a task lacks is left out.
+# The speed and size table of a task: (column, title, format). A column that a task lacks is left out.
 _SPEED_COLUMNS = [
-    ("latency_ms_per_sample", "Latency (ms/sample)", "{:.2f}"),
+    ("latency_ms_per_sample", "Latency (ms)", "{:.2f}"),
+    ("latency_iqr_ms", "IQR (ms)", "{:.2f}"),
     ("throughput_per_s", "Throughput (/s)", "{:,.1f}"),
-    ("params", "Parameters", "{:,.0f}"),
+    ("speedup_text", "Speed-up (×) [95 % CI]", "{}"),
+    ("memory_mb", "Peak memory (MiB)", "{:,.0f}"),
     ("size_mb", "Size on disk (MiB)", "{:.1f}"),
-    ("peak_rss_mb", "Peak RSS (MiB)", "{:,.0f}"),
-    ("timed_on", "Timed on", "{}"),
-    ("retention_pct", "Retention (%)", "{:.1f}"),
-    ("speedup", "Speed-up (×)", "{:.2f}"),
+    ("params", "Parameters", "{:,.0f}"),
 ]
+
+
+def model_label(name: str, variant: str) -> str:
+    """How the report names a model: `distilled`, or for an export `distilled · ONNX int8`."""
+    return name if variant == ORIGINAL else f"{name} · {TITLES.get(variant, variant)}"
+
+
+def benchmark_id(record: dict[str, Any]) -> str:
+    """The id under which the task's benchmark record holds this evaluation record's model."""
+    variant = record.get("variant", ORIGINAL)
+    if variant != ORIGINAL:
+        return f"export.{record['name']}.{variant}"
+    return f"{record['kind']}.{record['name']}"
 
 
 def primary_metric(task_type: str) -> str:
@@ -69,12 +86,21 @@ def metric_names(records: list[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
-def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: dict[str, str]) -> pd.DataFrame:
-    """Flatten evaluation records into the report's table (columns of the metrics.csv contract)."""
+def metrics_table(
+    experiment: str,
+    records: list[dict[str, Any]],
+    task_types: dict[str, str],
+    benchmarks: list[dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Flatten evaluation records, with their models' timings from the tasks' `benchmark` records (one per task
+    and seed), into the report's table (columns of the metrics.csv contract). A task's figures all come from one
+    clock: CPU time when some seed's timing was noisy, its headline clock otherwise."""
+    timings = {(record["task"], record.get("seed")): record for record in benchmarks or []}
+    clocks = headline_clocks(benchmarks or [])
     rows = []
     for record in records:
-        scores = scalar_metrics(record["metrics"])
-        speed = record["speed"]
+        variant = record.get("variant", ORIGINAL)
+        timing = timings.get((record["task"], record.get("seed")))
         rows.append(
             {
                 "experiment": experiment,
@@ -83,21 +109,49 @@ def metrics_table(experiment: str, records: list[dict[str, Any]], task_types: di
                 "kind": record["kind"],
                 "role": record["role"],
                 "model": record["name"],
+                "variant": variant,
+                "label": model_label(record["name"], variant),
                 "primary_metric": primary_metric(task_types[record["task"]]),
-                **scores,
-                "latency_ms_per_sample": speed["latency_ms_per_sample"],
-                "latency_ms_p90": speed.get("latency_ms_p90"),
-                "latency_runs": speed.get("latency_runs"),
-                "throughput_per_s": speed["throughput_per_s"],
-                "batch_size": speed.get("batch_size"),
-                "peak_rss_mb": speed.get("peak_rss_mb"),
-                "device": speed["device"],
-                "threads": speed["threads"],
+                **scalar_metrics(record["metrics"]),
+                **_speed(timing, benchmark_id(record), clocks.get(record["task"], "wall")),
                 "params": int(record["params"]),
                 "size_mb": record.get("size_mb"),
             }
         )
     return add_pareto(add_retention(pd.DataFrame(rows)))
+
+
+def headline_clocks(benchmarks: list[dict[str, Any]]) -> dict[str, str]:
+    """Per task, the clock its speed figures are read on: `cpu` when some seed's benchmark chose it (the timing
+    was noisy), `wall` otherwise, so that the seeds of a task are averaged on one clock."""
+    clocks: dict[str, str] = {}
+    for record in benchmarks:
+        if clocks.get(record["task"]) != "cpu":
+            clocks[record["task"]] = record["headline_clock"]
+    return clocks
+
+
+def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str, Any]:
+    """A model's speed columns on `clock` from its task's benchmark record (empty when it was not timed)."""
+    if timing is None or model_id not in timing["models"]:
+        return {}
+    entry = timing["models"][model_id]
+    latency = entry["latency_ms"][clock]
+    speedup = entry["speedup"][clock] if timing["reference_is_teacher"] else {}
+    memory = entry.get("memory") or {}
+    return {
+        "latency_ms_per_sample": latency["median"],
+        "latency_iqr_ms": latency["iqr"],
+        "latency_clock": clock,
+        "throughput_per_s": entry["throughput_per_s"],
+        "speedup": speedup.get("median"),
+        "speedup_low": speedup.get("low"),
+        "speedup_high": speedup.get("high"),
+        "memory_mb": memory.get("model_peak_mb"),
+        "timing_noisy": timing["noisy"],
+        "device": timing["device"],
+        "threads": timing["settings"]["threads"],
+    }
 
 
 def _score(rows: pd.DataFrame) -> pd.Series:
@@ -106,22 +160,18 @@ def _score(rows: pd.DataFrame) -> pd.Series:
 
 
 def add_retention(table: pd.DataFrame) -> pd.DataFrame:
-    """Add `retention_pct` (score as % of the best teacher's) and `speedup` (× faster than that teacher).
-
-    The reference is the teacher with the best primary score in each task (and seed); tasks without a
-    scored teacher get empty cells.
-    """
+    """Add `retention_pct`: the score as % of the best teacher's (the best primary score in the task and seed;
+    the benchmark times speed-ups against the same teacher). Tasks without a scored teacher get empty cells."""
     table = table.copy()
     table["retention_pct"] = float("nan")
-    table["speedup"] = float("nan")
+    for column in ("latency_ms_per_sample", "speedup"):
+        if column not in table:
+            table[column] = float("nan")
     for _, rows in _by_run(table):
         scores = _score(rows)
         teachers = scores[rows["kind"] == "teacher"].dropna()
-        if teachers.empty:
-            continue
-        best = teachers.idxmax()
-        table.loc[rows.index, "retention_pct"] = 100 * scores / scores[best]
-        table.loc[rows.index, "speedup"] = rows.loc[best, "latency_ms_per_sample"] / rows["latency_ms_per_sample"]
+        if not teachers.empty:
+            table.loc[rows.index, "retention_pct"] = 100 * scores / scores[teachers.idxmax()]
     return table
 
 
@@ -151,12 +201,9 @@ def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-# The speed-and-size columns (by title) that the report shows in a second table, beside the model's name, so
-# that each table fits the page (retention stays with the scores).
-SPEED_TITLES = [title for key, title, _ in _SPEED_COLUMNS if key != "retention_pct"]
-
-# Columns shown without their spread over seeds: the same for every seed, or secondary (the table must fit).
-_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "peak_rss_mb"}
+# Columns shown without their spread over seeds: the same for every seed, a spread already, or secondary (the
+# tables must fit the page).
+_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb"}
 
 
 def _cell(value: Any, pattern: str, sd: Any = None) -> str:
@@ -173,31 +220,52 @@ def _spreads(rows: pd.DataFrame, key: str) -> list[Any]:
     return [None] * len(rows) if key in _NO_SPREAD or column not in rows else list(rows[column])
 
 
-def display_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One task's rows as the report shows them: titled columns of formatted text.
+def _shown(rows: pd.DataFrame, columns: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """The columns that are filled for some row, titled, as formatted text (mean ± sd where rows summarise
+    several seeds)."""
+    return pd.DataFrame(
+        {
+            title: [_cell(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
+            for key, title, pattern in columns
+            if key in rows and rows[key].notna().any()
+        }
+    )
 
-    Role | Model | (Seeds) | metrics (primary first) | speed and size | retention | speed-up. Columns
-    that are empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
+
+def _several_seeds(rows: pd.DataFrame) -> bool:
+    return "n" in rows and bool(rows["n"].max() > 1)
+
+
+def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention.
+
+    Columns empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
     mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
     """
     primary = rows["primary_metric"].iloc[0]
     ordered = [primary] + [name for name in metrics if name != primary]
-    columns = [("role", "Role", "{}"), ("model", "Model", "{}")]
-    if "n" in rows and rows["n"].max() > 1:
+    columns = [("role", "Role", "{}"), ("label", "Model", "{}")]
+    if _several_seeds(rows):
         columns.append(("n", "Seeds", "{:.0f}"))
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
-    columns += _SPEED_COLUMNS
-    rows = rows.assign(timed_on=[f"{row['device']}, {row['threads']} thread(s)" for _, row in rows.iterrows()])
-    shown = {
-        title: [_cell(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
-        for key, title, pattern in columns
-        if key in rows and rows[key].notna().any()
-    }
-    return pd.DataFrame(shown)
+    columns.append(("retention_pct", "Retention (%)", "{:.1f}"))
+    return _shown(rows, columns)
 
 
-def split_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A display table as two narrower ones: the scores (with retention), and speed and size (with the model)."""
-    speed = [column for column in frame.columns if column in SPEED_TITLES]
-    scores = [column for column in frame.columns if column not in SPEED_TITLES]
-    return frame[scores], frame[["Model", *speed]]
+def _speedup_text(row: pd.Series) -> str | None:
+    """A speed-up as `median [low–high]` (its 95 % interval, one seed) or `mean ± sd` (of the seeds' medians)."""
+    if pd.isna(row["speedup"]):
+        return None
+    sd = row.get("speedup_sd")
+    if sd is not None and not pd.isna(sd):
+        return f"{row['speedup']:.2f} ± {sd:.2f}"
+    return f"{row['speedup']:.2f} [{row['speedup_low']:.2f}–{row['speedup_high']:.2f}]"
+
+
+def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One task's speed and size: Model | latency, its IQR, throughput | speed-up with its 95 % interval (one
+    seed) or its sd over seeds | peak memory | size on disk | parameters (the same rows as `quality_table`)."""
+    rows = rows.assign(speedup_text=[_speedup_text(row) for _, row in rows.iterrows()])
+    speedup_title = "Speed-up (×)" if _several_seeds(rows) else "Speed-up (×) [95 % CI]"
+    columns = [(key, speedup_title if key == "speedup_text" else title, form) for key, title, form in _SPEED_COLUMNS]
+    return _shown(rows, [("label", "Model", "{}"), *columns])

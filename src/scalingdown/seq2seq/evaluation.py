@@ -1,4 +1,4 @@
-"""Scoring a seq2seq model on a task's test split, and timing it per question.
+"""Scoring a seq2seq model on a task's test split, and running it per question for the benchmark's timing.
 
 - generative_qa: greedy generation; exact match, token F1, precision and recall, each the max
   over the question's answer aliases (SQuAD normalisation);
@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,20 @@ def answerer(
         return tokenizer.batch_decode(generated, skip_special_tokens=True)
 
     return generate
+
+
+class QuestionTimer:
+    """A text-to-text model as `evaluation.timing` runs it: an input is a test row (its index), encoded once when
+    the answerer is built; a call answers the rows (generation, or scoring every option of each)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    def encode(self, rows: Sequence[int]) -> list[int]:
+        return list(rows)
+
+    def call(self, rows: list[int]) -> list[Any]:
+        return self.answer(rows, None)
 
 
 def task_scores(task_type: str, frame: pd.DataFrame, answers: list[Any]) -> dict[str, float]:

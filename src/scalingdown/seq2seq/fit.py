@@ -4,7 +4,12 @@ The one training path shared by teacher fine-tuning and students: the Hugging Fa
 (`scalingdown.training.KDTrainer`) with a collator that pads the teachers' cached rows along
 the target, and a loss of named terms:
 
-`loss = ce·CE(targets) + kd·mean_teachers T²·KL_topk(teacher_T ‖ student_T) + hidden·mean MSE(proj(h_s), h_t)`.
+`loss = ce·CE(targets) + kd·Σ_teachers w·T²·D_topk(teacher_T ‖ student_T) + hidden·mean MSE(proj(h_s), h_t)`,
+
+D the student's divergence (forward KL unless `loss.divergence` says otherwise) over each teacher's k + 1
+buckets, and w the teachers' weights (`weighting`): each teacher's top-k ids differ, so there is no mixed
+teacher distribution on one support; the divergence to each teacher is averaged instead (see
+`scalingdown.kd.buckets`).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel
 
+from scalingdown.kd.divergences import Divergence
+from scalingdown.kd.ensemble import token_teacher_weights
 from scalingdown.kd.logit_store import CacheMismatch
 from scalingdown.kd.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
-from scalingdown.pipeline.specs import LossSpec, TextTask, TrainingSpec
+from scalingdown.pipeline.specs import LossSpec, TextTask, TrainingSpec, WeightingSpec
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
 from scalingdown.training.trainer import LossFn, train_model
@@ -31,12 +38,14 @@ PROJECTIONS = "kd_projections"
 
 @dataclass
 class TeacherRows:
-    """One teacher's cached train rows (in data order) and how they were made."""
+    """One teacher's cached train rows (in data order), how they were made and, for `validation` weighting,
+    its validation score (see `scalingdown.seq2seq.topk`)."""
 
     name: str
     top_k: int
     generated_targets: bool
     columns: dict[str, list[np.ndarray]] = field(repr=False)
+    validation_score: float | None = None
 
 
 def _prefix(index: int, name: str) -> str:
@@ -155,9 +164,15 @@ def seq2seq_loss_fn(
     teachers: list[TeacherRows],
     projections: torch.nn.ModuleDict | None,
     hidden_layers: dict[str, list[list[int]]],
+    weighting: WeightingSpec | None = None,
 ) -> LossFn:
-    """The loss function the trainer calls: named terms `ce`, `kl`, `hidden` and their weighted sum `loss`."""
+    """The loss function the trainer calls: named terms `ce`, the divergence's (`kl` for forward KL), `hidden`
+    and their weighted sum `loss`. Several teachers are weighed by `weighting` (uniform when None)."""
     temperature = float(loss.temperature)
+    divergence = Divergence.of(loss)
+    names = [teacher.name for teacher in teachers]
+    weighed = weighting if weighting is not None and weighting.method != "uniform" and len(teachers) > 1 else None
+    scores = [float(teacher.validation_score) for teacher in teachers if teacher.validation_score is not None]
 
     def loss_fn(
         outputs: Any, targets: dict[str, torch.Tensor], _inputs: dict[str, torch.Tensor]
@@ -171,8 +186,12 @@ def seq2seq_loss_fn(
             (targets[_prefix(i, "topk_ids")], targets[_prefix(i, "topk_logprobs")], targets[_prefix(i, "tail_mass")])
             for i in range(len(teachers))
         ]
-        terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature)
-        total = float(loss.ce) * terms["ce"] + float(loss.kd) * terms["kl"]
+        weights = None
+        if weighed is not None:
+            top_logprobs = [logprobs for _, logprobs, _ in cached]
+            weights = token_teacher_weights(weighed.method, names, top_logprobs, weighed.weights, scores)
+        terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature, divergence, weights)
+        total = float(loss.ce) * terms["ce"] + float(loss.kd) * terms[divergence.term]
         if projections is not None:
             terms["hidden"] = _hidden_term(outputs, targets, projections, hidden_layers, len(teachers))
             total = total + float(loss.hidden) * terms["hidden"]
@@ -214,11 +233,12 @@ def fit_seq2seq(
     resume_key: dict[str, Any],
     teachers: list[TeacherRows] | None = None,
     lora: dict[str, Any] | None = None,
+    weighting: WeightingSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Train `model` in place on the train split (validation loss scored during training); returns the history.
 
-    `text` holds the prompt and target length. Without teachers the loss is CE on the gold targets; `lora`
-    trains LoRA adapters (merged after).
+    `text` holds the prompt and target length. Without teachers the loss is CE on the gold targets; several
+    teachers are weighed by `weighting` (uniform when None); `lora` trains LoRA adapters (merged after).
     """
     teachers = teachers or []
     hidden_layers = {side: pairs for side, pairs in (loss.hidden_layers or {}).items() if pairs}
@@ -250,7 +270,7 @@ def fit_seq2seq(
             Dataset.from_dict(columns),
             eval_data,
             training,
-            seq2seq_loss_fn(loss, teachers, projections, hidden_layers),
+            seq2seq_loss_fn(loss, teachers, projections, hidden_layers, weighting),
             checkpoints,
             resume_key,
             data_collator=Seq2SeqKDCollator(tokenizer, model, [t.top_k for t in teachers], hidden_states=use_hidden),

@@ -5,15 +5,20 @@ Rows of the Parquet store (see `scalingdown.logit_store`), one per example:
   greedy generation for sequence-level KD), ending with EOS unless truncated;
 - `topk_ids` (int32, T·k, row-major T × k) and `topk_logprobs` (float16, T·k): the k most likely
   next tokens at each target position and their log-probabilities at temperature 1;
-- `tail_mass` (float32, T): the probability of every other token, 1 − Σ top-k;
+- `tail_mass` (float32, T): the probability of every other token, summed over those tokens (a logsumexp with
+  the top-k masked), not 1 − Σ top-k: that difference cancels to float32 rounding noise (~1e-7) when the
+  teacher is confident, and reverse-direction divergences weigh the student's tail by log(its mass / this);
 - `hidden_<encoder|decoder>_<layer>` (float32, d), when configured: the teacher's hidden state after
   that layer (0 = embeddings), mean-pooled over the source tokens (encoder) or target tokens (decoder).
 
-float16 halves the log-probabilities' size; `bench/seq2seq_cache.py` measures what it costs.
+float16 halves the log-probabilities' size; `bench/seq2seq_cache.py` measures what it costs. The cache's
+fingerprint also records the teacher's validation perplexity (`validation_perplexity`), whose inverse is the
+score of `weighting.method: validation` for text-to-text students.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -64,7 +69,7 @@ def topk_columns(
     ):
         logprobs = torch.log_softmax(outputs.logits.float(), dim=-1)
         top_values, top_ids = logprobs.topk(k, dim=-1)
-        tail = (1.0 - torch.exp(top_values.double()).sum(dim=-1)).clamp_min(0.0).float().cpu()
+        tail = logprobs.scatter_(-1, top_ids, -torch.inf).logsumexp(dim=-1).exp().cpu()  # logprobs not needed after
         top_values, top_ids = top_values.cpu(), top_ids.cpu()
         pooled = {
             name: vectors.cpu()
@@ -134,3 +139,20 @@ def check_vocabulary(teacher: str, teacher_vocab: dict[str, Any], student: str, 
             f"teacher {teacher} and student {student} do not share a vocabulary: {'; '.join(differences)}. "
             "Token-level distillation compares token ids, so both must use the same tokenizer (e.g. both T5)."
         )
+
+
+def validation_perplexity(
+    model: Any, source_ids: list[list[int]], target_ids: list[list[int]], batch_size: int
+) -> dict[str, Any]:
+    """The teacher's perplexity on the gold targets of the validation split under teacher forcing (exp of the
+    mean token cross-entropy), and how many tokens that is: its inverse is the score of `weighting.method:
+    validation` for text-to-text students. One forward pass, no generation; unlike token accuracy or exact
+    match it is never 0, even for a weak teacher, so the weights always exist."""
+    total = 0.0
+    tokens = 0
+    for _, outputs, labels, _ in forced_batches(model, source_ids, target_ids, batch_size, "validation tokens"):
+        mask = labels != IGNORE_INDEX
+        logprobs = torch.log_softmax(outputs.logits.float(), dim=-1).gather(-1, labels.clamp_min(0)[..., None])
+        total -= float((logprobs[..., 0] * mask).sum())
+        tokens += int(mask.sum())
+    return {"perplexity": math.exp(total / tokens) if tokens else math.inf, "tokens": tokens}

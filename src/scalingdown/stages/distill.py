@@ -19,7 +19,7 @@ import torch
 from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_manifest, read_split
 from scalingdown.kd.ensemble import accuracy, mix, teacher_weights
-from scalingdown.kd.logit_store import check_cache, check_topk_layout, read_logits
+from scalingdown.kd.logit_store import CacheMismatch, check_cache, check_topk_layout, read_logits
 from scalingdown.kd.online_teachers import load_online_teachers
 from scalingdown.kd.teacher_cache import TeacherOutputs, load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
@@ -137,11 +137,13 @@ def distill(
 def load_teacher_rows(
     spec: DistillSpec, data_dir: str, logits_paths: list[str], student_vocabulary: dict[str, Any], student: str
 ) -> list[TeacherRows]:
-    """Each text-to-text teacher's cached train rows, after checking the cache and that the vocabularies match."""
+    """Each text-to-text teacher's cached train rows, after checking the cache and that the vocabularies match;
+    with `validation` weighting, each teacher's validation score from its cache."""
     if len(logits_paths) != len(spec.teachers):
         raise UserError(f"distill: got {len(logits_paths)} teacher caches for {len(spec.teachers)} teachers")
     train = read_split(data_dir, "train")
-    train_hash = read_manifest(data_dir)["splits"]["train"]["sha256"]
+    manifest = read_manifest(data_dir)
+    train_hash = manifest["splits"]["train"]["sha256"]
     teachers = []
     for teacher, path in zip(spec.teachers, logits_paths):
         frame, fingerprint = read_logits(path)
@@ -164,10 +166,31 @@ def load_teacher_rows(
         )
         rows = frame[frame["split"] == "train"]
         columns = {name: rows[name].tolist() for name in rows.columns if name not in ("split", "row_id")}
+        score = None
+        if spec.weighting.method == "validation":
+            score = validation_score(path, fingerprint, manifest["splits"]["validation"]["sha256"])
         teachers.append(
-            TeacherRows(teacher.name, int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns)
+            TeacherRows(teacher.name, int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns, score)
+        )
+    if spec.weighting.method == "validation":
+        log.info(
+            "validation scores (1 / perplexity) of the teachers: %s", {t.name: t.validation_score for t in teachers}
         )
     return teachers
+
+
+def validation_score(path: str, fingerprint: dict[str, Any], validation_hash: str) -> float:
+    """A text-to-text teacher's validation score for `validation` weighting: 1 / its validation perplexity on the
+    gold targets (the geometric mean of the probabilities it gives them), as its cache records it."""
+    validation = fingerprint.get("validation")
+    if validation is None:
+        raise CacheMismatch(f"{path}: records no validation perplexity of the teacher (rerun teacher_logits)")
+    if validation["sha256"] != validation_hash:
+        raise CacheMismatch(
+            f"{path}: its validation perplexity was computed on other validation data (cache "
+            f"{validation['sha256'][:12]}…, data {validation_hash[:12]}…)"
+        )
+    return 1.0 / float(validation["perplexity"])
 
 
 def distill_seq2seq(
@@ -199,5 +222,6 @@ def distill_seq2seq(
         checkpoints=checkpoints,
         resume_key=resume_key,
         teachers=teachers,
+        weighting=spec.weighting,
     )
     save_trained(model, tokenizer, out_dir, history, log_history, checkpoints, "distill")

@@ -36,7 +36,9 @@ def _owner(inputs: dict[str, ReportInput], path: str) -> ReportInput:
     """What a report input belongs to (its task, seed, kind and model), from the plan."""
     owner = inputs.get(os.path.abspath(path))
     if owner is None:
-        raise UnplannedInput(f"{path}: not an evaluation, history or ensemble record of this experiment's plan")
+        raise UnplannedInput(
+            f"{path}: not an evaluation, history, ensemble or benchmark record of this experiment's plan"
+        )
     return owner
 
 
@@ -57,6 +59,7 @@ def report(
     histories: list[str],
     cached: list[str],
     ensembles: list[str],
+    benchmarks: list[str],
     workflow_dir: str | None,
     out: str,
 ) -> None:
@@ -64,15 +67,17 @@ def report(
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);
     `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
-    `teacher_ensemble` records (one per multi-teacher task) for the Teachers section.
+    `teacher_ensemble` records (one per multi-teacher task) for the Teachers section; `benchmarks` the
+    tasks' timing records, where every speed column comes from.
     """
     folder = claim_directory(out, "report")
     config, experiment = spec.config, spec.experiment
     plan = Plan(config)
     inputs = {os.path.abspath(path): owner for path, owner in plan.report_inputs().items()}
     records = [_seeded(_read_json(path), _owner(inputs, path)) for path in evals]
+    timings = [_seeded(_read_json(path), _owner(inputs, path)) for path in benchmarks]
     task_types = {name: task["type"] for name, task in config["tasks"].items()}
-    table = metrics_table(experiment, records, task_types)
+    table = metrics_table(experiment, records, task_types, timings)
     files = {name: folder / file for name, file in REPORT_FILES.items()}
     with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
@@ -85,7 +90,7 @@ def report(
     plots.score_latency(summarise(table), files["score_latency"])
     plots.confusion_matrices(records, files["confusion_matrices"])
 
-    repro = reproducibility(config, records, cached, workflow_dir)
+    repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
     teachers = teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
     warnings = few_label_warnings(cached)
@@ -102,6 +107,7 @@ def report(
         metric_names(records),
         repro,
         teachers,
+        timings,
         warnings,
         twins,
         diagnostics=findings,

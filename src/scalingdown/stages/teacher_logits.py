@@ -2,7 +2,7 @@
 
 Classification: the logits of every split, and the pooled states of the hidden layers some
 student maps to. Seq2seq: per target token of the train split, the top-k log-probabilities,
-their ids and the tail mass (see `scalingdown.seq2seq.topk`).
+their ids and the tail mass, and the teacher's validation perplexity (see `scalingdown.seq2seq.topk`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from scalingdown.pipeline.refs import ModelRef
 from scalingdown.pipeline.specs import LogitsSpec, SpecError, TopkLogitsSpec
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.inference import generate_ids
-from scalingdown.seq2seq.topk import topk_columns, vocabulary
+from scalingdown.seq2seq.topk import topk_columns, validation_perplexity, vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ def teacher_logits(
 
 
 def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size: int, experiment: str | None) -> None:
-    """Cache a text-to-text teacher's top-k distribution on every train target token (gold or its own generations)."""
+    """Cache a text-to-text teacher's top-k distribution on every train target token (gold or its own generations),
+    with its validation perplexity in the fingerprint."""
     if spec.text is None:
         raise SpecError("teacher_logits: a text-to-text spec needs `prompt` and `max_target_length`")
     model_ref, text = spec.model, spec.text
@@ -127,7 +128,12 @@ def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size:
     if spec.targets == "generated":
         targets = generate_ids(model, sources, text.max_target_length, batch_size, "generate train targets")
     columns = topk_columns(model, sources, targets, spec.top_k, batch_size, spec.hidden_layers, "train top-k")
-    train = read_manifest(data_dir)["splits"]["train"]
+    _, validation_sources, validation_targets = encoded_split(
+        data_dir, "validation", spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
+    )
+    score = validation_perplexity(model, validation_sources, validation_targets, batch_size)
+    splits = read_manifest(data_dir)["splits"]
+    train, validation = splits["train"], splits["validation"]
     described = spec.to_dict()
     fingerprint = {
         **{
@@ -150,6 +156,7 @@ def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size:
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "vocabulary": vocabulary(model, tokenizer),
         "splits": {"train": {"rows": train["rows"], "sha256": train["sha256"]}},
+        "validation": {"rows": validation["rows"], "sha256": validation["sha256"], **score},
     }
     write_logits(
         out_path,
@@ -159,10 +166,11 @@ def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size:
     )
     tokens = sum(len(ids) for ids in targets)
     log.info(
-        "cached top-%d of %s for %d train rows (%d target tokens, %s targets)",
+        "cached top-%d of %s for %d train rows (%d target tokens, %s targets); validation perplexity %.4g",
         spec.top_k,
         spec.teacher,
         len(rows),
         tokens,
         spec.targets,
+        score["perplexity"],
     )

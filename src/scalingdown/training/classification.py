@@ -15,6 +15,7 @@ from transformers import PreTrainedModel
 from scalingdown.data.budget import labelled_rows
 from scalingdown.data.labels import label_ids, training_label_ids
 from scalingdown.data.store import read_split
+from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
 from scalingdown.models.layers import check_hidden_layers
 from scalingdown.pipeline.specs import LossSpec, TrainingSpec
@@ -57,7 +58,8 @@ def fit_classifier(
     """Train a classifier on the train split (validation scored during training).
 
     With `teacher_probs` (rows × labels, softened at `loss.temperature`) the loss is
-    `ce·CE + kd·T²·KL`; without, it is CE on the gold labels. `online_teacher` instead computes a
+    `ce·CE + kd·T²·D(teacher ‖ student)`, D the spec's divergence (forward KL unless `loss.divergence` says
+    otherwise); without, it is CE on the gold labels. `online_teacher` instead computes a
     training batch's `teacher_probs` from its row indices (teacher_mode online); the loss is the
     same. With `hidden`, `weight · hidden MSE` between the student's pooled mapped layers
     (projected where widths differ) and the teachers' is added; the projections train with the
@@ -89,6 +91,7 @@ def fit_classifier(
             max_length,
         )
     eval_data, _ = tokenize_frame(validation, tokenizer, max_length, {"labels": label_ids(validation, labels)})
+    divergence = Divergence.of(loss)
 
     def loss_fn(
         outputs: Any, targets: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]
@@ -102,6 +105,7 @@ def fit_classifier(
             ce_weight=float(loss.ce),
             kd_weight=float(loss.kd),
             temperature=float(loss.temperature),
+            divergence=divergence,
         )
         if hidden is not None and "teacher_hidden" in targets:
             student = [

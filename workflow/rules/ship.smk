@@ -1,0 +1,56 @@
+rule export:
+    """Write one shipping variant of a student (ONNX fp32, ONNX int8, PyTorch int8); redone when the student
+    changes (its model directory is the input)."""
+    input:
+        model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_source(wildcards.variant),
+    output:
+        directory(paths.export_dir(PLAN.root, "{task}", "{student}", "{variant}")),
+    log:
+        PLAN.log("export", "{task}.{student}.{variant}"),
+    conda:
+        ENV
+    threads: THREADS
+    params:
+        spec=lambda wildcards: SPECS.export(wildcards.task, wildcards.student, wildcards.variant).to_json(),
+    shell:
+        STAGES["export"].shell()
+
+
+rule evaluate_export:
+    """Score one export of a student on the test split, with the metrics of the student itself."""
+    input:
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+        model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_dir(wildcards.variant),
+    output:
+        paths.export_eval_file(PLAN.root, "{task}", "{student}", "{variant}"),
+    log:
+        PLAN.log("evaluate", "{task}.export.{student}.{variant}"),
+    conda:
+        ENV
+    threads: THREADS
+    params:
+        spec=lambda wildcards: SPECS.evaluate(wildcards.task, "student", wildcards.student, wildcards.variant).to_json(),
+        model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_dir(wildcards.variant),
+    shell:
+        STAGES["evaluate"].shell()
+
+
+rule benchmark:
+    """Time every model of a task (teachers, students, exports) interleaved in one job on the CPU, with
+    `benchmark.threads` threads: every speed column of the report."""
+    input:
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+        models=lambda wildcards: [d for ref in PLAN.benchmark_locations(wildcards.task) for d in local_model(ref)],
+        evals=lambda wildcards: PLAN.teacher_eval_files(wildcards.task),
+    output:
+        paths.benchmark_file(PLAN.root, "{task}"),
+    log:
+        PLAN.log("benchmark", "{task}"),
+    conda:
+        ENV
+    threads: PLAN.benchmark_threads
+    params:
+        spec=lambda wildcards: SPECS.benchmark(wildcards.task).to_json(),
+        models=lambda wildcards: PLAN.benchmark_locations(wildcards.task),
+    shell:
+        STAGES["benchmark"].shell()
