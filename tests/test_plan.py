@@ -12,8 +12,8 @@ from tests.test_config import _tiny_config
 # lookup, what the message calls it, the values it knows (from the tiny plan)
 LOOKUPS = {
     "task": (lambda plan, key: plan.task(key), "task", lambda plan: ["sentiment"]),
-    "task_by_data_key": (
-        lambda plan, key: plan.task_by_data_key(key),
+    "data_by_key": (
+        lambda plan, key: plan.data_by_key(key),
         "prepared data",
         lambda plan: [plan.tasks["sentiment"].data_key],
     ),
@@ -63,7 +63,7 @@ def test_every_lookup_finds_what_the_plan_holds():
     plan = Plan(_tiny_config())
     task = plan.tasks["sentiment"]
     teacher, student = task.teachers["big"], task.students["distilled"]
-    assert plan.task("sentiment") is task and plan.task_by_data_key(task.data_key) is task
+    assert plan.task("sentiment") is task and plan.data_by_key(task.data_key).seed == task.seed
     assert plan.teacher_by_key(teacher.key) is teacher and plan.teacher_by_logits_key(teacher.logits_key) is teacher
     assert plan.teacher("sentiment", "big") is teacher and plan.student("sentiment", "distilled") is student
     assert plan.student_by_init_key(student.init_key).init_key == student.init_key

@@ -1,7 +1,7 @@
 rule finetune_teacher:
-    """Fine-tune a teacher on its task; shared by every experiment with the same teacher and data."""
+    """Fine-tune a teacher on the labelled rows of its data; shared by every experiment with the same teacher and data."""
     input:
-        data=lambda wildcards: PLAN.task(PLAN.teacher_by_key(wildcards.teacher_key).task).data_dir,
+        data=lambda wildcards: PLAN.teacher_by_key(wildcards.teacher_key).data_dir,
         deepspeed=PLAN.deepspeed_config(),
     output:
         model=directory(paths.teacher_model("{teacher_key}")),
@@ -23,8 +23,8 @@ rule finetune_teacher:
 
 
 rule teacher_logits:
-    """Run a teacher once over the data and cache its outputs (Parquet, fingerprinted): logits and mapped pooled
-    states, or top-k per target token."""
+    """Run a teacher once over its students' data (labelled and transfer rows) and cache its outputs (Parquet,
+    fingerprinted): logits and mapped pooled states, or top-k per target token."""
     input:
         data=lambda wildcards: PLAN.task(PLAN.teacher_by_logits_key(wildcards.logits_key).task).data_dir,
         model=lambda wildcards: local_model(PLAN.teacher_by_logits_key(wildcards.logits_key).model_ref),

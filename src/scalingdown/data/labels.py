@@ -18,6 +18,17 @@ def label_ids(frame: pd.DataFrame, labels: list[str]) -> list[int]:
     return [index[label] for label in frame["label"]]
 
 
+# The label id of a row whose label a model may not learn from (a transfer row): the loss ignores it.
+UNLABELLED = -100
+
+
+def training_label_ids(frame: pd.DataFrame, labels: list[str]) -> list[int]:
+    """Each training row's label index, or `UNLABELLED` for a transfer row (no label, or `labelled` false)."""
+    index = {label: position for position, label in enumerate(labels)}
+    flags = frame["labelled"] if "labelled" in frame.columns else [True] * len(frame)
+    return [index[label] if flag else UNLABELLED for label, flag in zip(frame["label"], flags)]
+
+
 def align_columns(matrix: np.ndarray, source: list[str], target: list[str], who: str, hint: str = "") -> np.ndarray:
     """Reorder the columns of `matrix` from `source` label order to `target` order, by name.
 

@@ -22,6 +22,18 @@ def soften(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(logits / temperature, dim=-1)
 
 
+# The label of a row without one (a transfer row): cross-entropy leaves it out.
+UNLABELLED = -100
+
+
+def masked_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy averaged over the rows that have a label (label ≠ -100); 0 for a batch without any."""
+    labelled = labels != UNLABELLED
+    if not bool(labelled.any()):
+        return student_logits.sum() * 0.0
+    return F.cross_entropy(student_logits[labelled], labels[labelled])
+
+
 def classification_kd_loss(
     student_logits: torch.Tensor,
     labels: torch.Tensor,
@@ -31,10 +43,10 @@ def classification_kd_loss(
     temperature: float,
     divergence: Divergence = FORWARD_KL,
 ) -> dict[str, torch.Tensor]:
-    """The loss terms of one batch: `ce`, the divergence term (when teachers are given: T² · `divergence`,
-    forward KL by default, see `scalingdown.kd.divergences`; named `divergence.term`, `kl` for forward KL) and
-    their weighted sum `loss`."""
-    terms = {"ce": F.cross_entropy(student_logits, labels)}
+    """The loss terms of one batch: `ce` (over the rows with a label: transfer rows are labelled -100), the
+    divergence term (when teachers are given: T² · `divergence` over every row, forward KL by default, see
+    `scalingdown.kd.divergences`; named `divergence.term`, `kl` for forward KL) and their weighted sum `loss`."""
+    terms = {"ce": masked_cross_entropy(student_logits, labels)}
     loss = ce_weight * terms["ce"] if teacher_probs is not None else terms["ce"]
     if teacher_probs is not None:
         terms[divergence.term] = classification_divergence(student_logits, teacher_probs, temperature, divergence)

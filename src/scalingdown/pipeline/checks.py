@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scalingdown.pipeline.budgets import check_budgets
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
 from scalingdown.pipeline.depth import Depth, model_depth, model_json, model_type
 from scalingdown.pipeline.divergences import DEFAULT as DEFAULT_DIVERGENCE
@@ -19,8 +20,9 @@ from scalingdown.pipeline.exports import CONFIG_NAMES, export_refusal
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.refs import BERT2BERT
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
+from scalingdown.pipeline.transfer import check_transfer
 from scalingdown.pipeline.twins import gold_only
-from scalingdown.pipeline.value_checks import check_values
+from scalingdown.pipeline.value_checks import check_values, generated_train_rows
 from scalingdown.pipeline.vocab_identity import vocabulary_difference, vocabulary_identity
 
 _SEQ2SEQ_TEACHER_KEYS = ("max_target_length", "top_k", "targets", "hidden_layers")
@@ -50,6 +52,9 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         labels = task.get("labels")
         if labels is None and task["type"] == "classification":
             raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
+        check_budgets(prefix, task, generated_train_rows(task["data"]))
+        if task["data"].get("transfer") is not None:
+            check_transfer(prefix, task["data"]["transfer"], workdir)
         teachers = task["teachers"]
         for name, teacher in teachers.items():
             _check_teacher(f"{prefix}.teachers.{name}", teacher, labels, workdir)

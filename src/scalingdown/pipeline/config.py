@@ -135,14 +135,19 @@ def data_file_options(options: Mapping[str, Any], prefix: str = "data.options") 
 
 
 def check_data_files(config: Mapping[str, Any], workdir: Path) -> None:
-    """Every data file the tasks' loaders name exists (relative paths start in `workdir`)."""
+    """Every data file the tasks' loaders (and transfer loaders) name exists (relative paths start in `workdir`)."""
     for task_name, task in config["tasks"].items():
-        options = task["data"].get("options", {})
-        for key, name in data_file_options(options, f"tasks.{task_name}.data.options"):
-            if not (workdir / name).exists():  # an absolute `name` replaces `workdir`
-                raise ConfigError(
-                    key, f"file {name!r} does not exist (relative paths start in the working directory, {workdir})"
-                )
+        sources = {"data": task["data"], "data.transfer": task["data"].get("transfer") or {}}
+        for where, source in sources.items():
+            _check_files_exist(source.get("options", {}), f"tasks.{task_name}.{where}.options", workdir)
+
+
+def _check_files_exist(options: Mapping[str, Any], prefix: str, workdir: Path) -> None:
+    for key, name in data_file_options(options, prefix):
+        if not (workdir / name).exists():  # an absolute `name` replaces `workdir`
+            raise ConfigError(
+                key, f"file {name!r} does not exist (relative paths start in the working directory, {workdir})"
+            )
 
 
 def seq2seq_setting(member: Mapping[str, Any], key: str) -> Any:

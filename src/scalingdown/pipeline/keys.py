@@ -18,9 +18,12 @@ from scalingdown.pipeline.stage_specs import init_spec, prepare_spec, text_task
 from scalingdown.pipeline.tasks import is_seq2seq
 
 
-def data_key(task_name: str, task: Mapping[str, Any], seed: int) -> str:
-    """Prepared data: the hash of the `prepare` spec (loader, options, split, portion, labels, seed)."""
-    return f"{task_name}-{short_hash(prepare_spec(task_name, task, seed).to_dict())}"
+def data_key(
+    task_name: str, task: Mapping[str, Any], seed: int, budget: float | None = None, transfer: bool = False
+) -> str:
+    """Prepared data: the hash of the `prepare` spec (loader, options, split, portion, labels, seed, and the label
+    budget and transfer source when set)."""
+    return f"{task_name}-{short_hash(prepare_spec(task_name, task, seed, budget, transfer).to_dict())}"
 
 
 def init_key(task_name: str, task: Mapping[str, Any], student: Mapping[str, Any], seed: int) -> str:
@@ -57,11 +60,20 @@ def teacher_key(
     return f"{task_name}.{teacher_name}-{short_hash(identity)}"
 
 
-def logits_key(key: str, task: Mapping[str, Any], teacher: Mapping[str, Any], hidden_layers: tuple[int, ...]) -> str:
+def logits_key(
+    key: str,
+    task: Mapping[str, Any],
+    teacher: Mapping[str, Any],
+    hidden_layers: tuple[int, ...],
+    covered: str | None = None,
+) -> str:
     """A teacher's cache: the teacher's key, plus the cache settings and format (text-to-text) or the pooled hidden
-    layers."""
+    layers; `covered` is the key of the data the cache covers when it is not the data the teacher was fine-tuned on
+    (the students' labelled and transfer rows of one label budget)."""
     if is_seq2seq(task["type"]):
         return f"{key}.topk-{short_hash({**cache_settings(teacher), 'format': paths.FORMAT_VERSIONS['topk']})}"
+    if covered is not None:
+        key = f"{key}.on-{covered}"
     if hidden_layers:
         return f"{key}.h" + "_".join(str(layer) for layer in hidden_layers)
     return key

@@ -8,7 +8,10 @@ by `pipeline.stage_specs`; the paths come from `pipeline.paths`.
 
 Each task is planned once per seed (`pipeline.seeds`): `Plan.tasks` is keyed by the task's folder (`<task>`, or
 `<task>/seed-<seed>` when the config lists `seeds`), which is also the value of the rules' `{task}` wildcard, and
-the `task` of a teacher or student plan is that folder.
+the `task` of a teacher or student plan is that folder. With a label budget (`pipeline.budgets`) the students
+learn from their own prepared data (`DataPlan`: the labelled rows and the transfer rows) and a teacher from its own
+(its `label_budget`, else the students' labelled rows); a teacher with every label shares the data, and so the
+fine-tuned model, of an experiment without budgets.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from scalingdown.pipeline import divergences, keys, paths
+from scalingdown.pipeline.budgets import Budget, normalised
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
@@ -31,12 +35,31 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class DataPlan:
+    """One prepared dataset: a task at one seed, with a label budget (None: every label) and, with `transfer`,
+    the task's transfer text appended unlabelled."""
+
+    key: str
+    task: str
+    spec: dict[str, Any]
+    seed: int
+    budget: Budget | None = None
+    transfer: bool = False
+
+    @property
+    def dir(self) -> str:
+        return paths.data_dir(self.key)
+
+
+@dataclass(frozen=True)
 class TeacherPlan:
     """One teacher of one task (at one seed): its config, the key of its (fine-tuned) model and of its logit cache.
 
     `logits_key` also depends on what the cache holds beyond the logits: for classification the hidden states
     (0 = embeddings) some student of this teacher maps to (`hidden_layers`); for text-to-text tasks the cache
     settings (top_k, targets, hidden layers). Changing those recomputes the cache but never re-fine-tunes.
+    `data_key` is the data the teacher is fine-tuned on (its own label budget); the cache covers the students' data
+    of its task (labelled and transfer rows), so where the two differ `logits_key` names the students' data too.
     """
 
     task: str
@@ -45,6 +68,12 @@ class TeacherPlan:
     spec: dict[str, Any]
     logits_key: str
     hidden_layers: tuple[int, ...] = ()
+    data_key: str = ""
+
+    @property
+    def data_dir(self) -> str:
+        """The prepared data the teacher is fine-tuned on."""
+        return paths.data_dir(self.data_key)
 
     @property
     def finetuned(self) -> bool:
@@ -164,7 +193,8 @@ class TaskPlan:
     """One task at one seed: its prepared data and the teachers and students trained on it.
 
     `name` is the task's name in the config; `folder` is where its outputs live in the experiment (the rules'
-    `{task}` wildcard, `paths.task_folder`).
+    `{task}` wildcard, `paths.task_folder`); `budget` is the students' label budget in this cell (None: every
+    label) and `data_key` their prepared data.
     """
 
     name: str
@@ -174,6 +204,7 @@ class TaskPlan:
     folder: str
     teachers: dict[str, TeacherPlan] = field(default_factory=dict)
     students: dict[str, StudentPlan] = field(default_factory=dict)
+    budget: Budget | None = None
 
     @property
     def type(self) -> str:
@@ -210,32 +241,45 @@ class Plan:
         self.root = paths.experiment_root(self.experiment)
         folders = seed_folders(self.config)
         self.tasks: dict[str, TaskPlan] = {}
+        self._by_data_key: dict[str, DataPlan] = {}
         for name, spec in self.config["tasks"].items():
+            budget = normalised(spec["data"].get("label_budget"))
             for seed in self.seeds:
-                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None))
+                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None), budget)
                 self.tasks[task.folder] = task
-        self._by_data_key = {task.data_key: task for task in self.tasks.values()}
         self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
 
     # -- construction ---------------------------------------------------------------------------------------------
-    def _plan_task(self, name: str, spec: dict[str, Any], seed: int, folder: str) -> TaskPlan:
-        task = TaskPlan(name=name, spec=spec, data_key=keys.data_key(name, spec, seed), seed=seed, folder=folder)
+    def _data(self, name: str, spec: dict[str, Any], seed: int, budget: Budget | None, transfer: bool) -> str:
+        """The key of a task's prepared data at `seed` with `budget` (and transfer text), planned once."""
+        transfer = transfer and spec["data"].get("transfer") is not None
+        key = keys.data_key(name, spec, seed, budget, transfer)
+        self._by_data_key.setdefault(key, DataPlan(key, name, spec, seed, budget, transfer))
+        return key
+
+    def _plan_task(self, name: str, spec: dict[str, Any], seed: int, folder: str, budget: Budget | None) -> TaskPlan:
+        data_key = self._data(name, spec, seed, budget, transfer=True)
+        task = TaskPlan(name=name, spec=spec, data_key=data_key, seed=seed, folder=folder, budget=budget)
         mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
         for student in spec["students"].values():
             for _, teacher_name, teacher_layer in hidden_pairs(student["loss"]):
                 mapped_layers[teacher_name].add(teacher_layer)
         for teacher_name, teacher in spec["teachers"].items():
-            key = keys.teacher_key(name, teacher_name, spec, teacher, task.data_key, seed, self.launch_spec)
+            own = normalised(teacher["label_budget"]) if "label_budget" in teacher else budget
+            teacher_data = self._data(name, spec, seed, own, transfer=False)
+            key = keys.teacher_key(name, teacher_name, spec, teacher, teacher_data, seed, self.launch_spec)
             layers = tuple(sorted(mapped_layers[teacher_name]))
+            covered = data_key if teacher_data != data_key else None
             task.teachers[teacher_name] = TeacherPlan(
                 task=folder,
                 name=teacher_name,
                 key=key,
                 spec=teacher,
-                logits_key=keys.logits_key(key, spec, teacher, layers),
+                logits_key=keys.logits_key(key, spec, teacher, layers, covered),
                 hidden_layers=layers,
+                data_key=teacher_data,
             )
         for student_name, student in spec["students"].items():
             task.students[student_name] = StudentPlan(
@@ -259,7 +303,7 @@ class Plan:
     def task(self, name: str) -> TaskPlan:
         return self._lookup(self.tasks, name, "task")
 
-    def task_by_data_key(self, data_key: str) -> TaskPlan:
+    def data_by_key(self, data_key: str) -> DataPlan:
         return self._lookup(self._by_data_key, data_key, "prepared data")
 
     def teacher_by_key(self, key: str) -> TeacherPlan:
@@ -278,11 +322,13 @@ class Plan:
         return self._lookup(self.task(task).teachers, name, f"teacher of task {task!r}")
 
     def data_files(self, data_key: str) -> list[str]:
-        """Input files of a task's loader (see `config.data_file_options`), sorted and without repeats."""
+        """Input files of a task's loader and of its transfer loader (see `config.data_file_options`), sorted and
+        without repeats."""
         from scalingdown.pipeline.config import data_file_options
 
-        options = self.task_by_data_key(data_key).spec["data"].get("options", {})
-        return sorted({path for _, path in data_file_options(options)})
+        data = self.data_by_key(data_key)
+        sources = [data.spec["data"]] + ([data.spec["data"]["transfer"]] if data.transfer else [])
+        return sorted({path for source in sources for _, path in data_file_options(source.get("options", {}))})
 
     def evaluated_model(self, task: str, kind: str, name: str) -> str:
         """The directory (or model reference) that `evaluate` loads."""
@@ -395,6 +441,7 @@ class Plan:
         found: list[str] = []
         for task in self.tasks.values():
             found.append(task.data_dir)
+            found += [t.data_dir for t in task.teachers.values() if t.finetuned]
             found += [t.model_dir for t in task.teachers.values() if t.finetuned]
             for student in task.students.values():
                 found.append(student.init_dir)

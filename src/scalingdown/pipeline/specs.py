@@ -234,14 +234,26 @@ class SplitSpec(Spec):
 
 
 @dataclass(frozen=True)
+class TransferSpec(Spec):
+    """`data.transfer`: unlabelled text for distillation, from any loader (labels, if any, are ignored)."""
+
+    loader: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class DataSpec(Spec):
-    """A task's `data` config: the loader, its options, the split fractions and the training portion."""
+    """A task's `data` config: the loader, its options, the split fractions and the training portion; for one cell
+    of the experiment, the label budget (a fraction in (0, 1) or a count > 1 of training rows keeping their labels;
+    None: all) and the transfer text appended without labels."""
 
     loader: str
     options: dict[str, Any]
     split: SplitSpec
     data_portion: float
     allow_few_labels: bool = optional(False)
+    label_budget: float | None = optional()
+    transfer: TransferSpec | None = optional()
 
 
 # -- one spec per stage ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ The rules pass `spec.to_json()` as the `spec` param, so a job reruns exactly whe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from scalingdown.pipeline import divergences, paths
@@ -32,6 +33,7 @@ from scalingdown.pipeline.specs import (
     TextTask,
     TopkLogitsSpec,
     TrainingSpec,
+    TransferSpec,
     WeightingSpec,
 )
 from scalingdown.pipeline.tasks import is_seq2seq, prompt_for
@@ -55,13 +57,22 @@ def remote_code(*members: Mapping[str, Any]) -> bool:
     return any(member.get("trust_remote_code") for member in members)
 
 
-def prepare_spec(task_name: str, task: Mapping[str, Any], seed: int) -> PrepareSpec:
-    data = task["data"]
+def prepare_spec(
+    task_name: str, task: Mapping[str, Any], seed: int, budget: float | None = None, transfer: bool = False
+) -> PrepareSpec:
+    """The `prepare` spec of one task's data: at `seed`, with `budget` of the training labels (None: all; see
+    `pipeline.budgets.normalised`) and, with `transfer`, the task's `data.transfer` text appended unlabelled."""
+    data = {key: value for key, value in task["data"].items() if key not in ("label_budget", "transfer")}
+    source = task["data"].get("transfer") if transfer else None
     return PrepareSpec(
         task=task_name,
         type=task["type"],
         labels=task.get("labels"),
-        data=DataSpec.from_dict(data, f"tasks.{task_name}.data"),
+        data=replace(
+            DataSpec.from_dict(data, f"tasks.{task_name}.data"),
+            label_budget=budget,
+            transfer=None if source is None else TransferSpec.from_dict(source, f"tasks.{task_name}.data.transfer"),
+        ),
         seed=seed,
         format=paths.FORMAT_VERSIONS["data"],
     )
@@ -92,8 +103,8 @@ class StageSpecs:
         self.plan = plan
 
     def prepare(self, data_key: str) -> PrepareSpec:
-        task = self.plan.task_by_data_key(data_key)
-        return prepare_spec(task.name, task.spec, task.seed)
+        data = self.plan.data_by_key(data_key)
+        return prepare_spec(data.task, data.spec, data.seed, data.budget, data.transfer)
 
     def finetune(self, teacher_key: str) -> FinetuneSpec:
         teacher = self.plan.teacher_by_key(teacher_key)

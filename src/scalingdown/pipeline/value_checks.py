@@ -39,6 +39,8 @@ def check_values(config: Mapping[str, Any], workdir: Path | None = None) -> None
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         _check_data(f"{prefix}.data", task["data"])
+        if task["data"].get("transfer") is not None:
+            _check_source(f"{prefix}.data.transfer", task["data"]["transfer"])
         for role in ("teachers", "students"):
             for name, member in task[role].items():
                 _check_member(f"{prefix}.{role}.{name}", member, workdir)
@@ -70,6 +72,15 @@ def _check_seed(key: str, seed: Any, highest: int) -> None:
 
 
 def _check_data(key: str, data: Mapping[str, Any]) -> None:
+    _check_source(key, data)
+    if data["loader"] == "synthetic_finance":
+        rows = (data.get("options") or {}).get("rows", GENERATOR_ROWS)
+        split = data.get("split") or {}
+        _check_split_rows(key, rows, split.get("validation", 0.1), split.get("test", 0.2), data.get("data_portion", 1))
+
+
+def _check_source(key: str, data: Mapping[str, Any]) -> None:
+    """A data source's options (`data`, or `data.transfer`): Hub id, encoding, the built-in generator's options."""
     options = data.get("options") or {}
     hub = options.get("hub")
     if isinstance(hub, Mapping) and isinstance(hub.get("id"), str):
@@ -86,9 +97,6 @@ def _check_data(key: str, data: Mapping[str, Any]) -> None:
             ) from None
     if data["loader"] == "synthetic_finance":
         _check_generator(f"{key}.options", options)
-        rows = options.get("rows", GENERATOR_ROWS)
-        split = data.get("split") or {}
-        _check_split_rows(key, rows, split.get("validation", 0.1), split.get("test", 0.2), data.get("data_portion", 1))
 
 
 def _check_generator(key: str, options: Mapping[str, Any]) -> None:
@@ -114,6 +122,19 @@ def _check_generator(key: str, options: Mapping[str, Any]) -> None:
     total = sum(float(share) for share in mix.values())
     if abs(total - 1) > 1e-6:
         raise ConfigError(f"{key}.label_mix", f"the fractions sum to {total:g}, not 1")
+
+
+def generated_train_rows(data: Mapping[str, Any]) -> int | None:
+    """The training rows the built-in generator's data leaves after the splits and `data_portion` (before
+    de-duplication, so at most this many); None for data read from files or the Hub."""
+    if data["loader"] != "synthetic_finance":
+        return None
+    rows = int((data.get("options") or {}).get("rows", GENERATOR_ROWS))
+    split = data.get("split") or {}
+    rest: int = rows - math.ceil(split.get("test", 0.2) * rows)
+    train: int = rest - math.ceil(split.get("validation", 0.1) * rest)
+    portion = float(data.get("data_portion", 1))
+    return train if portion >= 1 else math.ceil(portion * train)
 
 
 def _check_split_rows(key: str, rows: int, validation: float, test: float, portion: float) -> None:

@@ -240,22 +240,27 @@ def report_blocks(
     benchmarks: list[dict[str, Any]] | None = None,
     warnings: list[Block] | None = None,
     twins: Mapping[tuple[str, str], str] | None = None,
+    diagnostics: list[Block] | None = None,
+    training_data: list[Block] | None = None,
 ) -> list[Block]:
-    """The whole report: introduction, warnings about the data, per task its scores and its speed (from its
-    benchmark records, one per seed), mean ± sd over seeds, with the paired comparison of each distilled student
-    against its gold-only twin (`twins`: (task, student) → twin), the teachers' section (ensembles, agreement),
-    the figures, the reproducibility block. `table` has one row per model and seed."""
+    """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), per task its
+    scores and its speed (from its benchmark records, one per seed), mean ± sd over seeds, with the paired
+    comparison of each distilled student against its gold-only twin (`twins`: (task, student) → twin), the rows each
+    model learned from (`report.training_data`), the teachers' section (ensembles, agreement), the figures, the
+    reproducibility block. `table` has one row per model and seed."""
     clocks = headline_clocks(benchmarks or [])
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
         *_intro(repro, seeds_of(table)),
         *(warnings or []),
+        *(diagnostics or []),
     ]
     comparisons = paired_comparisons(table, twins or {})
     for task, rows in summarise(table).groupby("task", sort=False):
         timings = [record for record in benchmarks or [] if record["task"] == task]
         blocks += _task_blocks(str(task), rows, metrics, timings, clocks.get(str(task), "wall"))
         blocks += _paired_blocks(str(task), comparisons[comparisons["task"] == task])
+    blocks += training_data or []
     blocks += teachers or []
     blocks.append(Heading("Figures"))
     blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]

@@ -1,4 +1,9 @@
-"""The `prepare` stage: load a dataset, validate and de-duplicate it, split it, write Parquet."""
+"""The `prepare` stage: load a dataset, validate and de-duplicate it, split it, write Parquet.
+
+With a label budget (`data.label_budget`) only a stratified share of the training split keeps its labels, the rest
+becoming transfer rows; transfer text (`data.transfer`) is appended to the training split without labels. The
+training split then has a `labelled` column (see `data.budget`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from scalingdown.data.budget import LABELLED, apply_budget, budget_rows, labelled_rows
 from scalingdown.data.loaders import load
 from scalingdown.data.schema import STRATIFY, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
+from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
 from scalingdown.pipeline.atomic import atomic_path, check_replaceable, write_json
 from scalingdown.pipeline.config import ConfigError
 from scalingdown.pipeline.loaders import DataConfigError
@@ -30,14 +37,19 @@ def _check_labels(frame: pd.DataFrame, labels: list[str] | None, key: str) -> No
         raise ConfigError(key, f"the data has labels {unknown} that are not among the configured labels {labels}")
 
 
-def _check_labels_trained(parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, portion: float) -> None:
-    """Every label that is evaluated is also trained on; configured labels absent from all data are logged."""
-    trained = set(parts["train"]["label"])
+def _check_labels_trained(
+    parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, portion: float, budget: float | None = None
+) -> None:
+    """Every label that is evaluated is also trained on (among the labelled rows); configured labels absent from all
+    data are logged."""
+    trained = set(labelled_rows(parts["train"])["label"])
     for name in ("validation", "test"):
         counts = parts[name]["label"].value_counts()
         unseen = {label: int(count) for label, count in counts.items() if label not in trained}
         if unseen:
             key = f"{task_key}.data.data_portion" if portion < 1 else f"{task_key}.data"
+            if budget is not None:
+                key = f"{task_key}.data.label_budget"
             raise ConfigError(
                 key,
                 f"labels {sorted(unseen)} occur in the {name} split ({unseen} rows) but never in "
@@ -57,10 +69,11 @@ FEWEST_LABELS = {"train": 2, "test": 2}
 def _check_label_spread(parts: dict[str, pd.DataFrame], column: str, task: str, allowed: bool) -> dict[str, Any] | None:
     """Refuse a train split with fewer than two labels or a test split with one, unless `allowed`; then return
     what the manifest records (and the report shows in bold)."""
+    scored = {name: labelled_rows(parts[name]) for name in FEWEST_LABELS}
     few = {
-        name: sorted(str(label) for label in parts[name][column].unique())
+        name: sorted(str(label) for label in scored[name][column].unique())
         for name, fewest in FEWEST_LABELS.items()
-        if parts[name][column].nunique() < fewest
+        if scored[name][column].nunique() < fewest
     }
     if not few:
         return None
@@ -102,6 +115,55 @@ def _complete_splits(
             parts["train"], split.validation, seed + 1, stratify, f"{key}.validation"
         )
     return {name: parts[name] for name in SPLITS}
+
+
+def _budget_and_transfer(
+    parts: dict[str, pd.DataFrame], spec: PrepareSpec, stratify: str | None
+) -> tuple[pd.DataFrame, TransferCounts | None]:
+    """The training split with its label budget applied and the transfer text appended (unchanged without either),
+    and what became of the transfer rows."""
+    data, train = spec.data, parts["train"]
+    if data.label_budget is None and data.transfer is None:
+        return train, None
+    key = f"tasks.{spec.task}.data.label_budget"
+    if data.label_budget is not None and budget_rows(data.label_budget, len(train)) > len(train):
+        raise ConfigError(
+            key,
+            f"{data.label_budget:g} labelled rows is more than the {len(train)} training rows left; lower it (or "
+            "the `label_budget` of the teacher that learns from these rows)",
+        )
+    train = apply_budget(train, data.label_budget, spec.seed, stratify)
+    if data.transfer is None:
+        return train, None
+    try:
+        source = load_transfer(data.transfer, spec.seed)
+    except DataConfigError as error:
+        raise ConfigError(f"tasks.{spec.task}.data.transfer.{error.key}", error.problem) from None
+    kept, counts = transfer_rows(source, train, [parts["validation"], parts["test"]])
+    log.info(
+        "transfer text: %d rows loaded, %d dropped as validation or test texts, %d already in train, %d repeats; "
+        "%d appended",
+        counts.rows_loaded,
+        counts.dropped_in_evaluation,
+        counts.dropped_in_train,
+        counts.repeats_dropped,
+        counts.rows_kept,
+    )
+    unlabelled = kept.assign(label=None, **{LABELLED: False})
+    return pd.concat([train, unlabelled[list(train.columns)]], ignore_index=True), counts
+
+
+def _budget_manifest(train: pd.DataFrame, budget: float | None, transfer: TransferCounts | None) -> dict[str, Any]:
+    """What the manifest records of a training split with a budget or transfer text: labelled and transfer rows."""
+    labelled = int(train[LABELLED].sum())
+    found: dict[str, Any] = {
+        "label_budget": budget,
+        "labelled_rows": labelled,
+        "transfer_rows": len(train) - labelled,
+    }
+    if transfer is not None:
+        found["transfer"] = transfer.to_dict()
+    return found
 
 
 def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -> dict[str, Any]:
@@ -148,8 +210,9 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     for name, frame in parts.items():
         if frame.empty:
             raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {cleaning.rows_loaded})")
+    parts["train"], transfer = _budget_and_transfer(parts, spec, stratify)
     if task_type == "classification":
-        _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion)
+        _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
     few_labels = None
     if STRATIFY[task_type] is not None:
         few_labels = _check_label_spread(parts, STRATIFY[task_type], spec.task, data.allow_few_labels)
@@ -170,6 +233,8 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
                 for name, frame in parts.items()
             },
         }
+        if LABELLED in parts["train"]:
+            manifest.update(_budget_manifest(parts["train"], data.label_budget, transfer))
         if few_labels is not None:
             manifest["few_labels"] = few_labels
         write_json(staging / MANIFEST, manifest)

@@ -15,11 +15,13 @@ from scalingdown.pipeline.specs import ReportSpec
 from scalingdown.report import plots
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.data_warnings import few_label_warnings
+from scalingdown.report.diagnostics import diagnostics
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
-from scalingdown.report.seeds import summarise
+from scalingdown.report.seeds import paired_comparisons, summarise
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks
+from scalingdown.report.training_data import training_data_blocks, training_rows
 
 
 def _read_json(path: str) -> Any:
@@ -92,6 +94,24 @@ def report(
     write_json(files["reproducibility"], repro)
     teachers = teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
     warnings = few_label_warnings(cached)
-    blocks = report_blocks(experiment, table, metric_names(records), repro, teachers, timings, warnings, plan.twins())
+    twins = plan.twins()
+    student_teachers = {
+        (task.name, student.name): [teacher.name for teacher in student.teachers]
+        for task in plan.tasks.values()
+        for student in task.students.values()
+    }
+    findings = diagnostics(summarise(table), paired_comparisons(table, twins), student_teachers, logs)
+    blocks = report_blocks(
+        experiment,
+        table,
+        metric_names(records),
+        repro,
+        teachers,
+        timings,
+        warnings,
+        twins,
+        diagnostics=findings,
+        training_data=training_data_blocks(training_rows(plan)),
+    )
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from scalingdown.data.labels import label_ids
+from scalingdown.data.budget import labelled_rows
+from scalingdown.data.labels import label_ids, training_label_ids
 from scalingdown.data.store import read_split
 from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
@@ -63,11 +64,16 @@ def fit_classifier(
     same. With `hidden`, `weight · hidden MSE` between the student's pooled mapped layers
     (projected where widths differ) and the teachers' is added; the projections train with the
     model and are dropped before it is returned. `lora` trains LoRA adapters (merged after).
+    A training split with transfer rows (`data.budget`): a model learning from teachers trains on every row, the
+    CE term over the labelled rows only; one without teachers trains on the labelled rows alone.
     Returns the training history.
     """
     train = read_split(data_dir, "train")
+    if teacher_probs is None and online_teacher is None and hidden is None:
+        train = labelled_rows(train)
     validation = read_split(data_dir, "validation")
-    extra: dict[str, list[Any]] = {"labels": label_ids(train, labels), "row_index": list(range(len(train)))}
+    extra: dict[str, list[Any]] = {"labels": training_label_ids(train, labels), "row_index": list(range(len(train)))}
+    log.info("training on %d rows, %d of them labelled", len(train), sum(i >= 0 for i in extra["labels"]))
     if teacher_probs is not None:
         extra["teacher_probs"] = teacher_probs.astype(np.float32).tolist()
     projections = None

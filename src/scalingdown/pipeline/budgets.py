@@ -1,0 +1,88 @@
+"""Label budgets: how many training labels the students (and each teacher) get.
+
+`data.label_budget` is a fraction of the training split (a number in (0, 1]) or a count of rows (a whole number
+above 1: `1` and `1.0` are both every label, so that a budget means the same after YAML, JSON and the canonical
+form that turns 1.0 into 1); the rest of the training split becomes transfer text, which students with teachers
+still learn from (KD only). A teacher learns from the students' labelled rows unless
+`teachers.<name>.label_budget` gives it its own share. A budget of `1.0` is every label, which is the same
+as no budget at all (same data, same cache keys). Standard library only: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scalingdown.pipeline.config import ConfigError
+
+Budget = float | int
+
+# What `label_budget` may be, in words (the errors repeat it).
+FORMS = "a fraction of the training rows in (0, 1] (e.g. 0.1) or a count of rows, a whole number above 1 (e.g. 200)"
+
+
+def is_count(budget: Budget) -> bool:
+    """A budget above 1 counts rows; one in (0, 1] is a fraction of the training rows."""
+    return budget > 1
+
+
+def normalised(budget: Budget | None) -> Budget | None:
+    """The budget as the data and cache keys see it: None for every label (no budget, or 1), a count as an int."""
+    if budget is None or budget == 1:
+        return None
+    return int(budget) if is_count(budget) else float(budget)
+
+
+def budget_text(budget: Budget | None) -> str:
+    """A budget in the report: `10 % of the labels`, `200 labelled rows`, `all labels`."""
+    if budget is None or budget == 1:
+        return "all labels"
+    if is_count(budget):
+        return f"{int(budget)} labelled rows"
+    return f"{float(budget) * 100:g} % of the labels"
+
+
+def check_budget(key: str, budget: Any, labels: list[str] | None, rows: int | None) -> None:
+    """Refuse a budget ≤ 0, a count that is not a whole number, a count below the number of labels (some label
+    would have no labelled row), or one above `rows` (the training rows, when known before `prepare`)."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        raise ConfigError(key, f"expected {FORMS}, found {budget!r}")
+    if budget <= 0:
+        raise ConfigError(key, f"{budget} is not a budget: expected {FORMS}")
+    if not is_count(budget):
+        if rows is not None and round(budget * rows) < 1:
+            raise ConfigError(key, f"{budget} of the {rows} training rows is no row at all; raise it")
+        return
+    if budget != int(budget):
+        raise ConfigError(key, f"{budget} is above 1, so it counts rows, and is not a whole number; expected {FORMS}")
+    if labels and budget < len(labels):
+        raise ConfigError(
+            key,
+            f"{int(budget)} labelled rows cannot cover the {len(labels)} labels {labels}; give at least {len(labels)}",
+        )
+    if rows is not None and budget > rows:
+        raise ConfigError(key, f"{int(budget)} labelled rows is more than the {rows} training rows; lower it")
+
+
+def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) -> None:
+    """`data.label_budget` and every teacher's `label_budget`,
+    for classification tasks only; `train_rows` is the training split's size when known before any job."""
+    data = task["data"]
+    labels = task.get("labels")
+    budgets = data.get("label_budget")
+    uses = [f"{prefix}.data.label_budget"] if budgets is not None else []
+    uses += [f"{prefix}.data.transfer"] if data.get("transfer") is not None else []
+    uses += [f"{prefix}.teachers.{n}.label_budget" for n, t in task["teachers"].items() if "label_budget" in t]
+    if uses and task["type"] != "classification":
+        raise ConfigError(
+            uses[0], f"label budgets and transfer text are for classification tasks, not {task['type']} tasks"
+        )
+    if budgets is not None:
+        check_budget(f"{prefix}.data.label_budget", budgets, labels, train_rows)
+    for name, teacher in task["teachers"].items():
+        if "label_budget" not in teacher:
+            continue
+        key = f"{prefix}.teachers.{name}.label_budget"
+        if teacher["finetune"] is False:
+            raise ConfigError(key, "a teacher with finetune: false is not trained here, so it has no label budget")
+        check_budget(key, teacher["label_budget"], labels, train_rows)
