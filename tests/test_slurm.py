@@ -91,9 +91,22 @@ def test_tiny_workflow_runs_as_slurm_jobs_through_the_repository_profile(slurm_c
     rules = {job_log.relative_to(tmp_path / ".snakemake" / "slurm_logs").parts[0] for job_log in submitted.values()}
     assert rules == {
         f"rule_{name}"
-        for name in ("prepare", "finetune_teacher", "teacher_logits", "init_student", "distill", "evaluate", "report")
+        for name in (
+            "prepare",
+            "finetune_teacher",
+            "teacher_logits",
+            "init_student",
+            "distill",
+            "evaluate",
+            "export",
+            "evaluate_export",
+            "benchmark",
+            "report",
+        )
     }, log[-3000:]
-    assert len(submitted) == 11  # 1 prepare, 1 teacher, 1 logits, 1 init, 2 distill, 4 evaluate, 1 report
+    # 1 prepare, 1 teacher, 1 logits, 1 init, 2 distill, 4 evaluate, 3 exports and their 3 evaluations,
+    # 1 benchmark, 1 report
+    assert len(submitted) == 18
     for job_id, job_log in submitted.items():
         assert job_log.is_file(), f"no SLURM log for job {job_id}"
         assert _job_field(job_id, "JobState") == "COMPLETED"
