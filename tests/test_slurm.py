@@ -124,5 +124,7 @@ def test_tiny_workflow_runs_as_slurm_jobs_through_the_repository_profile(slurm_c
     report = tmp_path / "results" / "tiny" / "report"
     metrics = pd.read_csv(report / "metrics.csv")
     assert set(metrics.columns) >= CONTRACT_COLUMNS
-    assert sorted(metrics["model"]) == ["big", "distilled", "gold_only", "untrained"]
+    assert sorted(metrics.loc[metrics["variant"] == "fp32", "model"]) == ["big", "distilled", "gold_only", "untrained"]
+    exported = metrics.loc[metrics["variant"] != "fp32"]
+    assert set(exported["model"]) == {"distilled"} and len(exported) == 3
     assert (report / "report.md").is_file() and (report / "training_curves.png").is_file()
