@@ -92,6 +92,7 @@ RECORD = {
         "models",
         "speedup_statistic",
         "load_average",
+        "other_cpu_cores",
         "noisy",
         "noisy_rule",
         "noisy_because",
@@ -112,8 +113,9 @@ RECORD = {
                 "after": {"type": "array", "minItems": 3, "maxItems": 3},
             },
         },
+        "other_cpu_cores": {"type": ["number", "null"], "minimum": 0},
         "noisy": {"type": "boolean"},
-        "noisy_rule": {"type": "string", "pattern": "IQR/median is above 0.25.*load average"},
+        "noisy_rule": {"type": "string", "pattern": "IQR/median is above 0.25.*other processes.*load average"},
         "noisy_because": {"type": "array", "items": {"type": "string"}},
         "headline_clock": {"enum": ["wall", "cpu"]},
         "models": {
@@ -133,6 +135,8 @@ RECORD = {
 
 
 def test_the_record_follows_its_schema_and_states_the_noise_rule(monkeypatch):
+    """Without /proc/stat, the load average judges the noise."""
+    monkeypatch.setattr(timing, "_busy_seconds", lambda: None)
     monkeypatch.setattr(timing.os, "getloadavg", lambda: (9.0, 1.0, 1.0))
     record, _ = run_fakes(TimingSettings(rounds=6, warmup=1, calls_per_round=2, batch_size=3, threads=2))
     jsonschema.validate(record, RECORD)
@@ -146,10 +150,10 @@ def test_the_record_follows_its_schema_and_states_the_noise_rule(monkeypatch):
 
 
 def test_a_quiet_run_with_steady_latencies_headlines_wall_time():
-    quiet = timing._noise({"m": {"latency_ms": {"wall": {"iqr_over_median": 0.1}}}}, (0.5, 0, 0), (0.9, 0, 0), 1)
-    assert quiet == []
-    spread = timing._noise({"m": {"latency_ms": {"wall": {"iqr_over_median": 0.4}}}}, (0.5, 0, 0), (0.5, 0, 0), 1)
-    assert spread == ["m: wall-time IQR/median 0.40"]
+    steady, spread = ({"m": {"latency_ms": {"wall": {"iqr_over_median": value}}}} for value in (0.1, 0.4))
+    assert timing._noise(steady, 0.2, (3.0, 0, 0), (3.0, 0, 0), 1) == [], "the load average is not consulted"
+    assert timing._noise(steady, None, (0.5, 0, 0), (0.9, 0, 0), 1) == []
+    assert timing._noise(spread, None, (0.5, 0, 0), (0.5, 0, 0), 1) == ["m: wall-time IQR/median 0.40"]
 
 
 def test_settings_that_give_no_interval_or_no_reference_are_refused():
@@ -170,3 +174,17 @@ def test_peak_memory_is_measured_in_a_fresh_child_from_its_own_baseline(tmp_path
     log: list = []
     record = time_models({"a": FakeModel("a", log)}, TEXTS, "a", TimingSettings(rounds=6), memory={"a": memory})
     assert record["models"]["a"]["memory"] == memory and "fresh spawned child" in record["memory_method"]
+
+
+def test_other_processes_busy_while_timing_make_the_run_noisy_and_a_lagging_load_average_does_not(monkeypatch):
+    settings = TimingSettings(rounds=6, warmup=1, calls_per_round=2, batch_size=3, threads=1)
+    monkeypatch.setattr(timing.os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # a previous job's load, still decaying
+    readings = iter([100.0, 100.0])  # nothing but this process ran
+    monkeypatch.setattr(timing, "_busy_seconds", lambda: next(readings))
+    record, _ = run_fakes(settings)
+    assert record["other_cpu_cores"] == 0.0
+    assert not any("load average" in reason or "other processes" in reason for reason in record["noisy_because"])
+    readings = iter([100.0, 100.0 + 1e6])  # others kept every core busy meanwhile
+    record, _ = run_fakes(settings)
+    assert record["other_cpu_cores"] > timing.NOISY_OTHER_CORES and record["noisy"]
+    assert any(reason.startswith("other processes kept") for reason in record["noisy_because"])

@@ -9,7 +9,7 @@ rule export:
         PLAN.log("export", "{task}.{student}.{variant}"),
     conda:
         ENV
-    threads: THREADS
+    threads: 1  # tracing and quantizing use one core: two exports (or an export and another job) run side by side
     params:
         spec=lambda wildcards: SPECS.export(wildcards.task, wildcards.student, wildcards.variant).to_json(),
     shell:
@@ -27,7 +27,7 @@ rule evaluate_export:
         PLAN.log("evaluate", "{task}.export.{student}.{variant}"),
     conda:
         ENV
-    threads: THREADS
+    threads: 1  # an export is scored as it ships: single-threaded, side by side with another job
     params:
         spec=lambda wildcards: SPECS.evaluate(wildcards.task, "student", wildcards.student, wildcards.variant).to_json(),
         model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_dir(wildcards.variant),

@@ -15,9 +15,13 @@ the reference model: the speed-up of each round (the reference's summed batch-1 
 the same inputs), reported as its median over rounds with a 95 % distribution-free confidence interval
 from order statistics (the binomial interval of `scipy.stats.quantile_test`; it needs at least 6 rounds).
 
-The run is `noisy` when a model's wall-time IQR/median exceeds `NOISY_IQR_OVER_MEDIAN`, or the 1-minute
-load average before or after is above the thread count; then the headline speed-up is the CPU-time one,
-else the wall-time one. The record states the rule. Threads are the caller's to set (torch's count is
+The run is `noisy` when a model's wall-time IQR/median exceeds `NOISY_IQR_OVER_MEDIAN`, or when other
+processes kept more than `NOISY_OTHER_CORES` of a core busy on average while the models were timed (the
+machine's busy time from /proc/stat, hypervisor steal included, minus this process's own CPU time, over the
+wall time of the rounds); where /proc/stat cannot be read, when the 1-minute load average before or after is
+above the thread count instead. The load average lags by minutes (a workflow's previous job still shows in
+it), so it is recorded but judges only where nothing better exists. When noisy, the headline speed-up is the
+CPU-time one, else the wall-time one. The record states the rule. Threads are the caller's to set (torch's count is
 process-wide; ONNX Runtime sessions take theirs when loaded); `settings.threads` is what the caller set.
 """
 
@@ -41,6 +45,8 @@ from scalingdown.pipeline.errors import UserError
 
 RECORD_SCHEMA = "scalingdown.timing/1"
 NOISY_IQR_OVER_MEDIAN = 0.25
+NOISY_OTHER_CORES = 0.5  # cores other processes may keep busy, on average, while the models are timed
+_PROC_STAT = Path("/proc/stat")
 CONFIDENCE = 0.95
 MIN_ROUNDS = 6  # the fewest rounds whose order statistics give a 95 % interval for the median
 MEMORY_METHOD = (
@@ -118,7 +124,9 @@ def time_models(
         for index in range(settings.warmup):
             models[name].call(encoded[name]["single"][index % len(inputs)])
         models[name].call(encoded[name]["batches"][0])
+    busy_start, own_start, wall_start = _busy_seconds(), time.process_time(), time.perf_counter()
     wall, cpu, batch_wall = _timed_rounds(models, encoded, single)
+    other_cores = _other_cores(busy_start, own_start, wall_start)
     load_after = os.getloadavg()
     per_model = {
         name: {
@@ -137,7 +145,7 @@ def time_models(
         }
         for name in names
     }
-    noisy_because = _noise(per_model, load_before, load_after, settings.threads)
+    noisy_because = _noise(per_model, other_cores, load_before, load_after, settings.threads)
     return {
         "schema": RECORD_SCHEMA,
         "settings": asdict(settings),
@@ -152,10 +160,13 @@ def time_models(
             "(binomial, scipy.stats.quantile_test)"
         ),
         "load_average": {"before": list(load_before), "after": list(load_after)},
+        "other_cpu_cores": other_cores,
         "noisy": bool(noisy_because),
         "noisy_rule": (
-            f"noisy when some model's wall-time IQR/median is above {NOISY_IQR_OVER_MEDIAN}, or the 1-minute load "
-            f"average before or after timing is above the thread count ({settings.threads})"
+            f"noisy when some model's wall-time IQR/median is above {NOISY_IQR_OVER_MEDIAN}, or other processes "
+            f"kept more than {NOISY_OTHER_CORES} of a CPU core busy on average while the models were timed "
+            "(/proc/stat busy time minus this process's CPU time; where /proc/stat cannot be read: the 1-minute "
+            f"load average before or after timing above the thread count, {settings.threads})"
         ),
         "noisy_because": noisy_because,
         "headline_clock": "cpu" if noisy_because else "wall",
@@ -296,8 +307,29 @@ def _speedup(reference: list[list[float]], model: list[list[float]]) -> dict[str
     }
 
 
+def _busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (every core; hypervisor steal counts as busy),
+    from /proc/stat; None where it cannot be read (not Linux)."""
+    try:
+        fields = [int(value) for value in _PROC_STAT.read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields + [0] * (8 - len(fields))
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _other_cores(busy_start: float | None, own_start: float, wall_start: float) -> float | None:
+    """Cores other processes kept busy on average since the three start readings (None without /proc/stat)."""
+    busy_end, own_end, wall_end = _busy_seconds(), time.process_time(), time.perf_counter()
+    if busy_start is None or busy_end is None or wall_end <= wall_start:
+        return None
+    others = (busy_end - busy_start) - (own_end - own_start)
+    return max(0.0, others / (wall_end - wall_start))
+
+
 def _noise(
     per_model: Mapping[str, Mapping[str, Any]],
+    other_cores: float | None,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
     threads: int,
@@ -308,6 +340,13 @@ def _noise(
         for name, entry in per_model.items()
         if entry["latency_ms"]["wall"]["iqr_over_median"] > NOISY_IQR_OVER_MEDIAN
     ]
+    if other_cores is not None:
+        if other_cores > NOISY_OTHER_CORES:
+            reasons.append(
+                f"other processes kept {other_cores:.2f} CPU cores busy while the models were timed, "
+                f"above {NOISY_OTHER_CORES}"
+            )
+        return reasons
     for when, load in (("before", load_before), ("after", load_after)):
         if load[0] > threads:
             reasons.append(f"1-minute load average {load[0]:.2f} {when} timing, above {threads} thread(s)")
