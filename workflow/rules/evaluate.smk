@@ -9,7 +9,7 @@ rule evaluate:
         PLAN.log("evaluate", "{task}.{kind}.{name}"),
     conda:
         ENV
-    threads: THREADS
+    threads: 1  # inference over the test split: one core, so that two scoring jobs (or one and a training job) share the machine
     resources:
         **PLAN.resources("evaluate"),
     params:

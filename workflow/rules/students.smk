@@ -6,7 +6,7 @@ rule init_student:
         PLAN.log("init_student", "{init_key}"),
     conda:
         ENV
-    threads: THREADS
+    threads: 1  # copies layers: one core, side by side with another job
     params:
         spec=lambda wildcards: SPECS.init(wildcards.init_key).to_json(),
         experiment=builder,
