@@ -94,4 +94,4 @@ def test_adding_a_budget_schedules_only_that_budgets_jobs(sweep_run):
         "all": 1,
     }, result.stdout
     scheduled = re.findall(r"output: (results/\S+)", result.stdout)
-    assert not [path for path in scheduled if "/sentiment/" in path and "/budget-0.75/" not in path]
+    assert scheduled and not [path for path in scheduled if "/sentiment/" in path and "/budget-0.75/" not in path]
