@@ -25,6 +25,9 @@ rule report:
             category="Quality and speed",
             caption="../report/confusion_matrices.rst",
         ),
+        budget_curve=report(
+            report_file("budget_curve"), category="Quality and speed", caption="../report/budget_curve.rst"
+        ),
     log:
         PLAN.log("report", "report"),
     conda:

@@ -11,17 +11,19 @@ Each task is planned once per seed (`pipeline.seeds`): `Plan.tasks` is keyed by 
 the `task` of a teacher or student plan is that folder. With a label budget (`pipeline.budgets`) the students
 learn from their own prepared data (`DataPlan`: the labelled rows and the transfer rows) and a teacher from its own
 (its `label_budget`, else the students' labelled rows); a teacher with every label shares the data, and so the
-fine-tuned model, of an experiment without budgets.
+fine-tuned model, of an experiment without budgets. A list of budgets is a sweep: each budget is a cell
+(`<task>/budget-<label>`, then per seed), planned as a task of its own; what does not depend on the budget (a teacher
+with its own `label_budget`, the students' initial weights) has the same key in every cell and so is built once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from scalingdown.pipeline import divergences, keys, paths
-from scalingdown.pipeline.budgets import Budget, normalised
+from scalingdown.pipeline.budgets import Budget, budget_cells, normalised
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
@@ -194,7 +196,8 @@ class TaskPlan:
 
     `name` is the task's name in the config; `folder` is where its outputs live in the experiment (the rules'
     `{task}` wildcard, `paths.task_folder`); `budget` is the students' label budget in this cell (None: every
-    label) and `data_key` their prepared data.
+    label) and `data_key` their prepared data. `cell` is what the report compares within and folds seeds over:
+    the task's name, or `<task>/budget-<label>` in a budget sweep (the folder without its seed).
     """
 
     name: str
@@ -205,6 +208,7 @@ class TaskPlan:
     teachers: dict[str, TeacherPlan] = field(default_factory=dict)
     students: dict[str, StudentPlan] = field(default_factory=dict)
     budget: Budget | None = None
+    cell: str = ""
 
     @property
     def type(self) -> str:
@@ -243,10 +247,11 @@ class Plan:
         self.tasks: dict[str, TaskPlan] = {}
         self._by_data_key: dict[str, DataPlan] = {}
         for name, spec in self.config["tasks"].items():
-            budget = normalised(spec["data"].get("label_budget"))
-            for seed in self.seeds:
-                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None), budget)
-                self.tasks[task.folder] = task
+            for budget, label in budget_cells(spec["data"]):
+                for seed in self.seeds:
+                    folder = paths.task_folder(name, seed if folders else None, label)
+                    task = self._plan_task(name, spec, seed, folder, budget)
+                    self.tasks[task.folder] = replace(task, cell=paths.task_folder(name, None, label))
         self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
@@ -399,7 +404,7 @@ class Plan:
         for task in self.tasks.values():
             files += [t.history for t in task.teachers.values() if t.finetuned]
             files += [s.history for s in task.students.values() if s.trained]
-        return files
+        return list(dict.fromkeys(files))  # a teacher shared by the cells of a budget sweep: once
 
     def report_inputs(self) -> dict[str, ReportInput]:
         """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble
@@ -411,8 +416,8 @@ class Plan:
                 for name in members:
                     found[paths.eval_file(self.root, task.folder, kind, name)] = ReportInput(task, kind, name)
             for teacher in task.teachers.values():
-                if teacher.finetuned:
-                    found[teacher.history] = ReportInput(task, "teacher", teacher.name)
+                if teacher.finetuned:  # a teacher shared by the cells of a sweep belongs to the first
+                    found.setdefault(teacher.history, ReportInput(task, "teacher", teacher.name))
             for student in task.students.values():
                 if student.trained:
                     found[student.history] = ReportInput(task, "student", student.name)
@@ -424,9 +429,10 @@ class Plan:
         return found
 
     def twins(self) -> dict[tuple[str, str], str]:
-        """(task name, distilled student) → its gold-only twin, for every student that has one."""
+        """(task cell, distilled student) → its gold-only twin, for every student that has one (the cell: the task's
+        name, or its budget cell in a sweep)."""
         return {
-            (task.name, student.name): student.baseline
+            (task.cell, student.name): student.baseline
             for task in self.tasks.values()
             for student in task.students.values()
             if student.baseline
@@ -492,3 +498,12 @@ class Plan:
 def local_model(ref: str) -> list[str]:
     """A model reference as rule input: `[directory]` for a local directory, `[]` for hub/package/tiny."""
     return [ref] if ":" not in ref else []
+
+
+def shared_teachers(plan: Plan) -> set[str]:
+    """The keys of the teachers that several cells of a budget sweep share (a teacher with its own label budget)."""
+    cells: dict[str, set[str]] = {}
+    for task in plan.tasks.values():
+        for teacher in task.teachers.values():
+            cells.setdefault(teacher.key, set()).add(task.cell)
+    return {key for key, found in cells.items() if len(found) > 1}

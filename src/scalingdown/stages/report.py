@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.atomic import atomic_path, claim_directory, write_json, write_text
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.paths import REPORT_FILES
-from scalingdown.pipeline.plan import Plan, ReportInput
+from scalingdown.pipeline.plan import Plan, ReportInput, shared_teachers
 from scalingdown.pipeline.specs import ReportSpec
 from scalingdown.report import plots
+from scalingdown.report.budget_curve import add_budget_columns, swept_cells
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.data_warnings import few_label_warnings
 from scalingdown.report.diagnostics import diagnostics
@@ -43,14 +45,30 @@ def _owner(inputs: dict[str, ReportInput], path: str) -> ReportInput:
 
 
 def _seeded(record: dict[str, Any], owner: ReportInput) -> dict[str, Any]:
-    """An evaluation or ensemble record with the seed it was made with."""
-    return {**record, "seed": owner.task.seed}
+    """An evaluation, benchmark or ensemble record with the seed it was made with, and as its task the cell the
+    report compares it within (the task's name, or its budget cell in a label-budget sweep)."""
+    return {**record, "seed": owner.task.seed, "task": owner.task.cell}
 
 
-def history_name(owner: ReportInput) -> str:
-    """A readable model name for a history: `<task>: <student>` or `<task>: teacher <teacher>`."""
-    model = f"teacher {owner.name}" if owner.kind == "teacher" else owner.name
-    return f"{owner.task.name}: {model}"
+def history_name(owner: ReportInput, shared: Set[str] = frozenset()) -> str:
+    """A readable model name for a history: `<cell>: <student>` or `<cell>: teacher <teacher>` (the cell: the task's
+    name, or its budget cell in a sweep; a teacher whose key is in `shared`, the same model in every cell, is named
+    by its task)."""
+    if owner.kind == "teacher":
+        where = owner.task.name if owner.task.teachers[owner.name].key in shared else owner.task.cell
+        return f"{where}: teacher {owner.name}"
+    return f"{owner.task.cell}: {owner.name}"
+
+
+def _per_cell(logs: dict[str, list[Any]], plan: Plan, shared: Set[str]) -> dict[str, list[Any]]:
+    """The histories by name with each shared teacher's also under every cell's name (the diagnostics look a
+    teacher up in the cell of the student it teaches)."""
+    found = dict(logs)
+    for task in plan.tasks.values():
+        for teacher in task.teachers.values():
+            if teacher.key in shared:
+                found[f"{task.cell}: teacher {teacher.name}"] = logs.get(f"{task.name}: teacher {teacher.name}", [])
+    return found
 
 
 def report(
@@ -76,19 +94,21 @@ def report(
     inputs = {os.path.abspath(path): owner for path, owner in plan.report_inputs().items()}
     records = [_seeded(_read_json(path), _owner(inputs, path)) for path in evals]
     timings = [_seeded(_read_json(path), _owner(inputs, path)) for path in benchmarks]
-    task_types = {name: task["type"] for name, task in config["tasks"].items()}
-    table = metrics_table(experiment, records, task_types, timings)
+    task_types = {task.cell: task.type for task in plan.tasks.values()}
+    table = add_budget_columns(metrics_table(experiment, records, task_types, timings), plan)
     files = {name: folder / file for name, file in REPORT_FILES.items()}
     with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
 
     logs: dict[str, list[Any]] = {}
+    shared = shared_teachers(plan)
     for path in histories:
-        logs.setdefault(history_name(_owner(inputs, path)), []).append(_read_json(path))
+        logs.setdefault(history_name(_owner(inputs, path), shared), []).append(_read_json(path))
     plots.training_curves(logs, files["training_curves"])
     plots.validation_curves(logs, files["validation_curves"])
     plots.score_latency(summarise(table), files["score_latency"])
     plots.confusion_matrices(records, files["confusion_matrices"])
+    curve = plots.budget_curve(summarise(table), swept_cells(plan), files["budget_curve"])
 
     repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
@@ -96,11 +116,13 @@ def report(
     warnings = few_label_warnings(cached)
     twins = plan.twins()
     student_teachers = {
-        (task.name, student.name): [teacher.name for teacher in student.teachers]
+        (task.cell, student.name): [teacher.name for teacher in student.teachers]
         for task in plan.tasks.values()
         for student in task.students.values()
     }
-    findings = diagnostics(summarise(table), paired_comparisons(table, twins), student_teachers, logs)
+    findings = diagnostics(
+        summarise(table), paired_comparisons(table, twins), student_teachers, _per_cell(logs, plan, shared)
+    )
     blocks = report_blocks(
         experiment,
         table,
@@ -112,6 +134,7 @@ def report(
         twins,
         diagnostics=findings,
         training_data=training_data_blocks(training_rows(plan)),
+        budget_curve=bool(curve),
     )
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))
