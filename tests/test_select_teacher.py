@@ -253,3 +253,46 @@ def test_a_bad_candidate_list_is_refused_before_any_job_naming_the_key(tmp_path,
 def test_a_candidate_list_is_accepted(tmp_path):
     with pytest.raises(AssertionError, match="accepted"):
         _config_error(_tiny(_set("teachers", "big", "finetune", "learning_rate", [1.0e-3, 1.0e-2])), tmp_path)
+
+
+# -- the report ------------------------------------------------------------------------------------------------------
+def _record(seed: int, scores: list[float], selected: int) -> dict:
+    keys = [f"k{seed}{index}" for index in range(len(scores))]
+    return {
+        "task": "sentiment",
+        "teacher": "big",
+        "metric": "eval_accuracy",
+        "seed": seed,
+        "candidates": [
+            {"key": key, "settings": {"learning_rate": rate}, "validation_score": score}
+            for key, rate, score in zip(keys, [0.001, 0.01], scores, strict=True)
+        ],
+        "selected": keys[selected],
+    }
+
+
+def test_the_selection_table_gives_mean_and_sd_over_seeds_and_how_often_each_candidate_was_kept():
+    from scalingdown.report.document import Heading, Table
+    from scalingdown.report.selection import selection_blocks
+
+    blocks = selection_blocks([_record(13, [0.6, 0.7], 1), _record(14, [0.8, 0.7], 0)])
+    assert blocks[0] == Heading("Teacher selection: sentiment, teacher big")
+    (table,) = [block for block in blocks if isinstance(block, Table)]
+    assert table.frame.to_dict("records") == [
+        {"learning_rate": "0.001", "Validation accuracy": "0.7000 ± 0.1414", "Kept": "1 of 2 seeds"},
+        {"learning_rate": "0.01", "Validation accuracy": "0.7000 ± 0.0000", "Kept": "1 of 2 seeds"},
+    ]
+    assert selection_blocks([]) == []
+
+
+def test_each_seed_selects_among_its_own_candidates():
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config.pop("seed")
+    config["seeds"] = [13, 14]
+    config["tasks"]["sentiment"]["teachers"]["big"]["finetune"]["learning_rate"] = [1.0e-3, 1.0e-2]
+    apply_defaults(config, REPO)
+    validate(config, str(SCHEMA))
+    plan = Plan(config)
+    first, second = (plan.tasks[f"sentiment/seed-{seed}"].teachers["big"] for seed in (13, 14))
+    assert first.key != second.key and not {c.key for c in first.candidates} & {c.key for c in second.candidates}
+    assert [plan.report_inputs()[t.selection].task.seed for t in (first, second)] == [13, 14]

@@ -10,7 +10,7 @@ is planned as before.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from scalingdown.pipeline.tasks import is_seq2seq
@@ -53,27 +53,31 @@ def selection_metric(task_type: str) -> tuple[str, bool]:
     return ("eval_loss", False) if is_seq2seq(task_type) else ("eval_accuracy", True)
 
 
-def candidate_list_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The first list under a teacher's `finetune` (or `teacher_defaults.finetune`) that is empty or belongs to a key
-    that cannot list candidates, as (dotted key, problem); None when there is none. Runs before the schema check
-    (whose messages for these cases do not say what is allowed)."""
+def _finetune_settings(config: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(dotted key, mapping) of every `teacher_defaults.finetune` and teacher `finetune` of a config that may not
+    have passed the schema yet (anything that is not a mapping is left to the schema)."""
     tasks = config.get("tasks")
     for task_name, task in (tasks if isinstance(tasks, Mapping) else {}).items():
-        teachers = task.get("teachers") if isinstance(task, Mapping) else None
-        places = (
-            {f"tasks.{task_name}.teacher_defaults": task.get("teacher_defaults")} if isinstance(task, Mapping) else {}
-        )
-        places.update(
-            {f"tasks.{task_name}.teachers.{name}": t for name, t in teachers.items()}
-            if isinstance(teachers, Mapping)
-            else {}
-        )
-        for prefix, member in places.items():
+        if not isinstance(task, Mapping):
+            continue
+        members = {"teacher_defaults": task.get("teacher_defaults")}
+        teachers = task.get("teachers")
+        if isinstance(teachers, Mapping):
+            members.update({f"teachers.{name}": teacher for name, teacher in teachers.items()})
+        for where, member in members.items():
             finetune = member.get("finetune") if isinstance(member, Mapping) else None
-            for key, value in (finetune if isinstance(finetune, Mapping) else {}).items():
-                if isinstance(value, list) and key not in CANDIDATE_KEYS:
-                    allowed = ", ".join(CANDIDATE_KEYS)
-                    return f"{prefix}.finetune.{key}", f"only {allowed} may list candidates (teacher selection)"
-                if value == []:
-                    return f"{prefix}.finetune.{key}", "an empty list of candidates: list at least one value"
+            if isinstance(finetune, Mapping):
+                yield f"tasks.{task_name}.{where}.finetune", finetune
+
+
+def candidate_list_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first list under a teacher's `finetune` (or `teacher_defaults.finetune`) that is empty or belongs to a key
+    that cannot list candidates, as (dotted key, problem); None when there is none. Runs before the schema check,
+    whose messages for these cases do not say what is allowed."""
+    for prefix, finetune in _finetune_settings(config):
+        for key, value in finetune.items():
+            if isinstance(value, list) and key not in CANDIDATE_KEYS:
+                return f"{prefix}.{key}", f"only {', '.join(CANDIDATE_KEYS)} may list candidates (teacher selection)"
+            if value == []:
+                return f"{prefix}.{key}", "an empty list of candidates: list at least one value"
     return None
