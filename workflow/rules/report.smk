@@ -6,6 +6,7 @@ rule report:
         cached=PLAN.cached_artefacts(),
         ensembles=PLAN.ensemble_files(),
         benchmarks=PLAN.benchmark_files(),
+        selections=PLAN.selection_files(),
     output:
         metrics=report(report_file("metrics"), category="Tables", caption="../report/metrics.rst"),
         markdown=report_file("markdown"),

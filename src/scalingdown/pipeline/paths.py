@@ -55,6 +55,18 @@ def teacher_checkpoints(teacher_key: str) -> str:
     return f"{teacher_dir(teacher_key)}/checkpoints"
 
 
+def teacher_selection(teacher_key: str) -> str:
+    """A selected teacher's record of its candidates (`select_teacher`): their settings, keys and validation scores."""
+    return f"{teacher_dir(teacher_key)}/selection.json"
+
+
+# The key of a teacher selected among fine-tuning candidates ends in this; the rules tell the `select_teacher`
+# outputs from the `finetune_teacher` ones by it (the same folders under `results/cache/teachers/`).
+SELECTED_SUFFIX = ".selected"
+SELECTED_TEACHER_KEY = r"[^/]+\.selected"
+FINETUNED_TEACHER_KEY = r"[^/]+(?<!\.selected)"
+
+
 def logits_file(logits_key: str) -> str:
     """A teacher's logit cache (one Parquet file with its fingerprint)."""
     return f"{CACHE}/logits/{logits_key}-f{FORMAT_VERSIONS['logits']}.parquet"

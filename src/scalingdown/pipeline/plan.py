@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from scalingdown.pipeline import divergences, keys, paths
 from scalingdown.pipeline.budgets import Budget, budget_cells, normalised
+from scalingdown.pipeline.candidates import candidates, selection_metric
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
@@ -62,6 +63,8 @@ class TeacherPlan:
     settings (top_k, targets, hidden layers). Changing those recomputes the cache but never re-fine-tunes.
     `data_key` is the data the teacher is fine-tuned on (its own label budget); the cache covers the students' data
     of its task (labelled and transfer rows), so where the two differ `logits_key` names the students' data too.
+    A teacher whose `finetune` lists candidates (`pipeline.candidates`) has them in `candidates`, each a teacher plan
+    of its own (fine-tuned under its own key); its `key` is then a selection key and its model the best candidate's.
     """
 
     task: str
@@ -71,6 +74,7 @@ class TeacherPlan:
     logits_key: str
     hidden_layers: tuple[int, ...] = ()
     data_key: str = ""
+    candidates: tuple[TeacherPlan, ...] = ()
 
     @property
     def data_dir(self) -> str:
@@ -88,6 +92,11 @@ class TeacherPlan:
     @property
     def history(self) -> str:
         return paths.teacher_history(self.key)
+
+    @property
+    def selection(self) -> str:
+        """The record of the candidates' validation scores (a teacher with `candidates` only)."""
+        return paths.teacher_selection(self.key)
 
     @property
     def logits(self) -> str:
@@ -226,8 +235,8 @@ class TaskPlan:
 @dataclass(frozen=True)
 class ReportInput:
     """What one file the report reads belongs to: a task at one seed, a kind (`teacher`, `student`, `export`,
-    `ensemble`, `benchmark`) and the model's name (the student's for an export; empty for an ensemble or
-    benchmark record)."""
+    `ensemble`, `benchmark`, `selection`) and the model's name (the student's for an export, the teacher's for a
+    selection record; empty for an ensemble or benchmark record)."""
 
     task: TaskPlan
     kind: str
@@ -252,7 +261,12 @@ class Plan:
                     folder = paths.task_folder(name, seed if folders else None, label)
                     task = self._plan_task(name, spec, seed, folder, budget)
                     self.tasks[task.folder] = replace(task, cell=paths.task_folder(name, None, label))
-        self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
+        self._by_teacher_key = {
+            plan.key: plan
+            for task in self.tasks.values()
+            for teacher in task.teachers.values()
+            for plan in (teacher, *teacher.candidates)
+        }
         self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
 
@@ -274,7 +288,12 @@ class Plan:
         for teacher_name, teacher in spec["teachers"].items():
             own = normalised(teacher["label_budget"]) if "label_budget" in teacher else budget
             teacher_data = self._data(name, spec, seed, own, transfer=False)
-            key = keys.teacher_key(name, teacher_name, spec, teacher, teacher_data, seed, self.launch_spec)
+            listed = self._candidates(name, folder, teacher_name, spec, teacher, teacher_data, seed)
+            key = (
+                keys.selection_key(name, teacher_name, [c.key for c in listed], selection_metric(spec["type"])[0])
+                if listed
+                else keys.teacher_key(name, teacher_name, spec, teacher, teacher_data, seed, self.launch_spec)
+            )
             layers = tuple(sorted(mapped_layers[teacher_name]))
             covered = data_key if teacher_data != data_key else None
             task.teachers[teacher_name] = TeacherPlan(
@@ -285,6 +304,7 @@ class Plan:
                 logits_key=keys.logits_key(key, spec, teacher, layers, covered),
                 hidden_layers=layers,
                 data_key=teacher_data,
+                candidates=listed,
             )
         for student_name, student in spec["students"].items():
             task.students[student_name] = StudentPlan(
@@ -297,6 +317,25 @@ class Plan:
                 baseline=gold_twin(spec["students"], student_name),
             )
         return task
+
+    def _candidates(
+        self,
+        name: str,
+        folder: str,
+        teacher_name: str,
+        spec: dict[str, Any],
+        teacher: dict[str, Any],
+        data_key: str,
+        seed: int,
+    ) -> tuple[TeacherPlan, ...]:
+        """The fine-tuning candidates of a teacher whose `finetune` lists some (none otherwise): each a teacher with
+        one value per setting, keyed like a teacher configured with those values (and so shared with one)."""
+        found = []
+        for settings in candidates(teacher["finetune"]):
+            member = {**teacher, "finetune": settings}
+            key = keys.teacher_key(name, teacher_name, spec, member, data_key, seed, self.launch_spec)
+            found.append(TeacherPlan(folder, teacher_name, key, member, logits_key="", data_key=data_key))
+        return tuple(found)
 
     # -- lookups by wildcard -------------------------------------------------------------------------------------
     def _lookup(self, index: Mapping[str, T], key: str, what: str) -> T:
@@ -398,6 +437,10 @@ class Plan:
             if len(task.teachers) >= 2 and not is_seq2seq(task.type)
         ]
 
+    def selection_files(self) -> list[str]:
+        """The candidates' records of every teacher selected among fine-tuning candidates (Teachers section)."""
+        return [t.selection for task in self.tasks.values() for t in task.teachers.values() if t.candidates]
+
     def histories(self) -> list[str]:
         """Training logs the report plots: every fine-tuned teacher and every trained student."""
         files = []
@@ -407,9 +450,9 @@ class Plan:
         return list(dict.fromkeys(files))  # a teacher shared by the cells of a budget sweep: once
 
     def report_inputs(self) -> dict[str, ReportInput]:
-        """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble
-        and benchmark records, by path. The report tells seeds apart with it (a teacher's history lives under its
-        cache key)."""
+        """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble,
+        benchmark and teacher selection records, by path. The report tells seeds apart with it (a teacher's history
+        lives under its cache key)."""
         found: dict[str, ReportInput] = {}
         for task in self.tasks.values():
             for kind, members in (("teacher", task.teachers), ("student", task.students)):
@@ -418,6 +461,8 @@ class Plan:
             for teacher in task.teachers.values():
                 if teacher.finetuned:  # a teacher shared by the cells of a sweep belongs to the first
                     found.setdefault(teacher.history, ReportInput(task, "teacher", teacher.name))
+                if teacher.candidates:
+                    found.setdefault(teacher.selection, ReportInput(task, "selection", teacher.name))
             for student in task.students.values():
                 if student.trained:
                     found[student.history] = ReportInput(task, "student", student.name)
@@ -449,6 +494,7 @@ class Plan:
             found.append(task.data_dir)
             found += [t.data_dir for t in task.teachers.values() if t.finetuned]
             found += [t.model_dir for t in task.teachers.values() if t.finetuned]
+            found += [c.model_dir for t in task.teachers.values() for c in t.candidates]
             for student in task.students.values():
                 found.append(student.init_dir)
                 if student.trained:

@@ -21,6 +21,7 @@ from scalingdown.report.diagnostics import diagnostics
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.seeds import paired_comparisons, summarise
+from scalingdown.report.selection import selection_blocks
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks
 from scalingdown.report.training_data import training_data_blocks, training_rows
@@ -39,7 +40,7 @@ def _owner(inputs: dict[str, ReportInput], path: str) -> ReportInput:
     owner = inputs.get(os.path.abspath(path))
     if owner is None:
         raise UnplannedInput(
-            f"{path}: not an evaluation, history, ensemble or benchmark record of this experiment's plan"
+            f"{path}: not an evaluation, history, ensemble, benchmark or selection record of this experiment's plan"
         )
     return owner
 
@@ -80,13 +81,15 @@ def report(
     benchmarks: list[str],
     workflow_dir: str | None,
     out: str,
+    selections: list[str] | None = None,
 ) -> None:
     """Write the report files (`paths.REPORT_FILES`) into the folder `out`.
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);
     `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
     `teacher_ensemble` records (one per multi-teacher task) for the Teachers section; `benchmarks` the
-    tasks' timing records, where every speed column comes from.
+    tasks' timing records, where every speed column comes from; `selections` the `select_teacher` records (one per
+    teacher with fine-tuning candidates, and seed).
     """
     folder = claim_directory(out, "report")
     config, experiment = spec.config, spec.experiment
@@ -112,7 +115,8 @@ def report(
 
     repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
-    teachers = teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
+    teachers = selection_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in selections or []])
+    teachers += teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
     warnings = few_label_warnings(cached)
     twins = plan.twins()
     student_teachers = {
