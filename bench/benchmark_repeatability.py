@@ -138,6 +138,12 @@ def comparison(result: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows, "quiet": quiet, "under_load": under_load, "slower": slower, "models": len(first["models"])}
 
 
+def _cores(record: dict[str, Any]) -> str:
+    """The cores other processes kept busy while the models were timed, as the record states it."""
+    cores = record.get("other_cpu_cores")
+    return "not measured" if cores is None else f"{cores:.2f} cores"
+
+
 def _met(met: bool) -> str:
     return "yes" if met else "**no**"
 
@@ -147,9 +153,11 @@ def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
     for result in results:
         numbers = comparison(result)
         records = result["records"]
-        runs = ", ".join(
+        runs = "; ".join(
             f"{run}: {records[run]['headline_clock']} clock, load {records[run]['load_average']['before'][0]:.2f}"
-            f"→{records[run]['load_average']['after'][0]:.2f}, noisy {records[run]['noisy']}"
+            f"→{records[run]['load_average']['after'][0]:.2f}, other processes {_cores(records[run])}, noisy "
+            f"{records[run]['noisy']}"
+            + (f" ({'; '.join(records[run]['noisy_because'])})" if records[run]["noisy"] else "")
             for run in RUNS
         )
         rows = [
