@@ -49,7 +49,10 @@ def _stage_specs(plan: Plan) -> Iterator[Spec]:
         yield stage_specs.ensemble(task.folder)
         yield stage_specs.benchmark(task.folder)
         for teacher in task.teachers.values():
-            if teacher.finetuned:
+            if teacher.candidates:
+                yield stage_specs.select_teacher(teacher.key)
+                yield from (stage_specs.finetune(candidate.key) for candidate in teacher.candidates)
+            elif teacher.finetuned:
                 yield stage_specs.finetune(teacher.key)
             yield stage_specs.logits(teacher.logits_key)
             yield stage_specs.evaluate(task.folder, "teacher", teacher.name)
@@ -88,6 +91,7 @@ PLANS = {
     "tiny-options": _tiny_with_options,
     "multiteacher": lambda: _multiteacher_plan(_multiteacher_config()),
     "seq2seq": lambda: Plan(_seq2seq_config()),
+    "tiny-select": lambda: _experiment_plan(REPO / "tests" / "configs" / "tiny_select.yaml"),
     **{f"experiment-{path.stem}": (lambda path=path: _experiment_plan(path)) for path in EXPERIMENTS},
 }
 

@@ -33,12 +33,17 @@ SHELL_LINES = {
     " --out {output:q} --threads {threads} > {log:q} 2>&1",
     "teacher_ensemble": "python -m scalingdown teacher-ensemble --spec {params.spec:q} --data {input.data:q}"
     " --logits {input.logits:q} --out {output:q} > {log:q} 2>&1",
-    # Changed deliberately with the benchmark stage (issue 13): the report reads the tasks' timing records.
+    # Changed deliberately with the benchmark stage (issue 13): the report reads the tasks' timing records; and with
+    # teacher selection (issue 14 item 4): the candidates' records.
     "report": "python -m scalingdown report --spec {params.spec:q} --evals {input.evals:q}"
     " --histories {input.histories:q} --cached {input.cached:q} --ensembles {input.ensembles:q}"
-    " --benchmarks {input.benchmarks:q} --workflow-dir {params.workflow_dir:q} --out {params.out:q} > {log:q} 2>&1",
+    " --benchmarks {input.benchmarks:q} --workflow-dir {params.workflow_dir:q} --out {params.out:q}"
+    " --selections {input.selections:q} > {log:q} 2>&1",
     "export": "python -m scalingdown export --spec {params.spec:q} --model {input.model:q} --out {output:q}"
     " --threads {threads} > {log:q} 2>&1",
+    "select_teacher": "python -m scalingdown select-teacher --spec {params.spec:q} --models {input.models:q}"
+    " --histories {input.histories:q} --out {output.model:q} --history {output.history:q}"
+    " --selection {output.selection:q} --experiment {params.experiment:q} > {log:q} 2>&1",
     "benchmark": "python -m scalingdown benchmark --spec {params.spec:q} --data {input.data:q}"
     " --models {params.models:q} --evals {input.evals:q} --out {output:q} > {log:q} 2>&1",
 }

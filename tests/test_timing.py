@@ -115,7 +115,7 @@ RECORD = {
         },
         "other_cpu_cores": {"type": ["number", "null"], "minimum": 0},
         "noisy": {"type": "boolean"},
-        "noisy_rule": {"type": "string", "pattern": "IQR/median is above 0.25.*other processes.*load average"},
+        "noisy_rule": {"type": "string", "pattern": "per-round wall-time speed-up.*above 0.1.*other processes.*load"},
         "noisy_because": {"type": "array", "items": {"type": "string"}},
         "headline_clock": {"enum": ["wall", "cpu"]},
         "models": {
@@ -150,10 +150,15 @@ def test_the_record_follows_its_schema_and_states_the_noise_rule(monkeypatch):
 
 
 def test_a_quiet_run_with_steady_latencies_headlines_wall_time():
-    steady, spread = ({"m": {"latency_ms": {"wall": {"iqr_over_median": value}}}} for value in (0.1, 0.4))
-    assert timing._noise(steady, 0.2, (3.0, 0, 0), (3.0, 0, 0), 1) == [], "the load average is not consulted"
-    assert timing._noise(steady, None, (0.5, 0, 0), (0.9, 0, 0), 1) == []
-    assert timing._noise(spread, None, (0.5, 0, 0), (0.5, 0, 0), 1) == ["m: wall-time IQR/median 0.40"]
+    # Round totals that differ by input (rounds 1 and 2 are long) but keep the ratio: steady.
+    reference = {"round_totals_ms": {"wall": [10.0, 30.0, 30.0, 10.0, 10.0, 10.0]}}
+    steady = {"ref": reference, "m": {"round_totals_ms": {"wall": [5.0, 15.0, 15.0, 5.0, 5.0, 5.0]}}}
+    swinging = {"ref": reference, "m": {"round_totals_ms": {"wall": [5.0, 30.0, 7.5, 2.5, 5.0, 10.0]}}}
+    assert timing._noise(steady, "ref", 0.2, (3.0, 0, 0), (3.0, 0, 0), 1) == [], "the load average is not consulted"
+    assert timing._noise(steady, "ref", None, (0.5, 0, 0), (0.9, 0, 0), 1) == []
+    assert timing._noise(swinging, "ref", None, (0.5, 0, 0), (0.5, 0, 0), 1) == [
+        "m: per-round wall-time speed-up IQR/median 1.12"
+    ]
 
 
 def test_settings_that_give_no_interval_or_no_reference_are_refused():

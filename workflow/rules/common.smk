@@ -62,7 +62,7 @@ wildcard_constraints:
     teacher_key=r"[^/]+",
     logits_key=r"[^/]+",
     init_key=r"[^/]+",
-    task=paths.TASK_FOLDER_PATTERN,  # a task's folder: `<task>`, or `<task>/seed-<seed>` with `seeds`
+    task=paths.TASK_FOLDER_PATTERN,  # `<task>`, with `/budget-<b>` in a budget sweep, `/seed-<seed>` with `seeds`
     student=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     kind=r"teacher|student",

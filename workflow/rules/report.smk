@@ -6,6 +6,7 @@ rule report:
         cached=PLAN.cached_artefacts(),
         ensembles=PLAN.ensemble_files(),
         benchmarks=PLAN.benchmark_files(),
+        selections=PLAN.selection_files(),
     output:
         metrics=report(report_file("metrics"), category="Tables", caption="../report/metrics.rst"),
         markdown=report_file("markdown"),
@@ -24,6 +25,9 @@ rule report:
             report_file("confusion_matrices"),
             category="Quality and speed",
             caption="../report/confusion_matrices.rst",
+        ),
+        budget_curve=report(
+            report_file("budget_curve"), category="Quality and speed", caption="../report/budget_curve.rst"
         ),
     log:
         PLAN.log("report", "report"),

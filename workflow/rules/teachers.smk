@@ -8,6 +8,8 @@ rule finetune_teacher:
         history=paths.teacher_history("{teacher_key}"),
     log:
         PLAN.log("finetune_teacher", "{teacher_key}"),
+    wildcard_constraints:
+        teacher_key=paths.FINETUNED_TEACHER_KEY,  # not a selected teacher's key (rule select_teacher)
     conda:
         ENV
     threads: THREADS
@@ -20,6 +22,29 @@ rule finetune_teacher:
         launcher=PLAN.launcher("finetune_teacher"),
     shell:
         STAGES["finetune_teacher"].shell()
+
+
+rule select_teacher:
+    """Keep the fine-tuning candidate of a teacher (its `finetune` lists values) whose model scored best on the
+    validation split: its files (hard links), its history and every candidate's score (selection.json)."""
+    input:
+        models=lambda wildcards: [c.model_dir for c in PLAN.teacher_by_key(wildcards.teacher_key).candidates],
+        histories=lambda wildcards: [c.history for c in PLAN.teacher_by_key(wildcards.teacher_key).candidates],
+    output:
+        model=directory(paths.teacher_model("{teacher_key}")),
+        history=paths.teacher_history("{teacher_key}"),
+        selection=paths.teacher_selection("{teacher_key}"),
+    log:
+        PLAN.log("select_teacher", "{teacher_key}"),
+    wildcard_constraints:
+        teacher_key=paths.SELECTED_TEACHER_KEY,
+    conda:
+        ENV
+    params:
+        spec=lambda wildcards: SPECS.select_teacher(wildcards.teacher_key).to_json(),
+        experiment=builder,
+    shell:
+        STAGES["select_teacher"].shell()
 
 
 rule teacher_logits:

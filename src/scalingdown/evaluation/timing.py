@@ -15,7 +15,10 @@ the reference model: the speed-up of each round (the reference's summed batch-1 
 the same inputs), reported as its median over rounds with a 95 % distribution-free confidence interval
 from order statistics (the binomial interval of `scipy.stats.quantile_test`; it needs at least 6 rounds).
 
-The run is `noisy` when a model's wall-time IQR/median exceeds `NOISY_IQR_OVER_MEDIAN`, or when other
+The run is `noisy` when some model's wall-time speed-up varies from round to round by more than
+`NOISY_ROUND_SPREAD` (the IQR/median of its per-round ratios: each round runs the same inputs through every
+model, so input lengths cancel out and what is left is the machine; the IQR of single calls is not used, as
+it mostly measures how input lengths differ), or when other
 processes kept more than `NOISY_OTHER_CORES` of a core busy on average while the models were timed (the
 machine's busy time from /proc/stat, hypervisor steal included, minus this process's own CPU time, over the
 wall time of the rounds); where /proc/stat cannot be read, when the 1-minute load average before or after is
@@ -44,7 +47,7 @@ from scipy import stats
 from scalingdown.pipeline.errors import UserError
 
 RECORD_SCHEMA = "scalingdown.timing/1"
-NOISY_IQR_OVER_MEDIAN = 0.25
+NOISY_ROUND_SPREAD = 0.10  # IQR/median of a model's per-round wall-time speed-ups
 NOISY_OTHER_CORES = 0.5  # cores other processes may keep busy, on average, while the models are timed
 _PROC_STAT = Path("/proc/stat")
 CONFIDENCE = 0.95
@@ -145,7 +148,7 @@ def time_models(
         }
         for name in names
     }
-    noisy_because = _noise(per_model, other_cores, load_before, load_after, settings.threads)
+    noisy_because = _noise(per_model, reference, other_cores, load_before, load_after, settings.threads)
     return {
         "schema": RECORD_SCHEMA,
         "settings": asdict(settings),
@@ -163,7 +166,8 @@ def time_models(
         "other_cpu_cores": other_cores,
         "noisy": bool(noisy_because),
         "noisy_rule": (
-            f"noisy when some model's wall-time IQR/median is above {NOISY_IQR_OVER_MEDIAN}, or other processes "
+            "noisy when some model's per-round wall-time speed-up against the reference has an IQR/median above "
+            f"{NOISY_ROUND_SPREAD}, or other processes "
             f"kept more than {NOISY_OTHER_CORES} of a CPU core busy on average while the models were timed "
             "(/proc/stat busy time minus this process's CPU time; where /proc/stat cannot be read: the 1-minute "
             f"load average before or after timing above the thread count, {settings.threads})"
@@ -327,18 +331,31 @@ def _other_cores(busy_start: float | None, own_start: float, wall_start: float) 
     return max(0.0, others / (wall_end - wall_start))
 
 
+def _round_spread(reference_totals: Sequence[float], totals: Sequence[float]) -> float:
+    """IQR/median of the per-round ratios reference/model (their summed batch-1 times on the same inputs)."""
+    first, median, third = np.percentile(np.asarray(reference_totals) / np.asarray(totals), [25, 50, 75])
+    return float((third - first) / median) if median > 0 else float("inf")
+
+
 def _noise(
     per_model: Mapping[str, Mapping[str, Any]],
+    reference: str,
     other_cores: float | None,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
     threads: int,
 ) -> list[str]:
     """What made the run noisy under the stated rule (empty when it was not)."""
-    reasons = [
-        f"{name}: wall-time IQR/median {entry['latency_ms']['wall']['iqr_over_median']:.2f}"
+    reference_totals = per_model[reference]["round_totals_ms"]["wall"]
+    spreads = {
+        name: _round_spread(reference_totals, entry["round_totals_ms"]["wall"])
         for name, entry in per_model.items()
-        if entry["latency_ms"]["wall"]["iqr_over_median"] > NOISY_IQR_OVER_MEDIAN
+        if name != reference
+    }
+    reasons = [
+        f"{name}: per-round wall-time speed-up IQR/median {spread:.2f}"
+        for name, spread in spreads.items()
+        if spread > NOISY_ROUND_SPREAD
     ]
     if other_cores is not None:
         if other_cores > NOISY_OTHER_CORES:

@@ -5,12 +5,19 @@ above 1: `1` and `1.0` are both every label, so that a budget means the same aft
 form that turns 1.0 into 1); the rest of the training split becomes transfer text, which students with teachers
 still learn from (KD only). A teacher learns from the students' labelled rows unless
 `teachers.<name>.label_budget` gives it its own share. A budget of `1.0` is every label, which is the same
-as no budget at all (same data, same cache keys). Standard library only: the Snakefile imports it.
+as no budget at all (same data, same cache keys).
+
+A list of budgets (`data.label_budget: [0.05, 0.1, 0.25, 1.0]`) is a sweep: each budget is a cell of the
+experiment with its own prepared data, teachers trained on the students' labels and students, in the folder
+`<task>/budget-<label>` (`folder_label`: `budget-0.05`, `budget-200`, `budget-all`); a teacher with its own
+`label_budget` is the same artefact in every cell, so it is trained once. Standard library only: the Snakefile
+imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from scalingdown.pipeline.config import ConfigError
@@ -77,7 +84,9 @@ def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) 
         raise ConfigError(
             uses[0], f"label budgets and transfer text are for classification tasks, not {task['type']} tasks"
         )
-    if budgets is not None:
+    if isinstance(budgets, list):
+        check_sweep(f"{prefix}.data.label_budget", budgets, labels, train_rows)
+    elif budgets is not None:
         check_budget(f"{prefix}.data.label_budget", budgets, labels, train_rows)
     for name, teacher in task["teachers"].items():
         if "label_budget" not in teacher:
@@ -86,3 +95,47 @@ def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) 
         if teacher["finetune"] is False:
             raise ConfigError(key, "a teacher with finetune: false is not trained here, so it has no label budget")
         check_budget(key, teacher["label_budget"], labels, train_rows)
+
+
+# -- sweeps: a list of budgets -----------------------------------------------------------------------------------
+def check_sweep(key: str, budgets: list[Any], labels: list[str] | None, rows: int | None) -> None:
+    """Refuse an empty list, a bad element (naming its index, `<key>[i]`) and a budget listed twice (1 and 1.0 are
+    the same budget: every label)."""
+    if not budgets:
+        raise ConfigError(key, f"an empty list runs nothing: give one budget or a list of them, each {FORMS}")
+    seen: dict[Budget | None, int] = {}
+    for index, budget in enumerate(budgets):
+        check_budget(f"{key}[{index}]", budget, labels, rows)
+        same = normalised(budget)
+        if same in seen:
+            raise ConfigError(
+                f"{key}[{index}]",
+                f"{budget} is the budget of element [{seen[same]}] ({budget_text(same)}) again; list each budget once",
+            )
+        seen[same] = index
+
+
+def sweep(data: Mapping[str, Any]) -> list[Budget | None] | None:
+    """The normalised budgets of a task's sweep, in the config's order; None when `data.label_budget` is not a
+    list (one budget or none: the task keeps its folder)."""
+    budgets = data.get("label_budget")
+    return [normalised(budget) for budget in budgets] if isinstance(budgets, list) else None
+
+
+def folder_label(budget: Budget | None) -> str:
+    """A budget in a folder name: `all` for every label, a count as it is (`200`), a fraction in positional
+    notation (`0.05`, never `5e-05`)."""
+    budget = normalised(budget)
+    if budget is None:
+        return "all"
+    if is_count(budget):
+        return str(int(budget))
+    return format(Decimal(repr(float(budget))), "f")
+
+
+def budget_cells(data: Mapping[str, Any]) -> list[tuple[Budget | None, str | None]]:
+    """A task's cells: (normalised budget, its folder label, or None for a task that is not a sweep)."""
+    budgets = sweep(data)
+    if budgets is None:
+        return [(normalised(data.get("label_budget")), None)]
+    return [(budget, folder_label(budget)) for budget in budgets]

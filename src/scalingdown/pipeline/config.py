@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scalingdown.pipeline.candidates import candidate_list_problem
 from scalingdown.pipeline.canonical import canonical, deep_merge
 from scalingdown.pipeline.errors import UserError
 
@@ -100,7 +101,11 @@ def apply_student_defaults(config: dict[str, Any]) -> None:
 
 def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """Validate `config` against the JSON schema; the most relevant error becomes a `ConfigError`
-    naming the dotted key (Snakemake's own `validate`, which also fills defaults, runs after)."""
+    naming the dotted key (Snakemake's own `validate`, which also fills defaults, runs after). Lists of teacher
+    candidates (`pipeline.candidates`) are checked first, with a message that says which keys may list them."""
+    problem = candidate_list_problem(config)
+    if problem is not None:
+        raise ConfigError(*problem)
     import jsonschema
     import yaml
     from jsonschema.exceptions import best_match

@@ -60,6 +60,13 @@ def teacher_key(
     return f"{task_name}.{teacher_name}-{short_hash(identity)}"
 
 
+def selection_key(task_name: str, teacher_name: str, candidates: list[str], metric: str) -> str:
+    """A teacher selected among fine-tuning candidates (`pipeline.candidates`): its candidates' keys, in selection
+    order, and the validation score that ranks them; it ends in `paths.SELECTED_SUFFIX`."""
+    identity = {"candidates": candidates, "metric": metric, "format": paths.FORMAT_VERSIONS["teacher"]}
+    return f"{task_name}.{teacher_name}-{short_hash(identity)}{paths.SELECTED_SUFFIX}"
+
+
 def logits_key(
     key: str,
     task: Mapping[str, Any],

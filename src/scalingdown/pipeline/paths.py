@@ -27,6 +27,7 @@ REPORT_FILES = {
     "validation_curves": "validation_curves.png",
     "score_latency": "score_latency.png",
     "confusion_matrices": "confusion_matrices.png",
+    "budget_curve": "budget_curve.png",
 }
 
 
@@ -54,6 +55,18 @@ def teacher_checkpoints(teacher_key: str) -> str:
     return f"{teacher_dir(teacher_key)}/checkpoints"
 
 
+def teacher_selection(teacher_key: str) -> str:
+    """A selected teacher's record of its candidates (`select_teacher`): their settings, keys and validation scores."""
+    return f"{teacher_dir(teacher_key)}/selection.json"
+
+
+# The key of a teacher selected among fine-tuning candidates ends in this; the rules tell the `select_teacher`
+# outputs from the `finetune_teacher` ones by it (the same folders under `results/cache/teachers/`).
+SELECTED_SUFFIX = ".selected"
+SELECTED_TEACHER_KEY = r"[^/]+\.selected"
+FINETUNED_TEACHER_KEY = r"[^/]+(?<!\.selected)"
+
+
 def logits_file(logits_key: str) -> str:
     """A teacher's logit cache (one Parquet file with its fingerprint)."""
     return f"{CACHE}/logits/{logits_key}-f{FORMAT_VERSIONS['logits']}.parquet"
@@ -66,17 +79,20 @@ def student_init_dir(init_key: str) -> str:
 
 # -- an experiment's own outputs (results/<experiment>) --------------------------------------------------------
 # The rules' `{task}` wildcard: a task's folder under the experiment root (see `task_folder`).
-TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/seed-[0-9]+)?"
+TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/budget-(all|[0-9]+(\.[0-9]+)?))?(/seed-[0-9]+)?"
 
 
 def experiment_root(experiment: str) -> str:
     return f"{RESULTS}/{experiment}"
 
 
-def task_folder(task: str, seed: int | None = None) -> str:
-    """Where one task's students and evaluations live under the experiment root: `<task>`, or `<task>/seed-<seed>`
-    when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions below is this."""
-    return task if seed is None else f"{task}/seed-{seed}"
+def task_folder(task: str, seed: int | None = None, budget: str | None = None) -> str:
+    """Where one task's students and evaluations live under the experiment root: `<task>`, with
+    `/budget-<budget>` when the task lists several label budgets (`pipeline.budgets.folder_label`), and
+    `/seed-<seed>` when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions
+    below is this."""
+    cell = task if budget is None else f"{task}/budget-{budget}"
+    return cell if seed is None else f"{cell}/seed-{seed}"
 
 
 def student_dir(root: str, task: str, student: str) -> str:

@@ -11,17 +11,20 @@ Each task is planned once per seed (`pipeline.seeds`): `Plan.tasks` is keyed by 
 the `task` of a teacher or student plan is that folder. With a label budget (`pipeline.budgets`) the students
 learn from their own prepared data (`DataPlan`: the labelled rows and the transfer rows) and a teacher from its own
 (its `label_budget`, else the students' labelled rows); a teacher with every label shares the data, and so the
-fine-tuned model, of an experiment without budgets.
+fine-tuned model, of an experiment without budgets. A list of budgets is a sweep: each budget is a cell
+(`<task>/budget-<label>`, then per seed), planned as a task of its own; what does not depend on the budget (a teacher
+with its own `label_budget`, the students' initial weights) has the same key in every cell and so is built once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from scalingdown.pipeline import divergences, keys, paths
-from scalingdown.pipeline.budgets import Budget, normalised
+from scalingdown.pipeline.budgets import Budget, budget_cells, normalised
+from scalingdown.pipeline.candidates import candidates, selection_metric
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config import hidden_pairs
 from scalingdown.pipeline.errors import UnknownKey
@@ -60,6 +63,8 @@ class TeacherPlan:
     settings (top_k, targets, hidden layers). Changing those recomputes the cache but never re-fine-tunes.
     `data_key` is the data the teacher is fine-tuned on (its own label budget); the cache covers the students' data
     of its task (labelled and transfer rows), so where the two differ `logits_key` names the students' data too.
+    A teacher whose `finetune` lists candidates (`pipeline.candidates`) has them in `candidates`, each a teacher plan
+    of its own (fine-tuned under its own key); its `key` is then a selection key and its model the best candidate's.
     """
 
     task: str
@@ -69,6 +74,7 @@ class TeacherPlan:
     logits_key: str
     hidden_layers: tuple[int, ...] = ()
     data_key: str = ""
+    candidates: tuple[TeacherPlan, ...] = ()
 
     @property
     def data_dir(self) -> str:
@@ -86,6 +92,11 @@ class TeacherPlan:
     @property
     def history(self) -> str:
         return paths.teacher_history(self.key)
+
+    @property
+    def selection(self) -> str:
+        """The record of the candidates' validation scores (a teacher with `candidates` only)."""
+        return paths.teacher_selection(self.key)
 
     @property
     def logits(self) -> str:
@@ -194,7 +205,8 @@ class TaskPlan:
 
     `name` is the task's name in the config; `folder` is where its outputs live in the experiment (the rules'
     `{task}` wildcard, `paths.task_folder`); `budget` is the students' label budget in this cell (None: every
-    label) and `data_key` their prepared data.
+    label) and `data_key` their prepared data. `cell` is what the report compares within and folds seeds over:
+    the task's name, or `<task>/budget-<label>` in a budget sweep (the folder without its seed).
     """
 
     name: str
@@ -205,6 +217,7 @@ class TaskPlan:
     teachers: dict[str, TeacherPlan] = field(default_factory=dict)
     students: dict[str, StudentPlan] = field(default_factory=dict)
     budget: Budget | None = None
+    cell: str = ""
 
     @property
     def type(self) -> str:
@@ -222,8 +235,8 @@ class TaskPlan:
 @dataclass(frozen=True)
 class ReportInput:
     """What one file the report reads belongs to: a task at one seed, a kind (`teacher`, `student`, `export`,
-    `ensemble`, `benchmark`) and the model's name (the student's for an export; empty for an ensemble or
-    benchmark record)."""
+    `ensemble`, `benchmark`, `selection`) and the model's name (the student's for an export, the teacher's for a
+    selection record; empty for an ensemble or benchmark record)."""
 
     task: TaskPlan
     kind: str
@@ -243,11 +256,17 @@ class Plan:
         self.tasks: dict[str, TaskPlan] = {}
         self._by_data_key: dict[str, DataPlan] = {}
         for name, spec in self.config["tasks"].items():
-            budget = normalised(spec["data"].get("label_budget"))
-            for seed in self.seeds:
-                task = self._plan_task(name, spec, seed, paths.task_folder(name, seed if folders else None), budget)
-                self.tasks[task.folder] = task
-        self._by_teacher_key = {t.key: t for task in self.tasks.values() for t in task.teachers.values()}
+            for budget, label in budget_cells(spec["data"]):
+                for seed in self.seeds:
+                    folder = paths.task_folder(name, seed if folders else None, label)
+                    task = self._plan_task(name, spec, seed, folder, budget)
+                    self.tasks[task.folder] = replace(task, cell=paths.task_folder(name, None, label))
+        self._by_teacher_key = {
+            plan.key: plan
+            for task in self.tasks.values()
+            for teacher in task.teachers.values()
+            for plan in (teacher, *teacher.candidates)
+        }
         self._by_logits_key = {t.logits_key: t for task in self.tasks.values() for t in task.teachers.values()}
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
 
@@ -269,7 +288,12 @@ class Plan:
         for teacher_name, teacher in spec["teachers"].items():
             own = normalised(teacher["label_budget"]) if "label_budget" in teacher else budget
             teacher_data = self._data(name, spec, seed, own, transfer=False)
-            key = keys.teacher_key(name, teacher_name, spec, teacher, teacher_data, seed, self.launch_spec)
+            listed = self._candidates(name, folder, teacher_name, spec, teacher, teacher_data, seed)
+            key = (
+                keys.selection_key(name, teacher_name, [c.key for c in listed], selection_metric(spec["type"])[0])
+                if listed
+                else keys.teacher_key(name, teacher_name, spec, teacher, teacher_data, seed, self.launch_spec)
+            )
             layers = tuple(sorted(mapped_layers[teacher_name]))
             covered = data_key if teacher_data != data_key else None
             task.teachers[teacher_name] = TeacherPlan(
@@ -280,6 +304,7 @@ class Plan:
                 logits_key=keys.logits_key(key, spec, teacher, layers, covered),
                 hidden_layers=layers,
                 data_key=teacher_data,
+                candidates=listed,
             )
         for student_name, student in spec["students"].items():
             task.students[student_name] = StudentPlan(
@@ -292,6 +317,25 @@ class Plan:
                 baseline=gold_twin(spec["students"], student_name),
             )
         return task
+
+    def _candidates(
+        self,
+        name: str,
+        folder: str,
+        teacher_name: str,
+        spec: dict[str, Any],
+        teacher: dict[str, Any],
+        data_key: str,
+        seed: int,
+    ) -> tuple[TeacherPlan, ...]:
+        """The fine-tuning candidates of a teacher whose `finetune` lists some (none otherwise): each a teacher with
+        one value per setting, keyed like a teacher configured with those values (and so shared with one)."""
+        found = []
+        for settings in candidates(teacher["finetune"]):
+            member = {**teacher, "finetune": settings}
+            key = keys.teacher_key(name, teacher_name, spec, member, data_key, seed, self.launch_spec)
+            found.append(TeacherPlan(folder, teacher_name, key, member, logits_key="", data_key=data_key))
+        return tuple(found)
 
     # -- lookups by wildcard -------------------------------------------------------------------------------------
     def _lookup(self, index: Mapping[str, T], key: str, what: str) -> T:
@@ -393,26 +437,32 @@ class Plan:
             if len(task.teachers) >= 2 and not is_seq2seq(task.type)
         ]
 
+    def selection_files(self) -> list[str]:
+        """The candidates' records of every teacher selected among fine-tuning candidates (Teachers section)."""
+        return [t.selection for task in self.tasks.values() for t in task.teachers.values() if t.candidates]
+
     def histories(self) -> list[str]:
         """Training logs the report plots: every fine-tuned teacher and every trained student."""
         files = []
         for task in self.tasks.values():
             files += [t.history for t in task.teachers.values() if t.finetuned]
             files += [s.history for s in task.students.values() if s.trained]
-        return files
+        return list(dict.fromkeys(files))  # a teacher shared by the cells of a budget sweep: once
 
     def report_inputs(self) -> dict[str, ReportInput]:
-        """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble
-        and benchmark records, by path. The report tells seeds apart with it (a teacher's history lives under its
-        cache key)."""
+        """What each file the report reads belongs to: evaluations (of exports too), training histories, ensemble,
+        benchmark and teacher selection records, by path. The report tells seeds apart with it (a teacher's history
+        lives under its cache key)."""
         found: dict[str, ReportInput] = {}
         for task in self.tasks.values():
             for kind, members in (("teacher", task.teachers), ("student", task.students)):
                 for name in members:
                     found[paths.eval_file(self.root, task.folder, kind, name)] = ReportInput(task, kind, name)
             for teacher in task.teachers.values():
-                if teacher.finetuned:
-                    found[teacher.history] = ReportInput(task, "teacher", teacher.name)
+                if teacher.finetuned:  # a teacher shared by the cells of a sweep belongs to the first
+                    found.setdefault(teacher.history, ReportInput(task, "teacher", teacher.name))
+                if teacher.candidates:
+                    found.setdefault(teacher.selection, ReportInput(task, "selection", teacher.name))
             for student in task.students.values():
                 if student.trained:
                     found[student.history] = ReportInput(task, "student", student.name)
@@ -424,9 +474,10 @@ class Plan:
         return found
 
     def twins(self) -> dict[tuple[str, str], str]:
-        """(task name, distilled student) → its gold-only twin, for every student that has one."""
+        """(task cell, distilled student) → its gold-only twin, for every student that has one (the cell: the task's
+        name, or its budget cell in a sweep)."""
         return {
-            (task.name, student.name): student.baseline
+            (task.cell, student.name): student.baseline
             for task in self.tasks.values()
             for student in task.students.values()
             if student.baseline
@@ -443,6 +494,7 @@ class Plan:
             found.append(task.data_dir)
             found += [t.data_dir for t in task.teachers.values() if t.finetuned]
             found += [t.model_dir for t in task.teachers.values() if t.finetuned]
+            found += [c.model_dir for t in task.teachers.values() for c in t.candidates]
             for student in task.students.values():
                 found.append(student.init_dir)
                 if student.trained:
@@ -492,3 +544,12 @@ class Plan:
 def local_model(ref: str) -> list[str]:
     """A model reference as rule input: `[directory]` for a local directory, `[]` for hub/package/tiny."""
     return [ref] if ":" not in ref else []
+
+
+def shared_teachers(plan: Plan) -> set[str]:
+    """The keys of the teachers that several cells of a budget sweep share (a teacher with its own label budget)."""
+    cells: dict[str, set[str]] = {}
+    for task in plan.tasks.values():
+        for teacher in task.teachers.values():
+            cells.setdefault(teacher.key, set()).add(task.cell)
+    return {key for key, found in cells.items() if len(found) > 1}

@@ -432,6 +432,26 @@ class EnsembleSpec(Spec):
 
 
 @dataclass(frozen=True)
+class SelectCandidate(Spec):
+    """One fine-tuning candidate of a selected teacher: its key and the hyper-parameter values that vary."""
+
+    key: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SelectTeacherSpec(Spec):
+    """`select_teacher`: keep the candidate whose saved model has the best validation `metric` (a key of the
+    training history; `higher_is_better` says which way); ties go to the earlier candidate."""
+
+    task: str
+    teacher: str
+    metric: str
+    higher_is_better: bool
+    candidates: list[SelectCandidate]
+
+
+@dataclass(frozen=True)
 class EvaluateSpec(Spec):
     """`evaluate`: one model's test scores, parameter count and size on disk (its speed is `benchmark`'s).
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from scalingdown.pipeline import divergences, paths
+from scalingdown.pipeline.candidates import selection_metric, varied
 from scalingdown.pipeline.config import cache_settings, finetune_settings, seq2seq_setting
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.specs import (
@@ -29,6 +30,8 @@ from scalingdown.pipeline.specs import (
     LossSpec,
     PrepareSpec,
     ReportSpec,
+    SelectCandidate,
+    SelectTeacherSpec,
     TeacherName,
     TextTask,
     TopkLogitsSpec,
@@ -109,6 +112,10 @@ class StageSpecs:
     def finetune(self, teacher_key: str) -> FinetuneSpec:
         teacher = self.plan.teacher_by_key(teacher_key)
         task = self.plan.task(teacher.task)
+        if teacher.candidates:
+            raise UnknownKey(
+                f"teacher {teacher.name!r} of task {task.name!r} is selected among candidates, not fine-tuned"
+            )
         settings = finetune_settings(teacher.spec["finetune"])
         if isinstance(settings, bool):
             raise UnknownKey(f"teacher {teacher.name!r} of task {task.name!r} is not fine-tuned (finetune: false)")
@@ -127,6 +134,24 @@ class StageSpecs:
             seed=task.seed,
             text=text_task(task.spec, teacher.spec),
             trust_remote_code=remote_code(teacher.spec),
+        )
+
+    def select_teacher(self, teacher_key: str) -> SelectTeacherSpec:
+        """The selection among a teacher's fine-tuning candidates (`teacher_key` is its selection key)."""
+        teacher = self.plan.teacher_by_key(teacher_key)
+        task = self.plan.task(teacher.task)
+        if not teacher.candidates:
+            raise UnknownKey(f"teacher {teacher.name!r} of task {task.name!r} lists no fine-tuning candidates")
+        metric, higher_is_better = selection_metric(task.type)
+        return SelectTeacherSpec(
+            task=task.name,
+            teacher=teacher.name,
+            metric=metric,
+            higher_is_better=higher_is_better,
+            candidates=[
+                SelectCandidate(key=c.key, settings=varied(teacher.spec["finetune"], c.spec["finetune"]))
+                for c in teacher.candidates
+            ],
         )
 
     def logits(self, logits_key: str) -> LogitsSpec | TopkLogitsSpec:

@@ -26,6 +26,13 @@ FIGURES = {
     "confusion_matrices": "Confusion matrices on the test split (rows: gold label; colour: share of the row; "
     "several seeds: summed).",
 }
+# The figure of a label-budget sweep, shown only when some task sweeps two or more budgets.
+BUDGET_CURVE = (
+    "Test score against the labelled training rows of the students, one panel per task that sweeps label budgets "
+    "(`data.label_budget` as a list; each tick: the rows and the budget), one line per model: students solid, "
+    "teachers dashed (a teacher with its own label budget is the same model at every budget); several seeds: means "
+    "with ±sd error bars."
+)
 # How many of a noisy run's reasons the warning lists (the record has them all).
 _REASONS_SHOWN = 3
 _CLOCKS = {
@@ -242,12 +249,14 @@ def report_blocks(
     twins: Mapping[tuple[str, str], str] | None = None,
     diagnostics: list[Block] | None = None,
     training_data: list[Block] | None = None,
+    budget_curve: bool = False,
 ) -> list[Block]:
     """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), per task its
     scores and its speed (from its benchmark records, one per seed), mean ± sd over seeds, with the paired
     comparison of each distilled student against its gold-only twin (`twins`: (task, student) → twin), the rows each
     model learned from (`report.training_data`), the teachers' section (ensembles, agreement), the figures, the
-    reproducibility block. `table` has one row per model and seed."""
+    reproducibility block. `table` has one row per model and seed; `budget_curve`: the label-budget figure was
+    drawn (some task sweeps budgets), so it is shown too."""
     clocks = headline_clocks(benchmarks or [])
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
@@ -264,4 +273,6 @@ def report_blocks(
     blocks += teachers or []
     blocks.append(Heading("Figures"))
     blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]
+    if budget_curve:
+        blocks.append(Figure(REPORT_FILES["budget_curve"], BUDGET_CURVE))
     return blocks + reproducibility_blocks(repro)

@@ -24,6 +24,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.pipeline.divergences import DIVERGENCES, term
 from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.report.budget_curve import BUDGET, BUDGET_ROWS, curve_tasks
 from scalingdown.report.tables import METRIC_TITLES, model_label
 
 LOSS_TITLES = {
@@ -254,3 +255,61 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
             f"{record['task']}: {model_label(record['name'], record.get('variant', ORIGINAL))}{summed}", fontsize=9
         )
     _save(figure, path)
+
+
+def budget_curve(summary: pd.DataFrame, cells: Mapping[str, str], path: str | Path) -> dict[str, list[str]]:
+    """Per task that sweeps at least two label budgets: the primary test score against the labelled training rows
+    of each budget's students, one line per model (students: solid, circles; teachers: dashed, squares; a teacher
+    with its own label budget is the same model in every cell), ±sd error bars over seeds. `summary` is the
+    summarised metrics table with `report.budget_curve`'s columns, `cells` maps a budget cell to its task's name.
+    The x axis is logarithmic when the rows span a decade or more. Returns the lines drawn per task; without such
+    a task the image says so."""
+    tasks = curve_tasks(summary, dict(cells))
+    if not tasks:
+        _empty(path, "no task sweeps two or more label budgets\n(data.label_budget as a list)")
+        return {}
+    rows = summary[summary["task"].isin(list(cells)) & summary[BUDGET_ROWS].notna()]
+    if "variant" in rows:
+        rows = rows[rows["variant"] == ORIGINAL]  # exports score as their student
+    drawn: dict[str, list[str]] = {}
+    figure, axes = _grid(len(tasks), width=6.4, height=4.4, columns=2)
+    for axis, task in zip(axes, tasks):
+        mine = rows[[cells[str(cell)] == task for cell in rows["task"]]]
+        metric = str(mine["primary_metric"].iloc[0])
+        models = list(dict.fromkeys(zip(mine["kind"], mine["model"])))
+        colours = _colours(f"{kind} {model}" for kind, model in models)
+        for kind, model in models:
+            line = mine[(mine["kind"] == kind) & (mine["model"] == model)].sort_values(BUDGET_ROWS)
+            name = f"{kind} {model}"
+            spread = line.get(f"{metric}_sd")
+            axis.errorbar(
+                line[BUDGET_ROWS],
+                line[metric],
+                yerr=None if spread is None or spread.isna().all() else spread.fillna(0),
+                label=name,
+                color=colours[name],
+                marker="s" if kind == "teacher" else "o",
+                linestyle="--" if kind == "teacher" else "-",
+                capsize=3,
+            )
+            drawn.setdefault(task, []).append(name)
+        budgets = mine.drop_duplicates(BUDGET_ROWS).sort_values(BUDGET_ROWS)
+        if budgets[BUDGET_ROWS].max() >= 10 * budgets[BUDGET_ROWS].min():
+            axis.set_xscale("log")
+            axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.set_xticks(
+            list(budgets[BUDGET_ROWS]),
+            [f"{rows_:,.0f}\n({label})" for rows_, label in zip(budgets[BUDGET_ROWS], budgets[BUDGET])],
+            fontsize=8,
+        )
+        axis.set_xticks([], minor=True)
+        scale = ", log scale" if axis.get_xscale() == "log" else ""
+        axis.set_xlabel(f"labelled training rows of the students (budget){scale}")
+        axis.set_ylabel(f"test {METRIC_TITLES.get(metric, metric)}")
+        seeds = int(mine["n"].max()) if "n" in mine else 1
+        over = f"mean ± sd over {seeds} seeds" if seeds > 1 else "one seed"
+        axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against labelled rows ({over})", fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    _save(figure, path)
+    return drawn

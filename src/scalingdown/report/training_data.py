@@ -22,7 +22,7 @@ MANIFEST = "manifest.json"
 COLUMNS = ["task", "seed", "kind", "model", "labelled_rows", "transfer_rows"]
 
 
-def _counts(data_dir: str) -> tuple[int, int] | None:
+def row_counts(data_dir: str) -> tuple[int, int] | None:
     """(labelled, transfer) training rows of a prepared dataset; None when its manifest cannot be read."""
     try:
         manifest: dict[str, Any] = json.loads((Path(data_dir) / MANIFEST).read_text(encoding="utf-8"))
@@ -37,15 +37,15 @@ def training_rows(plan: Plan) -> pd.DataFrame:
     transfer training rows it learned from."""
     rows = []
     for task in plan.tasks.values():
-        students = _counts(task.data_dir)
+        students = row_counts(task.data_dir)
         for teacher in task.teachers.values():
-            own = _counts(teacher.data_dir) if teacher.finetuned else None
+            own = row_counts(teacher.data_dir) if teacher.finetuned else None
             if own is not None:
-                rows.append((task.name, task.seed, "teacher", teacher.name, own[0], 0))
+                rows.append((task.cell, task.seed, "teacher", teacher.name, own[0], 0))
         for student in task.students.values():
             if student.trained and students is not None:
                 transfer = students[1] if student.teachers else 0
-                rows.append((task.name, task.seed, "student", student.name, students[0], transfer))
+                rows.append((task.cell, task.seed, "student", student.name, students[0], transfer))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.atomic import atomic_path, claim_directory, write_json, write_text
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.paths import REPORT_FILES
-from scalingdown.pipeline.plan import Plan, ReportInput
+from scalingdown.pipeline.plan import Plan, ReportInput, shared_teachers
 from scalingdown.pipeline.specs import ReportSpec
 from scalingdown.report import plots
+from scalingdown.report.budget_curve import add_budget_columns, swept_cells
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.data_warnings import few_label_warnings
 from scalingdown.report.diagnostics import diagnostics
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.seeds import paired_comparisons, summarise
+from scalingdown.report.selection import selection_blocks
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks
 from scalingdown.report.training_data import training_data_blocks, training_rows
@@ -37,20 +40,36 @@ def _owner(inputs: dict[str, ReportInput], path: str) -> ReportInput:
     owner = inputs.get(os.path.abspath(path))
     if owner is None:
         raise UnplannedInput(
-            f"{path}: not an evaluation, history, ensemble or benchmark record of this experiment's plan"
+            f"{path}: not an evaluation, history, ensemble, benchmark or selection record of this experiment's plan"
         )
     return owner
 
 
 def _seeded(record: dict[str, Any], owner: ReportInput) -> dict[str, Any]:
-    """An evaluation or ensemble record with the seed it was made with."""
-    return {**record, "seed": owner.task.seed}
+    """An evaluation, benchmark or ensemble record with the seed it was made with, and as its task the cell the
+    report compares it within (the task's name, or its budget cell in a label-budget sweep)."""
+    return {**record, "seed": owner.task.seed, "task": owner.task.cell}
 
 
-def history_name(owner: ReportInput) -> str:
-    """A readable model name for a history: `<task>: <student>` or `<task>: teacher <teacher>`."""
-    model = f"teacher {owner.name}" if owner.kind == "teacher" else owner.name
-    return f"{owner.task.name}: {model}"
+def history_name(owner: ReportInput, shared: Set[str] = frozenset()) -> str:
+    """A readable model name for a history: `<cell>: <student>` or `<cell>: teacher <teacher>` (the cell: the task's
+    name, or its budget cell in a sweep; a teacher whose key is in `shared`, the same model in every cell, is named
+    by its task)."""
+    if owner.kind == "teacher":
+        where = owner.task.name if owner.task.teachers[owner.name].key in shared else owner.task.cell
+        return f"{where}: teacher {owner.name}"
+    return f"{owner.task.cell}: {owner.name}"
+
+
+def _per_cell(logs: dict[str, list[Any]], plan: Plan, shared: Set[str]) -> dict[str, list[Any]]:
+    """The histories by name with each shared teacher's also under every cell's name (the diagnostics look a
+    teacher up in the cell of the student it teaches)."""
+    found = dict(logs)
+    for task in plan.tasks.values():
+        for teacher in task.teachers.values():
+            if teacher.key in shared:
+                found[f"{task.cell}: teacher {teacher.name}"] = logs.get(f"{task.name}: teacher {teacher.name}", [])
+    return found
 
 
 def report(
@@ -62,13 +81,15 @@ def report(
     benchmarks: list[str],
     workflow_dir: str | None,
     out: str,
+    selections: list[str] | None = None,
 ) -> None:
     """Write the report files (`paths.REPORT_FILES`) into the folder `out`.
 
     `cached` are the shared artefacts the experiment used (their provenance is reported);
     `workflow_dir` is the workflow checkout whose git commit is reported; `ensembles` are the
     `teacher_ensemble` records (one per multi-teacher task) for the Teachers section; `benchmarks` the
-    tasks' timing records, where every speed column comes from.
+    tasks' timing records, where every speed column comes from; `selections` the `select_teacher` records (one per
+    teacher with fine-tuning candidates, and seed).
     """
     folder = claim_directory(out, "report")
     config, experiment = spec.config, spec.experiment
@@ -76,31 +97,36 @@ def report(
     inputs = {os.path.abspath(path): owner for path, owner in plan.report_inputs().items()}
     records = [_seeded(_read_json(path), _owner(inputs, path)) for path in evals]
     timings = [_seeded(_read_json(path), _owner(inputs, path)) for path in benchmarks]
-    task_types = {name: task["type"] for name, task in config["tasks"].items()}
-    table = metrics_table(experiment, records, task_types, timings)
+    task_types = {task.cell: task.type for task in plan.tasks.values()}
+    table = add_budget_columns(metrics_table(experiment, records, task_types, timings), plan)
     files = {name: folder / file for name, file in REPORT_FILES.items()}
     with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
 
     logs: dict[str, list[Any]] = {}
+    shared = shared_teachers(plan)
     for path in histories:
-        logs.setdefault(history_name(_owner(inputs, path)), []).append(_read_json(path))
+        logs.setdefault(history_name(_owner(inputs, path), shared), []).append(_read_json(path))
     plots.training_curves(logs, files["training_curves"])
     plots.validation_curves(logs, files["validation_curves"])
     plots.score_latency(summarise(table), files["score_latency"])
     plots.confusion_matrices(records, files["confusion_matrices"])
+    curve = plots.budget_curve(summarise(table), swept_cells(plan), files["budget_curve"])
 
     repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
-    teachers = teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
+    teachers = selection_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in selections or []])
+    teachers += teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
     warnings = few_label_warnings(cached)
     twins = plan.twins()
     student_teachers = {
-        (task.name, student.name): [teacher.name for teacher in student.teachers]
+        (task.cell, student.name): [teacher.name for teacher in student.teachers]
         for task in plan.tasks.values()
         for student in task.students.values()
     }
-    findings = diagnostics(summarise(table), paired_comparisons(table, twins), student_teachers, logs)
+    findings = diagnostics(
+        summarise(table), paired_comparisons(table, twins), student_teachers, _per_cell(logs, plan, shared)
+    )
     blocks = report_blocks(
         experiment,
         table,
@@ -112,6 +138,7 @@ def report(
         twins,
         diagnostics=findings,
         training_data=training_data_blocks(training_rows(plan)),
+        budget_curve=bool(curve),
     )
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))
