@@ -24,6 +24,14 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
+def with_tiny_caches(tiny_run: Path, workdir: Path) -> Path:
+    """`workdir` seeded with the tiny run's shared caches and Snakemake's metadata, so that a run there reuses
+    what the tiny run built (and schedules only what differs); returns `workdir`."""
+    shutil.copytree(tiny_run / "results" / "cache", workdir / "results" / "cache")
+    shutil.copytree(tiny_run / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+    return workdir
+
+
 def scalingdown(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m scalingdown ARGS` as a rule would."""
     return subprocess.run(

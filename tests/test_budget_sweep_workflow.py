@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import TINY_CONFIG, snakemake
+from tests.conftest import TINY_CONFIG, snakemake, with_tiny_caches
 from tests.test_seeds_workflow import _jobs
 
 pytestmark = pytest.mark.slow
@@ -36,9 +35,7 @@ def _config(budgets: list[float]) -> dict:
 @pytest.fixture(scope="module")
 def sweep_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, int]]:
     """A working directory holding the tiny run's caches in which the sweep ran; its config; its jobs."""
-    workdir = tmp_path_factory.mktemp("sweep-run")
-    shutil.copytree(tiny_run / "results" / "cache", workdir / "results" / "cache")
-    shutil.copytree(tiny_run / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+    workdir = with_tiny_caches(tiny_run, tmp_path_factory.mktemp("sweep-run"))
     config = _config([0.5, 1.0])
     path = workdir / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -5,7 +5,6 @@ says what each model learned from, and a student-only change schedules no teache
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.pipeline.config import apply_student_defaults
 from scalingdown.pipeline.plan import Plan
 from scalingdown.pipeline.stage_specs import StageSpecs
-from tests.conftest import REPO, TINY_CONFIG, snakemake
+from tests.conftest import REPO, TINY_CONFIG, snakemake, with_tiny_caches
 from tests.test_config import _tiny_config
 from tests.test_seeds_workflow import _jobs
 
@@ -55,9 +54,7 @@ def _tiny_data(tiny_run: Path) -> Path:
 @pytest.fixture(scope="module")
 def budget_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, int]]:
     """A working directory holding the tiny run's caches in which the budget experiment ran; its config; its jobs."""
-    workdir = tmp_path_factory.mktemp("budget-run")
-    shutil.copytree(tiny_run / "results" / "cache", workdir / "results" / "cache")
-    shutil.copytree(tiny_run / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+    workdir = with_tiny_caches(tiny_run, tmp_path_factory.mktemp("budget-run"))
     tiny_test = read_split(_tiny_data(tiny_run), "test")["text"].iloc[0]
     transfer = workdir / "unlabelled.csv"
     texts = [tiny_test] + [f"Unlabelled note {index}: revenue moved." for index in range(6)]

@@ -4,14 +4,13 @@ report's statistics over seeds."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import TINY_CONFIG, snakemake
+from tests.conftest import TINY_CONFIG, snakemake, with_tiny_caches
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +42,7 @@ def _write(workdir: Path, name: str, config: dict) -> Path:
 def seeds_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """A working directory holding the tiny run's caches (seed 7) in which seeds 7 and 8 ran; and the jobs that
     run ran."""
-    workdir = tmp_path_factory.mktemp("seeds-run")
-    shutil.copytree(tiny_run / "results" / "cache", workdir / "results" / "cache")
-    shutil.copytree(tiny_run / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+    workdir = with_tiny_caches(tiny_run, tmp_path_factory.mktemp("seeds-run"))
     config = _write(workdir, "seeds", _config([7, 8]))
     result = snakemake(workdir, "--configfile", str(config), "--cores", "2")
     return workdir, _jobs(result.stdout + result.stderr)
