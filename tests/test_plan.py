@@ -76,3 +76,13 @@ def test_a_teacher_that_is_not_fine_tuned_has_no_finetune_spec():
     key = plan.tasks["sentiment"].teachers["big"].key
     with pytest.raises(UnknownKey, match=r"^teacher 'big' of task 'sentiment' is not fine-tuned \(finetune: false\)$"):
         StageSpecs(plan).finetune(key)
+
+
+def test_a_local_benchmark_job_asks_for_every_core_and_a_cluster_one_for_its_threads():
+    config = _tiny_config()
+    config["threads"], config["benchmark"]["threads"] = 1, 2
+    plan = Plan(config)
+    assert plan.benchmark_cores(local_cores=8) == 8, "locally nothing else may run beside the timed models"
+    assert plan.benchmark_cores(local_cores=None) == 2, "on a cluster: the larger of `threads` and benchmark.threads"
+    config["threads"] = 4
+    assert Plan(config).benchmark_cores(local_cores=2) == 4

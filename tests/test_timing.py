@@ -115,7 +115,7 @@ RECORD = {
         },
         "other_cpu_cores": {"type": ["number", "null"], "minimum": 0},
         "noisy": {"type": "boolean"},
-        "noisy_rule": {"type": "string", "pattern": "per-round wall-time speed-up.*above 0.1.*other processes.*load"},
+        "noisy_rule": {"type": "string", "pattern": "per-round wall-time speed-up.*above 0.2.*other processes.*load"},
         "noisy_because": {"type": "array", "items": {"type": "string"}},
         "headline_clock": {"enum": ["wall", "cpu"]},
         "models": {

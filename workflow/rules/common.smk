@@ -34,6 +34,8 @@ except ConfigError as error:
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
 THREADS = PLAN.threads
+# The cores of a local run (`--cores`); None on a cluster, where each job has an allocation of its own.
+LOCAL_CORES = workflow.resource_settings.cores if workflow.local_exec else None
 ENV = "../../envs/scalingdown.yaml"
 
 

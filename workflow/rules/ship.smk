@@ -48,7 +48,7 @@ rule benchmark:
         PLAN.log("benchmark", "{task}"),
     conda:
         ENV
-    threads: PLAN.benchmark_threads
+    threads: PLAN.benchmark_cores(LOCAL_CORES)
     params:
         spec=lambda wildcards: SPECS.benchmark(wildcards.task).to_json(),
         models=lambda wildcards: PLAN.benchmark_locations(wildcards.task),

@@ -407,11 +407,11 @@ class Plan:
         """The teachers' evaluation records of a task (the benchmark picks its speed-up reference from them)."""
         return [paths.eval_file(self.root, task, "teacher", name) for name in self.task(task).teachers]
 
-    @property
-    def benchmark_threads(self) -> int:
-        """Cores a benchmark job asks for: at least the experiment's `threads`, so that with `--cores` equal to
-        `threads` no other job of the run shares the machine while models are timed."""
-        return max(self.threads, int(self.config["benchmark"]["threads"]))
+    def benchmark_cores(self, local_cores: int | None) -> int:
+        """Cores a benchmark job asks for: every core of a local run (`local_cores`, Snakemake's `--cores`), so
+        that no other job of the run shares the machine while models are timed; on a cluster (`None`), at least
+        the experiment's `threads` and `benchmark.threads`."""
+        return max(self.threads, int(self.config["benchmark"]["threads"]), local_cores or 0)
 
     # -- what the report reads ------------------------------------------------------------------------------------
     def eval_files(self) -> list[str]:
