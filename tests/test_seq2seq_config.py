@@ -123,6 +123,7 @@ def test_a_valid_seq2seq_config_passes():
         ),
         (lambda c: _qa(c).update(prompt={"source": "{question} {answer}"}), "tasks.qa.prompt.source", "uses {answer}"),
         (lambda c: _qa(c).update(labels=["a", "b"]), "tasks.qa.labels", "has no label names"),
+        (lambda c: _qa(c).update(option_score="mean"), "tasks.qa.option_score", "multiple_choice tasks only"),
         (
             lambda c: _qa(c)["students"]["stage1"].update(init={"method": "teacher_layers", "layers": [0]}),
             "tasks.qa.students.stage1.init.method",
@@ -149,6 +150,7 @@ def test_a_valid_seq2seq_config_passes():
         "online",
         "prompt-leaks-answer",
         "labels",
+        "option-score-without-options",
         "teacher-layers",
         "onnx-export",
     ],

@@ -12,6 +12,9 @@ from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, 
 from scalingdown.models import loading as models
 from scalingdown.models.loading import load_seq2seq, load_tokenizer, tiny_config
 from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.specs import TextTask
+from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.seq2seq.evaluation import answerer
 from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs
 from scalingdown.seq2seq.topk import VocabularyMismatch, check_vocabulary, reshape_topk, topk_columns, vocabulary
 
@@ -128,6 +131,37 @@ def test_option_scores_are_sums_of_target_token_log_probabilities(tiny):
             logits = model(input_ids=torch.tensor([source]), labels=torch.tensor([option])).logits[0]
         expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(option)[:, None]).sum().item()
         assert score == pytest.approx(expected, rel=1e-5)
+
+
+def test_mean_option_scores_divide_each_sum_by_its_own_token_count(tiny):
+    model, tokenizer = tiny
+    source = tokenizer("Ann or Beth?")["input_ids"]
+    options = [tokenizer(text_target=text)["input_ids"] for text in ("ann", "beth is here today")]
+    summed = sequence_logprobs(model, [source, source], options, batch_size=2, description=None)
+    mean = sequence_logprobs(model, [source, source], options, batch_size=2, description=None, mean=True)
+    assert len(options[0]) != len(options[1]), "the two options must differ in length for the test to bite"
+    assert mean == pytest.approx([total / len(option) for total, option in zip(summed, options)], rel=1e-6)
+
+
+def test_a_multiple_choice_task_scores_its_options_as_its_option_score_says(tiny):
+    model, tokenizer = tiny
+    frame = pd.DataFrame(
+        {
+            "row_id": ["a", "b"],
+            "context": ["Ann met Beth.", "It rained."],
+            "question": ["Who?", "What then?"],
+            "options": [["ann", "beth was there all day"], ["wet streets everywhere in town", "sun"]],
+            "label": [0, 1],
+        }
+    )
+    prompt = prompt_for("multiple_choice", None)
+    scores = {
+        how: answerer(model, tokenizer, "multiple_choice", TextTask(prompt, 16, how), 64, frame, 4)([0, 1], None)
+        for how in ("sum", "mean")
+    }
+    for row, (summed, mean) in enumerate(zip(scores["sum"], scores["mean"])):
+        lengths = [len(ids) for ids in (tokenizer(text_target=o)["input_ids"] for o in frame.loc[row, "options"])]
+        assert mean == pytest.approx([total / length for total, length in zip(summed, lengths)], rel=1e-5)
 
 
 def test_generation_stops_at_eos_and_keeps_input_order(tiny):

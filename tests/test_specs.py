@@ -136,6 +136,14 @@ def test_the_json_form_is_compact_and_key_sorted():
         assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def test_length_normalised_option_scores_change_the_spec_and_the_default_leaves_it_as_it_was():
+    prompt = {"source": "{question}", "target": "{answer}"}
+    default = TextTask(prompt=prompt, max_target_length=8)
+    assert "option_score" not in default.to_json(), "existing evaluations keep their keys"
+    mean = TextTask(prompt=prompt, max_target_length=8, option_score="mean")
+    assert json.loads(mean.to_json())["option_score"] == "mean" and TextTask.from_dict(mean.to_dict()) == mean
+
+
 def _training(**changes: Any) -> TrainingSpec:
     settings = {
         "epochs": 1,
@@ -265,7 +273,10 @@ def test_an_unknown_key_is_named_with_the_keys_that_are_known():
     data["lr"] = 1
     with pytest.raises(SpecError) as error:
         DistillSpec.from_dict(data)
-    known = "['labels', 'loss', 'max_length', 'max_target_length', 'prompt', 'student', 'teacher_mode', 'teachers',"
+    known = (
+        "['labels', 'loss', 'max_length', 'max_target_length', 'option_score', 'prompt', 'student', 'teacher_mode', "
+        "'teachers',"
+    )
     assert str(error.value).startswith(f"spec: unknown key `lr` (a DistillSpec has {known}")
     data = _distill_dict()
     data["teachers"][0]["lr"] = 1

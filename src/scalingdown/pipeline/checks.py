@@ -385,7 +385,7 @@ def _check_depths(prefix: str, task: Mapping[str, Any], workdir: Path | None) ->
 
 
 def _check_no_seq2seq_keys(prefix: str, task: Mapping[str, Any]) -> None:
-    found = ["prompt"] if "prompt" in task else []
+    found = [key for key in ("prompt", "option_score") if key in task]
     found += [
         f"teachers.{name}.{key}"
         for name, teacher in task["teachers"].items()
@@ -420,6 +420,10 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any], workdir: Path | None) -
                 )
     if task.get("labels") is not None:
         raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
+    if "option_score" in task and task["type"] != "multiple_choice":
+        raise ConfigError(
+            f"{prefix}.option_score", f"a {task['type']} task has no options to score (multiple_choice tasks only)"
+        )
     for name, student in task["students"].items():
         if student["loss"].get("hidden_map"):
             raise ConfigError(

@@ -200,10 +200,12 @@ def parse_spec(classes: tuple[type[Spec], ...], data: Any) -> Spec:
 # -- pieces shared by several stages ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TextTask(Spec):
-    """What a text-to-text task adds to a model's specs: the prompt templates and the target length."""
+    """What a text-to-text task adds to a model's specs: the prompt templates, the target length and (multiple
+    choice) how an option is scored: `sum` or `mean` of its tokens' log-probabilities."""
 
     prompt: dict[str, str]
     max_target_length: int
+    option_score: str = optional("sum")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def text_task(task: Mapping[str, Any], member: Mapping[str, Any]) -> TextTask | 
     return TextTask(
         prompt=prompt_for(task["type"], task.get("prompt")),
         max_target_length=seq2seq_setting(member, "max_target_length"),
+        option_score=task.get("option_score", "sum"),
     )
 
 

@@ -2,8 +2,8 @@
 
 - generative_qa: greedy generation; exact match, token F1, precision and recall, each the max
   over the question's answer aliases (SQuAD normalisation);
-- multiple_choice: every option is scored by log p(option target | source) (summed over its
-  tokens); the best-scoring option is the prediction;
+- multiple_choice: every option is scored by log p(option target | source), summed over its
+  tokens or (task `option_score: mean`) averaged over them; the best-scoring option is the prediction;
 - math: greedy generation of a rationale; accuracy of the answer letter parsed from it.
 """
 
@@ -41,7 +41,12 @@ def answerer(
         def score(indices: list[int], description: str | None) -> list[list[float]]:
             pairs = [(i, option) for i in indices for option in options[i]]
             scores = sequence_logprobs(
-                model, [source_ids[i] for i, _ in pairs], [option for _, option in pairs], batch_size, description
+                model,
+                [source_ids[i] for i, _ in pairs],
+                [option for _, option in pairs],
+                batch_size,
+                description,
+                mean=text.option_score == "mean",
             )
             grouped, offset = [], 0
             for i in indices:

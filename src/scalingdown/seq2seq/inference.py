@@ -88,12 +88,17 @@ def sequence_logprobs(
     target_ids: list[list[int]],
     batch_size: int,
     description: str | None = "score",
+    mean: bool = False,
 ) -> np.ndarray:
-    """log p(target | source) of each pair: the sum of its target tokens' log-probabilities."""
+    """log p(target | source) of each pair: the sum of its target tokens' log-probabilities, or with `mean`
+    their average (length-normalised: long targets are not penalised for their length)."""
     scores = np.zeros(len(source_ids), dtype=np.float64)
     for batch, outputs, labels, _ in forced_batches(model, source_ids, target_ids, batch_size, description):
         logprobs = torch.log_softmax(outputs.logits.float(), dim=-1)
         mask = labels != IGNORE_INDEX
         picked = logprobs.gather(-1, labels.clamp_min(0)[..., None])[..., 0]
-        scores[batch] = (picked * mask).sum(dim=-1).double().cpu().numpy()
+        summed = (picked * mask).sum(dim=-1)
+        if mean:
+            summed = summed / mask.sum(dim=-1).clamp_min(1)
+        scores[batch] = summed.double().cpu().numpy()
     return scores
