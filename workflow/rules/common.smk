@@ -34,8 +34,13 @@ except ConfigError as error:
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
 THREADS = PLAN.threads
-# The cores of a local run (`--cores`); None on a cluster, where each job has an allocation of its own.
-LOCAL_CORES = workflow.resource_settings.cores if workflow.local_exec else None
+# The cores of a local run (`--cores`); None on a cluster, where each job has an allocation of its own (and
+# inside a cluster job, whose Snakemake must ask for what the allocation holds).
+LOCAL_CORES = (
+    workflow.resource_settings.cores
+    if workflow.local_exec and not (workflow.remote_exec or workflow.subprocess_exec)
+    else None
+)
 ENV = "../../envs/scalingdown.yaml"
 
 
