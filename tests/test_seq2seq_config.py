@@ -199,6 +199,28 @@ def test_cache_settings_change_the_cache_but_not_the_teacher():
     assert longer.tasks["qa"].teachers["large"].key != before.key, "the target length changes the fine-tuned teacher"
 
 
+def test_length_normalised_option_scores_rerun_only_the_scoring_stages():
+    def multiple_choice(option_score: str | None):
+        def mutate(config: dict) -> None:
+            _qa(config).update(type="multiple_choice", data={"loader": "social_iqa", "options": {"path": "x.jsonl"}})
+            if option_score:
+                _qa(config)["option_score"] = option_score
+
+        return Plan(_config(mutate))
+
+    summed, mean = multiple_choice(None), multiple_choice("mean")
+    for name in ("base", "large"):
+        before, after = summed.tasks["qa"].teachers[name], mean.tasks["qa"].teachers[name]
+        assert (before.key, before.logits) == (after.key, after.logits), "teachers and their caches are untouched"
+    specs = {plan: StageSpecs(plan) for plan in (summed, mean)}
+    assert specs[summed].distill("qa", "stage2").to_json() == specs[mean].distill("qa", "stage2").to_json()
+    assert (
+        specs[summed].evaluate("qa", "student", "stage2").to_json()
+        != specs[mean].evaluate("qa", "student", "stage2").to_json()
+    )
+    assert '"option_score":"mean"' in specs[mean].benchmark("qa").to_json()
+
+
 def _dry_run_jobs(output: str) -> dict[str, int]:
     table = output.split("Job stats:")[1].split("Reasons:")[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}

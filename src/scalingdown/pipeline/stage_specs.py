@@ -45,14 +45,16 @@ if TYPE_CHECKING:
     from scalingdown.pipeline.plan import Plan, TeacherPlan
 
 
-def text_task(task: Mapping[str, Any], member: Mapping[str, Any]) -> TextTask | None:
-    """The prompt and target length of a text-to-text task's teacher or student (None for classification)."""
+def text_task(task: Mapping[str, Any], member: Mapping[str, Any], scoring: bool = False) -> TextTask | None:
+    """The prompt and target length of a text-to-text task's teacher or student (None for classification); with
+    `scoring` (the stages that score options: evaluate, benchmark) also the task's `option_score`, which training
+    and the caches never see, so that changing it reruns only those stages."""
     if not is_seq2seq(task["type"]):
         return None
     return TextTask(
         prompt=prompt_for(task["type"], task.get("prompt")),
         max_target_length=seq2seq_setting(member, "max_target_length"),
-        option_score=task.get("option_score", "sum"),
+        option_score=task.get("option_score", "sum") if scoring else "sum",
     )
 
 
@@ -253,7 +255,7 @@ class StageSpecs:
             labels=task.labels,
             batch_size=self.plan.config["benchmark"]["batch_size"],
             label_map=label_map,
-            text=text_task(task.spec, member),
+            text=text_task(task.spec, member, scoring=True),
             trust_remote_code=remote_code(member),
             variant=variant,
         )
@@ -277,7 +279,7 @@ class StageSpecs:
                     name=name,
                     variant=variant,
                     max_length=member["max_length"],
-                    text=text_task(task.spec, member),
+                    text=text_task(task.spec, member, scoring=True),
                     trust_remote_code=remote_code(member) and variant == "fp32",
                 )
             )
