@@ -17,8 +17,8 @@ from scalingdown.report.tables import METRIC_TITLES
 History = list[dict[str, Any]]
 
 TEACHER_ADVICE = (
-    "What to try: unless it already saw every training label (the *Training data* section), give it more "
-    "(`teachers.{teacher}.label_budget`, e.g. 1.0: every training label); train it longer or at another learning "
+    "What to try: unless it already saw every training label, give it more (`teachers.{teacher}.label_budget`, "
+    "e.g. 1.0: every training label); train it longer or at another learning "
     "rate (`finetune.epochs`, `finetune.learning_rate`: a validation curve still rising wants more epochs, one that "
     "peaks early a lower rate or fewer epochs; list several, e.g. `finetune.learning_rate: [5.0e-5, 1.0e-4, "
     "2.0e-4]`, and the workflow keeps the best on the validation split), or use a stronger model; until it beats "
