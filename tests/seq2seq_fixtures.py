@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from scalingdown.data.budget import apply_budget
+from scalingdown.data.schema import STRATIFY
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
 from scalingdown.pipeline.atomic import write_json
 
@@ -83,14 +85,19 @@ def math_frame(rows: int) -> pd.DataFrame:
 FRAMES = {"generative_qa": qa_frame, "multiple_choice": mc_frame, "math": math_frame}
 
 
-def prepared_data(directory: Path, task_type: str, sizes: tuple[int, int, int] = (16, 6, 6)) -> Path:
-    """A prepared-data directory (Parquet splits + manifest) as `prepare` writes it."""
+def prepared_data(
+    directory: Path, task_type: str, sizes: tuple[int, int, int] = (16, 6, 6), label_budget: float | None = None
+) -> Path:
+    """A prepared-data directory (Parquet splits + manifest) as `prepare` writes it; with `label_budget` only that
+    share of the train split keeps its targets (the rest are transfer rows, see `data.budget`)."""
     frame = FRAMES[task_type](sum(sizes))
     directory.mkdir(parents=True, exist_ok=True)
     bounds = [0, sizes[0], sizes[0] + sizes[1], sum(sizes)]
     splits = {}
     for name, start, end in zip(SPLITS, bounds[:-1], bounds[1:]):
         part = frame.iloc[start:end].reset_index(drop=True)
+        if name == "train" and label_budget is not None:
+            part = apply_budget(part, label_budget, 1, STRATIFY[task_type], task_type)
         part.to_parquet(split_path(directory, name), index=False)
         splits[name] = {"rows": len(part), "sha256": frame_fingerprint(part)}
     write_json(directory / MANIFEST, {"splits": splits})

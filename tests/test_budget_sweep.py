@@ -152,11 +152,20 @@ def test_a_budget_list_is_accepted(tmp_path):
         _config_error(_tiny(_set("data", "label_budget", [0.25, 0.5, 1.0])), tmp_path)
 
 
-def test_a_budget_list_on_a_text_to_text_task_is_refused():
+def test_a_budget_list_on_a_multiple_choice_task_is_refused():
+    task = {"type": "multiple_choice", "data": {"loader": "winogrande", "label_budget": [0.1, 0.5]}, "teachers": {}}
+    with pytest.raises(ConfigError) as raised:
+        check_budgets("tasks.mc", task, None)
+    assert raised.value.key == "tasks.mc.data.label_budget" and "not multiple_choice tasks" in raised.value.problem
+
+
+def test_a_budget_list_on_a_generative_task_is_accepted_but_transfer_text_is_not():
     task = {"type": "generative_qa", "data": {"loader": "triviaqa", "label_budget": [0.1, 0.5]}, "teachers": {}}
+    check_budgets("tasks.qa", task, None)
+    task["data"]["transfer"] = {"loader": "text_lines"}
     with pytest.raises(ConfigError) as raised:
         check_budgets("tasks.qa", task, None)
-    assert raised.value.key == "tasks.qa.data.label_budget" and "classification tasks" in raised.value.problem
+    assert raised.value.key == "tasks.qa.data.transfer" and "classification tasks" in raised.value.problem
 
 
 # -- the report ----------------------------------------------------------------------------------------------------

@@ -97,6 +97,14 @@ def test_a_valid_seq2seq_config_passes():
             "exactly one teacher",
         ),
         (
+            lambda c: (
+                _qa(c)["data"].update(label_budget=0.1)
+                or _qa(c)["students"]["stage1"].update(teachers=["base", "large"])
+            ),
+            "tasks.qa.students.stage1.teachers",
+            "a transfer row's target is its teacher's own generation",
+        ),
+        (
             lambda c: _qa(c)["students"]["stage1"].update(loss={"hidden": 0.5, "hidden_layers": {"encoder": [[1, 3]]}}),
             "tasks.qa.students.stage1.loss.hidden_layers.encoder",
             "caches no encoder hidden state of layer(s) [3]",
@@ -143,6 +151,7 @@ def test_a_valid_seq2seq_config_passes():
         "student-key-without-method",
         "target-length",
         "generated-two-teachers",
+        "budget-two-teachers",
         "hidden-layer-not-cached",
         "hidden-without-pairs",
         "hidden-with-lora",

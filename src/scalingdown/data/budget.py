@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scalingdown.data.schema import LABEL_COLUMNS
 from scalingdown.pipeline.budgets import is_count
 
 # The column that marks the labelled rows of a training split with a budget or transfer text.
@@ -40,9 +41,12 @@ def budget_rows(budget: float, available: int) -> int:
     return max(1, round(budget * available))
 
 
-def apply_budget(train: pd.DataFrame, budget: float | None, seed: int, stratify: str | None) -> pd.DataFrame:
+def apply_budget(
+    train: pd.DataFrame, budget: float | None, seed: int, stratify: str | None, task_type: str = "classification"
+) -> pd.DataFrame:
     """The training split with a `labelled` column: the first `budget` rows of `stratified_order` keep their
-    labels, the others become transfer rows (label emptied). None keeps every label. Row order is unchanged."""
+    labels, the others become transfer rows (what the task type predicts emptied: a label, an answer). None keeps
+    every label. Row order is unchanged."""
     frame = train.copy()
     frame[LABELLED] = True
     if budget is None:
@@ -55,7 +59,8 @@ def apply_budget(train: pd.DataFrame, budget: float | None, seed: int, stratify:
     labelled = np.zeros(len(frame), dtype=bool)
     labelled[order[:kept]] = True
     frame[LABELLED] = labelled
-    frame["label"] = frame["label"].where(frame[LABELLED], None)
+    for column in LABEL_COLUMNS[task_type]:
+        frame[column] = frame[column].astype(object).where(frame[LABELLED], None)
     return frame
 
 

@@ -12,24 +12,27 @@ import json
 
 import pandas as pd
 
+from scalingdown.pipeline.tasks import INPUTS
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("row_id", "text", "label"),
     "multiple_choice": ("row_id", "context", "question", "options", "label"),
     "generative_qa": ("row_id", "question", "answer", "aliases"),
     "math": ("row_id", "question", "options", "rationale", "answer"),
 }
-# What a model reads (a "text" for de-duplication and split disjointness) and what it must predict.
-INPUTS: dict[str, tuple[str, ...]] = {
-    "classification": ("text",),
-    "multiple_choice": ("context", "question", "options"),
-    "generative_qa": ("question",),
-    "math": ("question", "options"),
-}
+# What it must predict (what a model reads, `INPUTS`, is a "text" for de-duplication and split disjointness).
 TARGET: dict[str, str] = {
     "classification": "label",
     "multiple_choice": "label",
     "generative_qa": "answer",
     "math": "answer",
+}
+# What a label budget empties on a transfer row: everything a model learns to predict.
+LABEL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "classification": ("label",),
+    "multiple_choice": ("label",),
+    "generative_qa": ("answer", "aliases"),
+    "math": ("rationale", "answer"),
 }
 # Splits are stratified by this column (None: the target is free text).
 STRATIFY: dict[str, str | None] = {
@@ -52,6 +55,13 @@ def input_keys(frame: pd.DataFrame, task_type: str) -> pd.Series:
         ],
         index=frame.index,
         dtype=str,
+    )
+
+
+def group_keys(frame: pd.DataFrame, column: str) -> pd.Series:
+    """One string per row naming its group for `split.group_by`: the value of `column` (a list as its JSON text)."""
+    return pd.Series(
+        [json.dumps(_plain(value), ensure_ascii=False) for value in frame[column]], index=frame.index, dtype=str
     )
 
 

@@ -1,4 +1,4 @@
-"""De-duplication, seeded stratified splits and `data_portion`."""
+"""De-duplication, seeded stratified (or grouped) splits and `data_portion`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from scalingdown.data.schema import TARGET, input_keys
+from scalingdown.data.schema import TARGET, group_keys, input_keys
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,15 @@ def _stratify(frame: pd.DataFrame, fraction: float, label_column: str | None) ->
 
 
 def split_off(
-    frame: pd.DataFrame, fraction: float, seed: int, label_column: str | None = "label"
+    frame: pd.DataFrame, fraction: float, seed: int, label_column: str | None = "label", group_by: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split `frame` into (rest, part) with `part` holding `fraction` of the rows, stratified by label."""
+    """Split `frame` into (rest, part) with `part` holding `fraction` of the rows, stratified by label; with
+    `group_by`, `fraction` of the groups of rows with equal values of that column instead (a group never spans
+    both sides; not stratified)."""
+    if group_by is not None:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        rest_rows, part_rows = next(splitter.split(frame, groups=group_keys(frame, group_by)))
+        return frame.iloc[rest_rows].reset_index(drop=True), frame.iloc[part_rows].reset_index(drop=True)
     rest, part = train_test_split(
         frame,
         test_size=fraction,

@@ -66,11 +66,13 @@ def seq2seq_kd_terms(
     temperature: float,
     divergence: Divergence = FORWARD_KL,
     teacher_weights: Sequence[float | torch.Tensor] | None = None,
+    ce_rows: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """`ce` on the target tokens and, with teachers, the divergence term (named `divergence.term`, `kl` for
-    forward KL): T² · the top-k divergence (forward KL unless `divergence` says otherwise) averaged over the
-    target tokens and over the teachers by `teacher_weights` (equal by default; see
-    `scalingdown.kd.buckets.mean_bucket_divergence`).
+    """`ce` on the target tokens (of the rows where `ce_rows` (B, bool) is true: the others' targets are a
+    teacher's generations, learnt through the divergence alone; 0 when no row is) and, with teachers, the
+    divergence term (named `divergence.term`, `kl` for forward KL): T² · the top-k divergence (forward KL
+    unless `divergence` says otherwise) averaged over the target tokens and over the teachers by
+    `teacher_weights` (equal by default; see `scalingdown.kd.buckets.mean_bucket_divergence`).
 
     `teachers` holds each teacher's (top-k ids, top-k log-probabilities, tail mass), shaped
     B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. At T = 1 one pass
@@ -87,7 +89,11 @@ def seq2seq_kd_terms(
     else:
         label_logprobs = F.log_softmax(logits, dim=-1).gather(-1, flat_labels.clamp_min(0)[:, None])[:, 0]
         student, _ = student_buckets(logits / temperature, top_ids) if teachers else ([], None)
-    terms = {"ce": -(label_logprobs * weights).sum()}
+    ce_weights = weights
+    if ce_rows is not None:
+        gold = (flat_labels != IGNORE_INDEX) & ce_rows.to(flat_labels.device).repeat_interleave(labels.shape[1])
+        ce_weights = gold.to(logits.dtype) / gold.sum().clamp_min(1)
+    terms = {"ce": -(label_logprobs * ce_weights).sum()}
     if teachers:
         vocab = logits.shape[-1]
         kd = mean_bucket_divergence(student, teachers, weights, vocab, temperature, divergence, teacher_weights)
@@ -108,9 +114,12 @@ def topk_kl(
     return seq2seq_kd_terms(student_logits, labels, [(topk_ids, topk_logprobs, tail_mass)], temperature)["kl"]
 
 
-def token_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on the gold target tokens (positions labelled -100 ignored), averaged over tokens."""
-    return seq2seq_kd_terms(student_logits, labels, [], 1.0)["ce"]
+def token_cross_entropy(
+    student_logits: torch.Tensor, labels: torch.Tensor, ce_rows: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy on the gold target tokens (positions labelled -100 ignored, and rows where `ce_rows` is
+    false), averaged over tokens."""
+    return seq2seq_kd_terms(student_logits, labels, [], 1.0, ce_rows=ce_rows)["ce"]
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

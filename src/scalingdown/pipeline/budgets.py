@@ -24,6 +24,10 @@ from scalingdown.pipeline.config import ConfigError
 
 Budget = float | int
 
+# The task types a label budget applies to. On a generative task (text-to-text: a free answer) a transfer row's
+# target is its teacher's greedy generation (sequence-level KD), so each student with teachers has exactly one.
+BUDGET_TYPES = ("classification", "generative_qa", "math")
+
 # What `label_budget` may be, in words (the errors repeat it).
 FORMS = "a fraction of the training rows in (0, 1] (e.g. 0.1) or a count of rows, a whole number above 1 (e.g. 200)"
 
@@ -72,18 +76,22 @@ def check_budget(key: str, budget: Any, labels: list[str] | None, rows: int | No
 
 
 def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) -> None:
-    """`data.label_budget` and every teacher's `label_budget`,
-    for classification tasks only; `train_rows` is the training split's size when known before any job."""
+    """`data.label_budget` and every teacher's `label_budget` (classification and generative tasks), and
+    `data.transfer` (classification tasks); `train_rows` is the training split's size when known before any job."""
     data = task["data"]
     labels = task.get("labels")
     budgets = data.get("label_budget")
     uses = [f"{prefix}.data.label_budget"] if budgets is not None else []
-    uses += [f"{prefix}.data.transfer"] if data.get("transfer") is not None else []
     uses += [f"{prefix}.teachers.{n}.label_budget" for n, t in task["teachers"].items() if "label_budget" in t]
-    if uses and task["type"] != "classification":
+    if uses and task["type"] not in BUDGET_TYPES:
         raise ConfigError(
-            uses[0], f"label budgets and transfer text are for classification tasks, not {task['type']} tasks"
+            uses[0],
+            f"label budgets are for classification and generative tasks ({', '.join(BUDGET_TYPES)}), not "
+            f"{task['type']} tasks: a transfer row's target would be a teacher's generation, which need not be one "
+            "of the row's options",
         )
+    if data.get("transfer") is not None and task["type"] != "classification":
+        raise ConfigError(f"{prefix}.data.transfer", f"transfer text is for classification tasks, not {task['type']}")
     if isinstance(budgets, list):
         check_sweep(f"{prefix}.data.label_budget", budgets, labels, train_rows)
     elif budgets is not None:
@@ -113,6 +121,11 @@ def check_sweep(key: str, budgets: list[Any], labels: list[str] | None, rows: in
                 f"{budget} is the budget of element [{seen[same]}] ({budget_text(same)}) again; list each budget once",
             )
         seen[same] = index
+
+
+def has_budget(data: Mapping[str, Any]) -> bool:
+    """Whether some cell of a task leaves training rows without their labels (a budget other than every label)."""
+    return any(budget is not None for budget, _ in budget_cells(data))
 
 
 def sweep(data: Mapping[str, Any]) -> list[Budget | None] | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scalingdown.pipeline.budgets import check_budgets
+from scalingdown.pipeline.budgets import check_budgets, has_budget
 from scalingdown.pipeline.config import ConfigError, hidden_pairs, lora_settings, seq2seq_setting
 from scalingdown.pipeline.depth import Depth, model_depth, model_json, model_type
 from scalingdown.pipeline.divergences import DEFAULT as DEFAULT_DIVERGENCE
@@ -19,7 +19,7 @@ from scalingdown.pipeline.divergences import divergence_problem, with_defaults
 from scalingdown.pipeline.exports import CONFIG_NAMES, export_refusal
 from scalingdown.pipeline.loaders import DataConfigError, check_data
 from scalingdown.pipeline.refs import BERT2BERT
-from scalingdown.pipeline.tasks import is_seq2seq, prompt_problem
+from scalingdown.pipeline.tasks import INPUTS, is_seq2seq, prompt_problem
 from scalingdown.pipeline.transfer import check_transfer
 from scalingdown.pipeline.twins import gold_only
 from scalingdown.pipeline.value_checks import check_values, generated_train_rows
@@ -52,6 +52,12 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         labels = task.get("labels")
         if labels is None and task["type"] == "classification":
             raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
+        group_by = task["data"].get("split", {}).get("group_by")
+        if group_by is not None and group_by not in INPUTS[task["type"]]:
+            raise ConfigError(
+                f"{prefix}.data.split.group_by",
+                f"{group_by!r} is not what a {task['type']} model reads; expected one of {list(INPUTS[task['type']])}",
+            )
         check_budgets(prefix, task, generated_train_rows(task["data"]))
         if task["data"].get("transfer") is not None:
             check_transfer(prefix, task["data"]["transfer"], workdir)
@@ -452,6 +458,12 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any], workdir: Path | None) -
         _check_shared_vocabulary(key, student, {t: teachers[t] for t in student["teachers"]}, workdir)
         mine = [teachers[t] for t in student["teachers"]]
         generated = [t for t in student["teachers"] if seq2seq_setting(teachers[t], "targets") == "generated"]
+        if has_budget(task["data"]) and len(student["teachers"]) > 1:
+            raise ConfigError(
+                f"{key}.teachers",
+                "with data.label_budget a transfer row's target is its teacher's own generation; a text-to-text "
+                "student learning those sequences has exactly one teacher",
+            )
         if generated and len(student["teachers"]) > 1:
             raise ConfigError(
                 f"{key}.teachers",

@@ -77,10 +77,10 @@ def logits_key(
     """A teacher's cache: the teacher's key, plus the cache settings and format (text-to-text) or the pooled hidden
     layers; `covered` is the key of the data the cache covers when it is not the data the teacher was fine-tuned on
     (the students' labelled and transfer rows of one label budget)."""
-    if is_seq2seq(task["type"]):
-        return f"{key}.topk-{short_hash({**cache_settings(teacher), 'format': paths.FORMAT_VERSIONS['topk']})}"
     if covered is not None:
         key = f"{key}.on-{covered}"
+    if is_seq2seq(task["type"]):
+        return f"{key}.topk-{short_hash({**cache_settings(teacher), 'format': paths.FORMAT_VERSIONS['topk']})}"
     if hidden_layers:
         return f"{key}.h" + "_".join(str(layer) for layer in hidden_layers)
     return key

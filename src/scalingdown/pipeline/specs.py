@@ -231,8 +231,12 @@ class TrainingSpec(Spec):
 
 @dataclass(frozen=True)
 class SplitSpec(Spec):
+    """`data.split`: the validation and test fractions of the splits a source does not provide, and the column
+    whose equal values keep rows in one split (`group_by`; None: rows are split one by one, stratified)."""
+
     validation: float
     test: float
+    group_by: str | None = optional()
 
 
 @dataclass(frozen=True)

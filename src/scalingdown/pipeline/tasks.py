@@ -17,6 +17,13 @@ from collections.abc import Mapping
 TASK_TYPES = ("classification", "multiple_choice", "generative_qa", "math")
 SEQ2SEQ_TYPES = ("multiple_choice", "generative_qa", "math")
 
+# What a model reads of a row of each task type (the columns `data.split.group_by` may name).
+INPUTS: dict[str, tuple[str, ...]] = {
+    "classification": ("text",),
+    "multiple_choice": ("context", "question", "options"),
+    "generative_qa": ("question",),
+    "math": ("question", "options"),
+}
 PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
     "generative_qa": ("question", "answer"),
     "multiple_choice": ("context", "question", "options", "choice"),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from scalingdown.data.budget import LABELLED, labelled_rows
 from scalingdown.data.store import read_split
 from scalingdown.pipeline.tasks import prompt_for
 from scalingdown.seq2seq.formats import source_text, target_text
@@ -15,11 +16,17 @@ from scalingdown.seq2seq.formats import source_text, target_text
 log = logging.getLogger(__name__)
 
 
-def split_texts(frame: pd.DataFrame, task_type: str, prompt: dict[str, str] | None) -> tuple[list[str], list[str]]:
-    """The source and gold target text of every row of a split, in row order."""
+def split_texts(
+    frame: pd.DataFrame, task_type: str, prompt: dict[str, str] | None
+) -> tuple[list[str], list[str | None]]:
+    """The source and gold target text of every row of a split, in row order (None for a transfer row of a
+    training split with a label budget: it has no gold target)."""
     prompt = prompt_for(task_type, prompt)
     rows = frame.to_dict("records")
-    return [source_text(task_type, prompt, row) for row in rows], [target_text(task_type, prompt, row) for row in rows]
+    return (
+        [source_text(task_type, prompt, row) for row in rows],
+        [target_text(task_type, prompt, row) if row.get(LABELLED, True) else None for row in rows],
+    )
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int, what: str, target: bool = False) -> list[list[int]]:
@@ -46,12 +53,22 @@ def encoded_split(
     tokenizer: Any,
     max_length: int,
     max_target_length: int,
-) -> tuple[pd.DataFrame, list[list[int]], list[list[int]]]:
-    """One split of a task: its rows, source ids and gold target ids."""
+    labelled_only: bool = False,
+) -> tuple[pd.DataFrame, list[list[int]], list[list[int] | None]]:
+    """One split of a task: its rows, source ids and gold target ids (None for a transfer row, see `split_texts`;
+    with `labelled_only` the transfer rows are left out)."""
     frame = read_split(data_dir, split)
+    if labelled_only:
+        frame = labelled_rows(frame)
     sources, targets = split_texts(frame, task_type, prompt)
-    return (
-        frame,
-        encode(tokenizer, sources, max_length, f"{split} sources"),
-        encode(tokenizer, targets, max_target_length, f"{split} targets", target=True),
-    )
+    gold = [index for index, target in enumerate(targets) if target is not None]
+    encoded = encode(tokenizer, [targets[index] for index in gold], max_target_length, f"{split} targets", target=True)
+    target_ids: list[list[int] | None] = [None] * len(targets)
+    for index, ids in zip(gold, encoded, strict=True):
+        target_ids[index] = ids
+    return frame, encode(tokenizer, sources, max_length, f"{split} sources"), target_ids
+
+
+def transfer_count(targets: list[list[int] | None]) -> int:
+    """How many rows of a split are transfer rows (no gold target)."""
+    return sum(target is None for target in targets)

@@ -14,6 +14,7 @@ teacher distribution on one support; the divergence to each teacher is averaged 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,11 @@ from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
 from scalingdown.training.trainer import LossFn, train_model
 
+log = logging.getLogger(__name__)
+
 PER_TOKEN = ("topk_ids", "topk_logprobs", "tail_mass")
+# The batch entry that says which rows the CE term learns (False: a transfer row, whose target is a teacher's).
+CE_ROWS = "ce_rows"
 PROJECTIONS = "kd_projections"
 
 
@@ -55,9 +60,10 @@ def _prefix(index: int, name: str) -> str:
 class Seq2SeqKDCollator:
     """`DataCollatorForSeq2Seq` (pads sources, labels with -100, builds decoder inputs) plus teacher rows.
 
-    Per-token teacher entries (stored flat, T·k per row) are reshaped with each teacher's k and
-    zero-padded to the batch's target length (those positions carry label -100 and are ignored
-    by the loss); pooled hidden states are stacked. With
+    `ce_rows` (which rows the CE term learns, see `training_targets`) becomes one bool per row. Per-token
+    teacher entries (stored flat, T·k per row) are reshaped with each teacher's k and zero-padded to the batch's
+    target length (those positions carry label -100 and are ignored by the loss); pooled hidden states are
+    stacked. With
     `hidden_states`, the model is asked for its hidden states and the encoder attention mask is
     repeated as a loss target (for pooling).
     """
@@ -74,7 +80,10 @@ class Seq2SeqKDCollator:
         teacher = {
             key: [feature.pop(key) for feature in features] for key in list(features[0]) if key.startswith("teacher_")
         }
+        ce_rows = [bool(feature.pop(CE_ROWS)) for feature in features] if CE_ROWS in features[0] else None
         batch = self.base(features)
+        if ce_rows is not None:
+            batch[CE_ROWS] = torch.tensor(ce_rows)
         width = batch["labels"].shape[1]
         for key, values in teacher.items():
             if key.endswith(PER_TOKEN):
@@ -98,10 +107,10 @@ def _pad_rows(rows: list[np.ndarray], width: int) -> torch.Tensor:
     return torch.from_numpy(padded)
 
 
-def _check_targets(teacher: TeacherRows, gold: list[list[int]]) -> None:
+def _check_targets(teacher: TeacherRows, gold: list[list[int] | None]) -> None:
     cached = teacher.columns["target_ids"]
     for index, (ids, expected) in enumerate(zip(cached, gold, strict=True)):
-        if list(ids) != list(expected):
+        if expected is not None and list(ids) != list(expected):
             raise CacheMismatch(
                 f"teacher {teacher.name}: its cached targets differ from the student's tokenized gold targets "
                 f"(first at train row {index}); teacher and student need the same tokenizer, prompt "
@@ -109,16 +118,25 @@ def _check_targets(teacher: TeacherRows, gold: list[list[int]]) -> None:
             )
 
 
-def _labels(teachers: list[TeacherRows], gold: list[list[int]]) -> list[list[int]]:
-    """Gold targets, or the teacher's generations for sequence-level KD (then there is one teacher)."""
+def training_targets(teachers: list[TeacherRows], gold: list[list[int] | None]) -> tuple[list[list[int]], list[bool]]:
+    """Each train row's target and whether the CE term learns it: the gold target (CE and KD); on a transfer row
+    (no gold target, a label budget) the teacher's cached generation (KD only); every row's cached generation
+    for a `targets: generated` teacher (sequence-level KD: CE and KD on all). Transfer rows need exactly one
+    teacher, and generated targets too."""
     generated = [t for t in teachers if t.generated_targets]
+    transfer = sum(ids is None for ids in gold)
+    if (generated or transfer) and len(teachers) != 1:
+        raise ValueError(
+            f"a student learning a teacher's generated targets has exactly one teacher, not {len(teachers)} "
+            f"({transfer} transfer rows, generated targets: {bool(generated)})"
+        )
     if generated:
-        if len(teachers) > 1:
-            raise ValueError("a student learning a teacher's generated targets has exactly one teacher")
-        return [list(map(int, ids)) for ids in generated[0].columns["target_ids"]]
+        return [list(map(int, ids)) for ids in generated[0].columns["target_ids"]], [True] * len(gold)
     for teacher in teachers:
         _check_targets(teacher, gold)
-    return gold
+    cached = teachers[0].columns["target_ids"] if transfer else gold
+    targets = [list(map(int, cached[index])) if ids is None else ids for index, ids in enumerate(gold)]
+    return targets, [ids is not None for ids in gold]
 
 
 def teacher_columns(teachers: list[TeacherRows], hidden_layers: dict[str, list[list[int]]]) -> dict[str, list[Any]]:
@@ -185,7 +203,7 @@ def seq2seq_loss_fn(
     ) -> dict[str, torch.Tensor]:
         labels = targets["labels"]
         if not teachers or _prefix(0, "topk_ids") not in targets:  # no teachers, or a validation batch
-            terms = {"ce": token_cross_entropy(outputs.logits, labels)}
+            terms = {"ce": token_cross_entropy(outputs.logits, labels, targets.get(CE_ROWS))}
             terms["loss"] = terms["ce"]
             return terms
         cached = [
@@ -196,7 +214,9 @@ def seq2seq_loss_fn(
         if weighed is not None:
             top_logprobs = [logprobs for _, logprobs, _ in cached]
             weights = token_teacher_weights(weighed.method, names, top_logprobs, weighed.weights, scores)
-        terms = seq2seq_kd_terms(outputs.logits, labels, cached, temperature, divergence, weights)
+        terms = seq2seq_kd_terms(
+            outputs.logits, labels, cached, temperature, divergence, weights, ce_rows=targets.get(CE_ROWS)
+        )
         total = float(loss.ce) * terms["ce"] + float(loss.kd) * terms[divergence.term]
         if projections is not None:
             terms["hidden"] = _hidden_term(outputs, targets, projections, hidden_layers, len(teachers))
@@ -250,13 +270,15 @@ def fit_seq2seq(
     hidden_layers = {side: pairs for side, pairs in (loss.hidden_layers or {}).items() if pairs}
     use_hidden = bool(teachers) and loss.hidden > 0 and bool(hidden_layers)
     _, train_sources, gold = encoded_split(
-        data_dir, "train", task_type, text.prompt, tokenizer, max_length, text.max_target_length
+        data_dir, "train", task_type, text.prompt, tokenizer, max_length, text.max_target_length, not teachers
     )
-    labels = _labels(teachers, gold)
+    labels, learns_gold = training_targets(teachers, gold) if teachers else (gold, [True] * len(gold))
+    log.info("training on %d rows, %d of them with gold targets", len(labels), sum(learns_gold))
     columns: dict[str, list[Any]] = {
         "input_ids": train_sources,
         "attention_mask": [[1] * len(s) for s in train_sources],
         "labels": labels,
+        CE_ROWS: learns_gold,
     }
     columns.update(teacher_columns(teachers, hidden_layers if use_hidden else {}))
     _, valid_sources, valid_gold = encoded_split(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from scalingdown.data.budget import LABELLED, apply_budget, budget_rows, labelled_rows
 from scalingdown.data.loaders import load
-from scalingdown.data.schema import STRATIFY, label_counts
+from scalingdown.data.schema import STRATIFY, group_keys, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
 from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
@@ -89,30 +89,35 @@ def _check_label_spread(parts: dict[str, pd.DataFrame], column: str, task: str, 
 
 
 def _split_off(
-    frame: pd.DataFrame, fraction: float, seed: int, stratify: str | None, key: str
+    frame: pd.DataFrame, fraction: float, seed: int, stratify: str | None, key: str, group_by: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`split_off`, refusing (naming `key`) a fraction that would take every row (scikit-learn rounds it up)."""
-    taken = math.ceil(fraction * len(frame))
-    if taken >= len(frame):
+    """`split_off`, refusing (naming `key`) a fraction that would take every row or group (scikit-learn rounds it
+    up)."""
+    count, what = (group_keys(frame, group_by).nunique(), "groups") if group_by else (len(frame), "rows")
+    taken = math.ceil(fraction * count)
+    if taken >= count:
         raise ConfigError(
-            key, f"{fraction} of {len(frame)} rows takes {taken}, which leaves no training rows; lower it or add data"
+            key, f"{fraction} of {count} {what} takes {taken}, which leaves no training rows; lower it or add data"
         )
-    return split_off(frame, fraction, seed, stratify)
+    return split_off(frame, fraction, seed, stratify, group_by)
 
 
 def _complete_splits(
     parts: dict[str, pd.DataFrame], split: SplitSpec, seed: int, stratify: str | None, key: str
 ) -> dict[str, pd.DataFrame]:
-    """Fill in the splits the source does not provide with seeded splits, stratified by `stratify`; `key` is the
-    config key of the split fractions."""
+    """Fill in the splits the source does not provide with seeded splits, stratified by `stratify` (or grouped by
+    `split.group_by`); `key` is the config key of the split fractions."""
+    group_by = split.group_by
+    if group_by is not None:
+        log.info("splitting by groups of rows with equal %r (not stratified)", group_by)
     if "all" in parts:
-        rest, test = _split_off(parts.pop("all"), split.test, seed, stratify, f"{key}.test")
+        rest, test = _split_off(parts.pop("all"), split.test, seed, stratify, f"{key}.test", group_by)
         parts = {"train": rest, "test": test, **parts}
     if "test" not in parts:
-        parts["train"], parts["test"] = _split_off(parts["train"], split.test, seed, stratify, f"{key}.test")
+        parts["train"], parts["test"] = _split_off(parts["train"], split.test, seed, stratify, f"{key}.test", group_by)
     if "validation" not in parts:
         parts["train"], parts["validation"] = _split_off(
-            parts["train"], split.validation, seed + 1, stratify, f"{key}.validation"
+            parts["train"], split.validation, seed + 1, stratify, f"{key}.validation", group_by
         )
     return {name: parts[name] for name in SPLITS}
 
@@ -132,7 +137,7 @@ def _budget_and_transfer(
             f"{data.label_budget:g} labelled rows is more than the {len(train)} training rows left; lower it (or "
             "the `label_budget` of the teacher that learns from these rows)",
         )
-    train = apply_budget(train, data.label_budget, spec.seed, stratify)
+    train = apply_budget(train, data.label_budget, spec.seed, stratify, spec.type)
     if data.transfer is None:
         return train, None
     try:

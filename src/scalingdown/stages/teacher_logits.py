@@ -32,7 +32,7 @@ from scalingdown.pipeline.atomic import check_replaceable
 from scalingdown.pipeline.provenance import provenance_record
 from scalingdown.pipeline.refs import BERT2BERT, ModelRef
 from scalingdown.pipeline.specs import LogitsSpec, SpecError, TopkLogitsSpec
-from scalingdown.seq2seq.data import encoded_split
+from scalingdown.seq2seq.data import encoded_split, transfer_count
 from scalingdown.seq2seq.inference import generate_ids
 from scalingdown.seq2seq.topk import topk_columns, validation_perplexity, vocabulary
 
@@ -124,11 +124,10 @@ def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size:
     model_ref, text = spec.model, spec.text
     tokenizer = load_tokenizer(model_ref)
     model = load_seq2seq(model_ref).to(inference_device())
-    rows, sources, targets = encoded_split(
+    rows, sources, gold = encoded_split(
         data_dir, "train", spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
     )
-    if spec.targets == "generated":
-        targets = generate_ids(model, sources, text.max_target_length, batch_size, "generate train targets")
+    targets = forced_targets(model, sources, gold, spec.targets, text.max_target_length, batch_size)
     columns = topk_columns(model, sources, targets, spec.top_k, batch_size, spec.hidden_layers, "train top-k")
     _, validation_sources, validation_targets = encoded_split(
         data_dir, "validation", spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
@@ -168,11 +167,29 @@ def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size:
     )
     tokens = sum(len(ids) for ids in targets)
     log.info(
-        "cached top-%d of %s for %d train rows (%d target tokens, %s targets); validation perplexity %.4g",
+        "cached top-%d of %s for %d train rows (%d target tokens, %s targets, %d transfer rows on generated ones); "
+        "validation perplexity %.4g",
         spec.top_k,
         spec.teacher,
         len(rows),
         tokens,
         spec.targets,
+        transfer_count(gold),
         score["perplexity"],
     )
+
+
+def forced_targets(
+    model: Any, sources: list[list[int]], gold: list[list[int] | None], targets: str, length: int, batch_size: int
+) -> list[list[int]]:
+    """The targets the teacher is forced on: with `targets: generated` its own greedy generations on every row,
+    else the gold targets, and its generations on the transfer rows (no gold target: a label budget), which
+    their students then learn as sequence-level KD."""
+    if targets == "generated":
+        return generate_ids(model, sources, length, batch_size, "generate train targets")
+    transfer = [index for index, ids in enumerate(gold) if ids is None]
+    generated = generate_ids(model, [sources[i] for i in transfer], length, batch_size, "generate transfer targets")
+    filled = list(gold)
+    for index, ids in zip(transfer, generated, strict=True):
+        filled[index] = ids
+    return [list(ids) for ids in filled if ids is not None]

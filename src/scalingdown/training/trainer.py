@@ -39,8 +39,8 @@ LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[
 # Batch entries that are targets of the loss, not inputs of the model (and any key starting with
 # `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a seq2seq teacher's top-k rows). `row_index` is
 # each example's position in the training split (used by online teachers, and recorded to show
-# which rows each process trained on).
-TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask")
+# which rows each process trained on); `ce_rows` says which rows of a text-to-text batch have gold targets.
+TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask", "ce_rows")
 
 
 def is_target_key(key: str) -> bool:
@@ -316,8 +316,9 @@ def train_model(
     steps = trainer.state.global_step
     log.info("trained %d steps (%s epochs)", steps, training.epochs)
     rows = sorted(trainer.rows_trained)
-    log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
-    log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))
+    if rows:  # batches with a row index (classification)
+        log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
+        log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))
     return history
 
 
