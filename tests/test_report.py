@@ -235,6 +235,23 @@ def test_the_report_warns_when_the_timing_was_noisy_and_names_the_clock(tmp_path
     assert "Warning" not in quiet and quiet.count("Headline clock: wall time.") == 3
 
 
+def test_a_report_without_classification_models_leaves_out_the_confusion_matrices(tmp_path: Path, qa_task_type):
+    records = [{"task": "qa", "kind": "student", "name": "s", "metrics": {"exact_match": 0.5}}]
+    assert plots.confusion_matrices(records, tmp_path / "confusion.png") is False
+    assert (tmp_path / "confusion.png").is_file(), "the rule's declared output still exists"
+    table = metrics_table("exp", _records(), TASK_TYPES)
+    repro = reproducibility({"experiment": "exp"}, [], [], None)
+    figures = [
+        {
+            block.file
+            for block in report_blocks("exp", table, [], repro, confusion_matrices=drawn)
+            if isinstance(block, Figure)
+        }
+        for drawn in (True, False)
+    ]
+    assert figures[0] - figures[1] == {"confusion_matrices.png"}
+
+
 def _png(path: Path) -> Path:
     plots.score_latency(
         pd.DataFrame(

@@ -250,13 +250,15 @@ def report_blocks(
     diagnostics: list[Block] | None = None,
     training_data: list[Block] | None = None,
     budget_curve: bool = False,
+    confusion_matrices: bool = True,
 ) -> list[Block]:
     """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), per task its
     scores and its speed (from its benchmark records, one per seed), mean ± sd over seeds, with the paired
     comparison of each distilled student against its gold-only twin (`twins`: (task, student) → twin), the rows each
     model learned from (`report.training_data`), the teachers' section (ensembles, agreement), the figures, the
     reproducibility block. `table` has one row per model and seed; `budget_curve`: the label-budget figure was
-    drawn (some task sweeps budgets), so it is shown too."""
+    drawn (some task sweeps budgets), so it is shown too; `confusion_matrices`: some model has a confusion matrix
+    (else that figure is left out)."""
     clocks = headline_clocks(benchmarks or [])
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
@@ -272,7 +274,8 @@ def report_blocks(
     blocks += training_data or []
     blocks += teachers or []
     blocks.append(Heading("Figures"))
-    blocks += [Figure(REPORT_FILES[name], caption) for name, caption in FIGURES.items()]
+    shown = {name: caption for name, caption in FIGURES.items() if confusion_matrices or name != "confusion_matrices"}
+    blocks += [Figure(REPORT_FILES[name], caption) for name, caption in shown.items()]
     if budget_curve:
         blocks.append(Figure(REPORT_FILES["budget_curve"], BUDGET_CURVE))
     return blocks + reproducibility_blocks(repro)

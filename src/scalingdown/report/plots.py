@@ -218,8 +218,9 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
     _save(figure, path)
 
 
-def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
-    """One confusion matrix (rows: gold label) per model whose record has one; a model's seeds are summed."""
+def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> bool:
+    """One confusion matrix (rows: gold label) per model whose record has one; a model's seeds are summed. Returns
+    whether any was drawn (without classification models the file says so, and the report leaves it out)."""
     models: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for record in records:
         if "confusion_matrix" in record["metrics"] and record.get("labels"):
@@ -227,7 +228,7 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
             models.setdefault(model, []).append(record)
     if not models:
         _empty(path, "no classification models")
-        return
+        return False
     figure, axes = _grid(len(models), width=3.8, height=3.6, columns=4)
     for axis, seeds in zip(axes, models.values()):
         record = seeds[0]
@@ -255,6 +256,7 @@ def confusion_matrices(records: list[dict[str, Any]], path: str | Path) -> None:
             f"{record['task']}: {model_label(record['name'], record.get('variant', ORIGINAL))}{summed}", fontsize=9
         )
     _save(figure, path)
+    return True
 
 
 def budget_curve(summary: pd.DataFrame, cells: Mapping[str, str], path: str | Path) -> dict[str, list[str]]:

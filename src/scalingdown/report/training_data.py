@@ -70,9 +70,10 @@ def training_data_blocks(rows: pd.DataFrame) -> list[Block]:
         Heading("Training data"),
         Paragraph(
             "The training rows each model learned from (a range when the seeds differ): labelled rows are "
-            "trained on with their gold labels; transfer rows (training sentences whose labels the students may "
-            "not use, `data.label_budget`, and unlabelled text, `data.transfer`) only through the teachers' "
-            "outputs. A gold-only student sees the labelled rows alone; a teacher fine-tunes on its own share of "
+            "trained on with their gold labels (or answers); transfer rows (training rows whose labels the "
+            "students may not use, `data.label_budget`, and unlabelled text, `data.transfer`) only through the "
+            "teachers' outputs (on a text-to-text task, the teacher's own answers). A gold-only student sees the "
+            "labelled rows alone; a teacher fine-tunes on its own share of "
             "the labels (`teachers.<name>.label_budget`). No validation or test text is among them."
         ),
         Table(table),

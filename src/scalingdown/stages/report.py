@@ -110,7 +110,7 @@ def report(
     plots.training_curves(logs, files["training_curves"])
     plots.validation_curves(logs, files["validation_curves"])
     plots.score_latency(summarise(table), files["score_latency"])
-    plots.confusion_matrices(records, files["confusion_matrices"])
+    confusions = plots.confusion_matrices(records, files["confusion_matrices"])
     curve = plots.budget_curve(summarise(table), swept_cells(plan), files["budget_curve"])
 
     repro = reproducibility(config, timings, cached, workflow_dir)
@@ -139,6 +139,7 @@ def report(
         diagnostics=findings,
         training_data=training_data_blocks(training_rows(plan)),
         budget_curve=bool(curve),
+        confusion_matrices=confusions,
     )
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))
