@@ -78,3 +78,5 @@ def test_the_training_rows_table_shows_ranges_over_seeds_and_only_with_budgets()
     ]
     same = rows.assign(labelled_rows=400, transfer_rows=0)
     assert training_data_blocks(same) == []
+    sizes = pd.concat([same, same.assign(task="u", labelled_rows=[900, 910, 900, 910, 900, 910])])
+    assert training_data_blocks(sizes) == [], "tasks and seeds of other sizes, every model of each with all rows"

@@ -57,8 +57,12 @@ def _spread(values: pd.Series) -> str:
 
 def training_data_blocks(rows: pd.DataFrame) -> list[Block]:
     """The report's table of labelled and transfer rows per model, when some model saw transfer rows or labels
-    that others did not (a label budget or transfer text); nothing otherwise."""
-    if rows.empty or (rows["transfer_rows"].eq(0).all() and rows["labelled_rows"].nunique() == 1):
+    that another model of its task and seed did not (a label budget or transfer text); nothing otherwise (tasks or
+    seeds of different sizes alone are no reason)."""
+    if rows.empty:
+        return []
+    differing = rows.groupby(["task", "seed"])["labelled_rows"].nunique().gt(1).any()
+    if rows["transfer_rows"].eq(0).all() and not differing:
         return []
     table = (
         rows.groupby(["task", "kind", "model"], sort=False)
