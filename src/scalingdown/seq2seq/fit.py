@@ -269,8 +269,15 @@ def fit_seq2seq(
     teachers = teachers or []
     hidden_layers = {side: pairs for side, pairs in (loss.hidden_layers or {}).items() if pairs}
     use_hidden = bool(teachers) and loss.hidden > 0 and bool(hidden_layers)
-    _, train_sources, gold = encoded_split(
-        data_dir, "train", task_type, text.prompt, tokenizer, max_length, text.max_target_length, not teachers
+    _, train_sources, gold = encoded_split(  # without teachers nothing answers the transfer rows: leave them out
+        data_dir,
+        "train",
+        task_type,
+        text.prompt,
+        tokenizer,
+        max_length,
+        text.max_target_length,
+        labelled_only=not teachers,
     )
     labels, learns_gold = training_targets(teachers, gold) if teachers else (gold, [True] * len(gold))
     log.info("training on %d rows, %d of them with gold targets", len(labels), sum(learns_gold))
