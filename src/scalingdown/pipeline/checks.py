@@ -458,18 +458,13 @@ def _check_seq2seq(prefix: str, task: Mapping[str, Any], workdir: Path | None) -
         _check_shared_vocabulary(key, student, {t: teachers[t] for t in student["teachers"]}, workdir)
         mine = [teachers[t] for t in student["teachers"]]
         generated = [t for t in student["teachers"] if seq2seq_setting(teachers[t], "targets") == "generated"]
-        if has_budget(task["data"]) and len(student["teachers"]) > 1:
-            raise ConfigError(
-                f"{key}.teachers",
-                "with data.label_budget a transfer row's target is its teacher's own generation; a text-to-text "
-                "student learning those sequences has exactly one teacher",
+        if (generated or has_budget(task["data"])) and len(student["teachers"]) > 1:
+            why = (
+                f"teacher {generated[0]!r} caches its own generations (targets: generated)"
+                if generated
+                else "with data.label_budget a transfer row's target is its teacher's own generation"
             )
-        if generated and len(student["teachers"]) > 1:
-            raise ConfigError(
-                f"{key}.teachers",
-                f"teacher {generated[0]!r} caches its own generations (targets: "
-                "generated); a student learning those sequences has exactly one teacher",
-            )
+            raise ConfigError(f"{key}.teachers", f"{why}; a student learning those sequences has exactly one teacher")
         for teacher_name, teacher in zip(student["teachers"], mine):
             if teacher_name not in generated and (
                 seq2seq_setting(teacher, "max_target_length") != seq2seq_setting(student, "max_target_length")

@@ -67,8 +67,3 @@ def encoded_split(
     for index, ids in zip(gold, encoded, strict=True):
         target_ids[index] = ids
     return frame, encode(tokenizer, sources, max_length, f"{split} sources"), target_ids
-
-
-def transfer_count(targets: list[list[int] | None]) -> int:
-    """How many rows of a split are transfer rows (no gold target)."""
-    return sum(target is None for target in targets)

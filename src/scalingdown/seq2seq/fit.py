@@ -134,7 +134,7 @@ def training_targets(teachers: list[TeacherRows], gold: list[list[int] | None]) 
         return [list(map(int, ids)) for ids in generated[0].columns["target_ids"]], [True] * len(gold)
     for teacher in teachers:
         _check_targets(teacher, gold)
-    cached = teachers[0].columns["target_ids"] if transfer else gold
+    cached = teachers[0].columns["target_ids"]
     targets = [list(map(int, cached[index])) if ids is None else ids for index, ids in enumerate(gold)]
     return targets, [ids is not None for ids in gold]
 

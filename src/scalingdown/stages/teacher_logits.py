@@ -32,7 +32,7 @@ from scalingdown.pipeline.atomic import check_replaceable
 from scalingdown.pipeline.provenance import provenance_record
 from scalingdown.pipeline.refs import BERT2BERT, ModelRef
 from scalingdown.pipeline.specs import LogitsSpec, SpecError, TopkLogitsSpec
-from scalingdown.seq2seq.data import encoded_split, transfer_count
+from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.inference import generate_ids
 from scalingdown.seq2seq.topk import topk_columns, validation_perplexity, vocabulary
 
@@ -174,7 +174,7 @@ def teacher_topk(spec: TopkLogitsSpec, data_dir: str, out_path: str, batch_size:
         len(rows),
         tokens,
         spec.targets,
-        transfer_count(gold),
+        sum(ids is None for ids in gold),
         score["perplexity"],
     )
 
@@ -187,9 +187,6 @@ def forced_targets(
     their students then learn as sequence-level KD."""
     if targets == "generated":
         return generate_ids(model, sources, length, batch_size, "generate train targets")
-    transfer = [index for index, ids in enumerate(gold) if ids is None]
-    generated = generate_ids(model, [sources[i] for i in transfer], length, batch_size, "generate transfer targets")
-    filled = list(gold)
-    for index, ids in zip(transfer, generated, strict=True):
-        filled[index] = ids
-    return [list(ids) for ids in filled if ids is not None]
+    transfer = [source for source, ids in zip(sources, gold, strict=True) if ids is None]
+    generated = iter(generate_ids(model, transfer, length, batch_size, "generate transfer targets"))
+    return [next(generated) if ids is None else ids for ids in gold]
