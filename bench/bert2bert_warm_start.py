@@ -68,6 +68,8 @@ def run(start: str, data: Path, scratch: Path, args: argparse.Namespace) -> dict
         precision="fp32",
         processes=1,
         deepspeed=None,
+        checkpoint="last",
+        selection_metric="f1",
         seed=args.seed,
         freeze_embeddings=True,
         group_by_length=False,
@@ -84,7 +86,7 @@ def run(start: str, data: Path, scratch: Path, args: argparse.Namespace) -> dict
         GOLD_ONLY,
         scratch / start,
         {"start": start},
-    )
+    ).history
     seconds = time.perf_counter() - began
     test = read_split(data, "test")
     answers = answerer(model, tokenizer, "generative_qa", TEXT, MAX_LENGTH, test, 64)(list(range(len(test))), None)

@@ -33,7 +33,7 @@ from datasets import Dataset
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.pipeline.tasks import PRIMARY_METRIC, prompt_for
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
 from scalingdown.stages.distill import distill
@@ -212,6 +212,8 @@ def main() -> None:
         "precision": "auto",
         "processes": 1,
         "deepspeed": None,
+        "checkpoint": "last",
+        "selection_metric": PRIMARY_METRIC[args.type],
     }
     spec = DistillSpec.from_dict(
         {

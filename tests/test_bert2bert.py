@@ -189,6 +189,8 @@ def test_the_top_k_cache_of_a_bert2bert_teacher_round_trips_and_refuses_another_
                 "precision": "auto",
                 "processes": 1,
                 "deepspeed": None,
+                "checkpoint": "best",
+                "selection_metric": "f1",
             },
             "loss": {
                 "ce": 0.5,

@@ -214,7 +214,7 @@ def trained_checkpoints(distill_inputs, tmp_path_factory) -> Path:
     from scalingdown.models.loading import load_classifier, load_tokenizer
 
     checkpoints = tmp_path_factory.mktemp("trained") / "checkpoints"
-    spec = distill_inputs.spec(epochs=0.2, checkpoint_steps=1)
+    spec = distill_inputs.spec(epochs=0.2, checkpoint_steps=1, checkpoint="last")
     model, tokenizer = load_classifier(str(distill_inputs.init)), load_tokenizer(str(distill_inputs.init))
     fit_classifier(
         model, tokenizer, str(distill_inputs.data), LABELS, 32, spec.training, spec.loss, str(checkpoints), RESUME_KEY
@@ -269,7 +269,7 @@ def test_when_no_checkpoint_is_readable_the_error_names_the_folder_to_delete(tra
 def test_distill_with_only_unreadable_checkpoints_exits_with_that_line(
     distill_inputs, trained_checkpoints, tmp_path, capsys
 ):
-    spec = distill_inputs.spec(epochs=0.2, checkpoint_steps=1)
+    spec = distill_inputs.spec(epochs=0.2, checkpoint_steps=1, checkpoint="last")
     arguments = distill_inputs.arguments(spec, tmp_path / "run")[1:]
     checkpoints = Path(arguments[arguments.index("--checkpoints") + 1])
     shutil.copytree(trained_checkpoints, checkpoints)

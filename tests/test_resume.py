@@ -18,9 +18,10 @@ from tests.training_fixtures import DistillInputs, stage_env
 
 pytestmark = pytest.mark.slow
 
-# Several epochs with a checkpoint every 2 steps: a kill after the first checkpoint leaves most of
-# the run (and many more checkpoints) still to do.
-TRAINING = {"epochs": 4, "checkpoint_steps": 2}
+# Several epochs with an evaluation, and so a checkpoint, every 2 steps (checkpoint: best): a kill after the first
+# checkpoint leaves most of the run (and many more checkpoints) still to do, and the resumed run must keep the same
+# best checkpoint as the uninterrupted one.
+TRAINING = {"epochs": 4, "eval_steps": 2}
 TOTAL_STEPS = 4 * 10  # 40 training rows / batch 4 = 10 steps per epoch
 # Resuming restores weights, optimizer, scheduler, RNG state and the data order, so on one machine
 # with one thread the resumed model is bit-identical to the uninterrupted one: zero tolerance.

@@ -22,6 +22,7 @@ from scalingdown.pipeline.provenance import PROVENANCE_FILE
 from scalingdown.pipeline.specs import SelectCandidate, SelectTeacherSpec
 from scalingdown.pipeline.stage_specs import StageSpecs
 from scalingdown.stages.select_teacher import SelectionInputError, best_candidate, select_teacher
+from scalingdown.training.trainer import BEST_CHECKPOINT_FILE
 from tests.conftest import REPO, TINY_CONFIG
 from tests.test_reliability_config import _config_error, _set, _tiny
 
@@ -116,34 +117,40 @@ def test_the_report_reads_the_selection_record_and_the_candidates_provenance():
     assert _plan().selection_files() == []
 
 
-def test_text_to_text_candidates_are_ranked_by_validation_loss():
-    assert selection_metric("generative_qa") == ("eval_loss", False)
+def test_candidates_are_ranked_by_the_primary_metric_that_selected_their_checkpoints():
+    assert selection_metric("generative_qa") == ("eval_f1", True)
+    assert selection_metric("multiple_choice") == ("eval_accuracy", True)
     assert selection_metric("classification") == ("eval_accuracy", True)
 
 
 # -- the stage -------------------------------------------------------------------------------------------------------
 def _candidate(root: Path, name: str, scores: list[float], metric: str = "eval_accuracy") -> tuple[str, str]:
-    """A fake fine-tuned candidate: a model directory (with the stage marker and provenance) and a history whose
-    validation `metric` took `scores` in turn."""
+    """A fake fine-tuned candidate: a model directory (with the stage marker, provenance and the record of the
+    checkpoint its training kept: the best of `scores`, ties to the earlier) and a history whose validation `metric`
+    took `scores` in turn."""
     model = root / name / "model"
     model.mkdir(parents=True)
     (model / "config.json").write_text(json.dumps({"name": name}))
     (model / "model.safetensors").write_bytes(name.encode())
     (model / ".scalingdown-output").write_text('{"stage": "finetune_teacher"}')
     (model / PROVENANCE_FILE).write_text("{}")
-    history = root / name / "history.json"
     entries = [{"loss": 1.0, "step": 1}] + [{metric: score, "step": 2 * i + 2} for i, score in enumerate(scores)]
+    if scores:
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        kept = {"metric": metric, "score": float(scores[best]), "step": 2 * best + 2}
+        (model / BEST_CHECKPOINT_FILE).write_text(json.dumps(kept))
+    history = root / name / "history.json"
     history.write_text(json.dumps(entries))
     return str(model), str(history)
 
 
-def _select(tmp_path: Path, scores: dict[str, list[float]], higher_is_better: bool = True, metric="eval_accuracy"):
+def _select(tmp_path: Path, scores: dict[str, list[float]], metric="eval_accuracy"):
     made = [_candidate(tmp_path / "in", name, values, metric) for name, values in scores.items()]
     spec = SelectTeacherSpec(
         task="sentiment",
         teacher="big",
         metric=metric,
-        higher_is_better=higher_is_better,
+        higher_is_better=True,
         candidates=[SelectCandidate(key=name, settings={"learning_rate": i}) for i, name in enumerate(scores)],
     )
     out = tmp_path / "selected"
@@ -159,18 +166,19 @@ def _select(tmp_path: Path, scores: dict[str, list[float]], higher_is_better: bo
     return out, json.loads((out / "selection.json").read_text())
 
 
-def test_the_candidate_with_the_best_final_validation_score_is_kept(tmp_path):
-    # `b` peaked higher during training, but its saved (last) model scores below `c`'s.
+def test_the_candidate_whose_kept_checkpoint_scored_best_is_kept(tmp_path):
+    # `b` peaked highest during training, and its training kept that checkpoint, though its last step scored lower.
     out, record = _select(tmp_path, {"a": [0.5, 0.6], "b": [0.9, 0.55], "c": [0.4, 0.7]})
-    assert record["selected"] == "c"
-    assert [c["validation_score"] for c in record["candidates"]] == [0.6, 0.55, 0.7]
-    assert record["candidates"][2]["settings"] == {"learning_rate": 2}
+    assert record["selected"] == "b"
+    assert [c["validation_score"] for c in record["candidates"]] == [0.6, 0.9, 0.7]
+    assert record["candidates"][1]["settings"] == {"learning_rate": 1}
     assert record["written_by"] == "select_teacher"
-    assert (out / "model" / "model.safetensors").read_bytes() == b"c"
-    assert os.path.samefile(out / "model" / "model.safetensors", tmp_path / "in" / "c" / "model" / "model.safetensors")
+    assert (out / "model" / "model.safetensors").read_bytes() == b"b"
+    assert os.path.samefile(out / "model" / "model.safetensors", tmp_path / "in" / "b" / "model" / "model.safetensors")
     assert json.loads((out / "model" / ".scalingdown-output").read_text())["stage"] == "select_teacher"
     assert json.loads((out / "model" / PROVENANCE_FILE).read_text())["stage"] == "select_teacher"
-    assert json.loads((out / "history.json").read_text())[-1]["eval_accuracy"] == 0.7
+    assert json.loads((out / "model" / BEST_CHECKPOINT_FILE).read_text())["score"] == 0.9
+    assert json.loads((out / "history.json").read_text())[1]["eval_accuracy"] == 0.9
 
 
 def test_a_tie_goes_to_the_earlier_candidate(tmp_path):
@@ -180,13 +188,8 @@ def test_a_tie_goes_to_the_earlier_candidate(tmp_path):
     assert record["selected"] == "a"
 
 
-def test_a_loss_is_selected_lowest(tmp_path):
-    _, record = _select(tmp_path, {"a": [2.0], "b": [1.5], "c": [1.8]}, higher_is_better=False, metric="eval_loss")
-    assert record["selected"] == "b"
-
-
-def test_a_history_without_the_score_is_refused_naming_it(tmp_path):
-    with pytest.raises(SelectionInputError, match=r"b/history.json: the training history logs no eval_accuracy"):
+def test_a_candidate_without_the_record_of_its_kept_checkpoint_is_refused_naming_it(tmp_path):
+    with pytest.raises(SelectionInputError, match=r"b/model: records no validation eval_accuracy of its kept"):
         _select(tmp_path, {"a": [0.7], "b": []})
     assert not (tmp_path / "selected" / "model").exists()
 

@@ -22,7 +22,7 @@ from scalingdown.pipeline.specs import (
     InitSpec,
     TopkLogitsSpec,
 )
-from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.pipeline.tasks import PRIMARY_METRIC, prompt_for
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator
 from scalingdown.stages.benchmark import benchmark
 from scalingdown.stages.distill import distill
@@ -47,6 +47,7 @@ TRAINING = {
     "precision": "auto",
     "processes": 1,
     "deepspeed": None,
+    "checkpoint": "best",
 }
 HIDDEN = {"encoder": [[1, 2]], "decoder": [[1, 1]]}
 
@@ -117,7 +118,7 @@ def _distill_spec(task_type: str, teachers: list[dict], hidden: float = 0.1) -> 
         {
             **_common(task_type),
             "student": "small",
-            "training": TRAINING,
+            "training": {**TRAINING, "selection_metric": PRIMARY_METRIC[task_type]},
             "labels": None,
             "teacher_mode": "cached",
             "weighting": {"method": "uniform"},
@@ -188,6 +189,11 @@ def _distill_and_evaluate(
     logged = [entry for entry in history if "loss" in entry]
     assert logged and all({"loss_ce", "loss_kl", "loss_hidden"} <= set(e) for e in logged)
     assert any("eval_loss" in entry for entry in history)
+    scores = [(entry["step"], entry[f"eval_{metric}"]) for entry in history if f"eval_{metric}" in entry]
+    assert scores, f"every evaluation scores the validation split by the task's {metric}"
+    kept = json.loads((root / "student" / "best-checkpoint.json").read_text())
+    best = max(range(len(scores)), key=lambda i: (scores[i][1], -i))
+    assert (kept["metric"], kept["step"], kept["score"]) == (f"eval_{metric}", *scores[best])
     saved = load_file(root / "student" / "model.safetensors")
     assert not any("kd_projections" in name for name in saved), "hidden-state projections are not part of the model"
     assert not (root / "sck").exists()
@@ -205,6 +211,7 @@ def _distill_and_evaluate(
     )
     record = evaluate(spec, str(data), str(root / "student"), str(root / "eval.json"))
     assert 0.0 <= record["metrics"][metric] <= 1.0 and record["variant"] == "fp32" and "speed" not in record
+    assert record["checkpoint"] == kept
     assert record["params"] < 1_000_000 and len(record["examples"]) == 4
     _ship_and_time(root, data, task_type, spec, record, memory=task_type == "generative_qa")
 

@@ -157,6 +157,8 @@ def _training(**changes: Any) -> TrainingSpec:
         "precision": "auto",
         "processes": 1,
         "deepspeed": None,
+        "checkpoint": "best",
+        "selection_metric": "accuracy",
     }
     return TrainingSpec.from_dict({**settings, **changes})
 

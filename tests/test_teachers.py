@@ -173,6 +173,8 @@ def _finetune_spec(model: str, method: str = "full", lora: dict | None = None) -
                 "precision": "auto",
                 "processes": 1,
                 "deepspeed": None,
+                "checkpoint": "best",
+                "selection_metric": "accuracy",
             },
         }
     )

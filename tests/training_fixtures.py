@@ -30,6 +30,8 @@ TRAINING = {
     "precision": "auto",
     "processes": 1,
     "deepspeed": None,
+    "checkpoint": "best",
+    "selection_metric": "accuracy",
 }
 
 

@@ -17,13 +17,14 @@ from scalingdown.pipeline.budgets import is_count
 
 # The column that marks the labelled rows of a training split with a budget or transfer text.
 LABELLED = "labelled"
-# Offset of the budget's random stream from the experiment seed (the splits use seed, seed + 1, seed + 2).
+# Offsets of the budgets' random streams from the experiment seed (the splits use seed, seed + 1, seed + 2).
 BUDGET_STREAM = 3
+VALIDATION_STREAM = 4
 
 
-def stratified_order(labels: pd.Series, seed: int) -> np.ndarray:
-    """Row positions in the order a budget takes them: seeded, each prefix stratified by `labels` (None: random)."""
-    generator = np.random.default_rng([seed, BUDGET_STREAM])
+def stratified_order(labels: pd.Series, seed: int, stream: int = BUDGET_STREAM) -> np.ndarray:
+    """Row positions in the order a budget takes them: seeded, each prefix stratified by `labels`."""
+    generator = np.random.default_rng([seed, stream])
     count = len(labels)
     position = np.zeros(count)
     groups = labels.astype(str).groupby(labels.astype(str), sort=True).indices if count else {}
@@ -69,3 +70,17 @@ def labelled_rows(train: pd.DataFrame) -> pd.DataFrame:
     if LABELLED not in train.columns:
         return train
     return train[train[LABELLED]].reset_index(drop=True)
+
+
+def cap_validation(validation: pd.DataFrame, budget: float | None, seed: int, stratify: str | None) -> pd.DataFrame:
+    """The validation rows a `data.validation_budget` keeps: a stratified, seeded share (in their original order);
+    all of them without a budget."""
+    if budget is None:
+        return validation
+    kept = budget_rows(budget, len(validation))
+    if kept >= len(validation):
+        return validation
+    frame = validation.reset_index(drop=True)
+    labels = frame[stratify] if stratify is not None else pd.Series(["all"] * len(frame))
+    rows = np.sort(stratified_order(labels, seed, VALIDATION_STREAM)[:kept])
+    return frame.iloc[rows].reset_index(drop=True)

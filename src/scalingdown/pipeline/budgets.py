@@ -92,6 +92,8 @@ def check_budgets(prefix: str, task: Mapping[str, Any], train_rows: int | None) 
         )
     if data.get("transfer") is not None and task["type"] != "classification":
         raise ConfigError(f"{prefix}.data.transfer", f"transfer text is for classification tasks, not {task['type']}")
+    if data.get("validation_budget") is not None:
+        check_budget(f"{prefix}.data.validation_budget", data["validation_budget"], labels, None)
     if isinstance(budgets, list):
         check_sweep(f"{prefix}.data.label_budget", budgets, labels, train_rows)
     elif budgets is not None:

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from scalingdown.pipeline.tasks import is_seq2seq
+from scalingdown.pipeline.tasks import PRIMARY_METRIC
 
 # The fine-tuning keys that may list candidates, in the order the product is taken (the first varies slowest).
 CANDIDATE_KEYS = (
@@ -49,8 +49,8 @@ def varied(finetune: Mapping[str, Any], candidate: Mapping[str, Any]) -> dict[st
 
 def selection_metric(task_type: str) -> tuple[str, bool]:
     """The validation score candidates are ranked by, as the training history logs it, and whether higher is
-    better: classification accuracy; the validation loss of text-to-text tasks (their histories log no score)."""
-    return ("eval_loss", False) if is_seq2seq(task_type) else ("eval_accuracy", True)
+    better: the task type's primary metric, the one that selected each candidate's checkpoint."""
+    return f"eval_{PRIMARY_METRIC[task_type]}", True
 
 
 def _finetune_settings(config: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

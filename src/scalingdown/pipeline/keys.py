@@ -19,11 +19,17 @@ from scalingdown.pipeline.tasks import is_seq2seq
 
 
 def data_key(
-    task_name: str, task: Mapping[str, Any], seed: int, budget: float | None = None, transfer: bool = False
+    task_name: str,
+    task: Mapping[str, Any],
+    seed: int,
+    budget: float | None = None,
+    transfer: bool = False,
+    validation_budget: float | None = None,
 ) -> str:
     """Prepared data: the hash of the `prepare` spec (loader, options, split, portion, labels, seed, and the label
-    budget and transfer source when set)."""
-    return f"{task_name}-{short_hash(prepare_spec(task_name, task, seed, budget, transfer).to_dict())}"
+    budget, transfer source and validation budget when set)."""
+    spec = prepare_spec(task_name, task, seed, budget, transfer, validation_budget)
+    return f"{task_name}-{short_hash(spec.to_dict())}"
 
 
 def init_key(task_name: str, task: Mapping[str, Any], student: Mapping[str, Any], seed: int) -> str:

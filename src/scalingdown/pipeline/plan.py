@@ -48,6 +48,7 @@ class DataPlan:
     seed: int
     budget: Budget | None = None
     transfer: bool = False
+    validation_budget: Budget | None = None
 
     @property
     def dir(self) -> str:
@@ -271,15 +272,19 @@ class Plan:
         self._by_init_key = {s.init_key: s for task in self.tasks.values() for s in task.students.values()}
 
     # -- construction ---------------------------------------------------------------------------------------------
-    def _data(self, name: str, spec: dict[str, Any], seed: int, budget: Budget | None, transfer: bool) -> str:
-        """The key of a task's prepared data at `seed` with `budget` (and transfer text), planned once."""
+    def _data(
+        self, name: str, spec: dict[str, Any], seed: int, budget: Budget | None, transfer: bool, students: bool
+    ) -> str:
+        """The key of a task's prepared data at `seed` with `budget` (and transfer text), planned once; the
+        `data.validation_budget` applies to the `students`' labels (and a teacher's that learns from them)."""
         transfer = transfer and spec["data"].get("transfer") is not None
-        key = keys.data_key(name, spec, seed, budget, transfer)
-        self._by_data_key.setdefault(key, DataPlan(key, name, spec, seed, budget, transfer))
+        validation = normalised(spec["data"].get("validation_budget")) if students else None
+        key = keys.data_key(name, spec, seed, budget, transfer, validation)
+        self._by_data_key.setdefault(key, DataPlan(key, name, spec, seed, budget, transfer, validation))
         return key
 
     def _plan_task(self, name: str, spec: dict[str, Any], seed: int, folder: str, budget: Budget | None) -> TaskPlan:
-        data_key = self._data(name, spec, seed, budget, transfer=True)
+        data_key = self._data(name, spec, seed, budget, transfer=True, students=True)
         task = TaskPlan(name=name, spec=spec, data_key=data_key, seed=seed, folder=folder, budget=budget)
         mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
         for student in spec["students"].values():
@@ -287,7 +292,7 @@ class Plan:
                 mapped_layers[teacher_name].add(teacher_layer)
         for teacher_name, teacher in spec["teachers"].items():
             own = normalised(teacher["label_budget"]) if "label_budget" in teacher else budget
-            teacher_data = self._data(name, spec, seed, own, transfer=False)
+            teacher_data = self._data(name, spec, seed, own, transfer=False, students="label_budget" not in teacher)
             listed = self._candidates(name, folder, teacher_name, spec, teacher, teacher_data, seed)
             key = (
                 keys.selection_key(name, teacher_name, [c.key for c in listed], selection_metric(spec["type"])[0])

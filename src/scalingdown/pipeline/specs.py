@@ -210,7 +210,12 @@ class TextTask(Spec):
 
 @dataclass(frozen=True)
 class TrainingSpec(Spec):
-    """Trainer settings of a training stage (the config's `training` / `finetune` keys, plus how it is launched)."""
+    """Trainer settings of a training stage (the config's `training` / `finetune` keys, plus how it is launched).
+
+    `checkpoint` says which weights are kept: `best` (the checkpoint with the best validation `selection_metric`,
+    the task type's primary metric, `pipeline.tasks.PRIMARY_METRIC`) or `last`; `early_stopping` is the patience
+    in evaluations (None: train every epoch).
+    """
 
     epochs: float
     learning_rate: float
@@ -223,10 +228,13 @@ class TrainingSpec(Spec):
     precision: str
     processes: int
     deepspeed: str | None
+    checkpoint: str
+    selection_metric: str
     seed: int | None = optional()
     checkpoint_steps: int | None = optional()
     freeze_embeddings: bool = optional(False)
     group_by_length: bool = optional(True)
+    early_stopping: int | None = optional()
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,7 @@ class DataSpec(Spec):
     data_portion: float
     allow_few_labels: bool = optional(False)
     label_budget: float | None = optional()
+    validation_budget: float | None = optional()
     transfer: TransferSpec | None = optional()
 
 

@@ -39,7 +39,7 @@ from scalingdown.pipeline.specs import (
     TransferSpec,
     WeightingSpec,
 )
-from scalingdown.pipeline.tasks import is_seq2seq, prompt_for
+from scalingdown.pipeline.tasks import PRIMARY_METRIC, is_seq2seq, prompt_for
 
 if TYPE_CHECKING:
     from scalingdown.pipeline.plan import Plan, TeacherPlan
@@ -64,11 +64,21 @@ def remote_code(*members: Mapping[str, Any]) -> bool:
 
 
 def prepare_spec(
-    task_name: str, task: Mapping[str, Any], seed: int, budget: float | None = None, transfer: bool = False
+    task_name: str,
+    task: Mapping[str, Any],
+    seed: int,
+    budget: float | None = None,
+    transfer: bool = False,
+    validation_budget: float | None = None,
 ) -> PrepareSpec:
     """The `prepare` spec of one task's data: at `seed`, with `budget` of the training labels (None: all; see
-    `pipeline.budgets.normalised`) and, with `transfer`, the task's `data.transfer` text appended unlabelled."""
-    data = {key: value for key, value in task["data"].items() if key not in ("label_budget", "transfer")}
+    `pipeline.budgets.normalised`), with `transfer` the task's `data.transfer` text appended unlabelled, and with
+    `validation_budget` a share of the validation labels."""
+    data = {
+        key: value
+        for key, value in task["data"].items()
+        if key not in ("label_budget", "transfer", "validation_budget")
+    }
     source = task["data"].get("transfer") if transfer else None
     return PrepareSpec(
         task=task_name,
@@ -77,6 +87,7 @@ def prepare_spec(
         data=replace(
             DataSpec.from_dict(data, f"tasks.{task_name}.data"),
             label_budget=budget,
+            validation_budget=validation_budget,
             transfer=None if source is None else TransferSpec.from_dict(source, f"tasks.{task_name}.data.transfer"),
         ),
         seed=seed,
@@ -96,10 +107,13 @@ def init_spec(task: Mapping[str, Any], student: Mapping[str, Any], seed: int) ->
     )
 
 
-def training_spec(settings: Mapping[str, Any], launch: Mapping[str, Any], seed: int | None = None) -> TrainingSpec:
-    """A training spec from the config's training settings and the launch settings; `seed` fills an unset seed."""
+def training_spec(
+    task_type: str, settings: Mapping[str, Any], launch: Mapping[str, Any], seed: int | None = None
+) -> TrainingSpec:
+    """A training spec from the config's training settings and the launch settings; `seed` fills an unset seed.
+    Checkpoints are selected by the task type's primary metric."""
     merged = {**({"seed": seed} if seed is not None else {}), **settings, **launch}
-    return TrainingSpec.from_dict(merged, "training")
+    return TrainingSpec.from_dict({**merged, "selection_metric": PRIMARY_METRIC[task_type]}, "training")
 
 
 class StageSpecs:
@@ -110,7 +124,7 @@ class StageSpecs:
 
     def prepare(self, data_key: str) -> PrepareSpec:
         data = self.plan.data_by_key(data_key)
-        return prepare_spec(data.task, data.spec, data.seed, data.budget, data.transfer)
+        return prepare_spec(data.task, data.spec, data.seed, data.budget, data.transfer, data.validation_budget)
 
     def finetune(self, teacher_key: str) -> FinetuneSpec:
         teacher = self.plan.teacher_by_key(teacher_key)
@@ -129,7 +143,7 @@ class StageSpecs:
             teacher=teacher.name,
             model=teacher.spec["model"],
             max_length=teacher.spec["max_length"],
-            training=training_spec(settings, self.plan.launch_spec("finetune_teacher")),
+            training=training_spec(task.type, settings, self.plan.launch_spec("finetune_teacher")),
             method=method,
             lora=lora,
             label_map=teacher.label_map,
@@ -195,7 +209,7 @@ class StageSpecs:
             type=task.type,
             student=student.name,
             max_length=student.spec["max_length"],
-            training=training_spec(student.spec["training"], self.plan.launch_spec("distill"), task.seed),
+            training=training_spec(task.type, student.spec["training"], self.plan.launch_spec("distill"), task.seed),
             loss=LossSpec.from_dict(divergences.with_defaults(student.spec["loss"]), "loss"),
             teacher_mode="online" if online else "cached",
             weighting=WeightingSpec.from_dict(student.spec["weighting"], "weighting"),

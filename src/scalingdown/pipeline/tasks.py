@@ -17,6 +17,14 @@ from collections.abc import Mapping
 TASK_TYPES = ("classification", "multiple_choice", "generative_qa", "math")
 SEQ2SEQ_TYPES = ("multiple_choice", "generative_qa", "math")
 
+# The score that ranks the models of a task type: it selects each model's checkpoint on the validation split, ranks
+# teacher candidates, defines the best teacher and sets retention in the report.
+PRIMARY_METRIC: dict[str, str] = {
+    "classification": "accuracy",
+    "multiple_choice": "accuracy",
+    "math": "accuracy",
+    "generative_qa": "f1",
+}
 # What a model reads of a row of each task type (the columns `data.split.group_by` may name).
 INPUTS: dict[str, tuple[str, ...]] = {
     "classification": ("text",),

@@ -177,6 +177,24 @@ def _check_member(key: str, member: Mapping[str, Any], workdir: Path | None) -> 
         settings = member.get(settings_key)
         if isinstance(settings, Mapping) and "seed" in settings:
             _check_seed(f"{key}.{settings_key}.seed", settings["seed"], SEED_LIMIT - 1)
+        if isinstance(settings, Mapping):
+            _check_selection(f"{key}.{settings_key}", settings)
+
+
+def _check_selection(key: str, settings: Mapping[str, Any]) -> None:
+    """Early stopping needs a best checkpoint; with `checkpoint: best` the checkpoints are the evaluations."""
+    if settings.get("checkpoint", "best") == "best":
+        if "checkpoint_steps" in settings:
+            raise ConfigError(
+                f"{key}.checkpoint_steps",
+                "with checkpoint: best a resumable checkpoint is saved at every evaluation (eval_steps); set "
+                "eval_steps instead, or checkpoint: last to keep the last step's weights",
+            )
+    elif "early_stopping" in settings:
+        raise ConfigError(
+            f"{key}.early_stopping",
+            "early stopping keeps the best checkpoint; it needs checkpoint: best, not checkpoint: last",
+        )
 
 
 def position_limit(ref: str, workdir: Path | None = None) -> int | None:

@@ -16,14 +16,7 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.pipeline.exports import ORIGINAL, TITLES
-
-# The score each task type ranks models by (higher is better).
-PRIMARY_METRIC = {
-    "classification": "accuracy",
-    "multiple_choice": "accuracy",
-    "math": "accuracy",
-    "generative_qa": "f1",
-}
+from scalingdown.pipeline.tasks import PRIMARY_METRIC
 
 # How metric columns are titled in the report; other metrics get their name, spaced out.
 METRIC_TITLES = {

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel
@@ -30,8 +31,9 @@ from scalingdown.kd.logit_store import CacheMismatch
 from scalingdown.kd.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
 from scalingdown.pipeline.specs import LossSpec, TextTask, TrainingSpec, WeightingSpec
 from scalingdown.seq2seq.data import encoded_split
+from scalingdown.seq2seq.evaluation import answerer, task_scores
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk
-from scalingdown.training.trainer import LossFn, train_model
+from scalingdown.training.trainer import LossFn, TrainedRun, ValidationScores, train_model
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +248,19 @@ def _hidden_term(
     return hidden_mse(student, teacher, maps)
 
 
+def validation_scorer(
+    tokenizer: Any, task_type: str, text: TextTask, max_length: int, validation: pd.DataFrame, training: TrainingSpec
+) -> ValidationScores:
+    """The task's metrics of a model on the validation split (as `evaluate` scores the test split), for every
+    evaluation during training: what the checkpoint is selected by."""
+
+    def score(model: torch.nn.Module) -> dict[str, float]:
+        answer = answerer(model, tokenizer, task_type, text, max_length, validation, max(64, training.batch_size))
+        return task_scores(task_type, validation, answer(list(range(len(validation))), None), tokenizer)
+
+    return score
+
+
 def fit_seq2seq(
     model: PreTrainedModel,
     tokenizer: Any,
@@ -260,9 +275,11 @@ def fit_seq2seq(
     teachers: list[TeacherRows] | None = None,
     lora: dict[str, Any] | None = None,
     weighting: WeightingSpec | None = None,
-) -> list[dict[str, Any]]:
-    """Train `model` in place on the train split (validation loss scored during training); returns the history.
+) -> TrainedRun:
+    """Train `model` in place on the train split; returns the history and the kept checkpoint's record.
 
+    Every evaluation scores the validation split by its loss and by the task's own metrics (generation, or
+    option scoring: `validation_scorer`), and the checkpoint is kept as `training` says (see `train_model`).
     `text` holds the prompt and target length. Without teachers the loss is CE on the gold targets; several
     teachers are weighed by `weighting` (uniform when None); `lora` trains LoRA adapters (merged after).
     """
@@ -288,7 +305,7 @@ def fit_seq2seq(
         CE_ROWS: learns_gold,
     }
     columns.update(teacher_columns(teachers, hidden_layers if use_hidden else {}))
-    _, valid_sources, valid_gold = encoded_split(
+    validation, valid_sources, valid_gold = encoded_split(
         data_dir, "validation", task_type, text.prompt, tokenizer, max_length, text.max_target_length
     )
     eval_data = Dataset.from_dict(
@@ -311,6 +328,7 @@ def fit_seq2seq(
             data_collator=Seq2SeqKDCollator(tokenizer, model, [t.top_k for t in teachers], hidden_states=use_hidden),
             compute_metrics=None,
             lora=lora,
+            validation_scores=validation_scorer(tokenizer, task_type, text, max_length, validation, training),
         )
     finally:
         if use_hidden:

@@ -117,7 +117,7 @@ def distill(
         hidden = hidden_targets(spec, outputs)
     tokenizer = load_tokenizer(init)
     model = load_classifier(init)
-    log_history = fit_classifier(
+    run = fit_classifier(
         model,
         tokenizer,
         data,
@@ -131,7 +131,7 @@ def distill(
         hidden=hidden,
         online_teacher=online_teacher,
     )
-    save_trained(model, tokenizer, out, history, log_history, checkpoints, "distill")
+    save_trained(model, tokenizer, out, history, run, checkpoints, "distill")
 
 
 def load_teacher_rows(
@@ -210,7 +210,7 @@ def distill_seq2seq(
     teachers = load_teacher_rows(
         spec, data_dir, logits_paths, vocabulary(model, tokenizer), f"{spec.student} ({init_dir})"
     )
-    log_history = fit_seq2seq(
+    run = fit_seq2seq(
         model,
         tokenizer,
         data_dir,
@@ -224,4 +224,4 @@ def distill_seq2seq(
         teachers=teachers,
         weighting=spec.weighting,
     )
-    save_trained(model, tokenizer, out_dir, history, log_history, checkpoints, "distill")
+    save_trained(model, tokenizer, out_dir, history, run, checkpoints, "distill")

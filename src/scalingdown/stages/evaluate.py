@@ -9,6 +9,7 @@ the `benchmark` stage times every model of a task together.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,19 +30,21 @@ from scalingdown.models.loading import (
     load_tokenizer,
     model_label_names,
 )
-from scalingdown.pipeline.atomic import check_replaceable, record_of, write_record
+from scalingdown.pipeline.atomic import check_replaceable, read_json_or_none, record_of, write_record
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.exports import ORIGINAL
 from scalingdown.pipeline.refs import ModelRef
 from scalingdown.pipeline.specs import EvaluateSpec, TextTask
 from scalingdown.seq2seq.evaluation import answerer, examples, task_scores
+from scalingdown.training.trainer import BEST_CHECKPOINT_FILE
 
 log = logging.getLogger(__name__)
 
 
-def _identity(spec: EvaluateSpec) -> dict[str, str]:
-    """Which model of which task a record is about."""
-    return {
+def _identity(spec: EvaluateSpec, model: str) -> dict[str, Any]:
+    """Which model of which task a record is about, and (a trained model) which of its training's checkpoints it
+    is: the record its training wrote (`training.trainer.BEST_CHECKPOINT_FILE`)."""
+    identity: dict[str, Any] = {
         "task": spec.task,
         "kind": spec.kind,
         "name": spec.name,
@@ -49,6 +52,10 @@ def _identity(spec: EvaluateSpec) -> dict[str, str]:
         "role": spec.role,
         "variant": spec.variant or ORIGINAL,
     }
+    checkpoint = read_json_or_none(Path(model) / BEST_CHECKPOINT_FILE) if spec.variant is None else None
+    if isinstance(checkpoint, dict):
+        identity["checkpoint"] = checkpoint
+    return identity
 
 
 def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, Any]:
@@ -73,7 +80,7 @@ def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, A
     logits = align_columns(logits, names, labels, f"{spec.kind} {spec.name}")
     scores = classification_scores(label_ids(test, labels), np.argmax(logits, axis=1), labels)
     record = {
-        **_identity(spec),
+        **_identity(spec, model),
         "test_rows": len(test),
         "labels": labels,
         "metrics": scores,
@@ -101,7 +108,7 @@ def evaluate_seq2seq(
     answers = answer(list(range(len(test))), "test")
     scores = task_scores(spec.type, test, answers, tokenizer)
     record = {
-        **_identity(spec),
+        **_identity(spec, model_ref),
         "type": spec.type,
         "test_rows": len(test),
         "labels": None,

@@ -56,7 +56,7 @@ def finetune_teacher(
     resume_key = {"stage": "finetune_teacher", "spec": spec.to_dict(), "data": str(Path(data))}
     if spec.text is not None:
         model = load_seq2seq(spec.model, seed=spec.seed)
-        log_history = fit_seq2seq(
+        run = fit_seq2seq(
             model,
             tokenizer,
             data,
@@ -71,7 +71,7 @@ def finetune_teacher(
         )
     else:
         model = starting_model(spec)
-        log_history = fit_classifier(
+        run = fit_classifier(
             model,
             tokenizer,
             data,
@@ -88,7 +88,7 @@ def finetune_teacher(
         tokenizer,
         out,
         history,
-        log_history,
+        run,
         checkpoints,
         "finetune_teacher",
         provenance=provenance_record("finetune_teacher", experiment),

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.budget import LABELLED, apply_budget, budget_rows, labelled_rows
+from scalingdown.data.budget import LABELLED, apply_budget, budget_rows, cap_validation, labelled_rows
 from scalingdown.data.loaders import load
 from scalingdown.data.schema import STRATIFY, group_keys, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
@@ -158,6 +158,21 @@ def _budget_and_transfer(
     return pd.concat([train, unlabelled[list(train.columns)]], ignore_index=True), counts
 
 
+def _validation_budget(validation: pd.DataFrame, spec: PrepareSpec, stratify: str | None) -> pd.DataFrame:
+    """The validation split capped to `data.validation_budget` (the labels checkpoint selection may use)."""
+    budget = spec.data.validation_budget
+    if budget is None:
+        return validation
+    if budget_rows(budget, len(validation)) > len(validation):
+        raise ConfigError(
+            f"tasks.{spec.task}.data.validation_budget",
+            f"{budget:g} validation rows is more than the {len(validation)} rows of the validation split; lower it",
+        )
+    capped = cap_validation(validation, budget, spec.seed, stratify)
+    log.info("validation budget: %d of %d validation rows kept for checkpoint selection", len(capped), len(validation))
+    return capped
+
+
 def _budget_manifest(train: pd.DataFrame, budget: float | None, transfer: TransferCounts | None) -> dict[str, Any]:
     """What the manifest records of a training split with a budget or transfer text: labelled and transfer rows."""
     labelled = int(train[LABELLED].sum())
@@ -216,6 +231,8 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
         if frame.empty:
             raise ConfigError(f"{task_key}.data", f"the {name} split is empty (rows loaded: {cleaning.rows_loaded})")
     parts["train"], transfer = _budget_and_transfer(parts, spec, stratify)
+    validation_rows = len(parts["validation"])
+    parts["validation"] = _validation_budget(parts["validation"], spec, stratify)
     if task_type == "classification":
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
     few_labels = None
@@ -240,6 +257,8 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
         }
         if LABELLED in parts["train"]:
             manifest.update(_budget_manifest(parts["train"], data.label_budget, transfer))
+        if data.validation_budget is not None:
+            manifest.update(validation_budget=data.validation_budget, validation_rows_before_budget=validation_rows)
         if few_labels is not None:
             manifest["few_labels"] = few_labels
         write_json(staging / MANIFEST, manifest)

@@ -1,5 +1,6 @@
 """The `select_teacher` stage: keep the fine-tuning candidate of a teacher whose saved model scored best on the
-validation split, as the teacher every later stage uses (`pipeline.candidates`)."""
+validation split (the score of the checkpoint its training kept), as the teacher every later stage uses
+(`pipeline.candidates`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from scalingdown.pipeline.atomic import (
     OUTPUT_MARKER,
@@ -22,6 +22,7 @@ from scalingdown.pipeline.atomic import (
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.provenance import PROVENANCE_FILE, provenance_record, write_provenance
 from scalingdown.pipeline.specs import SelectTeacherSpec
+from scalingdown.training.trainer import BEST_CHECKPOINT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,16 @@ class SelectionInputError(UserError):
     """The candidates given to `select_teacher` do not match its spec, or a history holds no validation score."""
 
 
-def final_score(history: list[dict[str, Any]], metric: str, source: str) -> float:
-    """The last validation `metric` a training history logged: the score of the model that was saved (training
-    keeps its last weights, and evaluates them once more at the end)."""
-    scores = [entry[metric] for entry in history if isinstance(entry, dict) and metric in entry]
-    if not scores:
-        raise SelectionInputError(f"{source}: the training history logs no {metric} (no validation score to select by)")
-    return float(scores[-1])
+def kept_score(model_dir: str, metric: str) -> float:
+    """The validation `metric` of the weights a candidate's training kept, as its model directory records it
+    (`BEST_CHECKPOINT_FILE`, written by the selection protocol)."""
+    record = read_json_or_none(Path(model_dir) / BEST_CHECKPOINT_FILE)
+    if not isinstance(record, dict) or record.get("metric") != metric or not isinstance(record.get("score"), float):
+        raise SelectionInputError(
+            f"{model_dir}: records no validation {metric} of its kept checkpoint ({BEST_CHECKPOINT_FILE}); "
+            "rerun its finetune_teacher job"
+        )
+    return float(record["score"])
 
 
 def best_candidate(scores: list[float], higher_is_better: bool) -> int:
@@ -81,7 +85,7 @@ def select_teacher(
     check_replaceable(history, STAGE, _is_history)
     check_replaceable(selection, STAGE, record_of(STAGE))
     logs = [json.loads(Path(path).read_text(encoding="utf-8")) for path in histories]
-    scores = [final_score(entries, spec.metric, path) for entries, path in zip(logs, histories, strict=True)]
+    scores = [kept_score(model, spec.metric) for model in models]
     chosen = best_candidate(scores, spec.higher_is_better)
     for candidate, score in zip(spec.candidates, scores, strict=True):
         log.info("candidate %s (%s): validation %s %.4f", candidate.key, candidate.settings, spec.metric, score)

@@ -19,7 +19,7 @@ from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
 from scalingdown.models.layers import check_hidden_layers
 from scalingdown.pipeline.specs import LossSpec, TrainingSpec
-from scalingdown.training.trainer import tokenize_frame, train_model
+from scalingdown.training.trainer import TrainedRun, tokenize_frame, train_model
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ def fit_classifier(
     online_teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
     hidden: HiddenTargets | None = None,
     lora: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Train a classifier on the train split (validation scored during training).
+) -> TrainedRun:
+    """Train a classifier on the train split (validation accuracy and macro-F1 scored during training; the
+    checkpoint kept as `training` says, see `train_model`).
 
     With `teacher_probs` (rows × labels, softened at `loss.temperature`) the loss is
     `ce·CE + kd·T²·D(teacher ‖ student)`, D the spec's divergence (forward KL unless `loss.divergence` says
@@ -66,7 +67,7 @@ def fit_classifier(
     model and are dropped before it is returned. `lora` trains LoRA adapters (merged after).
     A training split with transfer rows (`data.budget`): a model learning from teachers trains on every row, the
     CE term over the labelled rows only; one without teachers trains on the labelled rows alone.
-    Returns the training history.
+    Returns the training history and the kept checkpoint's record.
     """
     train = read_split(data_dir, "train")
     if teacher_probs is None and online_teacher is None and hidden is None:

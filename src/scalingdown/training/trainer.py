@@ -8,13 +8,20 @@ import math
 import shutil
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainingArguments
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    PreTrainedModel,
+    Trainer,
+    TrainingArguments,
+)
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from scalingdown.pipeline.atomic import (
@@ -57,18 +64,35 @@ class NonFiniteLoss(UserError, FloatingPointError):
     """The loss became NaN or infinite; the message names the step and every loss term."""
 
 
+# validation_scores(model) -> task scores of the validation split (e.g. a text-to-text model's exact match), added to
+# each evaluation's metrics as `eval_<name>`.
+ValidationScores = Callable[[torch.nn.Module], dict[str, float]]
+# Written into a trained model's directory: which checkpoint the selection protocol kept, and why.
+BEST_CHECKPOINT_FILE = "best-checkpoint.json"
+
+
 class KDTrainer(Trainer):
     """A Trainer whose `compute_loss` asks `loss_fn` for named terms and logs each one.
 
-    With `output_hidden_states`, training steps also return every layer's hidden states.
+    With `output_hidden_states`, training steps also return every layer's hidden states; with
+    `validation_scores`, every evaluation also logs the task scores it returns (before callbacks such as early
+    stopping see the metrics).
     """
 
     loss_is_scaled_for_ga = False  # loss_fn returns per-batch means
 
-    def __init__(self, *args: Any, loss_fn: LossFn, output_hidden_states: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        loss_fn: LossFn,
+        output_hidden_states: bool = False,
+        validation_scores: ValidationScores | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
         self.output_hidden_states = output_hidden_states
+        self.validation_scores = validation_scores
         self.model_accepts_loss_kwargs = False
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_batches = 0
@@ -98,6 +122,14 @@ class KDTrainer(Trainer):
             if "row_index" in targets:
                 self.rows_trained.update(int(row) for row in targets["row_index"].tolist())
         return (loss, outputs) if return_outputs else loss
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        output = super().evaluation_loop(*args, **kwargs)
+        if self.validation_scores is not None:
+            prefix = kwargs.get("metric_key_prefix", "eval")
+            for name, value in self.validation_scores(self.model).items():
+                output.metrics[f"{prefix}_{name}"] = float(value)
+        return output
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._term_batches:
@@ -148,20 +180,35 @@ def mixed_precision(precision: str) -> dict[str, bool]:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
+def _saving(training: TrainingSpec, evaluate: bool) -> dict[str, Any]:
+    """When checkpoints are saved, and how the kept weights are chosen.
+
+    `checkpoint: best` (with validation data): a checkpoint at every evaluation, and the one with the best
+    `selection_metric` (ties: the earlier) loaded at the end. Otherwise a resumable checkpoint every
+    `checkpoint_steps` steps, else once per epoch, and the last step's weights kept.
+    """
+    if evaluate and training.checkpoint == "best":
+        return {
+            "save_strategy": "steps",
+            "save_steps": training.eval_steps,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": training.selection_metric,
+            "greater_is_better": True,
+        }
+    if training.checkpoint_steps:
+        return {"save_strategy": "steps", "save_steps": int(training.checkpoint_steps)}
+    return {"save_strategy": "epoch"}
+
+
 def training_arguments(training: TrainingSpec, checkpoints: Path, evaluate: bool) -> TrainingArguments:
     """Trainer arguments from a training spec (see the `training` schema in the config).
 
-    `checkpoint_steps` saves a resumable checkpoint every N steps (else once per epoch);
-    `deepspeed` is a DeepSpeed config file; `precision` is resolved by `mixed_precision`.
+    Checkpoints are saved and chosen as `_saving` says; `deepspeed` is a DeepSpeed config file; `precision` is
+    resolved by `mixed_precision`.
     """
     if training.seed is None:
         raise ValueError("the training spec has no seed (the plan sets one)")
-    seed, checkpoint_steps = training.seed, training.checkpoint_steps
-    saving = (
-        {"save_strategy": "steps", "save_steps": int(checkpoint_steps)}
-        if checkpoint_steps
-        else {"save_strategy": "epoch"}
-    )
+    seed = training.seed
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=float(training.epochs),
@@ -175,7 +222,7 @@ def training_arguments(training: TrainingSpec, checkpoints: Path, evaluate: bool
         eval_steps=training.eval_steps,
         logging_strategy="steps",
         logging_steps=training.logging_steps,
-        **saving,
+        **_saving(training, evaluate),
         save_total_limit=1,
         deepspeed=training.deepspeed,
         use_cpu=not torch.cuda.is_available(),
@@ -254,6 +301,40 @@ def _resumable_checkpoint(checkpoints: Path, spec: dict[str, Any], main_process:
     return None
 
 
+@dataclass(frozen=True)
+class TrainedRun:
+    """What training returns besides the trained weights: the Trainer's log history (losses, validation scores)
+    and the record of the kept checkpoint (`selected_checkpoint`; None without validation data)."""
+
+    history: list[dict[str, Any]]
+    checkpoint: dict[str, Any] | None
+
+
+def selected_checkpoint(trainer: Trainer, training: TrainingSpec, validation_rows: int) -> dict[str, Any] | None:
+    """Which weights training kept, by the selection protocol: the step, its validation score, how many
+    evaluations there were, whether early stopping ended training, and the validation rows that scored them."""
+    state, metric = trainer.state, f"eval_{training.selection_metric}"
+    scores = [(int(entry["step"]), float(entry[metric])) for entry in state.log_history if metric in entry]
+    if not scores:
+        return None
+    if training.checkpoint == "best" and state.best_global_step:
+        step, score = int(state.best_global_step), float(state.best_metric)
+    else:
+        step, score = scores[-1]
+    return {
+        "metric": metric,
+        "greater_is_better": True,
+        "checkpoint": training.checkpoint,
+        "step": step,
+        "score": score,
+        "last_step": int(state.global_step),
+        "evaluations": len(scores),
+        "early_stopped": bool(training.early_stopping) and state.global_step < state.max_steps,
+        "patience": training.early_stopping,
+        "validation_rows": validation_rows,
+    }
+
+
 def train_model(
     model: PreTrainedModel,
     tokenizer: Any,
@@ -267,14 +348,18 @@ def train_model(
     compute_metrics: Callable[[Any], dict[str, float]] | None = classification_metrics,
     output_hidden_states: bool = False,
     lora: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Train `model` in place with the Trainer; returns the log history (losses, validation scores).
+    validation_scores: ValidationScores | None = None,
+) -> TrainedRun:
+    """Train `model` in place with the Trainer; returns the log history and the kept checkpoint's record.
 
-    Checkpoints go to `checkpoints` (outside the stage's declared outputs); a rerun with the same
-    `resume_key` resumes from the last one instead of starting over. The collator defaults to
-    padding classifier inputs; `compute_metrics=None` scores validation by its loss only;
-    `output_hidden_states` hands `loss_fn` every layer's hidden states in training steps. With
-    `lora` (peft `LoraConfig` arguments), LoRA adapters are trained and then merged into `model`'s weights.
+    Validation is scored every `eval_steps` and at the last step; with `checkpoint: best` the weights of the best
+    evaluation (the spec's `selection_metric`; ties: the earlier) are loaded at the end, and `early_stopping`
+    ends training after that many evaluations without improvement. Checkpoints go to `checkpoints` (outside the
+    stage's declared outputs); a rerun with the same `resume_key` resumes from the last one instead of starting
+    over. The collator defaults to padding classifier inputs; `compute_metrics` scores validation from the
+    model's outputs (None: its loss only) and `validation_scores` from the model itself (e.g. by generating);
+    `output_hidden_states` hands `loss_fn` every layer's hidden states in training steps. With `lora` (peft
+    `LoraConfig` arguments), LoRA adapters are trained and then merged into `model`'s weights.
     """
     checkpoints = Path(checkpoints)
     args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
@@ -288,6 +373,7 @@ def train_model(
         resume_from = _resumable_checkpoint(checkpoints, resume_key, args.process_index == 0)
     if training.freeze_embeddings:
         freeze_word_embeddings(model)
+    stopping = [EarlyStoppingCallback(training.early_stopping)] if training.early_stopping and eval_data else []
     trainer = KDTrainer(
         model=with_lora(model, lora) if lora else model,
         args=args,
@@ -296,8 +382,10 @@ def train_model(
         data_collator=data_collator or DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=compute_metrics if eval_data is not None else None,
+        callbacks=stopping,
         loss_fn=loss_fn,
         output_hidden_states=output_hidden_states,
+        validation_scores=validation_scores if eval_data is not None else None,
     )
     trainer.train(resume_from_checkpoint=resume_from)
     if trainer.is_deepspeed_enabled:
@@ -308,18 +396,29 @@ def train_model(
             args.world_size,
             type(engine.optimizer).__name__,
         )
-    if eval_data is not None:
-        trainer.evaluate()
     if lora:
         trainer.model.merge_and_unload()
     history = [_plain(entry) for entry in trainer.state.log_history]
     steps = trainer.state.global_step
     log.info("trained %d steps (%s epochs)", steps, training.epochs)
+    checkpoint = selected_checkpoint(trainer, training, len(eval_data)) if eval_data is not None else None
+    if checkpoint is not None:
+        log.info(
+            "kept the weights of step %d of %d (%s checkpoint): validation %s %.4f, %d evaluations on %d rows%s",
+            checkpoint["step"],
+            checkpoint["last_step"],
+            checkpoint["checkpoint"],
+            checkpoint["metric"],
+            checkpoint["score"],
+            checkpoint["evaluations"],
+            checkpoint["validation_rows"],
+            ", stopped early" if checkpoint["early_stopped"] else "",
+        )
     rows = sorted(trainer.rows_trained)
     if rows:  # batches with a row index (classification)
         log.info("process %d of %d trained on %d distinct rows", args.process_index, args.world_size, len(rows))
         log.debug("process %d of %d trained on rows %s", args.process_index, args.world_size, json.dumps(rows))
-    return history
+    return TrainedRun(history, checkpoint)
 
 
 def freeze_word_embeddings(model: PreTrainedModel) -> None:
@@ -384,14 +483,14 @@ def save_trained(
     tokenizer: Any,
     out_dir: str,
     history: str,
-    log_history: list[dict[str, Any]],
+    run: TrainedRun,
     checkpoints: str | Path,
     stage: str,
     provenance: dict[str, Any] | None = None,
 ) -> None:
-    """Write the trained model (float32 safetensors + tokenizer, and `provenance` when given) and its
-    history atomically as `stage`'s outputs, then drop the checkpoints. In a multi-process run only the
-    main process writes; the others wait for it.
+    """Write the trained model (float32 safetensors + tokenizer, the kept checkpoint's record
+    `BEST_CHECKPOINT_FILE`, and `provenance` when given) and its history atomically as `stage`'s outputs, then
+    drop the checkpoints. In a multi-process run only the main process writes; the others wait for it.
     """
     from accelerate import PartialState
 
@@ -400,9 +499,11 @@ def save_trained(
         with atomic_path(out_dir, stage) as staging:
             model.float().save_pretrained(staging)  # DeepSpeed bf16/fp16 leaves half-precision weights
             tokenizer.save_pretrained(staging)
+            if run.checkpoint is not None:
+                write_json(staging / BEST_CHECKPOINT_FILE, run.checkpoint)
             if provenance is not None:
                 write_provenance(staging, provenance)
-        write_json(history, log_history, stage, _is_history)
+        write_json(history, run.history, stage, _is_history)
         finish_checkpoints(checkpoints)
     state.wait_for_everyone()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
