@@ -28,7 +28,7 @@ from typing import Any
 
 import harness
 
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_markdown
 from scalingdown.report.reproducibility import reproducibility

@@ -28,7 +28,7 @@ from typing import Any
 import harness
 
 from scalingdown.data.store import read_manifest
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 
 MODES = {"cached": {"teacher_mode": "cached"}, "online": {"teacher_mode": "online"}, "gold": {"teachers": []}}
 NO_EVAL_STEPS = 10**6  # no validation inside the timed training loop

@@ -27,7 +27,7 @@ import harness
 import pandas as pd
 import yaml
 
-from scalingdown.pipeline.divergences import DEFAULT, DIVERGENCES, PARAMETERS
+from scalingdown.pipeline.names.divergence_table import DEFAULT, DIVERGENCES, PARAMETERS
 
 REPO = harness.REPO
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"

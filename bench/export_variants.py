@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from scalingdown.evaluation.export import export_onnx, export_onnx_int8, export_torch_int8
+from scalingdown.evaluation.exporters import export_onnx, export_onnx_int8, export_torch_int8
 from scalingdown.evaluation.runtime import load_runtime
 from scalingdown.evaluation.timing import TimingSettings, headline_speedup, speedup_between, time_models
 from scalingdown.pipeline import paths

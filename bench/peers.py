@@ -41,7 +41,7 @@ from typing import Any
 
 import harness
 
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 
 SECTION = "peers"
 NO_EVAL_STEPS = 10**6  # more steps than any run: no validation or checkpoint inside the timed loop

@@ -28,7 +28,7 @@ from scalingdown.kd.buckets import bucket_divergence
 from scalingdown.kd.logit_store import write_logits
 from scalingdown.kd.losses import IGNORE_INDEX
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.inference import forced_batches
 from scalingdown.seq2seq.topk import topk_columns

@@ -32,8 +32,8 @@ from datasets import Dataset
 
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.pipeline.tasks import PRIMARY_METRIC, prompt_for
+from scalingdown.pipeline.names.tasks import PRIMARY_METRIC, prompt_for
+from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, TopkLogitsSpec
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
 from scalingdown.stages.distill import distill

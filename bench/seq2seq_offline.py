@@ -4,7 +4,7 @@
 The workflow does the work (`seeds: [13, 14, 15]`: per seed its own questions, split, fine-tuned teacher, top-k
 cache and students). This script runs Snakemake once from the repository root (a finished run is not redone),
 samples the load average while it runs, and turns the report's per-seed metrics into a section of
-docs/benchmarks.md with the report's own statistics (`scalingdown.report.seeds`): every model's mean ± sd per task,
+docs/benchmarks.md with the report's own statistics (`report.seed_statistics`): every model's mean ± sd per task,
 the paired test of each distilled student against its gold-only twin (exact match and token F1 on the generative
 task, accuracy on the multiple-choice ones), and the targets of issue 16:
 
@@ -33,8 +33,8 @@ from pathlib import Path
 import harness
 import pandas as pd
 
-from scalingdown.pipeline.plan import Plan
-from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.report.seed_statistics import PairedTest, paired_comparisons, summarise
 from scalingdown.report.tables import metrics_table
 
 REPO, DOCS = harness.REPO, harness.DOCS

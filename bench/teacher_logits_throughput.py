@@ -55,7 +55,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     from scalingdown.data.store import SPLITS, read_split
     from scalingdown.evaluation.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
-    from scalingdown.pipeline.stage_specs import StageSpecs
+    from scalingdown.pipeline.plan.stage_specs import StageSpecs
     from scalingdown.stages.teacher_logits import teacher_logits
 
     config, plan = harness.load_plan(config_path, args.workdir)

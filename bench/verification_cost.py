@@ -96,7 +96,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     from scalingdown.data.content_hash import table_sha256
     from scalingdown.data.store import read_split, split_path
     from scalingdown.kd.logit_store import read_logits, write_logits
-    from scalingdown.pipeline.stage_specs import StageSpecs
+    from scalingdown.pipeline.plan.stage_specs import StageSpecs
     from scalingdown.stages.distill import distill
     from scalingdown.stages.init_student import init_student
     from scalingdown.stages.prepare import prepare

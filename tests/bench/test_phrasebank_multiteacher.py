@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from scalingdown.report.seeds import paired_comparisons
+from scalingdown.report.seed_statistics import paired_comparisons
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))

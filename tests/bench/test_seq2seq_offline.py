@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 
-from scalingdown.report.seeds import summarise
+from scalingdown.report.seed_statistics import summarise
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))

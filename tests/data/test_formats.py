@@ -8,10 +8,10 @@ import datasets
 import pandas as pd
 import pytest
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.loaders import load
 from scalingdown.data.schema import COLUMNS
-from scalingdown.pipeline.loaders import LOADERS, DataConfigError, check_data
+from scalingdown.pipeline.names.loader_registry import LOADERS, DataConfigError, check_data
 from tests.conftest import FIXTURE_DATASETS
 
 

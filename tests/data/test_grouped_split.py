@@ -10,9 +10,9 @@ import pytest
 from scalingdown.data.schema import group_keys
 from scalingdown.data.splits import split_off
 from scalingdown.data.store import read_split
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.specs import PrepareSpec
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
+from scalingdown.pipeline.specs.definitions import PrepareSpec
 from scalingdown.stages.prepare import prepare
 from tests.pipeline.conftest import config_error, resolved_tiny_config, set_task_key, tiny_written
 

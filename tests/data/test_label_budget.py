@@ -14,8 +14,8 @@ from scalingdown.data.budget import LABELLED, apply_budget, labelled_rows
 from scalingdown.data.store import read_manifest, read_split
 from scalingdown.data.transfer import transfer_rows
 from scalingdown.kd.losses import UNLABELLED, classification_kd_loss
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.stages.prepare import prepare
 from tests.pipeline.conftest import budget_config, resolved_tiny_config
 

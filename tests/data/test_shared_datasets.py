@@ -12,7 +12,7 @@ import pytest
 from scalingdown.data.inspect import inspect_data
 from scalingdown.data.schema import input_keys
 from scalingdown.data.store import SPLITS, read_split
-from scalingdown.pipeline.specs import PrepareSpec
+from scalingdown.pipeline.specs.definitions import PrepareSpec
 from scalingdown.stages.prepare import prepare
 
 pytestmark = pytest.mark.shared_data

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from scalingdown.cli import main
-from scalingdown.data.errors import DataError
-from scalingdown.evaluation.export import (
+from scalingdown.data.data_errors import DataError
+from scalingdown.evaluation.exporters import (
     RECORD_NAME,
     ExportError,
     export_onnx,
@@ -27,11 +27,12 @@ from scalingdown.evaluation.export import (
 from scalingdown.evaluation.predict_file import OutputExists, predict_file
 from scalingdown.evaluation.runtime import NotAClassifier, load_runtime
 from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
-from scalingdown.pipeline.atomic import ForeignOutput
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.exports import export_refusal
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.names.export_variants import export_refusal
+from scalingdown.pipeline.names.families import CLASSIFICATION, FAMILIES, TEXT2TEXT
+from scalingdown.pipeline.outputs.atomic import ForeignOutput
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.stages.benchmark import benchmark
 from scalingdown.stages.export import export
 from tests.evaluation.conftest import LABELS, save_student
@@ -144,11 +145,13 @@ def test_text_to_text_students_ship_as_torch_int8_and_onnx_refuses_them(tmp_path
 
 
 def test_export_refusal_for_the_config_check():
-    assert export_refusal("onnx-fp32", text_to_text=False, model_type="bert") is None
-    assert export_refusal("torch-int8", text_to_text=True, model_type="t5") is None
-    assert "optimum-onnx" in export_refusal("onnx-int8", text_to_text=True, model_type="t5")
-    assert "not 'gpt2'" in export_refusal("onnx-fp32", text_to_text=False, model_type="gpt2")
-    assert "unknown export variant 'tflite'" in export_refusal("tflite", text_to_text=False, model_type="bert")
+    assert export_refusal("onnx-fp32", family=FAMILIES[CLASSIFICATION], model_type="bert") is None
+    assert export_refusal("torch-int8", family=FAMILIES[TEXT2TEXT], model_type="t5") is None
+    assert "optimum-onnx" in export_refusal("onnx-int8", family=FAMILIES[TEXT2TEXT], model_type="t5")
+    assert "not 'gpt2'" in export_refusal("onnx-fp32", family=FAMILIES[CLASSIFICATION], model_type="gpt2")
+    assert "unknown export variant 'tflite'" in export_refusal(
+        "tflite", family=FAMILIES[CLASSIFICATION], model_type="bert"
+    )
 
 
 def test_a_directory_without_a_classifier_is_named(tmp_path):

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from scalingdown.kd.buckets import bucket_divergence, teacher_bucket_logprobs, teacher_shares
 from scalingdown.kd.divergences import COMPUTE, FORWARD_KL, Divergence, classification_divergence, row_divergence
 from scalingdown.kd.losses import IGNORE_INDEX, classification_kd_loss, seq2seq_kd_terms, soften
-from scalingdown.pipeline.divergences import DIVERGENCES, with_defaults
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.names.divergence_table import DIVERGENCES, with_defaults
 
 P = [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]  # teacher rows
 Q = [[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]]  # student rows

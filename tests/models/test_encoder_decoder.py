@@ -10,10 +10,10 @@ from scalingdown.evaluation.metrics import qa_scores
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.models.encoder_decoder import select_layers
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.depth import Depth, model_depth
-from scalingdown.pipeline.refs import ModelLoadError, ModelRef, package_model_dir
-from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.pipeline.config.model_files import Depth, model_depth
+from scalingdown.pipeline.names.model_refs import ModelLoadError, ModelRef, package_model_dir
+from scalingdown.pipeline.names.tasks import prompt_for
+from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, TopkLogitsSpec
 from scalingdown.seq2seq.data import encode
 from scalingdown.seq2seq.evaluation import with_round_trips
 from scalingdown.seq2seq.inference import generate_ids

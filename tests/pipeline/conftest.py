@@ -11,16 +11,13 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import (
-    ConfigError,
-    apply_defaults,
-    apply_student_defaults,
-    check_data_files,
-    check_schema,
-)
-from scalingdown.pipeline.defaults_keys import attribute_to_defaults
-from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.config.attribution import attribute_to_defaults
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.data_files import check_data_files
+from scalingdown.pipeline.config.defaults import apply_defaults, apply_member_defaults
+from scalingdown.pipeline.config.json_schema import check_schema
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.plan.experiment import Plan
 from tests.conftest import REPO, TINY_CONFIG
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -29,7 +26,7 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 def resolved_tiny_config() -> dict:
     """The tiny config as Snakemake hands it over: defaults merged and filled by the schema."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(SCHEMA))
     return config
 
@@ -109,7 +106,7 @@ def text2text_config(mutate=None) -> dict:
     config = copy.deepcopy(TEXT2TEXT_BASE)
     if mutate:
         mutate(config)
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(SCHEMA))
     return config
 

@@ -24,7 +24,7 @@ from scalingdown.kd.logit_store import (
     write_logits,
 )
 from scalingdown.kd.teacher_cache import load_teacher_outputs
-from scalingdown.pipeline.specs import DistillTeacher, EvaluateSpec, LogitsSpec
+from scalingdown.pipeline.specs.definitions import DistillTeacher, EvaluateSpec, LogitsSpec
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate
 from scalingdown.stages.teacher_logits import teacher_logits

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingdown.data.synthetic import LABELS as GENERATED_LABELS
-from scalingdown.pipeline.config import ConfigError
-from scalingdown.pipeline.specs import PrepareSpec
-from scalingdown.pipeline.value_checks import GENERATOR_LABELS, hub_id_problem
+from scalingdown.data.generators.financial_sentiment import LABELS as GENERATED_LABELS
+from scalingdown.pipeline.config.value_checks import GENERATOR_LABELS, hub_id_problem
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.specs.definitions import PrepareSpec
 from scalingdown.stages.prepare import prepare
 from tests.conftest import REPO
 from tests.pipeline.conftest import TEXT2TEXT_BASE, config_error, sentiment_task, set_task_key, tiny_written

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.loaders import load
 from scalingdown.pipeline import paths
-from scalingdown.pipeline.config import ConfigError
-from scalingdown.pipeline.specs import PrepareSpec, ReportSpec
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.specs.definitions import PrepareSpec, ReportSpec
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.report import report
 from tests.pipeline.conftest import resolved_tiny_config

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scalingdown.cli import main
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.loaders import load
 from tests.conftest import FIXTURE_DATASETS, scalingdown
 

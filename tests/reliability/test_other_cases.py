@@ -18,19 +18,21 @@ import pytest
 import torch
 import yaml
 
-from scalingdown.data.synthetic import generate_financial_sentiment
+from scalingdown.data.generators.financial_sentiment import generate_financial_sentiment
 from scalingdown.evaluation.predict import predict_outputs
 from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, write_logits
 from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.models.loading import allow_remote_code, load_classifier, load_tokenizer
-from scalingdown.pipeline.atomic import atomic_path, write_json
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError, apply_student_defaults, check_schema
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.refs import ModelLoadError
-from scalingdown.pipeline.specs import DistillTeacher, LogitsSpec, PrepareSpec
-from scalingdown.pipeline.stage_specs import StageSpecs
-from scalingdown.pipeline.stage_table import STAGES
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.config.json_schema import check_schema
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.names.model_refs import ModelLoadError
+from scalingdown.pipeline.outputs.atomic import atomic_path, write_json
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
+from scalingdown.pipeline.specs.definitions import DistillTeacher, LogitsSpec, PrepareSpec
+from scalingdown.pipeline.specs.stage_table import STAGES
 from scalingdown.stages.distill import distill
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
@@ -69,7 +71,7 @@ def _student(config: dict, name: str = "distilled") -> dict:
 )
 def test_non_positive_rates_batch_sizes_and_temperatures_are_refused_naming_the_key(path, value, fragment):
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     target = config["tasks"]["sentiment"]
     for key in path[:-1]:
         target = target[key]
@@ -387,7 +389,7 @@ def test_remote_code_stays_off_unless_the_models_config_turns_it_on():
     assert '"trust_remote_code":true' in specs.evaluate("sentiment", "teacher", "big").to_json()
     assert "trust_remote_code" not in specs.evaluate("sentiment", "student", "distilled").to_json(), "per model"
     from scalingdown.models.loading import _pretrained_kwargs
-    from scalingdown.pipeline.refs import ModelRef
+    from scalingdown.pipeline.names.model_refs import ModelRef
 
     assert _pretrained_kwargs(ModelRef.parse("hub:org/model"))["trust_remote_code"] is False
     allow_remote_code(True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from scalingdown.cli import main
-from scalingdown.pipeline.atomic import OUTPUT_MARKER, ForeignOutput, atomic_path, output_stage
-from scalingdown.pipeline.specs import EnsembleSpec, InitSpec, PrepareSpec, ReportSpec
+from scalingdown.pipeline.outputs.atomic import OUTPUT_MARKER, ForeignOutput, atomic_path, output_stage
+from scalingdown.pipeline.specs.definitions import EnsembleSpec, InitSpec, PrepareSpec, ReportSpec
 from scalingdown.stages.evaluate import evaluate
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.prepare import prepare
@@ -114,7 +114,7 @@ def test_distill_refuses_a_users_out_history_or_checkpoints_before_training(dist
 def test_teacher_logits_refuses_to_overwrite_a_file_that_is_not_a_cache(distill_inputs, tmp_path):
     table = tmp_path / "results.parquet"
     table.write_bytes(b"someone's parquet file")
-    from scalingdown.pipeline.specs import LogitsSpec
+    from scalingdown.pipeline.specs.definitions import LogitsSpec
 
     spec = LogitsSpec.from_dict(
         {
@@ -141,7 +141,7 @@ def test_json_records_replace_only_a_record_of_the_same_stage(distill_inputs, tm
     teacher_ensemble(spec, str(distill_inputs.data), [str(distill_inputs.logits)], str(record))
     assert json.loads(record.read_text())["written_by"] == "teacher_ensemble"
     teacher_ensemble(spec, str(distill_inputs.data), [str(distill_inputs.logits)], str(record))  # its own: replaced
-    from scalingdown.pipeline.specs import EvaluateSpec
+    from scalingdown.pipeline.specs.definitions import EvaluateSpec
 
     evaluate_spec = EvaluateSpec.from_dict(
         {
@@ -175,7 +175,7 @@ def test_the_report_refuses_a_folder_it_did_not_write(tmp_path):
 # -- item 2: a kill at any moment leaves no temporary once the next run succeeds ------------------
 _KILLED_WRITER = """
 import os, signal, sys
-from scalingdown.pipeline.atomic import atomic_path
+from scalingdown.pipeline.outputs.atomic import atomic_path
 with atomic_path(sys.argv[1], stage="init_student") as staging:
     staging.mkdir()
     (staging / "model.safetensors").write_bytes(b"half of the weights")

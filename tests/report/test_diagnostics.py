@@ -8,7 +8,7 @@ import pandas as pd
 
 from scalingdown.report.diagnostics import diagnostics, validation_text
 from scalingdown.report.document import Paragraph, Table
-from scalingdown.report.seeds import paired_comparisons, summarise
+from scalingdown.report.seed_statistics import paired_comparisons, summarise
 from scalingdown.report.tables import metrics_table
 from scalingdown.report.training_data import COLUMNS, training_data_blocks
 from tests.pipeline.plan.test_seeds import _record

@@ -15,7 +15,7 @@ import pytest
 
 from scalingdown.kd.logit_store import write_logits
 from scalingdown.pipeline.canonical import short_hash
-from scalingdown.pipeline.provenance import provenance_record, write_provenance
+from scalingdown.pipeline.outputs.provenance import provenance_record, write_provenance
 from scalingdown.report import plots, tables
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import Figure, Paragraph, Table, to_html, to_markdown

@@ -13,10 +13,10 @@ import yaml
 
 from scalingdown.data.schema import input_keys
 from scalingdown.data.store import SPLITS, read_manifest, read_split
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.specs import PrepareSpec
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.specs.definitions import PrepareSpec
 from scalingdown.stages.prepare import prepare
 from tests.conftest import FIXTURE_DATASETS, TINY_CONFIG, snakemake
 
@@ -202,9 +202,9 @@ def _config(task_changes: dict) -> dict:
         del task["labels"]
     from snakemake.utils import validate
 
-    from scalingdown.pipeline.config import apply_student_defaults
+    from scalingdown.pipeline.config.defaults import apply_member_defaults
 
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(TINY_CONFIG.parents[2] / "workflow" / "schemas" / "config.schema.yaml"))
     return config
 

@@ -12,15 +12,16 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.pipeline.atomic import ForeignOutput, write_json
-from scalingdown.pipeline.candidates import candidates, selection_metric
-from scalingdown.pipeline.config import apply_defaults, check_schema
+from scalingdown.pipeline.config.candidates import candidates, selection_metric
+from scalingdown.pipeline.config.defaults import apply_defaults
+from scalingdown.pipeline.config.json_schema import check_schema
 from scalingdown.pipeline.errors import UnknownKey
+from scalingdown.pipeline.outputs.atomic import ForeignOutput, write_json
+from scalingdown.pipeline.outputs.provenance import PROVENANCE_FILE
 from scalingdown.pipeline.paths import SELECTED_SUFFIX
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.provenance import PROVENANCE_FILE
-from scalingdown.pipeline.specs import SelectCandidate, SelectTeacherSpec
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
+from scalingdown.pipeline.specs.definitions import SelectCandidate, SelectTeacherSpec
 from scalingdown.stages.select_teacher import SelectionInputError, best_candidate, select_teacher
 from scalingdown.training.trainer import BEST_CHECKPOINT_FILE
 from tests.conftest import REPO, TINY_CONFIG

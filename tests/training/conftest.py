@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalingdown.pipeline.specs import DistillSpec, InitSpec, LogitsSpec, PrepareSpec
+from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, LogitsSpec, PrepareSpec
 from tests.conftest import REPO
 
 LABELS = ["negative", "neutral", "positive"]

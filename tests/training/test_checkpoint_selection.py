@@ -15,9 +15,9 @@ from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_split
 from scalingdown.evaluation.predict import predict_logits
 from scalingdown.models.loading import load_classifier, load_tokenizer
-from scalingdown.pipeline.config import apply_student_defaults
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.stages.distill import distill
 from scalingdown.stages.prepare import prepare
 from scalingdown.training.trainer import BEST_CHECKPOINT_FILE, training_arguments
@@ -102,7 +102,7 @@ def test_settings_the_selection_cannot_use_are_refused_naming_the_key(tmp_path, 
 def test_every_training_spec_names_its_selection_and_an_early_stopping_patience_reaches_it():
     config = resolved_tiny_config()
     config["tasks"]["sentiment"]["student_defaults"]["training"]["early_stopping"] = 3
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     plan = Plan(config)
     specs = StageSpecs(plan)
     task = plan.tasks["sentiment"]

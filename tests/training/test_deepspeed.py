@@ -14,10 +14,10 @@ import yaml
 from safetensors.torch import load_file
 
 from scalingdown.data.store import read_split
-from scalingdown.pipeline.config import apply_student_defaults
-from scalingdown.pipeline.launch import launcher_prefix
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.launch import launcher_prefix
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG
 from tests.training.conftest import DistillInputs, stage_env
 
@@ -31,7 +31,7 @@ def _plan_with(distributed: dict, resources: dict | None = None) -> Plan:
     config["distributed"] = distributed
     if resources is not None:
         config["resources"] = resources
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     return Plan(config)
 
@@ -107,8 +107,8 @@ def test_distill_trains_with_deepspeed_zero2_on_two_cpu_processes(distill_inputs
     ids=["missing-file", "not-json", "more-processes-than-gpus"],
 )
 def test_a_bad_distributed_setting_names_the_key(distributed: dict, resources: dict, expected: str):
-    from scalingdown.pipeline.checks import check_config
-    from scalingdown.pipeline.config import ConfigError
+    from scalingdown.pipeline.config.checks import check_config
+    from scalingdown.pipeline.errors import ConfigError
 
     plan = _plan_with(distributed, resources)
     with pytest.raises(ConfigError, match="config key `distributed") as error:

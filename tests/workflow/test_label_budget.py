@@ -15,9 +15,9 @@ from snakemake.utils import validate
 from scalingdown.data.store import read_split
 from scalingdown.kd.logit_store import CacheMismatch, read_logits
 from scalingdown.kd.teacher_cache import load_teacher_outputs
-from scalingdown.pipeline.config import apply_student_defaults
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG, snakemake, with_tiny_caches
 from tests.pipeline.conftest import resolved_tiny_config
 from tests.workflow.conftest import job_counts
@@ -41,7 +41,7 @@ def _config(transfer: Path) -> dict:
 
 def _plan(config: dict) -> Plan:
     resolved = copy.deepcopy(config)
-    apply_student_defaults(resolved)
+    apply_member_defaults(resolved)
     validate(resolved, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     return Plan(resolved)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.conftest import scalingdown, snakemake
 from tests.pipeline.conftest import resolved_tiny_config
 from tests.workflow.conftest import job_counts

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from scalingdown.kd.logit_store import read_logits, write_logits
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.conftest import REPO, TINY_CONFIG, scalingdown, snakemake
 from tests.pipeline.conftest import resolved_tiny_config
 from tests.workflow.conftest import job_counts

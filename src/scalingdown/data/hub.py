@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.reading import Batch, Records, jsonl_records, numbered_lines, read_text
 
 # The `datasets` builder that reads each generic file format.

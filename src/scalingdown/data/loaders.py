@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.loaders import check_data
+from scalingdown.pipeline.names.loader_registry import check_data
 
 
 def load(loader: str, options: Mapping[str, Any], seed: int, task_type: str) -> dict[str, pd.DataFrame]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 
 Records = list[tuple[int, dict[str, Any]]]
 

@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from scalingdown.pipeline.tasks import INPUTS
+from scalingdown.pipeline.names.tasks import INPUTS
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("row_id", "text", "label"),

@@ -1,7 +1,7 @@
 """One way to run any shipped classifier: a Hugging Face model directory or an export of one.
 
 `load_runtime(directory, threads)` recognises the directory by its export record (`scalingdown-export.json`,
-see `scalingdown.evaluation.export`) or, without one, as a saved Hugging Face sequence classifier
+see `scalingdown.evaluation.exporters`) or, without one, as a saved Hugging Face sequence classifier
 (`runtime_for` also takes a model reference: `package:`, `tiny:`, `hub:`), and gives a `ClassifierRuntime`:
 label names in logit order, `encode` + `call` (what a timing loop times), `logits` for many texts, and the
 size of its weights on disk.
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from scalingdown.evaluation.export import ONNX_FILE, RECORD_NAME, load_torch_int8, read_record
+from scalingdown.evaluation.exporters import ONNX_FILE, RECORD_NAME, load_torch_int8, read_record
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.refs import ModelRef
+from scalingdown.pipeline.names.model_refs import ModelRef
 
 HF_VARIANT = "fp32"
 # Whatever no tokenizer or model config says otherwise: the longest input a BERT-style encoder takes.

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -368,3 +369,13 @@ def _noise(
         if load[0] > threads:
             reasons.append(f"1-minute load average {load[0]:.2f} {when} timing, above {threads} thread(s)")
     return reasons
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), for stating where models were timed."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"

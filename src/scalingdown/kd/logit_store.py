@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scalingdown.data.content_hash import column_sha256, table_sha256
-from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import atomic_path
 
 FINGERPRINT_KEY = b"scalingdown.fingerprint"
 # Who built the cache (see scalingdown.provenance); kept apart from the fingerprint on purpose.

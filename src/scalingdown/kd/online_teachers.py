@@ -18,7 +18,7 @@ import torch
 
 from scalingdown.data.labels import align_columns
 from scalingdown.models.loading import load_classifier, load_tokenizer, model_label_names
-from scalingdown.pipeline.specs import DistillTeacher
+from scalingdown.pipeline.specs.definitions import DistillTeacher
 
 
 @dataclass

@@ -19,8 +19,8 @@ from scalingdown.kd.logit_store import (
     split_matrix,
 )
 from scalingdown.models.loading import load_tokenizer, tokenizer_fingerprint
-from scalingdown.pipeline.refs import ModelRef
-from scalingdown.pipeline.specs import DistillTeacher, TeacherName
+from scalingdown.pipeline.names.model_refs import ModelRef
+from scalingdown.pipeline.specs.definitions import DistillTeacher, TeacherName
 
 
 @dataclass

@@ -30,7 +30,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.names.model_refs import ModelLoadError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import PretrainedConfig, PreTrainedModel
 
-from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.names.model_refs import ModelLoadError
 
 
 def check_hidden_layers(config: PretrainedConfig, layers: list[int], who: str) -> None:

@@ -23,8 +23,14 @@ from transformers import (
 )
 
 from scalingdown.models import encoder_decoder
-from scalingdown.pipeline.refs import BERT2BERT, TINY_TOKENIZER_PACKAGE, ModelLoadError, ModelRef, package_model_dir
-from scalingdown.pipeline.tiny import tiny_problem, tiny_shape
+from scalingdown.pipeline.names.model_refs import (
+    BERT2BERT,
+    TINY_TOKENIZER_PACKAGE,
+    ModelLoadError,
+    ModelRef,
+    package_model_dir,
+)
+from scalingdown.pipeline.names.tiny_models import tiny_problem, tiny_shape
 
 # Tiny models borrow the real WordPiece vocabulary of package TINY_TOKENIZER_PACKAGE; tiny T5s make it T5-like:
 # no [CLS], `[SEP]` ends every sequence (the EOS), `[PAD]` (id 0) pads and starts the decoder.

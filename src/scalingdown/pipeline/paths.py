@@ -88,8 +88,8 @@ def experiment_root(experiment: str) -> str:
 
 def task_folder(task: str, seed: int | None = None, budget: str | None = None) -> str:
     """Where one task's students and evaluations live under the experiment root: `<task>`, with
-    `/budget-<budget>` when the task lists several label budgets (`pipeline.budgets.folder_label`), and
-    `/seed-<seed>` when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions
+    `/budget-<budget>` when the task lists several label budgets (`config.label_budgets.folder_label`), and
+    `/seed-<seed>` when the experiment lists `seeds` (`plan.seeds`). The `task` argument of the functions
     below is this."""
     cell = task if budget is None else f"{task}/budget-{budget}"
     return cell if seed is None else f"{cell}/seed-{seed}"

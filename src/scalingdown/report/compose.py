@@ -11,7 +11,7 @@ import yaml
 
 from scalingdown.pipeline.paths import REPORT_FILES
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
-from scalingdown.report.seeds import paired_comparisons, per_seed_text, seeds_of, summarise
+from scalingdown.report.seed_statistics import paired_comparisons, per_seed_text, seeds_of, summarise
 from scalingdown.report.tables import METRIC_TITLES, headline_clocks, quality_table, speed_table
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.report.document import Block, Heading, Paragraph
-from scalingdown.report.seeds import per_seed_text
+from scalingdown.report.seed_statistics import per_seed_text
 from scalingdown.report.tables import METRIC_TITLES
 
 History = list[dict[str, Any]]

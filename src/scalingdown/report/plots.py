@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from scalingdown.pipeline.atomic import atomic_path
-from scalingdown.pipeline.divergences import DIVERGENCES, term
-from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.pipeline.names.divergence_table import DIVERGENCES, term
+from scalingdown.pipeline.names.export_variants import ORIGINAL
+from scalingdown.pipeline.outputs.atomic import atomic_path
 from scalingdown.report.budget_curve import BUDGET, BUDGET_ROWS, curve_tasks
 from scalingdown.report.tables import METRIC_TITLES, model_label
 
@@ -155,7 +155,7 @@ def _spread(row: pd.Series, key: str) -> float | None:
 
 def score_latency(table: pd.DataFrame, path: str | Path) -> None:
     """Per task: primary score against latency at batch 1 (teachers, students and their exports), with the
-    Pareto front drawn through; summarised rows (`report.seeds.summarise`) get ±sd error bars on both axes."""
+    Pareto front drawn through; summarised rows (`report.seed_statistics.summarise`) get ±sd error bars on both axes."""
     table = table[table["latency_ms_per_sample"].notna()]
     tasks = list(dict.fromkeys(table["task"]))
     if not tasks:

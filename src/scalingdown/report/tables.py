@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.exports import ORIGINAL, TITLES
-from scalingdown.pipeline.tasks import PRIMARY_METRIC
+from scalingdown.pipeline.names.export_variants import ORIGINAL, TITLES
+from scalingdown.pipeline.names.tasks import PRIMARY_METRIC
 
 # How metric columns are titled in the report; other metrics get their name, spaced out.
 METRIC_TITLES = {
@@ -208,7 +208,7 @@ def _cell(value: Any, pattern: str, sd: Any = None) -> str:
 
 
 def _spreads(rows: pd.DataFrame, key: str) -> list[Any]:
-    """A column's sd over seeds (`<key>_sd`, from `report.seeds.summarise`), or None per row."""
+    """A column's sd over seeds (`<key>_sd`, from `report.seed_statistics.summarise`), or None per row."""
     column = f"{key}_sd"
     return [None] * len(rows) if key in _NO_SPREAD or column not in rows else list(rows[column])
 
@@ -232,7 +232,7 @@ def _several_seeds(rows: pd.DataFrame) -> bool:
 def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention.
 
-    Columns empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
+    Columns empty for every row of the task are left out. Summarised rows (`report.seed_statistics.summarise`) show
     mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
     """
     primary = rows["primary_metric"].iloc[0]

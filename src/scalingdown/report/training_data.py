@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.report.document import Block, Heading, Paragraph, Table
 
 # What `prepare` writes beside the splits (`data.store.MANIFEST`).

@@ -10,7 +10,7 @@ import pandas as pd
 
 from scalingdown.data.budget import LABELLED, labelled_rows
 from scalingdown.data.store import read_split
-from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.seq2seq.formats import source_text, target_text
 
 log = logging.getLogger(__name__)

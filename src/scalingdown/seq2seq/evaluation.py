@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from scalingdown.evaluation.metrics import choice_scores, letter_scores, qa_scores
-from scalingdown.pipeline.specs import TextTask
-from scalingdown.pipeline.tasks import prompt_for
+from scalingdown.pipeline.names.tasks import prompt_for
+from scalingdown.pipeline.specs.definitions import TextTask
 from scalingdown.seq2seq.data import encode, split_texts
 from scalingdown.seq2seq.formats import option_targets
 from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs

@@ -29,7 +29,7 @@ from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.ensemble import token_teacher_weights
 from scalingdown.kd.logit_store import CacheMismatch
 from scalingdown.kd.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
-from scalingdown.pipeline.specs import LossSpec, TextTask, TrainingSpec, WeightingSpec
+from scalingdown.pipeline.specs.definitions import LossSpec, TextTask, TrainingSpec, WeightingSpec
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.evaluation import answerer, task_scores
 from scalingdown.seq2seq.topk import hidden_column, reshape_topk

@@ -1,6 +1,6 @@
 """Text-to-text formats: how a row of each text-to-text task type becomes a source and a target text.
 
-The prompts and the fields each task type offers are `pipeline.tasks`. Whitespace runs (newlines included)
+The prompts and the fields each task type offers are `pipeline.names.tasks`. Whitespace runs (newlines included)
 collapse to one space after formatting.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scalingdown.pipeline.tasks import PROMPT_FIELDS
+from scalingdown.pipeline.names.tasks import PROMPT_FIELDS
 
 LETTERS = "ABCDEFGHIJ"
 

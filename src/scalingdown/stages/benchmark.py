@@ -20,22 +20,22 @@ from typing import Any
 import torch
 
 from scalingdown.data.store import read_split
-from scalingdown.evaluation.benchmark import cpu_name
-from scalingdown.evaluation.export import load_torch_int8
+from scalingdown.evaluation.exporters import load_torch_int8
 from scalingdown.evaluation.runtime import runtime_for
 from scalingdown.evaluation.timing import (
     MEMORY_METHOD,
     Timeable,
     TimingSettings,
+    cpu_name,
     headline_speedup,
     peak_memory_each,
     time_models,
 )
 from scalingdown.models.loading import allow_remote_code, load_seq2seq, load_tokenizer
-from scalingdown.pipeline.atomic import check_replaceable, record_of, write_record
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.specs import BenchmarkModel, BenchmarkSpec
-from scalingdown.pipeline.tasks import is_seq2seq
+from scalingdown.pipeline.names.families import family_of
+from scalingdown.pipeline.outputs.atomic import check_replaceable, record_of, write_record
+from scalingdown.pipeline.specs.definitions import BenchmarkModel, BenchmarkSpec
 from scalingdown.report.tables import primary_metric
 from scalingdown.seq2seq.evaluation import QuestionTimer, answerer
 
@@ -65,7 +65,7 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
     )
     timing.check()
     test = read_split(data, "test")
-    inputs = list(range(len(test))) if is_seq2seq(spec.type) else test["text"].tolist()
+    inputs = list(range(len(test))) if family_of(spec.type).generative else test["text"].tolist()
     loaders = {
         entry.id: partial(
             load_timeable, spec.type, entry.to_dict(), location, data, settings.threads, timing.batch_size
@@ -95,7 +95,7 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
     record.update(
         task=spec.task,
         type=spec.type,
-        unit="question" if is_seq2seq(spec.type) else "text",
+        unit="question" if family_of(spec.type).generative else "text",
         device="cpu",
         device_name=cpu_name(),
         reference_rule=REFERENCE_RULE,

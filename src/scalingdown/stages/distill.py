@@ -24,7 +24,7 @@ from scalingdown.kd.online_teachers import load_online_teachers
 from scalingdown.kd.teacher_cache import TeacherOutputs, load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_seq2seq, load_tokenizer
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.specs import DistillSpec, TextTask
+from scalingdown.pipeline.specs.definitions import DistillSpec, TextTask
 from scalingdown.seq2seq.fit import TeacherRows, fit_seq2seq
 from scalingdown.seq2seq.topk import check_vocabulary, vocabulary
 from scalingdown.training.classification import HiddenTargets, fit_classifier

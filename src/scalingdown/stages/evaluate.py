@@ -17,11 +17,11 @@ import torch
 
 from scalingdown.data.labels import align_columns, label_ids
 from scalingdown.data.store import read_split
-from scalingdown.evaluation.benchmark import size_on_disk_mb
-from scalingdown.evaluation.export import load_torch_int8, read_record
+from scalingdown.evaluation.exporters import load_torch_int8, read_record
 from scalingdown.evaluation.metrics import classification_scores
 from scalingdown.evaluation.predict import predict_logits
 from scalingdown.evaluation.runtime import load_runtime
+from scalingdown.evaluation.sizes import size_on_disk_mb
 from scalingdown.models.loading import (
     count_parameters,
     inference_device,
@@ -30,11 +30,11 @@ from scalingdown.models.loading import (
     load_tokenizer,
     model_label_names,
 )
-from scalingdown.pipeline.atomic import check_replaceable, read_json_or_none, record_of, write_record
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.exports import ORIGINAL
-from scalingdown.pipeline.refs import ModelRef
-from scalingdown.pipeline.specs import EvaluateSpec, TextTask
+from scalingdown.pipeline.names.export_variants import ORIGINAL
+from scalingdown.pipeline.names.model_refs import ModelRef
+from scalingdown.pipeline.outputs.atomic import check_replaceable, read_json_or_none, record_of, write_record
+from scalingdown.pipeline.specs.definitions import EvaluateSpec, TextTask
 from scalingdown.seq2seq.evaluation import answerer, examples, task_scores
 from scalingdown.training.trainer import BEST_CHECKPOINT_FILE
 

@@ -11,9 +11,9 @@ from transformers import PreTrainedModel
 
 from scalingdown.data.labels import LabelMismatch, align_columns
 from scalingdown.models.loading import load_classifier, load_config, load_seq2seq, load_tokenizer, model_label_names
-from scalingdown.pipeline.provenance import provenance_record
-from scalingdown.pipeline.refs import ModelRef
-from scalingdown.pipeline.specs import FinetuneSpec, LossSpec
+from scalingdown.pipeline.names.model_refs import ModelRef
+from scalingdown.pipeline.outputs.provenance import provenance_record
+from scalingdown.pipeline.specs.definitions import FinetuneSpec, LossSpec
 from scalingdown.seq2seq.fit import fit_seq2seq
 from scalingdown.training.classification import fit_classifier
 from scalingdown.training.trainer import check_trained_outputs, save_trained

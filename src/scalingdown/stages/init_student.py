@@ -8,16 +8,17 @@ from transformers import AutoModelForSequenceClassification
 from scalingdown.models.encoder_decoder import select_layers
 from scalingdown.models.layers import keep_layers
 from scalingdown.models.loading import label_config, load_classifier, load_config, load_seq2seq, load_tokenizer
-from scalingdown.pipeline.atomic import atomic_path
-from scalingdown.pipeline.provenance import provenance_record, write_provenance
-from scalingdown.pipeline.specs import InitSettings, InitSpec, SpecError
-from scalingdown.pipeline.tasks import is_seq2seq
+from scalingdown.pipeline.names.families import family_of
+from scalingdown.pipeline.outputs.atomic import atomic_path
+from scalingdown.pipeline.outputs.provenance import provenance_record, write_provenance
+from scalingdown.pipeline.specs.codec import SpecError
+from scalingdown.pipeline.specs.definitions import InitSettings, InitSpec
 
 
 def build_student(spec: InitSpec) -> torch.nn.Module:
     """The initial student: pretrained weights, a subset of a model's layers, or a seeded random init."""
     ref, init, labels, seed = spec.model, spec.init, spec.labels or [], spec.seed
-    if is_seq2seq(spec.type):
+    if family_of(spec.type).generative:
         model = load_seq2seq(ref, seed=seed, pretrained=init.method != "scratch")
         if init.method == "teacher_layers":  # a bert2bert model: the same blocks of encoder and decoder
             model = select_layers(model, kept_layers(init, int(model.config.encoder.num_hidden_layers)))

@@ -20,11 +20,11 @@ from scalingdown.data.schema import STRATIFY, group_keys, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
 from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
-from scalingdown.pipeline.atomic import atomic_path, check_replaceable, write_json
-from scalingdown.pipeline.config import ConfigError
-from scalingdown.pipeline.loaders import DataConfigError
-from scalingdown.pipeline.provenance import provenance_record, write_provenance
-from scalingdown.pipeline.specs import PrepareSpec, SplitSpec
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.names.loader_registry import DataConfigError
+from scalingdown.pipeline.outputs.atomic import atomic_path, check_replaceable, write_json
+from scalingdown.pipeline.outputs.provenance import provenance_record, write_provenance
+from scalingdown.pipeline.specs.definitions import PrepareSpec, SplitSpec
 
 log = logging.getLogger(__name__)
 

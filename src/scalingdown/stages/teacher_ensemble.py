@@ -12,8 +12,8 @@ from scalingdown.data.store import read_split
 from scalingdown.evaluation.metrics import classification_scores
 from scalingdown.kd.ensemble import accuracy, agreement, mix, teacher_weights
 from scalingdown.kd.teacher_cache import load_teacher_outputs
-from scalingdown.pipeline.atomic import write_record
-from scalingdown.pipeline.specs import EnsembleSpec
+from scalingdown.pipeline.outputs.atomic import write_record
+from scalingdown.pipeline.specs.definitions import EnsembleSpec
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,11 @@ from scalingdown.models.loading import (
     model_label_names,
     tokenizer_fingerprint,
 )
-from scalingdown.pipeline.atomic import check_replaceable
-from scalingdown.pipeline.provenance import provenance_record
-from scalingdown.pipeline.refs import BERT2BERT, ModelRef
-from scalingdown.pipeline.specs import LogitsSpec, SpecError, TopkLogitsSpec
+from scalingdown.pipeline.names.model_refs import BERT2BERT, ModelRef
+from scalingdown.pipeline.outputs.atomic import check_replaceable
+from scalingdown.pipeline.outputs.provenance import provenance_record
+from scalingdown.pipeline.specs.codec import SpecError
+from scalingdown.pipeline.specs.definitions import LogitsSpec, TopkLogitsSpec
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.inference import generate_ids
 from scalingdown.seq2seq.topk import topk_columns, validation_perplexity, vocabulary

@@ -18,7 +18,7 @@ from scalingdown.data.store import read_split
 from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.losses import HiddenProjections, classification_kd_loss, hidden_mse, masked_mean
 from scalingdown.models.layers import check_hidden_layers
-from scalingdown.pipeline.specs import LossSpec, TrainingSpec
+from scalingdown.pipeline.specs.definitions import LossSpec, TrainingSpec
 from scalingdown.training.trainer import TrainedRun, tokenize_frame, train_model
 
 log = logging.getLogger(__name__)

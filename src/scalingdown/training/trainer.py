@@ -24,7 +24,9 @@ from transformers import (
 )
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from scalingdown.pipeline.atomic import (
+from scalingdown.pipeline.canonical import canonical_json
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import (
     ForeignOutput,
     atomic_path,
     check_replaceable,
@@ -32,11 +34,9 @@ from scalingdown.pipeline.atomic import (
     write_json,
     write_text,
 )
-from scalingdown.pipeline.canonical import canonical_json
-from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.launch import launcher_prefix
-from scalingdown.pipeline.provenance import write_provenance
-from scalingdown.pipeline.specs import TrainingSpec
+from scalingdown.pipeline.outputs.provenance import write_provenance
+from scalingdown.pipeline.plan.launch import launcher_prefix
+from scalingdown.pipeline.specs.definitions import TrainingSpec
 from scalingdown.training.checkpoints import first_usable
 
 log = logging.getLogger(__name__)

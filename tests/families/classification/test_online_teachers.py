@@ -16,9 +16,9 @@ from scalingdown.kd.losses import classification_kd_loss
 from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.specs import LogitsSpec, PrepareSpec
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
+from scalingdown.pipeline.specs.definitions import LogitsSpec, PrepareSpec
 from scalingdown.stages.distill import distill, distillation_target, online_target, teacher_mix
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits

@@ -17,8 +17,8 @@ from scalingdown.kd.logit_store import CacheMismatch, hidden_column, read_logits
 from scalingdown.kd.losses import masked_mean
 from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_tokenizer
-from scalingdown.pipeline.refs import ModelLoadError
-from scalingdown.pipeline.specs import FinetuneSpec, InitSpec, LogitsSpec, PrepareSpec, TeacherName
+from scalingdown.pipeline.names.model_refs import ModelLoadError
+from scalingdown.pipeline.specs.definitions import FinetuneSpec, InitSpec, LogitsSpec, PrepareSpec, TeacherName
 from scalingdown.stages.finetune_teacher import finetune_teacher, starting_model
 from scalingdown.stages.init_student import build_student
 from scalingdown.stages.prepare import prepare

@@ -10,9 +10,9 @@ import pandas as pd
 from scalingdown.data.budget import apply_budget
 from scalingdown.data.schema import STRATIFY
 from scalingdown.data.store import MANIFEST, SPLITS, frame_fingerprint, split_path
-from scalingdown.pipeline.atomic import write_json
-from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.pipeline.tasks import PRIMARY_METRIC, prompt_for
+from scalingdown.pipeline.names.tasks import PRIMARY_METRIC, prompt_for
+from scalingdown.pipeline.outputs.atomic import write_json
+from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, TopkLogitsSpec
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits
 

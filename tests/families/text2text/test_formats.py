@@ -3,7 +3,7 @@
 import pytest
 
 from scalingdown.evaluation.metrics import parse_answer_letter
-from scalingdown.pipeline.tasks import prompt_for, prompt_problem
+from scalingdown.pipeline.names.tasks import prompt_for, prompt_problem
 from scalingdown.seq2seq.formats import option_targets, source_text, target_text
 
 

@@ -15,7 +15,7 @@ from scalingdown.data.budget import LABELLED, apply_budget
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.kd.losses import IGNORE_INDEX, seq2seq_kd_terms
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.seq2seq.data import encoded_split
 from scalingdown.seq2seq.fit import CE_ROWS, Seq2SeqKDCollator, TeacherRows, training_targets
 from scalingdown.seq2seq.inference import generate_ids

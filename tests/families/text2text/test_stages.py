@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from scalingdown.kd.logit_store import read_logits, write_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.specs import (
+from scalingdown.pipeline.specs.definitions import (
     BenchmarkModel,
     BenchmarkSettings,
     BenchmarkSpec,

@@ -8,8 +8,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError, apply_student_defaults
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.errors import ConfigError
 from tests.conftest import REPO, snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -39,7 +40,7 @@ def _config(mutate=None) -> dict:
     config = copy.deepcopy(BASE)
     if mutate:
         mutate(config)
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(SCHEMA))
     return config
 

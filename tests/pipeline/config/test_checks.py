@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.errors import ConfigError
 from tests.conftest import TINY_CONFIG
 from tests.pipeline.conftest import resolved_tiny_config
 

@@ -12,12 +12,14 @@ from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.ensemble import token_teacher_weights
 from scalingdown.kd.logit_store import CacheMismatch
 from scalingdown.kd.losses import seq2seq_kd_terms
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError, apply_student_defaults, check_schema
-from scalingdown.pipeline.divergences import DIVERGENCES
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.specs import LossSpec, WeightingSpec
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.config.json_schema import check_schema
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.names.divergence_table import DIVERGENCES
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
+from scalingdown.pipeline.specs.definitions import LossSpec, WeightingSpec
 from scalingdown.seq2seq.fit import TeacherRows, seq2seq_loss_fn
 from scalingdown.stages.distill import validation_score
 from tests.conftest import REPO, TINY_CONFIG
@@ -50,7 +52,7 @@ def test_the_schema_lists_the_divergences_the_pipeline_declares():
 )
 def test_the_schema_refuses_unknown_divergences_and_parameters_out_of_range(settings, key, problem):
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     config["tasks"]["sentiment"]["students"]["distilled"]["loss"].update(settings)
     with pytest.raises(ConfigError) as error:
         check_schema(config, SCHEMA)

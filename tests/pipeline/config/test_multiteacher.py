@@ -10,8 +10,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.pipeline.config import ConfigError, apply_defaults
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.config.defaults import apply_defaults
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.conftest import REPO
 from tests.pipeline.conftest import multiteacher_config, ready, ready_plan
 

@@ -7,10 +7,11 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError, apply_student_defaults
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.conftest import REPO, snakemake
 from tests.pipeline.conftest import text2text_config
 from tests.workflow.conftest import job_counts
@@ -149,7 +150,7 @@ def test_text_to_text_students_ship_as_torch_int8():
 def test_classification_tasks_refuse_seq2seq_keys():
     config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
     config["tasks"]["sentiment"]["teachers"]["big"]["top_k"] = 8
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(SCHEMA))
     with pytest.raises(ConfigError, match=r"`tasks\.sentiment\.teachers\.big\.top_k`: only text-to-text tasks"):
         check_config(config)

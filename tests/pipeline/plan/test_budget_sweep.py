@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 
 from scalingdown.pipeline import paths
-from scalingdown.pipeline.budgets import budget_cells, check_budgets, folder_label
-from scalingdown.pipeline.config import ConfigError
-from scalingdown.pipeline.plan import Plan, shared_teachers
+from scalingdown.pipeline.config.label_budgets import budget_cells, check_budgets, folder_label
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.plan.experiment import Plan, shared_teachers
 from scalingdown.report import plots
 from scalingdown.report.budget_curve import BUDGET, BUDGET_ROWS, add_budget_columns, curve_tasks, swept_cells
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_markdown
 from scalingdown.report.reproducibility import reproducibility
-from scalingdown.report.seeds import paired_comparisons, summarise
+from scalingdown.report.seed_statistics import paired_comparisons, summarise
 from scalingdown.report.tables import metrics_table
 from tests.pipeline.conftest import config_error, resolved_tiny_config, set_task_key, tiny_written
 

@@ -3,8 +3,8 @@ settings do."""
 
 import copy
 
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.pipeline.conftest import resolved_tiny_config
 
 

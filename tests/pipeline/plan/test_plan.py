@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scalingdown.pipeline.errors import UnknownKey, UserError
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from tests.pipeline.conftest import resolved_tiny_config
 
 # lookup, what the message calls it, the values it knows (from the tiny plan)

@@ -11,15 +11,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError, apply_student_defaults, check_schema
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.stage_specs import StageSpecs
-from scalingdown.pipeline.twins import gold_twin
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.defaults import apply_member_defaults
+from scalingdown.pipeline.config.json_schema import check_schema
+from scalingdown.pipeline.config.twins import gold_twin
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_markdown
 from scalingdown.report.reproducibility import reproducibility
-from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
+from scalingdown.report.seed_statistics import PairedTest, paired_comparisons, summarise
 from scalingdown.report.tables import metrics_table, quality_table, speed_table
 from scalingdown.report.teachers import teacher_blocks
 from tests.conftest import REPO, TINY_CONFIG
@@ -84,7 +86,7 @@ def test_the_report_knows_the_seed_of_every_file_it_reads():
 # -- config checks -------------------------------------------------------------------------------------------------
 def _raw() -> dict:
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     return config
 
 

@@ -14,25 +14,23 @@ import pytest
 import yaml
 
 from scalingdown.cli import main
-from scalingdown.pipeline import specs
-from scalingdown.pipeline.config import apply_defaults
+from scalingdown.pipeline.config.defaults import apply_defaults
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.plan import Plan
-from scalingdown.pipeline.specs import (
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
+from scalingdown.pipeline.specs import definitions as specs
+from scalingdown.pipeline.specs.codec import Spec, SpecError, parse_spec
+from scalingdown.pipeline.specs.definitions import (
     DistillSpec,
     EvaluateSpec,
     InitSettings,
     LogitsSpec,
     PrepareSpec,
-    Spec,
-    SpecError,
     TextTask,
     TopkLogitsSpec,
     TrainingSpec,
-    parse_spec,
 )
-from scalingdown.pipeline.stage_specs import StageSpecs
-from scalingdown.pipeline.stage_table import STAGES
+from scalingdown.pipeline.specs.stage_table import STAGES
 from tests.conftest import FIXTURES, REPO, scalingdown
 from tests.pipeline.conftest import multiteacher_config, ready_plan, resolved_tiny_config, text2text_config
 

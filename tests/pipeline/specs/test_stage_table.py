@@ -12,7 +12,7 @@ import typing
 import pytest
 
 from scalingdown.cli import build_parser
-from scalingdown.pipeline.stage_table import STAGES
+from scalingdown.pipeline.specs.stage_table import STAGES
 
 # The rules' shell lines (for the stages that predate it, as workflow/rules/*.smk had them before the table
 # generated them). A changed line changes the rule's code, so Snakemake would rerun every job of that rule.

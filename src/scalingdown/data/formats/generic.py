@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import RecordError
+from scalingdown.data.data_errors import RecordError
 from scalingdown.data.hub import file_records
 from scalingdown.data.reading import Records
 from scalingdown.data.records import (
@@ -41,7 +41,7 @@ from scalingdown.data.records import (
 )
 from scalingdown.data.schema import COLUMNS
 from scalingdown.data.sources import load_splits
-from scalingdown.pipeline.loaders import DataConfigError
+from scalingdown.pipeline.names.loader_registry import DataConfigError
 
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.reading import Records, json_document, jsonl_records
 from scalingdown.data.records import nonempty, text, text_list, with_answer
 from scalingdown.data.schema import COLUMNS
