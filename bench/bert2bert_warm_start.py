@@ -26,12 +26,12 @@ import harness
 import torch
 
 from scalingdown.data.store import read_split
+from scalingdown.families.text2text.fit import fit_seq2seq
+from scalingdown.families.text2text.scoring import answerer, task_scores
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.pipeline.paths import FORMAT_VERSIONS
 from scalingdown.pipeline.specs.definitions import LossSpec, PrepareSpec, TextTask, TrainingSpec
-from scalingdown.seq2seq.evaluation import answerer, task_scores
-from scalingdown.seq2seq.fit import fit_seq2seq
 from scalingdown.stages.prepare import prepare
 
 SECTION = "bert2bert-warm-start"

@@ -99,7 +99,7 @@ def teacher_forward_seconds(
     import torch
 
     from scalingdown.data.store import read_split
-    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.families.classification.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
 
     torch.set_num_threads(threads)

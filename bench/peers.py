@@ -286,7 +286,7 @@ def teacher_pass_seconds(plan: harness.Plan, task: str, teacher: Any, threads: i
     import torch
 
     from scalingdown.data.store import read_split
-    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.families.classification.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
 
     torch.set_num_threads(threads)

@@ -24,14 +24,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from scalingdown.families.text2text.inference import forced_batches
+from scalingdown.families.text2text.rows import encoded_split
+from scalingdown.families.text2text.topk import topk_columns
 from scalingdown.kd.buckets import bucket_divergence
 from scalingdown.kd.logit_store import write_logits
 from scalingdown.kd.losses import IGNORE_INDEX
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.names.tasks import prompt_for
-from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.inference import forced_batches
-from scalingdown.seq2seq.topk import topk_columns
 
 
 def cache_bytes(columns: dict, row_ids: list[str], directory: Path, name: str) -> int:

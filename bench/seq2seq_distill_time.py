@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from datasets import Dataset
 
+from scalingdown.families.text2text.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
+from scalingdown.families.text2text.rows import encoded_split
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.names.tasks import PRIMARY_METRIC, prompt_for
 from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits

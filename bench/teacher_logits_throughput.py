@@ -53,7 +53,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     import torch
 
     from scalingdown.data.store import SPLITS, read_split
-    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.families.classification.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
     from scalingdown.pipeline.plan.stage_specs import StageSpecs
     from scalingdown.stages.teacher_logits import teacher_logits

@@ -32,7 +32,10 @@ import harness
 TIMED = {
     ("scalingdown.data.store", "table_sha256"): "split content hashes (every read of a split)",
     ("scalingdown.kd.logit_store", "verify_content"): "cache content hashes (row ids, values, label order)",
-    ("scalingdown.kd.teacher_cache", "check_classification_layout"): "cache layout (widths, fingerprint fields)",
+    (
+        "scalingdown.families.classification.teacher_cache",
+        "check_classification_layout",
+    ): "cache layout (widths, fingerprint fields)",
 }
 
 

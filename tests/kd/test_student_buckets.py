@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from scalingdown.families.text2text.topk import topk_columns
 from scalingdown.kd.losses import seq2seq_kd_terms
 from scalingdown.kd.student_buckets import student_buckets
-from scalingdown.seq2seq.topk import topk_columns
 
 
 def _reference(logits: torch.Tensor, topk_ids: list[torch.Tensor], labels: torch.Tensor | None):

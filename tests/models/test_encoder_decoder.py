@@ -7,6 +7,10 @@ import torch
 from safetensors.torch import load_file
 
 from scalingdown.evaluation.metrics import qa_scores
+from scalingdown.families.text2text.inference import generate_ids
+from scalingdown.families.text2text.rows import encode
+from scalingdown.families.text2text.scoring import with_round_trips
+from scalingdown.families.text2text.topk import VocabularyMismatch, reshape_topk
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.models.encoder_decoder import select_layers
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
@@ -14,10 +18,6 @@ from scalingdown.pipeline.config.model_files import Depth, model_depth
 from scalingdown.pipeline.names.model_refs import ModelLoadError, ModelRef, package_model_dir
 from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.seq2seq.data import encode
-from scalingdown.seq2seq.evaluation import with_round_trips
-from scalingdown.seq2seq.inference import generate_ids
-from scalingdown.seq2seq.topk import VocabularyMismatch, reshape_topk
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits

@@ -16,6 +16,7 @@ import pytest
 
 from scalingdown.cli import main
 from scalingdown.data.store import PreparedDataError, read_manifest, read_split, split_path
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.logit_store import (
     FINGERPRINT_KEY,
     CacheMismatch,
@@ -23,7 +24,6 @@ from scalingdown.kd.logit_store import (
     read_logits,
     write_logits,
 )
-from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.pipeline.specs.definitions import DistillTeacher, EvaluateSpec, LogitsSpec
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate

@@ -19,9 +19,9 @@ import torch
 import yaml
 
 from scalingdown.data.generators.financial_sentiment import generate_financial_sentiment
-from scalingdown.evaluation.predict import predict_outputs
+from scalingdown.families.classification.predict import predict_outputs
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, write_logits
-from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.models.loading import allow_remote_code, load_classifier, load_tokenizer
 from scalingdown.pipeline.config.checks import check_config
 from scalingdown.pipeline.config.defaults import apply_member_defaults
@@ -214,7 +214,7 @@ def test_texts_longer_than_the_maximum_length_are_truncated_and_counted_in_the_l
     model = load_classifier("tiny:bert-l1-h32", LABELS, seed=1)
     tokenizer = load_tokenizer("tiny:bert-l1-h32")
     texts = ["short text", "word " * 80, "another short one", "long " * 40]
-    with caplog.at_level(logging.WARNING, logger="scalingdown.evaluation.predict"):
+    with caplog.at_level(logging.WARNING, logger="scalingdown.families.classification.predict"):
         logits, _ = predict_outputs(model, tokenizer, texts, max_length=16, batch_size=2, description="test")
     assert logits.shape == (4, 3) and np.isfinite(logits).all()
     assert "test: 2 of 4 texts are longer than max_length=16 tokens and were truncated" in caplog.text

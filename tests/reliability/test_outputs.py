@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from scalingdown.cli import main
+from scalingdown.families.classification.fit import fit_classifier
 from scalingdown.pipeline.outputs.atomic import OUTPUT_MARKER, ForeignOutput, atomic_path, output_stage
 from scalingdown.pipeline.specs.definitions import EnsembleSpec, InitSpec, PrepareSpec, ReportSpec
 from scalingdown.stages.evaluate import evaluate
@@ -24,7 +25,6 @@ from scalingdown.stages.report import report
 from scalingdown.stages.teacher_ensemble import teacher_ensemble
 from scalingdown.stages.teacher_logits import teacher_logits
 from scalingdown.training.checkpoints import UnusableCheckpoints
-from scalingdown.training.classification import fit_classifier
 from scalingdown.training.trainer import SPEC_FILE, _resumable_checkpoint
 from tests.training.conftest import LABELS
 from tests.training.conftest import stage_env as _env

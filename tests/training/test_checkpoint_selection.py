@@ -13,7 +13,7 @@ import pytest
 from scalingdown.data.budget import cap_validation
 from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_split
-from scalingdown.evaluation.predict import predict_logits
+from scalingdown.families.classification.predict import predict_logits
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.config.defaults import apply_member_defaults
 from scalingdown.pipeline.plan.experiment import Plan

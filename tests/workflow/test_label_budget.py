@@ -13,8 +13,8 @@ import yaml
 from snakemake.utils import validate
 
 from scalingdown.data.store import read_split
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.logit_store import CacheMismatch, read_logits
-from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.pipeline.config.defaults import apply_member_defaults
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.stage_specs import StageSpecs

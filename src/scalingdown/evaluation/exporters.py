@@ -78,6 +78,14 @@ def read_record(export_dir: str | Path) -> dict[str, Any] | None:
     return record
 
 
+def export_record(export_dir: str | Path) -> dict[str, Any]:
+    """The record of an export directory; `UserError` when it holds none."""
+    record = read_record(export_dir)
+    if record is None:
+        raise UserError(f"{export_dir}: not an export (no scalingdown-export.json); run the export stage first")
+    return record
+
+
 def stale_reason(export_dir: str | Path) -> str | None:
     """Why an export no longer matches its student (weights changed or gone); None when it matches."""
     record = read_record(export_dir)

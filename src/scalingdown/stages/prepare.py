@@ -16,7 +16,7 @@ import pandas as pd
 
 from scalingdown.data.budget import LABELLED, apply_budget, budget_rows, cap_validation, labelled_rows
 from scalingdown.data.loaders import load
-from scalingdown.data.schema import STRATIFY, group_keys, label_counts
+from scalingdown.data.schema import NAMED_LABELS, STRATIFY, group_keys, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
 from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
@@ -200,7 +200,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
         parts = load(data.loader, data.options, seed, task_type)
     except DataConfigError as error:
         raise ConfigError(f"{task_key}.{error.key}", error.problem) from None
-    if task_type == "classification":
+    if task_type in NAMED_LABELS:
         for frame in parts.values():
             _check_labels(frame, spec.labels, f"{task_key}.labels")
     parts, cleaning = drop_duplicates(parts, task_type)
@@ -233,7 +233,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     parts["train"], transfer = _budget_and_transfer(parts, spec, stratify)
     validation_rows = len(parts["validation"])
     parts["validation"] = _validation_budget(parts["validation"], spec, stratify)
-    if task_type == "classification":
+    if task_type in NAMED_LABELS:
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
     few_labels = None
     if STRATIFY[task_type] is not None:

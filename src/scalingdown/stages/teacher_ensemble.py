@@ -1,4 +1,8 @@
-"""The `teacher_ensemble` stage: teachers' scores, agreement and ensembles, from their cached logits only."""
+"""The `teacher_ensemble` stage: teachers' scores, agreement and ensembles, from their cached logits only.
+
+A stage of the classification family alone: the plan runs it for the tasks of a family with `teacher_ensemble`
+(`pipeline.names.families`), and it reads the classification teacher caches.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ import numpy as np
 from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_split
 from scalingdown.evaluation.metrics import classification_scores
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.ensemble import accuracy, agreement, mix, teacher_weights
-from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.pipeline.outputs.atomic import write_record
 from scalingdown.pipeline.specs.definitions import EnsembleSpec
 

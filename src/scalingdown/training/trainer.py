@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # loss_fn(model outputs, targets, model inputs) -> named loss terms, including the total `loss`.
 LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model (and any key starting with
-# `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a seq2seq teacher's top-k rows). `row_index` is
+# `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a text-to-text teacher's top-k rows). `row_index` is
 # each example's position in the training split (used by online teachers, and recorded to show
 # which rows each process trained on); `ce_rows` says which rows of a text-to-text batch have gold targets.
 TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask", "ce_rows")

@@ -11,15 +11,16 @@ import pytest
 import torch
 
 from scalingdown.data.store import read_split
+from scalingdown.families.classification.targets import distillation_target, online_target, teacher_mix
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.logit_store import read_logits, split_matrix
 from scalingdown.kd.losses import classification_kd_loss
-from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.pipeline.specs.definitions import LogitsSpec, PrepareSpec
-from scalingdown.stages.distill import distill, distillation_target, online_target, teacher_mix
+from scalingdown.stages.distill import distill
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
 from tests.pipeline.conftest import resolved_tiny_config

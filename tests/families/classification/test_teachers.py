@@ -13,14 +13,14 @@ from transformers import AutoModelForSequenceClassification
 
 from scalingdown.data.labels import LabelMismatch
 from scalingdown.data.store import read_split
+from scalingdown.families.classification.family import build_student, starting_model
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.logit_store import CacheMismatch, hidden_column, read_logits, split_matrix
 from scalingdown.kd.losses import masked_mean
-from scalingdown.kd.teacher_cache import load_teacher_outputs
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.names.model_refs import ModelLoadError
 from scalingdown.pipeline.specs.definitions import FinetuneSpec, InitSpec, LogitsSpec, PrepareSpec, TeacherName
-from scalingdown.stages.finetune_teacher import finetune_teacher, starting_model
-from scalingdown.stages.init_student import build_student
+from scalingdown.stages.finetune_teacher import finetune_teacher
 from scalingdown.stages.prepare import prepare
 from scalingdown.stages.teacher_logits import teacher_logits
 from scalingdown.training.trainer import LoraSettingsError

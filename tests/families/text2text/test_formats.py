@@ -3,8 +3,8 @@
 import pytest
 
 from scalingdown.evaluation.metrics import parse_answer_letter
+from scalingdown.families.text2text.formats import option_targets, source_text, target_text
 from scalingdown.pipeline.names.tasks import prompt_for, prompt_problem
-from scalingdown.seq2seq.formats import option_targets, source_text, target_text
 
 
 def test_text_to_text_formats_per_task_type():

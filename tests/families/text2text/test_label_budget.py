@@ -12,13 +12,13 @@ import torch
 import yaml
 
 from scalingdown.data.budget import LABELLED, apply_budget
+from scalingdown.families.text2text.fit import CE_ROWS, Seq2SeqKDCollator, TeacherRows, training_targets
+from scalingdown.families.text2text.inference import generate_ids
+from scalingdown.families.text2text.rows import encoded_split
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.kd.losses import IGNORE_INDEX, seq2seq_kd_terms
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.plan.experiment import Plan
-from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.fit import CE_ROWS, Seq2SeqKDCollator, TeacherRows, training_targets
-from scalingdown.seq2seq.inference import generate_ids
 from scalingdown.stages.distill import distill
 from tests.conftest import REPO
 from tests.families.text2text.conftest import (
@@ -112,7 +112,7 @@ def test_a_budget_caches_the_teachers_generations_on_transfer_rows_and_the_stude
     generated = generate_ids(model, [sources[index] for index in transfer], 12, 8, None)
     assert [cached[index] for index in transfer] == generated
     assert all(cached[index] == ids for index, ids in enumerate(gold) if ids is not None)
-    with caplog.at_level(logging.INFO, logger="scalingdown.seq2seq.fit"):
+    with caplog.at_level(logging.INFO, logger="scalingdown.families.text2text.fit"):
         distill(
             distill_spec("generative_qa", [entry], hidden=0.0),
             str(data),

@@ -8,15 +8,21 @@ import pytest
 import torch
 
 from scalingdown.data.store import frame_fingerprint
+from scalingdown.families.text2text.inference import generate_ids, sequence_logprobs
+from scalingdown.families.text2text.scoring import answerer
+from scalingdown.families.text2text.topk import (
+    VocabularyMismatch,
+    check_vocabulary,
+    reshape_topk,
+    topk_columns,
+    vocabulary,
+)
 from scalingdown.kd.logit_store import CacheMismatch, check_cache, read_logits, write_logits
 from scalingdown.models import loading as models
 from scalingdown.models.loading import load_seq2seq, load_tokenizer, tiny_config
 from scalingdown.pipeline.names.model_refs import ModelLoadError
 from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.pipeline.specs.definitions import TextTask
-from scalingdown.seq2seq.evaluation import answerer
-from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs
-from scalingdown.seq2seq.topk import VocabularyMismatch, check_vocabulary, reshape_topk, topk_columns, vocabulary
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from scalingdown.families.text2text.fit import Seq2SeqKDCollator
 from scalingdown.kd.logit_store import read_logits, write_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
 from scalingdown.pipeline.specs.definitions import (
@@ -20,7 +21,6 @@ from scalingdown.pipeline.specs.definitions import (
     ExportSpec,
     FinetuneSpec,
 )
-from scalingdown.seq2seq.fit import Seq2SeqKDCollator
 from scalingdown.stages.benchmark import benchmark
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate

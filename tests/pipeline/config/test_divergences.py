@@ -8,6 +8,8 @@ import pytest
 import torch
 import yaml
 
+from scalingdown.families.text2text.fit import TeacherRows, seq2seq_loss_fn
+from scalingdown.families.text2text.teacher_cache import validation_score
 from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.ensemble import token_teacher_weights
 from scalingdown.kd.logit_store import CacheMismatch
@@ -20,8 +22,6 @@ from scalingdown.pipeline.names.divergence_table import DIVERGENCES
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.pipeline.specs.definitions import LossSpec, WeightingSpec
-from scalingdown.seq2seq.fit import TeacherRows, seq2seq_loss_fn
-from scalingdown.stages.distill import validation_score
 from tests.conftest import REPO, TINY_CONFIG
 from tests.pipeline.conftest import resolved_tiny_config
 

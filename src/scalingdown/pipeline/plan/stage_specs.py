@@ -158,17 +158,17 @@ class StageSpecs:
     def _distill_teacher(teacher: TeacherPlan, task_type: str, online: bool) -> DistillTeacher:
         """A teacher as `distill` sees it: its key, model and max length (what its cache must match; what online
         mode loads), in online mode its label map, and for a generative family's task its cache settings."""
-        seq2seq = cache_settings(teacher.spec) if family_of(task_type).generative else {}
+        cache = cache_settings(teacher.spec) if family_of(task_type).generative else {}
         return DistillTeacher(
             name=teacher.name,
             key=teacher.key,
             model=teacher.model_ref,
             max_length=teacher.spec["max_length"],
             label_map=teacher.label_map if online else None,
-            logits_key=teacher.logits_key if seq2seq else None,
-            top_k=seq2seq.get("top_k"),
-            targets=seq2seq.get("targets"),
-            hidden_layers=seq2seq.get("hidden_layers"),
+            logits_key=teacher.logits_key if cache else None,
+            top_k=cache.get("top_k"),
+            targets=cache.get("targets"),
+            hidden_layers=cache.get("hidden_layers"),
         )
 
     def ensemble(self, task_name: str) -> EnsembleSpec:

@@ -1,6 +1,7 @@
-"""The seq2seq teacher cache: per target token, the teacher's top-k log-probabilities, their ids and the tail.
+"""The columns of a text-to-text teacher cache: per target token, the teacher's top-k log-probabilities, their ids
+and the tail.
 
-Rows of the Parquet store (see `scalingdown.logit_store`), one per example:
+Rows of the Parquet store (see `kd.logit_store`), one per example:
 - `target_ids` (int32, T): the target the teacher was forced on (gold, or the teacher's own
   greedy generation for sequence-level KD), ending with EOS unless truncated;
 - `topk_ids` (int32, T·k, row-major T × k) and `topk_logprobs` (float16, T·k): the k most likely
@@ -24,10 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from scalingdown.families.text2text.inference import forced_batches
 from scalingdown.kd.losses import IGNORE_INDEX, masked_mean
 from scalingdown.models.loading import tokenizer_fingerprint
 from scalingdown.pipeline.errors import UserError
-from scalingdown.seq2seq.inference import forced_batches
 
 LOGPROB_DTYPE = np.float16
 SIDES = ("encoder", "decoder")

@@ -1,4 +1,4 @@
-"""Scoring a seq2seq model on a task's test split, and running it per question for the benchmark's timing.
+"""Scoring a text-to-text model on a task's test split, and running it per question for the benchmark's timing.
 
 - generative_qa: greedy generation; exact match, token F1, precision and recall, each the max
   over the question's answer aliases (SQuAD normalisation);
@@ -15,12 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalingdown.data.store import read_split
+from scalingdown.evaluation.exporters import export_record, load_torch_int8
 from scalingdown.evaluation.metrics import choice_scores, letter_scores, qa_scores
+from scalingdown.evaluation.sizes import local_size_mb
+from scalingdown.families.text2text.formats import option_targets
+from scalingdown.families.text2text.inference import generate_ids, sequence_logprobs
+from scalingdown.families.text2text.rows import encode, split_texts
+from scalingdown.models.loading import count_parameters, inference_device, load_seq2seq, load_tokenizer
 from scalingdown.pipeline.names.tasks import prompt_for
-from scalingdown.pipeline.specs.definitions import TextTask
-from scalingdown.seq2seq.data import encode, split_texts
-from scalingdown.seq2seq.formats import option_targets
-from scalingdown.seq2seq.inference import generate_ids, sequence_logprobs
+from scalingdown.pipeline.specs.definitions import EvaluateSpec, TextTask
 
 Answer = Callable[[list[int], str | None], list[Any]]
 
@@ -109,3 +113,28 @@ def examples(
             answer = int(np.argmax(answer))
         shown.append({"source": source, "gold": target, "prediction": answer})
     return shown
+
+
+def score_model(spec: EvaluateSpec, text: TextTask, data_dir: str, model_ref: str) -> dict[str, Any]:
+    """The fields of a text-to-text model's evaluation record: the task type's metrics on the test split, a few
+    examples, parameters and size on disk; a PyTorch int8 export (the only export of a text-to-text model) runs on
+    the CPU."""
+    tokenizer = load_tokenizer(model_ref)
+    if spec.variant is None:
+        model = load_seq2seq(model_ref).to(inference_device())
+        params, size = count_parameters(model), local_size_mb(model_ref)
+    else:
+        model, exported = load_torch_int8(model_ref), export_record(model_ref)
+        params, size = exported["params"], exported["size_mb"]
+    test = read_split(data_dir, "test")
+    answer = answerer(model, tokenizer, spec.type, text, spec.max_length, test, spec.batch_size)
+    answers = answer(list(range(len(test))), "test")
+    return {
+        "type": spec.type,
+        "test_rows": len(test),
+        "labels": None,
+        "metrics": task_scores(spec.type, test, answers, tokenizer),
+        "examples": examples(test, spec.type, text.prompt, answers),
+        "params": params,
+        "size_mb": size,
+    }

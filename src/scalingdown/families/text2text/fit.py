@@ -1,4 +1,4 @@
-"""Training a seq2seq model on gold targets, optionally distilling cached top-k teachers.
+"""Training a text-to-text model on gold targets, optionally distilling cached top-k teachers.
 
 The one training path shared by teacher fine-tuning and students: the Hugging Face Trainer
 (`scalingdown.training.KDTrainer`) with a collator that pads the teachers' cached rows along
@@ -25,14 +25,14 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq, PreTrainedModel
 
+from scalingdown.families.text2text.rows import encoded_split
+from scalingdown.families.text2text.scoring import answerer, task_scores
+from scalingdown.families.text2text.topk import hidden_column, reshape_topk
 from scalingdown.kd.divergences import Divergence
 from scalingdown.kd.ensemble import token_teacher_weights
 from scalingdown.kd.logit_store import CacheMismatch
 from scalingdown.kd.losses import IGNORE_INDEX, hidden_mse, masked_mean, seq2seq_kd_terms, token_cross_entropy
 from scalingdown.pipeline.specs.definitions import LossSpec, TextTask, TrainingSpec, WeightingSpec
-from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.evaluation import answerer, task_scores
-from scalingdown.seq2seq.topk import hidden_column, reshape_topk
 from scalingdown.training.trainer import LossFn, TrainedRun, ValidationScores, train_model
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ PROJECTIONS = "kd_projections"
 @dataclass
 class TeacherRows:
     """One teacher's cached train rows (in data order), how they were made and, for `validation` weighting,
-    its validation score (see `scalingdown.seq2seq.topk`)."""
+    its validation score (see `topk`)."""
 
     name: str
     top_k: int

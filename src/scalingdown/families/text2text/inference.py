@@ -1,4 +1,4 @@
-"""Batched seq2seq inference with length bucketing: generation and teacher-forced passes."""
+"""Batched text-to-text inference with length bucketing: generation and teacher-forced passes."""
 
 from __future__ import annotations
 

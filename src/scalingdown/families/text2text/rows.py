@@ -1,4 +1,4 @@
-"""Prepared seq2seq splits as source/target texts and token ids."""
+"""Prepared text-to-text splits as source/target texts and token ids."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 
 from scalingdown.data.budget import LABELLED, labelled_rows
 from scalingdown.data.store import read_split
+from scalingdown.families.text2text.formats import source_text, target_text
 from scalingdown.pipeline.names.tasks import prompt_for
-from scalingdown.seq2seq.formats import source_text, target_text
 
 log = logging.getLogger(__name__)
 
