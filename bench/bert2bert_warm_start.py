@@ -97,6 +97,7 @@ def run(start: str, data: Path, scratch: Path, args: argparse.Namespace) -> dict
 
 
 def main() -> None:
+    """Fine-tune the BERT2BERT with its decoder's new blocks copied and with them random; print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3000, help="generated questions (split 80/5/15)")
     parser.add_argument("--epochs", type=float, default=3)

@@ -232,6 +232,7 @@ def sections(results: list[dict[str, Any]], args: argparse.Namespace, machine: d
 
 
 def main() -> None:
+    """Time distillation from the cache, online KD and gold-only fine-tuning; write the docs section."""
     parser = harness.argument_parser(__doc__.split("\n\n")[0], "Snakemake cores for the prerequisites")
     parser.add_argument("--task", help="task to use (default: each config's first)")
     parser.add_argument("--student", help="distilled student to take as template (default: the first)")

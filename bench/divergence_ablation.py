@@ -152,6 +152,7 @@ def summary(frame: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the divergence ablation and write its docs section; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the experiment (default: the default one)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])

@@ -114,6 +114,7 @@ def run_measured(command: list[str], cwd: Path) -> Measured:
 
 
 def median(values: list[float]) -> float:
+    """The median of `values`."""
     return statistics.median(values)
 
 
@@ -158,6 +159,7 @@ def machine() -> dict[str, str]:
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A markdown table of `rows` under `header`."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)

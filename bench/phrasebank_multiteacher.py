@@ -191,6 +191,7 @@ def markdown(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the multi-teacher study and write its docs section; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--quick", action="store_true", help="1 seed, 15 %% of the training data, 1 epoch")

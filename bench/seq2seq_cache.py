@@ -35,6 +35,7 @@ from scalingdown.pipeline.names.tasks import prompt_for
 
 
 def cache_bytes(columns: dict, row_ids: list[str], directory: Path, name: str) -> int:
+    """The size on disk of a top-k cache of `columns` (one Parquet file in `directory`)."""
     path = directory / f"{name}.parquet"
     write_logits(path, pd.DataFrame({"split": "train", "row_id": row_ids, **columns}), {"bench": name})
     return path.stat().st_size
@@ -102,6 +103,7 @@ def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
 
 
 def main() -> None:
+    """Measure the top-k cache's size and fidelity against the full logits."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="fine-tuned seq2seq teacher directory")
     parser.add_argument("--student", help="a seq2seq student directory (for the KD-loss comparison)")

@@ -67,6 +67,7 @@ class LoadSampler:
         self._thread.join()
 
     def text(self) -> str:
+        """The load average while the run ran, in words."""
         low, high, mean = min(self.samples), max(self.samples), sum(self.samples) / len(self.samples)
         return f"{mean:.1f} on average ({low:.1f}–{high:.1f}, {len(self.samples)} samples)"
 
@@ -225,6 +226,7 @@ def markdown(plan: Plan, table: pd.DataFrame, settings: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the offline text-to-text experiment and write its docs section; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=CONFIG, help="the experiment (its stem names the section)")
     parser.add_argument("--cores", type=int, default=2)

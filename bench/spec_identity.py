@@ -143,6 +143,7 @@ def differences(before: list[dict[str, str]], after: list[dict[str, str]], width
 
 
 def main() -> int:
+    """Compare the jobs two revisions plan for every config; the exit status (0: identical)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="a revision (commit, branch, tag)")
     parser.add_argument("--after", required=True, help=f"a revision, or {WORKTREE} for this checkout as it is")

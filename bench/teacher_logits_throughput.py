@@ -144,6 +144,7 @@ def section(results: list[dict[str, Any]], args: argparse.Namespace, machine: di
 
 
 def main() -> None:
+    """Measure the `teacher_logits` stage's throughput against a bare forward loop; write the docs section."""
     parser = harness.argument_parser(__doc__.split("\n\n")[0], "Snakemake cores for the prerequisites")
     parser.add_argument("--task", help="task to use (default: each config's first)")
     parser.add_argument("--teacher", help="teacher to use (default: the task's first)")

@@ -214,6 +214,7 @@ all, vary with its load; the share of verification stays far below the target ei
 
 
 def main() -> None:
+    """Measure what verifying the splits and the teacher caches costs inside `distill`; write the docs section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=harness.REPO / "config/experiments/phrasebank-minilm.yaml")
     parser.add_argument("--task", help="task of the config (default: its first)")

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def _add_stage(commands: Any, stage: Stage) -> None:
 
 
 # What an input path must be (a stage argument's `exists`).
-_EXISTS = {
+_EXISTS: dict[str, Callable[[Path], bool]] = {
     "directory": Path.is_dir,
     "file": Path.is_file,
     "model directory": lambda path: (path / "config.json").is_file(),

@@ -19,4 +19,5 @@ def load(loader: str, options: Mapping[str, Any], seed: int, task_type: str) -> 
     """Check the loader, task type and options (`DataConfigError`), then load (`DataError` on bad data)."""
     info = check_data(loader, task_type, options)
     module = importlib.import_module(info.module)
-    return module.load(dict(options), seed, task_type)
+    splits: dict[str, pd.DataFrame] = module.load(dict(options), seed, task_type)
+    return splits

@@ -78,7 +78,7 @@ def _refuse_utf8(path: str | Path, data: bytes, encoding: str) -> None:
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers, split on '\\n' only (U+0085 may occur inside a line)."""
+    r"""Non-blank lines with their 1-based numbers, split on '\n' only (U+0085 may occur inside a line)."""
     for number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             yield number, line.rstrip("\r")

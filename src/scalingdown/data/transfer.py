@@ -36,6 +36,7 @@ class TransferCounts:
     rows_kept: int
 
     def to_dict(self) -> dict[str, int]:
+        """The counts as the manifest records them."""
         return asdict(self)
 
 

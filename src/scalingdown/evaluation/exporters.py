@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -176,7 +176,7 @@ def load_torch_int8(export_dir: str | Path) -> torch.nn.Module:
     model = quantize_linears(_model_class(config).from_config(config).eval(), inplace=True)
     stored = load_file(directory / TORCH_INT8_FILE)
     quantized = _quantized_linears(model)
-    for name, module in quantized.items():
+    for name, module in cast(dict[str, Any], quantized).items():
         weight = torch._make_per_tensor_quantized_tensor(
             stored.pop(f"{name}.weight"),
             float(stored.pop(f"{name}.weight_scale")),
@@ -249,7 +249,8 @@ class _LogitsOnly(torch.nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
+        logits: torch.Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
+        return logits
 
 
 def _student_config(student_dir: str | Path) -> Any:
@@ -276,7 +277,10 @@ def quantize_linears(model: torch.nn.Module, inplace: bool = False) -> torch.nn.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=inplace)
+        quantized: torch.nn.Module = torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=inplace
+        )
+        return quantized
 
 
 def _quantized_linears(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
@@ -297,7 +301,7 @@ def _int8_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Plain tensors that rebuild a dynamically quantized model: int8 Linear weights with scale and zero point."""
     tensors: dict[str, torch.Tensor] = {}
     quantized = _quantized_linears(model)
-    for name, module in quantized.items():
+    for name, module in cast(dict[str, Any], quantized).items():
         weight, bias = module._weight_bias()
         tensors[f"{name}.weight"] = weight.int_repr()
         tensors[f"{name}.weight_scale"] = torch.tensor(weight.q_scale(), dtype=torch.float64)

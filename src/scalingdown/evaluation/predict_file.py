@@ -88,7 +88,8 @@ def _row_count(source: Path) -> int | None:
     if source.suffix.lower() != ".parquet":
         return None
     try:
-        return pq.ParquetFile(source).metadata.num_rows
+        rows: int = pq.ParquetFile(source).metadata.num_rows
+        return rows
     except (pa.ArrowException, OSError) as error:
         raise DataError(source, None, f"not a readable Parquet file ({error})") from error
 

@@ -69,9 +69,11 @@ class TimingSettingsError(UserError, ValueError):
 class Timeable(Protocol):
     """What the timing loop runs: `encode` inputs once, then `call` on the encoded batch (see `runtime`)."""
 
-    def encode(self, inputs: Sequence[Any]) -> Any: ...
+    def encode(self, inputs: Sequence[Any]) -> Any:
+        """Encode inputs once, before timing (not timed)."""
 
-    def call(self, encoded: Any) -> Any: ...
+    def call(self, encoded: Any) -> Any:
+        """Run the model on an encoded batch (what is timed)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ def _timed_rounds(
 
 def headline_speedup(record: Mapping[str, Any], name: str) -> dict[str, float | None]:
     """The speed-up of model `name` a report states: on CPU time when the run was noisy, else on wall time."""
-    return record["models"][name]["speedup"][record["headline_clock"]]
+    speedup: dict[str, float | None] = record["models"][name]["speedup"][record["headline_clock"]]
+    return speedup
 
 
 def speedup_between(record: Mapping[str, Any], name: str, reference: str) -> dict[str, float | None]:

@@ -150,4 +150,5 @@ def classification_divergence(
     else:
         log_teacher = torch.log(teacher_probs.clamp_min(torch.finfo(teacher_probs.dtype).tiny))
         per_row = row_divergence(log_teacher, log_student, divergence)
-    return temperature**2 * per_row.mean()
+    loss: torch.Tensor = temperature**2 * per_row.mean()
+    return loss

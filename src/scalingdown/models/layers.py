@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from transformers import PretrainedConfig, PreTrainedModel
 
@@ -24,7 +26,7 @@ def encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:
     """The list of transformer blocks of an encoder (BERT, RoBERTa, DistilBERT families)."""
     base = model.base_model
     for path in ("encoder.layer", "transformer.layer"):
-        module = base
+        module: Any = base
         for attribute in path.split("."):
             module = getattr(module, attribute, None)
             if module is None:

@@ -43,10 +43,12 @@ def teacher_dir(teacher_key: str) -> str:
 
 
 def teacher_model(teacher_key: str) -> str:
+    """A fine-tuned teacher's model directory."""
     return f"{teacher_dir(teacher_key)}/model"
 
 
 def teacher_history(teacher_key: str) -> str:
+    """A fine-tuned teacher's training history (JSON)."""
     return f"{teacher_dir(teacher_key)}/history.json"
 
 
@@ -83,6 +85,7 @@ TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/budget-(all|[0-9]+(\.[0-9]+)?
 
 
 def experiment_root(experiment: str) -> str:
+    """Where an experiment's own outputs live."""
     return f"{RESULTS}/{experiment}"
 
 
@@ -101,10 +104,12 @@ def student_dir(root: str, task: str, student: str) -> str:
 
 
 def student_model(root: str, task: str, student: str) -> str:
+    """A trained student's model directory."""
     return f"{student_dir(root, task, student)}/model"
 
 
 def student_history(root: str, task: str, student: str) -> str:
+    """A trained student's training history (JSON)."""
     return f"{student_dir(root, task, student)}/history.json"
 
 
@@ -139,6 +144,7 @@ def ensemble_file(root: str, task: str) -> str:
 
 
 def report_dir(root: str) -> str:
+    """The experiment's report folder."""
     return f"{root}/report"
 
 

@@ -200,8 +200,8 @@ def _versions_text(packages: dict[str, str]) -> str:
 
 def _git_text(git: dict[str, Any]) -> str:
     if git["commit"] is None:
-        return git["note"]
-    return git["commit"] + (" (with uncommitted changes)" if git["dirty"] else " (clean)")
+        return str(git["note"])
+    return str(git["commit"]) + (" (with uncommitted changes)" if git["dirty"] else " (clean)")
 
 
 def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:

@@ -11,7 +11,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 
@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import ListedColormap
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from scalingdown.pipeline.names.divergence_table import DIVERGENCES, term
@@ -62,7 +63,7 @@ def _empty(path: str | Path, message: str) -> None:
 
 
 def _colours(names: Iterable[str]) -> dict[str, Any]:
-    palette = plt.get_cmap("tab10").colors
+    palette: Any = cast(ListedColormap, plt.get_cmap("tab10")).colors
     return {name: palette[index % len(palette)] for index, name in enumerate(names)}
 
 

@@ -59,14 +59,17 @@ class PairedTest:
 
     @property
     def n(self) -> int:
+        """How many seeds are paired."""
         return len(self.differences)
 
     @property
     def mean(self) -> float:
+        """The mean difference (NaN without seeds)."""
         return statistics.fmean(self.differences) if self.differences else float("nan")
 
     @property
     def standard_error(self) -> float:
+        """The standard error of the mean difference: sd / √n (NaN for one seed)."""
         if self.n < 2:
             return float("nan")
         return statistics.stdev(self.differences) / math.sqrt(self.n)
@@ -80,6 +83,7 @@ class PairedTest:
 
     @property
     def verdict(self) -> str:
+        """The test's outcome in words, for the report."""
         if self.beyond_noise is None:
             return "one seed: no test (list several seeds)"
         if not self.beyond_noise:

@@ -67,7 +67,9 @@ def primary_metric(task_type: str) -> str:
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The numeric entries of a record's metrics (a confusion matrix or per-class lists are left out)."""
     return {
-        name: float(value) for name, value in metrics.items() if isinstance(value, Real) and not isinstance(value, bool)
+        name: float(value)
+        for name, value in metrics.items()
+        if isinstance(value, (int, float, Real)) and not isinstance(value, bool)
     }
 
 

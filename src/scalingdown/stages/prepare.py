@@ -235,13 +235,13 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     parts["validation"] = _validation_budget(parts["validation"], spec, stratify)
     if task_type in NAMED_LABELS:
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
-    few_labels = None
-    if STRATIFY[task_type] is not None:
-        few_labels = _check_label_spread(parts, STRATIFY[task_type], spec.task, data.allow_few_labels)
+    few_labels, stratify_by = None, STRATIFY[task_type]
+    if stratify_by is not None:
+        few_labels = _check_label_spread(parts, stratify_by, spec.task, data.allow_few_labels)
 
     with atomic_path(out, stage="prepare") as staging:
         staging.mkdir(parents=True)
-        manifest = {
+        manifest: dict[str, Any] = {
             "type": task_type,
             "labels": spec.labels,
             **cleaning.counts(),

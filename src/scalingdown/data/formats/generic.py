@@ -51,7 +51,7 @@ Parser = Callable[[dict[str, Any]], dict[str, Any]]
 def file_format(path: Path, options: dict[str, Any]) -> str:
     """The `format` option, or the format its suffix implies."""
     if "format" in options:
-        return options["format"]
+        return str(options["format"])
     if path.suffix.lower() not in SUFFIX_FORMATS:
         raise DataConfigError(
             "data.options.format",

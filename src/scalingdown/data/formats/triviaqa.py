@@ -1,7 +1,7 @@
-"""TriviaQA, in three shapes:
+r"""TriviaQA, in three shapes.
 
 - the official JSON (`*.json`): `{"Data": [{"Question", "Answer": {"Value", "Aliases"}}, …]}`;
-- JSON Lines (`*.jsonl`) with `question` (or an llm-foundry style `context` "Question: …\\nAnswer:"),
+- JSON Lines (`*.jsonl`) with `question` (or an llm-foundry style `context` "Question: …\nAnswer:"),
   `answer` (a string) and optionally `aliases`;
 - Hub rows (`mandarjoshi/trivia_qa`): `question`, `answer: {value, aliases}`.
 """

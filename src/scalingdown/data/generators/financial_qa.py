@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from scalingdown.data.generators.financial_sentiment import template_slots
+from scalingdown.data.generators.template_files import generator_data
 
 KINDS = ("company", "figure", "amount", "direction", "metric", "period", "place", "product", "person", "role")
 FORMS = ("generative_qa", "multiple_choice")
@@ -48,124 +49,11 @@ class Template:
     questions: tuple[Question, ...]
 
 
-Q = Question
-TEMPLATES: tuple[Template, ...] = (
-    Template(
-        "{period}, {cos} {metric} {move} {pct} to {money}{attr}.",
-        (
-            Q("company", "Which company's {metric} changed by {pct}?", "co"),
-            Q("figure", "By how much did {cos} {metric} change?", "pct"),
-            Q("amount", "What did {cos} {metric} amount to?", "money"),
-            Q("direction", "Which way did {cos} {metric} move?", "move"),
-            Q("metric", "Which figure of {co} changed by {pct}?", "metric"),
-            Q("period", "When did {cos} {metric} change by {pct}?", "period_name"),
-        ),
-    ),
-    Template(
-        "Although {driver} {move_against} {pct2}, {cos} {profit} {move} {pct}{attr}.",
-        (
-            Q("figure", "By how much did {cos} {profit} change?", "pct"),
-            Q("figure", "By how much did {driver} change at {co}?", "pct2"),
-            Q("direction", "Which way did {cos} {profit} move?", "move"),
-            Q("direction", "Which way did {driver} move at {co}?", "move_against"),
-            Q("company", "Which company's {profit} changed by {pct}?", "co"),
-            Q("metric", "What changed by {pct2} at {co}?", "driver"),
-        ),
-    ),
-    Template(
-        "{cos} {metric} {move} {pct} {period}, while that of {co2} {move2} {pct2}.",
-        (
-            Q("company", "Whose {metric} changed by {pct2}?", "co2"),
-            Q("company", "Whose {metric} changed by {pct}?", "co"),
-            Q("figure", "By how much did the {metric} of {co2} change?", "pct2"),
-            Q("figure", "By how much did {cos} {metric} change?", "pct"),
-            Q("direction", "Which way did the {metric} of {co2} move?", "move2"),
-            Q("direction", "Which way did {cos} {metric} move?", "move"),
-            Q("period", "When did the {metric} of {co} and {co2} change?", "period_name"),
-        ),
-    ),
-    Template(
-        "{co} has won an order worth {money} from {co2} to deliver {product}{attr}.",
-        (
-            Q("company", "Which company won the order?", "co"),
-            Q("company", "Which company placed the order?", "co2"),
-            Q("amount", "How much is the order from {co2} worth?", "money"),
-            Q("product", "What will {co} deliver to {co2}?", "product"),
-        ),
-    ),
-    Template(
-        "{co} will close its {site} in {city}, and about {jobs} employees will lose their jobs.",
-        (
-            Q("place", "Where will {co} close its {site}?", "city"),
-            Q("figure", "How many employees of {co} will lose their jobs?", "jobs"),
-            Q("company", "Which company will close its {site} in {city}?", "co"),
-        ),
-    ),
-    Template(
-        "{co} will open a new {site} in {city} and hire about {jobs} people {fperiod}.",
-        (
-            Q("place", "Where will {co} open a new {site}?", "city"),
-            Q("figure", "How many people will {co} hire?", "jobs"),
-            Q("period", "When will {co} hire the new staff?", "fperiod"),
-        ),
-    ),
-    Template(
-        "{co} has agreed to acquire {co2} for {money}, and the deal is expected to close {fperiod}.",
-        (
-            Q("company", "Which company will be acquired?", "co2"),
-            Q("company", "Which company is buying {co2}?", "co"),
-            Q("amount", "How much will {co} pay for {co2}?", "money"),
-            Q("period", "When is the acquisition of {co2} expected to close?", "fperiod"),
-        ),
-    ),
-    Template(
-        "{co} has appointed {person} as {title}, effective {date}{attr}.",
-        (
-            Q("person", "Who has {co} appointed as {title}?", "person"),
-            Q("period", "When does the appointment of {person} take effect?", "date"),
-            Q("company", "Which company has appointed {person}?", "co"),
-            Q("role", "What will {person} be at {co}?", "title"),
-        ),
-    ),
-    Template(
-        "{co} had expected its {metric} to {expected}, but it {move} {pct} {period}.",
-        (
-            Q("figure", "By how much did {cos} {metric} change?", "pct"),
-            Q("direction", "Which way did {cos} {metric} actually move?", "move"),
-            Q("period", "When did {cos} {metric} change by {pct}?", "period_name"),
-        ),
-    ),
-    Template(
-        "{broker} {revised} its target price for {co} to {price}{attr}.",
-        (
-            Q("company", "Which broker changed its target price for {co}?", "broker"),
-            Q("company", "For which company did {broker} change its target price?", "co"),
-            Q("amount", "What is the new target price of {broker} for {co}?", "price"),
-        ),
-    ),
-    Template(
-        "{cos} {profit} {move} {pct} to {money} {period}, and its {driver} {move2} {pct2} to {money2}.",
-        (
-            Q("figure", "By how much did {cos} {driver} change?", "pct2"),
-            Q("figure", "By how much did {cos} {profit} change?", "pct"),
-            Q("amount", "What did {cos} {profit} amount to?", "money"),
-            Q("amount", "What did {cos} {driver} amount to?", "money2"),
-            Q("direction", "Which way did {cos} {driver} move?", "move2"),
-            Q("metric", "What reached {money2} at {co}?", "driver"),
-        ),
-    ),
-    Template(
-        "Shares in {co} {move} {pct} on {weekday}, while shares in {co2} {move2} {pct2}.",
-        (
-            Q("figure", "By how much did shares in {co2} move?", "pct2"),
-            Q("figure", "By how much did shares in {co} move?", "pct"),
-            Q("direction", "Which way did shares in {co} move?", "move"),
-            Q("company", "Whose shares changed by {pct2}?", "co2"),
-            Q("company", "Whose shares changed by {pct}?", "co"),
-        ),
-    ),
+# The sentence templates and their questions: data/templates/financial_qa.json.
+TEMPLATES: tuple[Template, ...] = tuple(
+    Template(entry["sentence"], tuple(Question(*question) for question in entry["questions"]))
+    for entry in generator_data("financial_qa")
 )
-del Q
 
 # Slots that hold a second value of another slot's kind (their distractors are drawn like it).
 _SAME_KIND = {"co2": "co", "pct2": "pct", "money2": "money", "move2": "move", "move_against": "move"}

@@ -18,6 +18,8 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from scalingdown.data.generators.template_files import generator_data
+
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 DEFAULT_LABEL_MIX: dict[str, float] = {"negative": 0.25, "neutral": 0.45, "positive": 0.30}
 
@@ -33,457 +35,64 @@ _NOISE_SOURCES = np.array(
     ]
 )
 
-_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "positive": (
-        "{period}, {cos} {metric} {up} {pct} to {money}{attr}.",
-        "{cos} {metric} {up} {up_pair} {period}{attr}.",
-        "Despite {downadj} {driver}, {cos} {profit} {up} {pct} {period}.",
-        "Although {driver} {down} {pct}, {cos} {profit} {up} {up_pair}{attr}.",
-        "{cos} {profit} {up} {pct} {period} as {cost} {down}.",
-        "Despite {cost_upadj} {cost}, {co} managed to {up_tr} its {profit} by {pct} {period}.",
-        "{cos} {metric} did not {down_inf} {period}, contrary to market fears{attr}.",
-        "{co} has won an order worth {money} from {co2} to deliver {product}.",
-        "{co} raised its full-year outlook and now expects {metric} to {up_inf} by {pct}.",
-        "{co} expects its {metric} to {up_inf} {fperiod}{attr}.",
-        "{analysts} say {cos} {metric} is likely to {up_inf} {fperiod}, helped by {tailwind}.",
-        "Shares in {co} {up} {pct} after the company {pos_event}.",
-        "{broker} upgraded {co} to {rating_up}, citing {pos_reason}.",
-        "The board of {co} proposes a dividend of {div_up}.",
-        "{co} will open a new {site} in {city}, creating about {jobs} new jobs.",
-        "{cos} operating margin improved {margin_up} {period}.",
-        "{co} returned to profit {period}, posting {profit} of {money} against a loss of {money2} a year earlier.",
-        "{co} said demand for {product} recovered faster than expected {period}.",
-        "{co} had expected {metric} to {down_inf}, but it {up} {pct} {period}.",
-        "{co} completed the acquisition of {co2}, which will strengthen its position in {sector}{attr}.",
-        "{co} has cancelled the planned job cuts at its {site} in {city} as orders {up} {pct}.",
-        "{cos} {profit} {up} {pct} {period}, although {driver} {down} {region}.",
-        "The {site} in {city} did not suffer from {headwind}, and {cos} {metric} {up} {pct} {period}.",
-        "Lower {cost} offset weaker {driver}, and {cos} {profit} {up} {pct} {period}.",
-        "{driver} {down} {pct} {period}, but {cos} {profit} {up} {up_pair}.",
-        "{co} posted {a_pct} {up_n} in {profit} {period}, even though {driver} {down}.",
-        "Despite {a_pct} {down_n} in {driver}, {cos} {profit} {up} {period}{attr}.",
-        "{co} no longer expects its {metric} to {down_inf} {fperiod}{attr}.",
-        "{co} said its {metric} would not {down_inf} {fperiod}, easing concerns among investors.",
-    ),
-    "negative": (
-        "{period}, {cos} {metric} {down} {pct} to {money}{attr}.",
-        "{cos} {metric} {down} {down_pair} {period}{attr}.",
-        "Despite {upadj} {driver}, {cos} {profit} {down} {pct} {period}.",
-        "Although {driver} {up} {pct}, {cos} {profit} {down} {down_pair}{attr}.",
-        "{cos} {profit} {down} {pct} {period} as {cost} {up}.",
-        "Despite {cost_downadj} {cost}, {co} failed to {up_tr} its {profit} {period}.",
-        "{co} failed to meet analysts' expectations as {metric} {down} {pct} {period}.",
-        "{cos} {metric} did not {up_inf} {period}, contrary to company forecasts{attr}.",
-        "{co2} has cancelled an order worth {money} from {co}{attr}.",
-        "{co} lowered its full-year outlook and now expects {metric} to {down_inf} by {pct}.",
-        "{co} expects its {metric} to {down_inf} {fperiod}{attr}.",
-        "{analysts} say {cos} {metric} may {down_inf} {fperiod} due to {headwind}.",
-        "Shares in {co} {down} {pct} after the company {neg_event}.",
-        "{broker} downgraded {co} to {rating_down}, citing {neg_reason}.",
-        "The board of {co} proposes a dividend of {div_down}.",
-        "{co} will close its {site} in {city}, and about {jobs} employees will lose their jobs.",
-        "{cos} operating margin weakened {margin_down} {period}.",
-        "{co} swung to an operating loss of {money} {period}, compared with a profit of {money2} a year earlier.",
-        "{co} said demand for {product} did not recover {period} as expected.",
-        "{co} had expected {metric} to {up_inf}, but it {down} {pct} {period}.",
-        "{co} booked an impairment charge of {money} on its {sector} business{attr}.",
-        "{co} has postponed the opening of its new {site} in {city} as orders {down} {pct}.",
-        "{cos} {profit} {down} {pct} {period}, although {driver} {up} {region}.",
-        "{co} may cut up to {jobs} jobs at its {site} in {city}, as {metric} did not {up_inf} {period}.",
-        "Higher {driver} could not offset rising {cost}, and {cos} {profit} {down} {pct} {period}.",
-        "{driver} {up} {pct} {period}, but {cos} {profit} {down} {down_pair}.",
-        "{co} posted {a_pct} {down_n} in {profit} {period}, even though {driver} {up}.",
-        "Despite {a_pct} {up_n} in {driver}, {cos} {profit} {down} {period}{attr}.",
-        "{co} no longer expects its {metric} to {up_inf} {fperiod}{attr}.",
-        "{co} warned that its {metric} would not {up_inf} {fperiod}, adding to concerns among investors.",
-    ),
-    "neutral": (
-        "{cos} {metric} amounted to {money} {period}, {flat}.",
-        "{co} will publish its {report} on {date}.",
-        "{co} has appointed {person} as {title}, effective {date}{attr}.",
-        "{broker} kept its {rating_keep} rating on {co}, with a target price of {price}.",
-        "{co} has agreed to acquire {co2} for {money}, and the deal is expected to close {fperiod}.",
-        "The board of {co} proposes a dividend of {div_same}.",
-        "The {plant} in {city} employs {site_staff} people and produces {product}.",
-        "{co} reiterated its outlook and expects {metric} {fperiod} to be at the same level as in {year}.",
-        "{co} signed a framework agreement with {co2}, but the value of the contract was not disclosed.",
-        "Shares in {co} closed unchanged at {price} on {weekday}.",
-        "{co} employs about {staff} people in {countries} countries{attr}.",
-        "{co} said it has not yet decided on the future of its {site} in {city}.",
-        "It is too early to say whether demand for {product} will {up_inf} or {down_inf}, {analysts_said}.",
-        "{co} is a {nationality} {sector} company with operations in {countries} countries.",
-        "{analysts} expect {co} to report {metric} of {money} for {period_name}, according to a poll.",
-        "{cos} {metric} {period} was in line with market expectations{attr}.",
-        "The transaction is not expected to have a material effect on {cos} {profit}{attr}.",
-        "{cos} order backlog stood at {money} at the end of {period_name}.",
-        "The new {plant} in {city} is scheduled to be completed {fperiod}.",
-        "{co} did not change its guidance and still expects {metric} {fperiod} to be {flat_future}.",
-        "{co} will hold a capital markets day in {city} on {date}.",
-        "{co} and {co2} will combine their {sector} operations in a joint venture"
-        " in which {co} will hold a {pct} stake.",
-        "{co} declined to comment on market speculation that it could {deal_action} {co2}.",
-        "{co} said it may list its {unit} business separately {fperiod}{attr}.",
-        "The figures are not comparable with {period_name}, when {cos} {metric} included {co2}.",
-        "Gains in {driver} {region} were offset by losses elsewhere, and {cos} {profit} was flat {period}.",
-        "Higher {cost} were passed on to customers, leaving {cos} {profit} unchanged at {money} {period}.",
-        "The index of {sector} shares closed flat, as gains in {co} offset a drop in {co2}.",
-        "{cos} {profit} {period} includes a one-off gain of {money} from the sale of its {unit} unit.",
-        "Analysts will watch whether {cos} {metric} can {up_inf} again {fperiod}.",
-    ),
-}
-
-_NAME_HEADS = (
-    "Nord",
-    "Kest",
-    "Ald",
-    "Brim",
-    "Cor",
-    "Dal",
-    "Elm",
-    "Fjell",
-    "Grav",
-    "Hal",
-    "Isk",
-    "Jarn",
-    "Kal",
-    "Lum",
-    "Mar",
-    "Norr",
-    "Ost",
-    "Pol",
-    "Rav",
-    "Sol",
-    "Tor",
-    "Ulv",
-    "Var",
-    "Vest",
-    "Aur",
-    "Bal",
-    "Cal",
-    "Esk",
-    "Hav",
-    "Lin",
-    "Sjo",
-    "Tam",
-)
-_NAME_TAILS = (
-    "vale",
-    "rel",
-    "ton",
-    "ia",
-    "mark",
-    "berg",
-    "lund",
-    "sten",
-    "ova",
-    "ex",
-    "wick",
-    "haven",
-    "dal",
-    "mo",
-    "tek",
-    "ium",
-    "ford",
-    "by",
-    "ara",
-    "nova",
-)
-_COMPANY_FORMS = (
-    "Oyj",
-    "AB",
-    "ASA",
-    "A/S",
-    "plc",
-    "Group",
-    "Systems",
-    "Industries",
-    "Holdings",
-    "Corporation",
-    "Technologies",
-    "Logistics",
-    "Foods",
-    "Energy",
-    "Components",
-    "Paper",
-    "Steel",
-    "Solutions",
-    "Marine",
-    "Pharma",
-)
-_BROKER_FORMS = ("Securities", "Markets", "Equities", "Capital", "Research", "Bank")
-_FIRST_NAMES = (
-    "Anna",
-    "Mikko",
-    "Jonas",
-    "Liisa",
-    "Erik",
-    "Sofia",
-    "Pekka",
-    "Maria",
-    "Lars",
-    "Heidi",
-    "Tomas",
-    "Katja",
-    "Olli",
-    "Ingrid",
-    "Johan",
-    "Sanna",
-    "Henrik",
-    "Elina",
-    "Magnus",
-    "Tuula",
-)
-_SURNAME_HEADS = ("Lind", "Berg", "Rauta", "Holm", "Salo", "Vik", "Sund", "Koski", "Aho", "Strand", "Ek", "Mäki")
-_SURNAME_TAILS = ("qvist", "nen", "strom", "ander", "gren", "dahl", "lainen", "man", "berg")
-_TITLES = (
-    "chief executive officer",
-    "chief financial officer",
-    "CEO",
-    "CFO",
-    "head of sales",
-    "chief operating officer",
-    "chairman of the board",
-    "head of investor relations",
-    "president of the services division",
-)
-_CITIES = (
-    "Tampere",
-    "Oulu",
-    "Turku",
-    "Espoo",
-    "Gothenburg",
-    "Malmo",
-    "Uppsala",
-    "Bergen",
-    "Trondheim",
-    "Aarhus",
-    "Tallinn",
-    "Riga",
-    "Vilnius",
-    "Gdansk",
-    "Lodz",
-    "Brno",
-    "Hamburg",
-    "Lyon",
-    "Porto",
-    "Pori",
-    "Vaasa",
-    "Lahti",
-    "Kotka",
-    "Stavanger",
-    "Odense",
-    "Kaunas",
-    "Tartu",
-)
-_NATIONALITIES = ("Finnish", "Swedish", "Norwegian", "Danish", "Estonian", "Latvian", "Polish", "German", "Dutch")
-_SECTORS = (
-    "packaging",
-    "forest products",
-    "telecom equipment",
-    "engineering",
-    "retail",
-    "software",
-    "shipping",
-    "construction",
-    "food processing",
-    "chemicals",
-    "metals",
-    "electronics",
-    "renewable energy",
-    "medical devices",
-    "logistics",
-    "media",
-    "insurance",
-)
-_PRODUCTS = (
-    "paperboard",
-    "cargo cranes",
-    "network equipment",
-    "elevators",
-    "frozen foods",
-    "steel pipes",
-    "wind turbine parts",
-    "medical sensors",
-    "software licences",
-    "industrial valves",
-    "printed circuit boards",
-    "diesel engines",
-    "packaging machines",
-    "wood pellets",
-    "fibre cables",
-    "bakery products",
-)
-_REGIONS = (
-    "in Europe",
-    "in the Nordic countries",
-    "in North America",
-    "in Asia",
-    "in the Baltic countries",
-    "in Germany",
-    "in China",
-    "on its domestic market",
-)
-_PLANTS = ("plant", "factory", "mill", "production unit")
-_SITES = ("plant", "factory", "mill", "production unit", "distribution centre", "service centre", "warehouse")
-_UNITS = ("paper", "services", "marine", "consumer", "industrial", "retail", "logistics", "software", "components")
-_COSTS = (
-    "raw material costs",
-    "energy prices",
-    "personnel expenses",
-    "freight costs",
-    "pulp prices",
-    "steel prices",
-    "financing costs",
-    "restructuring costs",
-    "component prices",
-)
-_METRICS = (
-    "turnover",
-    "revenue",
-    "operating profit",
-    "net profit",
-    "pre-tax profit",
-    "EBITDA",
-    "comparable operating profit",
-    "order intake",
-    "profit before taxes",
-    "operating income",
-)
-_PROFITS = (
-    "operating profit",
-    "net profit",
-    "pre-tax profit",
-    "EBITDA",
-    "comparable operating profit",
-    "profit before taxes",
-    "operating income",
-    "operating result",
-)
-_DRIVERS = ("net sales", "revenue", "deliveries", "volumes", "order intake", "demand", "sales volumes", "prices")
-_UP = ("rose", "increased", "grew", "climbed", "improved", "went up", "jumped", "edged up")
-_DOWN = ("fell", "decreased", "declined", "dropped", "slipped", "weakened", "went down", "edged down")
-_UP_INF = ("rise", "increase", "grow", "improve", "climb")
-_DOWN_INF = ("fall", "decrease", "decline", "weaken", "drop")
-_UP_NOUN = ("rise", "increase", "jump", "gain")
-_DOWN_NOUN = ("drop", "decline", "fall", "decrease")
-_UP_TR = ("increase", "improve", "lift", "boost", "grow")
-_UP_ADJ = ("higher", "stronger", "increased", "growing", "rising")
-_DOWN_ADJ = ("lower", "weaker", "softer", "falling", "declining", "reduced")
-_COST_UP_ADJ = ("higher", "increased", "growing", "rising")
-_COST_DOWN_ADJ = ("lower", "falling", "reduced", "declining")
-_ORDINALS = ("first", "second", "third", "fourth")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
-_FUTURE_PERIODS = (
-    "next year",
-    "this year",
-    "in the second half of the year",
-    "in the current quarter",
-    "in the coming quarters",
-    "in the first quarter",
-    "over the next two years",
-)
-_ATTRIBUTIONS = (
-    "",
-    "",
-    "",
-    "",
-    ", the company said",
-    ", according to the company",
-    ", it said in a statement",
-    ", the company reported",
-    ", the group said",
-    ", it said",
-)
-_FLAT = (
-    "unchanged from a year earlier",
-    "in line with the previous year",
-    "level with the corresponding period last year",
-    "roughly the same as a year ago",
-)
-_FLAT_FUTURE = ("at the previous year's level", "roughly unchanged", "in line with last year")
-_REPORTS = (
-    "interim report",
-    "half-year report",
-    "financial statements release",
-    "annual report",
-    "third-quarter results",
-    "sustainability report",
-)
-_RATINGS_UP = (
-    "'buy' from 'hold'",
-    "'outperform' from 'neutral'",
-    "'accumulate' from 'reduce'",
-    "'hold' from 'sell'",
-)
-_RATINGS_DOWN = (
-    "'sell' from 'hold'",
-    "'hold' from 'buy'",
-    "'underperform' from 'neutral'",
-    "'reduce' from 'accumulate'",
-)
-_RATINGS_KEEP = ("'hold'", "'neutral'", "'market perform'", "'equal weight'")
-_POS_EVENTS = (
-    "reported better-than-expected results",
-    "announced a share buyback",
-    "raised its profit forecast",
-    "won a major defence contract",
-    "secured financing for its expansion",
-)
-_NEG_EVENTS = (
-    "issued a profit warning",
-    "reported weaker-than-expected results",
-    "lost its largest customer",
-    "cut its sales forecast",
-    "announced further job cuts",
-)
-_POS_REASONS = (
-    "improving margins",
-    "strong order books",
-    "a recovery in demand",
-    "successful cost cuts",
-    "an attractive valuation",
-)
-_NEG_REASONS = (
-    "weakening demand",
-    "rising costs",
-    "margin pressure",
-    "a weak order backlog",
-    "an uncertain market outlook",
-)
-_TAILWINDS = (
-    "strong demand in Asia",
-    "new product launches",
-    "lower energy costs",
-    "recent acquisitions",
-    "a recovering housing market",
-)
-_HEADWINDS = (
-    "weak demand in Europe",
-    "rising energy costs",
-    "lower prices",
-    "a slowing housing market",
-    "intense competition",
-)
-_DEAL_ACTIONS = ("bid for", "merge with", "sell assets to", "take a stake in")
-_PCT_SUFFIXES = ("%", "%", "%", " percent", " pct")
-_CURRENCIES = ("EUR", "EUR", "EUR", "USD", "SEK", "NOK")
+# The sentence templates of each label and the words of the invented entities, from
+# data/templates/financial_sentiment.json.
+_DATA = generator_data("financial_sentiment")
+_TEMPLATES: dict[str, list[str]] = _DATA["templates"]
+_NAME_HEADS: list[str] = _DATA["words"]["name_heads"]
+_NAME_TAILS: list[str] = _DATA["words"]["name_tails"]
+_COMPANY_FORMS: list[str] = _DATA["words"]["company_forms"]
+_BROKER_FORMS: list[str] = _DATA["words"]["broker_forms"]
+_FIRST_NAMES: list[str] = _DATA["words"]["first_names"]
+_SURNAME_HEADS: list[str] = _DATA["words"]["surname_heads"]
+_SURNAME_TAILS: list[str] = _DATA["words"]["surname_tails"]
+_TITLES: list[str] = _DATA["words"]["titles"]
+_CITIES: list[str] = _DATA["words"]["cities"]
+_NATIONALITIES: list[str] = _DATA["words"]["nationalities"]
+_SECTORS: list[str] = _DATA["words"]["sectors"]
+_PRODUCTS: list[str] = _DATA["words"]["products"]
+_REGIONS: list[str] = _DATA["words"]["regions"]
+_PLANTS: list[str] = _DATA["words"]["plants"]
+_SITES: list[str] = _DATA["words"]["sites"]
+_UNITS: list[str] = _DATA["words"]["units"]
+_COSTS: list[str] = _DATA["words"]["costs"]
+_METRICS: list[str] = _DATA["words"]["metrics"]
+_PROFITS: list[str] = _DATA["words"]["profits"]
+_DRIVERS: list[str] = _DATA["words"]["drivers"]
+_UP: list[str] = _DATA["words"]["up"]
+_DOWN: list[str] = _DATA["words"]["down"]
+_UP_INF: list[str] = _DATA["words"]["up_inf"]
+_DOWN_INF: list[str] = _DATA["words"]["down_inf"]
+_UP_NOUN: list[str] = _DATA["words"]["up_noun"]
+_DOWN_NOUN: list[str] = _DATA["words"]["down_noun"]
+_UP_TR: list[str] = _DATA["words"]["up_tr"]
+_UP_ADJ: list[str] = _DATA["words"]["up_adj"]
+_DOWN_ADJ: list[str] = _DATA["words"]["down_adj"]
+_COST_UP_ADJ: list[str] = _DATA["words"]["cost_up_adj"]
+_COST_DOWN_ADJ: list[str] = _DATA["words"]["cost_down_adj"]
+_ORDINALS: list[str] = _DATA["words"]["ordinals"]
+_MONTHS: list[str] = _DATA["words"]["months"]
+_WEEKDAYS: list[str] = _DATA["words"]["weekdays"]
+_FUTURE_PERIODS: list[str] = _DATA["words"]["future_periods"]
+_ATTRIBUTIONS: list[str] = _DATA["words"]["attributions"]
+_FLAT: list[str] = _DATA["words"]["flat"]
+_FLAT_FUTURE: list[str] = _DATA["words"]["flat_future"]
+_REPORTS: list[str] = _DATA["words"]["reports"]
+_RATINGS_UP: list[str] = _DATA["words"]["ratings_up"]
+_RATINGS_DOWN: list[str] = _DATA["words"]["ratings_down"]
+_RATINGS_KEEP: list[str] = _DATA["words"]["ratings_keep"]
+_POS_EVENTS: list[str] = _DATA["words"]["pos_events"]
+_NEG_EVENTS: list[str] = _DATA["words"]["neg_events"]
+_POS_REASONS: list[str] = _DATA["words"]["pos_reasons"]
+_NEG_REASONS: list[str] = _DATA["words"]["neg_reasons"]
+_TAILWINDS: list[str] = _DATA["words"]["tailwinds"]
+_HEADWINDS: list[str] = _DATA["words"]["headwinds"]
+_DEAL_ACTIONS: list[str] = _DATA["words"]["deal_actions"]
+_PCT_SUFFIXES: list[str] = _DATA["words"]["pct_suffixes"]
+_CURRENCIES: list[str] = _DATA["words"]["currencies"]
 
 
-class _Slots(dict):
+class _Slots(dict[str, str]):
     """Lazily filled template slots; a slot used twice in a template keeps one value.
 
     `makers` add slots (or replace some) for another generator (see `template_slots`).
@@ -544,7 +153,9 @@ def _pct(rng: np.random.Generator) -> str:
 
 def _with_article(phrase: str) -> str:
     """Prefix 'a' or 'an' to a phrase that starts with a number (an 8%, an 11.5%, a 12%)."""
-    whole = int(re.match(r"\d+", phrase).group())
+    number = re.match(r"\d+", phrase)
+    assert number is not None, phrase  # the callers pass a percentage
+    whole = int(number.group())
     return f"an {phrase}" if whole in (8, 11, 18) or 80 <= whole <= 89 else f"a {phrase}"
 
 
@@ -706,7 +317,12 @@ def _check_mix(label_mix: dict[str, float]) -> dict[str, float]:
     if not isinstance(label_mix, dict) or set(label_mix) != set(LABELS):
         raise ValueError(f"label_mix must be a dict with exactly the keys {LABELS}, got {label_mix!r}")
     for label, weight in label_mix.items():
-        if isinstance(weight, bool) or not isinstance(weight, Real) or not math.isfinite(weight) or weight < 0:
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float, Real))
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
             raise ValueError(f"label_mix[{label!r}] must be a finite number >= 0, got {weight!r}")
     total = sum(float(label_mix[label]) for label in LABELS)
     if abs(total - 1.0) > 1e-6:
@@ -719,7 +335,11 @@ def _validate(rows: int, seed: int, label_mix: dict[str, float] | None, label_no
         raise ValueError(f"rows must be an int >= 1, got {rows!r}")
     if not _is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if isinstance(label_noise, bool) or not isinstance(label_noise, Real) or not 0.0 <= float(label_noise) < 1.0:
+    if (
+        isinstance(label_noise, bool)
+        or not isinstance(label_noise, (int, float, Real))
+        or not 0.0 <= float(label_noise) < 1.0
+    ):
         raise ValueError(f"label_noise must be a number with 0 <= label_noise < 1, got {label_noise!r}")
     return _check_mix(DEFAULT_LABEL_MIX if label_mix is None else label_mix)
 

@@ -9,7 +9,7 @@ The members the stages call (`families.interface.ModelFamily`); the work is done
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,8 @@ def build_student(spec: InitSpec) -> PreTrainedModel:
         config = load_config(ref)
         for key, value in label_config(labels).items():
             setattr(config, key, value)
-        return AutoModelForSequenceClassification.from_config(config)
+        built: PreTrainedModel = AutoModelForSequenceClassification.from_config(config)
+        return built
     model = load_classifier(ref, labels, seed=seed)
     if init.method == "teacher_layers":
         keep_layers(model, kept_layers(init, int(model.config.num_hidden_layers)))
@@ -159,7 +160,7 @@ def score(spec: EvaluateSpec, data: str, model: str) -> Scores:
     texts = test["text"].tolist()
     if spec.variant is None:
         tokenizer = load_tokenizer(model)
-        classifier = load_classifier(model).to(inference_device())
+        classifier = cast(Any, load_classifier(model)).to(inference_device())
         logits = predict_logits(classifier, tokenizer, texts, spec.max_length, spec.batch_size, "test")
         names = model_label_names(classifier, spec.label_map)
         params, size = count_parameters(classifier), local_size_mb(model)

@@ -37,6 +37,7 @@ class HiddenTargets:
 
     @property
     def widths(self) -> list[int]:
+        """Each pair's teacher width (the columns of its states)."""
         return [int(matrix.shape[1]) for matrix in self.states]
 
 
@@ -113,7 +114,8 @@ def fit_classifier(
                 masked_mean(outputs.hidden_states[layer], inputs["attention_mask"]) for layer in hidden.student_layers
             ]
             teacher = torch.split(targets["teacher_hidden"], hidden.widths, dim=1)
-            terms["hidden"] = hidden_mse(student, teacher, projections)
+            assert projections is not None  # made with the hidden targets
+            terms["hidden"] = hidden_mse(student, teacher, list(projections))
             terms["loss"] = terms["loss"] + hidden.weight * terms["hidden"]
         return terms
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,8 +18,8 @@ log = logging.getLogger(__name__)
 
 @torch.inference_mode()
 def predict_outputs(
-    model: torch.nn.Module,
-    tokenizer: object,
+    model: Any,
+    tokenizer: Any,
     texts: list[str],
     max_length: int,
     batch_size: int = 64,
@@ -55,14 +56,14 @@ def predict_outputs(
         for layer, parts in pooled.items():
             parts.append(masked_mean(outputs.hidden_states[layer], encoded["attention_mask"]).float().cpu().numpy())
     width = getattr(model.config, "hidden_size", 0)
-    matrices = {
+    matrices: dict[str | int, np.ndarray] = {
         "logits": np.concatenate(logits) if logits else np.zeros((0, model.config.num_labels), np.float32),
         **{
             layer: np.concatenate(parts) if parts else np.zeros((0, width), np.float32)
             for layer, parts in pooled.items()
         },
     }
-    restored = {}
+    restored: dict[Any, np.ndarray] = {}
     for name, matrix in matrices.items():
         restored[name] = np.empty_like(matrix)
         restored[name][order] = matrix

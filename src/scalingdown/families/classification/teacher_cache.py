@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,7 @@ def write_teacher_cache(spec: LogitsSpec, data: str, out: str, batch_size: int, 
     """
     data_dir, model_ref, hidden_layers = data, spec.model, list(spec.hidden_layers)
     tokenizer = load_tokenizer(model_ref)
-    model = load_classifier(model_ref).to(inference_device())
+    model = cast(Any, load_classifier(model_ref)).to(inference_device())
     label_names = model_label_names(model, spec.label_map)
     align_columns(
         np.zeros((0, len(label_names))), label_names, spec.labels or [], f"teacher {spec.teacher}", hint=LABEL_MAP_HINT
@@ -122,7 +122,7 @@ def write_teacher_cache(spec: LogitsSpec, data: str, out: str, batch_size: int, 
         columns = {"split": split, "row_id": rows["row_id"], "logits": list(logits)}
         columns.update({hidden_column(layer): list(pooled[layer]) for layer in hidden_layers})
         frames.append(pd.DataFrame(columns))
-    fingerprint = {
+    fingerprint: dict[str, Any] = {
         "teacher": spec.teacher,
         "teacher_key": spec.teacher_key,
         "model": model_ref,

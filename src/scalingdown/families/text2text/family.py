@@ -8,10 +8,10 @@ formats (`formats`) and token ids (`rows`) of prepared rows, inference (`inferen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from transformers import PreTrainedModel
+from transformers import EncoderDecoderModel, PreTrainedModel
 
 from scalingdown.data.store import read_split
 from scalingdown.evaluation.exporters import load_torch_int8
@@ -83,7 +83,9 @@ def build_student(spec: InitSpec) -> PreTrainedModel:
     init = spec.init
     model = load_seq2seq(spec.model, seed=spec.seed, pretrained=init.method != "scratch")
     if init.method == "teacher_layers":
-        model = select_layers(model, kept_layers(init, int(model.config.encoder.num_hidden_layers)))
+        model = select_layers(
+            cast(EncoderDecoderModel, model), kept_layers(init, int(model.config.encoder.num_hidden_layers))
+        )
     return model
 
 

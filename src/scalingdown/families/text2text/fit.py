@@ -77,7 +77,8 @@ class Seq2SeqKDCollator:
         self.top_ks = top_ks or []
         self.hidden_states = hidden_states
 
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+    def __call__(self, features: list[dict[str, Any]]) -> Any:
+        """A training batch of `features`: padded sources and labels, `ce_rows`, the teachers' rows padded alike."""
         features = [dict(feature) for feature in features]
         teacher = {
             key: [feature.pop(key) for feature in features] for key in list(features[0]) if key.startswith("teacher_")

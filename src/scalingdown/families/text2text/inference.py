@@ -90,8 +90,8 @@ def sequence_logprobs(
     description: str | None = "score",
     mean: bool = False,
 ) -> np.ndarray:
-    """log p(target | source) of each pair: the sum of its target tokens' log-probabilities, or with `mean`
-    their average (length-normalised: long targets are not penalised for their length)."""
+    """The log-probability log p(target | source) of each pair: the sum of its target tokens' log-probabilities, or
+    with `mean` their average (length-normalised: long targets are not penalised for their length)."""
     scores = np.zeros(len(source_ids), dtype=np.float64)
     for batch, outputs, labels, _ in forced_batches(model, source_ids, target_ids, batch_size, description):
         logprobs = torch.log_softmax(outputs.logits.float(), dim=-1)

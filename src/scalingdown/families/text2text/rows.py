@@ -62,7 +62,8 @@ def encoded_split(
         frame = labelled_rows(frame)
     sources, targets = split_texts(frame, task_type, prompt)
     gold = [index for index, target in enumerate(targets) if target is not None]
-    encoded = encode(tokenizer, [targets[index] for index in gold], max_target_length, f"{split} targets", target=True)
+    texts = [target for target in targets if target is not None]
+    encoded = encode(tokenizer, texts, max_target_length, f"{split} targets", target=True)
     target_ids: list[list[int] | None] = [None] * len(targets)
     for index, ids in zip(gold, encoded, strict=True):
         target_ids[index] = ids

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,8 @@ def answerer(
         generated = generate_ids(
             model, [source_ids[i] for i in indices], text.max_target_length, batch_size, description
         )
-        return tokenizer.batch_decode(generated, skip_special_tokens=True)
+        texts: list[str] = tokenizer.batch_decode(generated, skip_special_tokens=True)
+        return texts
 
     return generate
 
@@ -77,9 +78,11 @@ class QuestionTimer:
         self.answer = answer
 
     def encode(self, rows: Sequence[int]) -> list[int]:
+        """The rows themselves: their sources were encoded when the answerer was built."""
         return list(rows)
 
     def call(self, rows: list[int]) -> list[Any]:
+        """Answer the rows (generation, or scoring every option of each)."""
         return self.answer(rows, None)
 
 
@@ -121,7 +124,7 @@ def score_model(spec: EvaluateSpec, text: TextTask, data_dir: str, model_ref: st
     the CPU."""
     tokenizer = load_tokenizer(model_ref)
     if spec.variant is None:
-        model = load_seq2seq(model_ref).to(inference_device())
+        model = cast(Any, load_seq2seq(model_ref)).to(inference_device())
         params, size = count_parameters(model), local_size_mb(model_ref)
     else:
         model, exported = load_torch_int8(model_ref), export_record(model_ref)

@@ -8,7 +8,7 @@ a label budget) or everywhere (`targets: generated`): what its students then lea
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -34,7 +34,7 @@ def write_teacher_cache(
     with its validation perplexity in the fingerprint; `text` is the spec's prompt and target length."""
     model_ref = spec.model
     tokenizer = load_tokenizer(model_ref)
-    model = load_seq2seq(model_ref).to(inference_device())
+    model = cast(Any, load_seq2seq(model_ref)).to(inference_device())
     rows, sources, gold = encoded_split(
         data_dir, "train", spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
     )
@@ -43,7 +43,8 @@ def write_teacher_cache(
     _, validation_sources, validation_targets = encoded_split(
         data_dir, "validation", spec.type, text.prompt, tokenizer, spec.max_length, text.max_target_length
     )
-    score = validation_perplexity(model, validation_sources, validation_targets, batch_size)
+    gold_targets = cast(list[list[int]], validation_targets)  # validation rows all have their gold target
+    score = validation_perplexity(model, validation_sources, gold_targets, batch_size)
     splits = read_manifest(data_dir)["splits"]
     train, validation = splits["train"], splits["validation"]
     described = spec.to_dict()

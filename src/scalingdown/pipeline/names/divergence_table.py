@@ -22,6 +22,7 @@ class Parameter(NamedTuple):
     default: float
 
     def contains(self, value: float) -> bool:
+        """Whether `value` lies in the parameter's interval."""
         return 0 <= value < 1 if self.excludes_one else 0 <= value <= 1
 
 

@@ -37,6 +37,7 @@ class ModelRef:
 
     @classmethod
     def parse(cls, ref: str) -> ModelRef:
+        """The parsed form of a reference string (any string without a known scheme is a directory)."""
         scheme, sep, rest = ref.partition(":")
         if sep and scheme == "hub":
             name, _, revision = rest.partition("@")

@@ -24,6 +24,7 @@ class TinyShape:
 
     @property
     def heads(self) -> int:
+        """Attention heads: one per 16 dimensions, at least one."""
         return max(1, self.width // 16)
 
     @property

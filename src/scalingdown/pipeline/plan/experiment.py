@@ -153,24 +153,31 @@ class Plan:
         return index[key]
 
     def task(self, name: str) -> TaskPlan:
+        """A task by its folder (the rules' `{task}` wildcard)."""
         return self._lookup(self.tasks, name, "task")
 
     def data_by_key(self, data_key: str) -> DataPlan:
+        """A prepared dataset by its key."""
         return self._lookup(self._by_data_key, data_key, "prepared data")
 
     def teacher_by_key(self, key: str) -> TeacherPlan:
+        """A teacher (or a fine-tuning candidate) by its key."""
         return self._lookup(self._by_teacher_key, key, "teacher")
 
     def teacher_by_logits_key(self, logits_key: str) -> TeacherPlan:
+        """A teacher by the key of its cache."""
         return self._lookup(self._by_logits_key, logits_key, "teacher logit cache")
 
     def student_by_init_key(self, init_key: str) -> StudentPlan:
+        """A student (the first of those sharing it) by the key of its initial weights."""
         return self._lookup(self._by_init_key, init_key, "student initialisation")
 
     def student(self, task: str, name: str) -> StudentPlan:
+        """A student of a task (by the task's folder)."""
         return self._lookup(self.task(task).students, name, f"student of task {task!r}")
 
     def teacher(self, task: str, name: str) -> TeacherPlan:
+        """A teacher of a task (by the task's folder)."""
         return self._lookup(self.task(task).teachers, name, f"teacher of task {task!r}")
 
     def data_files(self, data_key: str) -> list[str]:
@@ -319,6 +326,7 @@ class Plan:
         return [d for t in plan.teachers for d in local_model(t.model_ref)] if plan.online else []
 
     def log(self, stage: str, name: str) -> str:
+        """The log of one job of `stage` (its rule's `log:`)."""
         return paths.log_file(self.root, stage, name)
 
     # -- how jobs run: cluster resources and the training launcher ----------------------------------------------

@@ -29,6 +29,7 @@ class DataPlan:
 
     @property
     def dir(self) -> str:
+        """The prepared data's directory."""
         return paths.data_dir(self.key)
 
 
@@ -61,14 +62,17 @@ class TeacherPlan:
 
     @property
     def finetuned(self) -> bool:
+        """Whether the teacher is fine-tuned here (`finetune` is not false)."""
         return self.spec["finetune"] is not False
 
     @property
     def model_dir(self) -> str:
+        """The fine-tuned teacher's model directory."""
         return paths.teacher_model(self.key)
 
     @property
     def history(self) -> str:
+        """The fine-tuned teacher's training history."""
         return paths.teacher_history(self.key)
 
     @property
@@ -78,6 +82,7 @@ class TeacherPlan:
 
     @property
     def logits(self) -> str:
+        """The teacher's cache file."""
         return paths.logits_file(self.logits_key)
 
     @property
@@ -122,14 +127,17 @@ class StudentPlan:
 
     @property
     def model_dir(self) -> str:
+        """The trained student's model directory."""
         return paths.student_model(self.root, self.task, self.name)
 
     @property
     def history(self) -> str:
+        """The trained student's training history."""
         return paths.student_history(self.root, self.task, self.name)
 
     @property
     def trained(self) -> bool:
+        """Whether the student is trained (`train: true`), rather than evaluated as initialised."""
         return bool(self.spec["train"])
 
     @property
@@ -139,6 +147,7 @@ class StudentPlan:
 
     @property
     def evaluated_dir(self) -> str:
+        """What `evaluate` scores: the trained model, or the initial weights of an untrained student."""
         return self.model_dir if self.trained else self.init_dir
 
     @property
@@ -152,6 +161,7 @@ class StudentPlan:
         return variants_with_sources(self.exports)
 
     def export_dir(self, variant: str) -> str:
+        """The directory of one of the student's export variants."""
         return paths.export_dir(self.root, self.task, self.name, variant)
 
     def export_source(self, variant: str) -> str:
@@ -201,14 +211,17 @@ class TaskPlan:
 
     @property
     def type(self) -> str:
+        """The task type."""
         return str(self.spec["type"])
 
     @property
     def labels(self) -> list[str] | None:
+        """The task's label names (classification), in the order students use."""
         return self.spec.get("labels")
 
     @property
     def data_dir(self) -> str:
+        """The students' prepared data."""
         return paths.data_dir(self.data_key)
 
 

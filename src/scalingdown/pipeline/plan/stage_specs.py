@@ -62,6 +62,7 @@ class StageSpecs:
         return prepare_spec(data.task, data.spec, data.seed, data.budget, data.transfer, data.validation_budget)
 
     def finetune(self, teacher_key: str) -> FinetuneSpec:
+        """The `finetune_teacher` spec of a teacher (or a fine-tuning candidate) by its key."""
         teacher = self.plan.teacher_by_key(teacher_key)
         task = self.plan.task(teacher.task)
         if teacher.candidates:
@@ -107,6 +108,7 @@ class StageSpecs:
         )
 
     def logits(self, logits_key: str) -> LogitsSpec | TopkLogitsSpec:
+        """The `teacher_logits` spec of a teacher's cache: the class of the task's family."""
         teacher = self.plan.teacher_by_logits_key(logits_key)
         task = self.plan.task(teacher.task)
         common = {
@@ -132,11 +134,13 @@ class StageSpecs:
         return LogitsSpec(**common, hidden_layers=list(teacher.hidden_layers))
 
     def init(self, init_key: str) -> InitSpec:
+        """The `init_student` spec of the initial weights `init_key` names."""
         student = self.plan.student_by_init_key(init_key)
         task = self.plan.task(student.task)
         return init_spec(task.spec, student.spec, task.seed)
 
     def distill(self, task_name: str, student_name: str) -> DistillSpec:
+        """The `distill` spec of a student: its training, loss, weighting and teachers (cached or online)."""
         student = self.plan.student(task_name, student_name)
         task = self.plan.task(task_name)
         online = student.online
@@ -172,6 +176,7 @@ class StageSpecs:
         )
 
     def ensemble(self, task_name: str) -> EnsembleSpec:
+        """The `teacher_ensemble` spec of a task with several teachers."""
         task = self.plan.task(task_name)
         return EnsembleSpec(
             task=task.name,
@@ -239,4 +244,5 @@ class StageSpecs:
         )
 
     def report(self) -> ReportSpec:
+        """The `report` spec: the experiment and its resolved config."""
         return ReportSpec(experiment=self.plan.experiment, config=self.plan.config)

@@ -246,6 +246,8 @@ class DistillSpec(Spec):
 
 @dataclass(frozen=True)
 class TeacherName(Spec):
+    """A teacher as `teacher_ensemble` sees it: its name and the key its cache must carry."""
+
     name: str
     key: str
 
