@@ -5,7 +5,9 @@ column, and `PRIMARY_METRIC` (the one table to extend for a new task type) names
 ranks models, defines the best teacher and sets retention. Every speed column (latency, its spread,
 throughput, speed-up with its interval, peak memory) comes from the task's `benchmark` record, which timed
 all its models together; evaluation records give the scores, the parameter count and the size on disk.
-A student's export (`variant` other than `fp32`) is a row of its own.
+A student's export (`variant` other than `fp32`) is a row of its own. Each class's precision, recall, F1 and
+support (`report.per_class`) and the checkpoint a trained model was selected at (`report.checkpoints`) are columns
+too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.pipeline.exports import ORIGINAL, TITLES
+from scalingdown.report.checkpoints import COUNT_COLUMNS, checkpoint_columns
+from scalingdown.report.per_class import column, per_class_columns
 
 # The score each task type ranks models by (higher is better).
 PRIMARY_METRIC = {
@@ -113,12 +117,21 @@ def metrics_table(
                 "label": model_label(record["name"], variant),
                 "primary_metric": primary_metric(task_types[record["task"]]),
                 **scalar_metrics(record["metrics"]),
+                **per_class_columns(record["metrics"]),
+                **checkpoint_columns(record),
                 **_speed(timing, benchmark_id(record), clocks.get(record["task"], "wall")),
                 "params": int(record["params"]),
                 "size_mb": record.get("size_mb"),
             }
         )
-    return add_pareto(add_retention(pd.DataFrame(rows)))
+    return add_pareto(add_retention(_counts_as_integers(pd.DataFrame(rows))))
+
+
+def _counts_as_integers(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns that count (support, steps, validation rows) as whole numbers, empty where a model has none (untrained:
+    no checkpoint), so that metrics.csv reads `54`, not `54.0`."""
+    counts = [name for name in table.columns if name in COUNT_COLUMNS or name.startswith(column("support", ""))]
+    return table.astype(dict.fromkeys(counts, "Int64"))
 
 
 def headline_clocks(benchmarks: list[dict[str, Any]]) -> dict[str, str]:
@@ -157,6 +170,14 @@ def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str
 def _score(rows: pd.DataFrame) -> pd.Series:
     """Each row's primary score."""
     return pd.Series([row[row["primary_metric"]] for _, row in rows.iterrows()], index=rows.index, dtype=float)
+
+
+def best_teacher(rows: pd.DataFrame) -> str | None:
+    """The teacher with the best primary score among one task's rows (the first of equals; a summarised table: the
+    best mean), or None when no teacher is scored."""
+    teachers = rows[rows["kind"] == "teacher"]
+    scores = _score(teachers).dropna()
+    return None if scores.empty else str(teachers.loc[scores.idxmax(), "model"])
 
 
 def add_retention(table: pd.DataFrame) -> pd.DataFrame:
@@ -237,7 +258,8 @@ def _several_seeds(rows: pd.DataFrame) -> bool:
 
 
 def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention.
+    """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention |
+    the chosen checkpoint's step (`chosen_step`, text from `report.checkpoints.steps_text`) and validation score.
 
     Columns empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
     mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
@@ -248,7 +270,11 @@ def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     if _several_seeds(rows):
         columns.append(("n", "Seeds", "{:.0f}"))
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
-    columns.append(("retention_pct", "Retention (%)", "{:.1f}"))
+    columns += [
+        ("retention_pct", "Retention (%)", "{:.1f}"),
+        ("chosen_step", "Chosen step", "{}"),
+        ("checkpoint_score", "Validation score", "{:.4f}"),
+    ]
     return _shown(rows, columns)
 
 
