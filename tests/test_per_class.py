@@ -9,9 +9,9 @@ import pytest
 
 from scalingdown.evaluation.metrics import classification_scores
 from scalingdown.report.diagnostics import diagnostics, missed_classes
-from scalingdown.report.per_class import class_labels, per_class_blocks, per_class_table
+from scalingdown.report.per_class import class_labels
 from scalingdown.report.seeds import paired_comparisons, summarise
-from scalingdown.report.tables import metric_names, metrics_table
+from scalingdown.report.tables import metric_names, metrics_table, per_class_table
 from tests.report_fixtures import eval_record
 
 LABELS = ["negative", "neutral", "positive"]
@@ -84,9 +84,9 @@ def test_the_per_class_table_gives_mean_and_sd_over_seeds():
     assert kd_negative["Precision"] == "0.9000 ± 0.0000"
 
 
-def test_records_without_per_class_scores_give_no_section():
+def test_records_without_per_class_scores_give_an_empty_table():
     record = {"task": "t", "kind": "student", "name": "s", "role": "s", "metrics": {"accuracy": 0.5}, "params": 1}
-    assert per_class_blocks("t", summarise(_table([record]))) == []
+    assert per_class_table(summarise(_table([record]))).empty
 
 
 def _lines(records: list[dict], untrained: frozenset = frozenset()) -> list[str]:

@@ -164,9 +164,7 @@ def test_each_trained_model_shows_its_chosen_step_and_validation_score():
     blocks = _report()
     (scores,) = [b.frame for b in blocks if isinstance(b, Table) and "Chosen step" in b.frame.columns]
     shown = scores.set_index("Model")
-    assert (
-        shown.loc["kd", "Chosen step"] == "80–120 / 160" and shown.loc["kd", "Validation score"] == "0.8000 ± 0.0000"
-    )
+    assert shown.loc["kd", "Chosen step"] == "80–120 / 160" and shown.loc["kd", "Validation score"] == "0.8000 ± 0.0000"
     assert shown.loc["kd · ONNX int8", "Chosen step"] == "–" and shown.loc["untrained", "Validation score"] == "–"
     markdown = to_markdown(blocks)
     assert "the checkpoint with the best validation Accuracy (ties: the earlier)" in markdown

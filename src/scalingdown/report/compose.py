@@ -14,10 +14,16 @@ from scalingdown.pipeline.paths import REPORT_FILES
 from scalingdown.report.checkpoints import EARLY_STOP_MARK, steps_text
 from scalingdown.report.diagnostics import Finding, diagnostic_blocks
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
-from scalingdown.report.per_class import per_class_blocks
 from scalingdown.report.seeds import MODEL, paired_comparisons, per_seed_text, seeds_of, summarise
 from scalingdown.report.summary import summary_blocks
-from scalingdown.report.tables import METRIC_TITLES, best_teacher, headline_clocks, quality_table, speed_table
+from scalingdown.report.tables import (
+    METRIC_TITLES,
+    best_teacher,
+    headline_clocks,
+    per_class_table,
+    quality_table,
+    speed_table,
+)
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
@@ -156,11 +162,28 @@ def _task_blocks(
         Heading(f"Task: {task}"),
         Paragraph(f"Ranked by {title}. {reference}{_selection_text(rows)}"),
         Table(quality_table(rows, metrics)),
-        *per_class_blocks(task, rows),
+        *_per_class_blocks(task, rows),
         Heading("Speed and size", 3),
         *_timing_blocks(timings, best_name, clock),
         Table(speed_table(rows)),
         Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
+    ]
+
+
+def _per_class_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
+    """The per-class section of a task (nothing when no model of it has per-class scores)."""
+    frame = per_class_table(rows)
+    if frame.empty:
+        return []
+    return [
+        Heading(f"Per class: {task}", 3),
+        Paragraph(
+            "Each class's scores on the test split: precision (of the rows predicted as the class, the share that "
+            "are), recall (of the class's rows, the share found) and F1; support is the class's test rows. A "
+            "model whose recall on a class is below half of the best teacher's, or below chance, is flagged under "
+            "Diagnostics."
+        ),
+        Table(frame),
     ]
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from scalingdown.pipeline.exports import ORIGINAL
 from scalingdown.report.document import Block, Heading, Paragraph
-from scalingdown.report.per_class import class_labels, column
+from scalingdown.report.per_class import class_column, class_labels
 from scalingdown.report.seeds import SEED, per_seed_text, summarise
 from scalingdown.report.tables import METRIC_TITLES, best_teacher
 
@@ -149,15 +149,10 @@ def _seeds_text(values: Mapping[Any, float]) -> str:
     return per_seed_text([None if pd.isna(seed) else int(seed) for seed in values], list(values.values()), "{:.3f}")
 
 
-def _seeds_named(seeds: Sequence[Any]) -> str:
-    listed = ", ".join(str(int(seed)) for seed in seeds)
-    return f"seed {listed}" if len(seeds) == 1 else f"seeds {listed}"
-
-
 def _on_seeds(seeds: Sequence[Any]) -> str:
     """` on seed 13`, ` on seeds 13, 15` (nothing for records without a seed)."""
-    known = [seed for seed in seeds if seed is not None and not pd.isna(seed)]
-    return f" on {_seeds_named(known)}" if known else ""
+    known = [str(int(seed)) for seed in seeds if seed is not None and not pd.isna(seed)]
+    return f" on seed{'s' if len(known) > 1 else ''} {', '.join(known)}" if known else ""
 
 
 def _recall_finding(
@@ -183,8 +178,8 @@ def _recall_finding(
         [f"chance {chance:.3f}"] if below else []
     )
     against = f" against the best teacher `{name}`'s {_seeds_text(theirs)}" if theirs else ""
-    reasons = [f"below half of the teacher's on {_seeds_named(halved)}"] if halved else []
-    reasons += [f"below chance (1/{round(1 / chance)} = {chance:.3f}) on {_seeds_named(below)}"] if below else []
+    reasons = [f"below half of the teacher's{_on_seeds(halved)}"] if halved else []
+    reasons += [f"below chance (1/{round(1 / chance)} = {chance:.3f}){_on_seeds(below)}"] if below else []
     return Finding(
         task,
         f"{model} misses class `{label}`: recall {values}{_on_seeds(flagged)} ({'; '.join(context)}).",
@@ -223,7 +218,7 @@ def missed_classes(
             who = model_title(str(kind), str(variant), str(mine["label"].iloc[0]))
             compared = best is not None and (kind, model) != ("teacher", best)
             for label in labels:
-                recall = column("recall", label)
+                recall = class_column("recall", label)
                 teacher = (str(best), _per_seed(reference, recall)) if compared else None
                 finding = _recall_finding(str(task), who, label, _per_seed(mine, recall), teacher, chance)
                 findings += [finding] if finding else []

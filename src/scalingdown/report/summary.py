@@ -10,12 +10,11 @@ import pandas as pd
 from scalingdown.pipeline.exports import ORIGINAL
 from scalingdown.report.diagnostics import Finding, model_title
 from scalingdown.report.document import Block, Bullets, Heading, Paragraph
-from scalingdown.report.tables import METRIC_TITLES, best_teacher
+from scalingdown.report.tables import METRIC_TITLES, best_teacher, value_text
 
 
 def _mean_sd(row: pd.Series, key: str, pattern: str) -> str:
-    sd = row.get(f"{key}_sd")
-    return pattern.format(row[key]) + ("" if sd is None or pd.isna(sd) else f" ± {pattern.format(sd)}")
+    return value_text(row[key], pattern, row.get(f"{key}_sd"))
 
 
 def shipped_model(rows: pd.DataFrame, untrained: Set[tuple[str, str]] = frozenset()) -> pd.Series | None:

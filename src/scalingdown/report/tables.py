@@ -19,7 +19,7 @@ import pandas as pd
 
 from scalingdown.pipeline.exports import ORIGINAL, TITLES
 from scalingdown.report.checkpoints import COUNT_COLUMNS, checkpoint_columns
-from scalingdown.report.per_class import column, per_class_columns
+from scalingdown.report.per_class import class_column, class_labels, per_class_columns
 
 # The score each task type ranks models by (higher is better).
 PRIMARY_METRIC = {
@@ -130,7 +130,7 @@ def metrics_table(
 def _counts_as_integers(table: pd.DataFrame) -> pd.DataFrame:
     """Columns that count (support, steps, validation rows) as whole numbers, empty where a model has none (untrained:
     no checkpoint), so that metrics.csv reads `54`, not `54.0`."""
-    counts = [name for name in table.columns if name in COUNT_COLUMNS or name.startswith(column("support", ""))]
+    counts = [name for name in table.columns if name in COUNT_COLUMNS or name.startswith(class_column("support", ""))]
     return table.astype(dict.fromkeys(counts, "Int64"))
 
 
@@ -227,7 +227,8 @@ def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
 _NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb"}
 
 
-def _cell(value: Any, pattern: str, sd: Any = None) -> str:
+def value_text(value: Any, pattern: str, sd: Any = None) -> str:
+    """A value as the tables show it: `0.8917`, `0.8917 ± 0.0382` with its sd over seeds, `–` for none."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
     if sd is None or pd.isna(sd):
@@ -246,7 +247,7 @@ def _shown(rows: pd.DataFrame, columns: list[tuple[str, str, str]]) -> pd.DataFr
     several seeds)."""
     return pd.DataFrame(
         {
-            title: [_cell(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
+            title: [value_text(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
             for key, title, pattern in columns
             if key in rows and rows[key].notna().any()
         }
@@ -295,3 +296,29 @@ def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
     speedup_title = "Speed-up (×)" if _several_seeds(rows) else "Speed-up (×) [95 % CI]"
     columns = [(key, speedup_title if key == "speedup_text" else title, form) for key, title, form in _SPEED_COLUMNS]
     return _shown(rows, [("label", "Model", "{}"), *columns])
+
+
+_CLASS_SCORE_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
+
+
+def _class_score(row: pd.Series, score: str, label: str) -> str:
+    key = class_column(score, label)
+    return value_text(row[key], "{:.4f}", row.get(f"{key}_sd"))
+
+
+def per_class_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One task's per-class scores: Model | Class | Support | Precision | Recall | F1, one row per model with
+    per-class scores and class (summarised rows: mean ± sd over seeds; the support, the class's test rows, as its
+    mean). Empty when no model has them."""
+    titles = ["Model", "Class", "Support", *_CLASS_SCORE_TITLES.values()]
+    labels = class_labels(rows)
+    if not labels:
+        return pd.DataFrame(columns=titles)
+    scored = rows[rows[class_column("support", labels[0])].notna()]
+    lines = [
+        [row["label"], label, value_text(row[class_column("support", label)], "{:.0f}")]
+        + [_class_score(row, score, label) for score in _CLASS_SCORE_TITLES]
+        for _, row in scored.iterrows()
+        for label in labels
+    ]
+    return pd.DataFrame(lines, columns=titles)
