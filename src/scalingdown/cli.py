@@ -200,9 +200,17 @@ def _add_predict_command(commands: Any) -> None:
     predict.set_defaults(command_function=_run_predict)
 
 
+# What `scalingdown --help` says first.
+DESCRIPTION = (
+    "ScalingDown's command line: run one workflow stage by hand with the inputs its Snakemake rule gives it "
+    "(`scalingdown <stage> --help`), count the rows, duplicates and labels of a dataset (`data inspect`), or label "
+    "a file of texts with a trained student or one of its exports (`predict`)."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `scalingdown` argument parser: a subcommand per stage of the table, `data inspect` and `predict`."""
-    parser = argparse.ArgumentParser(prog="scalingdown", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="scalingdown", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for stage in STAGES.values():

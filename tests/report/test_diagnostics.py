@@ -1,16 +1,21 @@
 """The report's diagnostics: a teacher below the gold-only student it should improve, and a distilled student that
-loses to its gold-only twin beyond the paired test, each with its evidence and what to try; the training-rows
-table."""
+loses to its gold-only twin beyond the paired test, each with its evidence and what to try and a line for the summary
+(a model missing a class: tests/test_per_class.py); the training-rows table."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 
-from scalingdown.report.diagnostics import diagnostics, validation_text
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.report.diagnostics import diagnostic_blocks, diagnostics, validation_text
 from scalingdown.report.document import Paragraph, Table
-from scalingdown.report.seed_statistics import paired_comparisons, summarise
+from scalingdown.report.seed_statistics import paired_comparisons
 from scalingdown.report.tables import metrics_table
-from scalingdown.report.training_data import COLUMNS, training_data_blocks
+from scalingdown.report.training_data import COLUMNS, training_data_blocks, training_rows
+from tests.pipeline.conftest import resolved_tiny_config
 from tests.pipeline.plan.test_seeds import _record
 
 
@@ -28,9 +33,11 @@ def _table(teacher: tuple[float, float], distilled: tuple[float, float]) -> pd.D
 
 def _findings(table: pd.DataFrame, histories: dict | None = None) -> list[str]:
     twins = {("t", "kd"): "gold"}
-    blocks = diagnostics(summarise(table), paired_comparisons(table, twins), {("t", "kd"): ["weak"]}, histories or {})
+    findings = diagnostics(table, paired_comparisons(table, twins), {("t", "kd"): ["weak"]}, histories or {})
+    blocks = diagnostic_blocks(findings)
     assert all(block.strong for block in blocks if isinstance(block, Paragraph))
-    return [block.text for block in blocks if isinstance(block, Paragraph)]
+    assert [block.text for block in blocks if isinstance(block, Paragraph)] == [f.text for f in findings]
+    return [finding.text for finding in findings]
 
 
 def test_a_teacher_below_the_gold_only_student_is_flagged_with_its_scores_and_curve():
@@ -47,7 +54,21 @@ def test_a_distilled_student_losing_beyond_the_paired_test_is_flagged_with_the_d
     assert "-0.0500 (13), -0.0600 (14), mean -0.0550, standard error 0.0050" in finding
 
 
+def test_each_finding_has_one_line_for_the_summary():
+    table = _table((0.75, 0.73), (0.70, 0.66))
+    twins = {("t", "kd"): "gold"}
+    lines = [f.line for f in diagnostics(table, paired_comparisons(table, twins), {("t", "kd"): ["weak"]}, {})]
+    assert lines == [
+        "Teacher `weak` scores below the gold-only student `gold` (test Accuracy 0.7400 ± 0.0141 (n = 2) against "
+        "0.7800 ± 0.0283 (n = 2)).",
+        "Distilled student `kd` is worse than its gold-only twin `gold` beyond seed noise: Accuracy -0.1000 "
+        "(standard error 0.0000, 2 seeds).",
+    ]
+    assert all("\n" not in line for line in lines)
+
+
 def test_a_strong_teacher_and_a_gain_raise_nothing():
+    assert diagnostic_blocks([]) == []
     assert _findings(_table((0.90, 0.88), (0.84, 0.80))) == []
     # a loss within seed noise is not flagged either
     assert _findings(_table((0.90, 0.88), (0.85, 0.70))) == []
@@ -61,12 +82,12 @@ def test_the_validation_text_names_each_runs_best_step():
 def test_the_training_rows_table_shows_ranges_over_seeds_and_only_with_budgets():
     rows = pd.DataFrame(
         [
-            ("t", 13, "teacher", "big", 400, 0),
-            ("t", 14, "teacher", "big", 402, 0),
-            ("t", 13, "student", "gold", 40, 0),
-            ("t", 14, "student", "gold", 40, 0),
-            ("t", 13, "student", "kd", 40, 360),
-            ("t", 14, "student", "kd", 40, 362),
+            ("t", 13, "teacher", "big", 400, 0, None),
+            ("t", 14, "teacher", "big", 402, 0, None),
+            ("t", 13, "student", "gold", 40, 0, None),
+            ("t", 14, "student", "gold", 40, 0, None),
+            ("t", 13, "student", "kd", 40, 360, None),
+            ("t", 14, "student", "kd", 40, 362, None),
         ],
         columns=COLUMNS,
     )
@@ -80,3 +101,38 @@ def test_the_training_rows_table_shows_ranges_over_seeds_and_only_with_budgets()
     assert training_data_blocks(same) == []
     sizes = pd.concat([same, same.assign(task="u", labelled_rows=[900, 910, 900, 910, 900, 910])])
     assert training_data_blocks(sizes) == [], "tasks and seeds of other sizes, every model of each with all rows"
+
+
+def test_the_training_rows_table_says_how_many_validation_rows_chose_each_checkpoint(tmp_path, monkeypatch):
+    """With label budgets, the validation rows a checkpoint was chosen on are labelled data too: the evaluation
+    records' `checkpoint.validation_rows` become a column (exports' records are their student's)."""
+    monkeypatch.chdir(tmp_path)  # the plan's paths are relative: the manifests go under tmp_path
+    config = resolved_tiny_config()
+    config["tasks"]["sentiment"]["data"]["label_budget"] = 0.5
+    plan = Plan(config)
+    task = plan.tasks["sentiment"]
+    for data_dir, labelled in ((task.data_dir, 12), (task.teachers["big"].data_dir, 12)):
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        manifest = {"splits": {"train": {"rows": 24}}, "labelled_rows": labelled, "transfer_rows": 24 - labelled}
+        (Path(data_dir) / "manifest.json").write_text(json.dumps(manifest))
+    checkpoint = {"metric": "eval_accuracy", "step": 4, "score": 0.5, "last_step": 6, "validation_rows": 9}
+    records = [
+        {"task": "sentiment", "seed": 7, "kind": "teacher", "name": "big", "checkpoint": checkpoint},
+        {"task": "sentiment", "seed": 7, "kind": "student", "name": "distilled", "checkpoint": checkpoint},
+        {"task": "sentiment", "seed": 7, "kind": "student", "name": "untrained"},
+    ]
+    rows = training_rows(plan, records)
+    found = rows.set_index("model")["validation_rows"]
+    assert found["big"] == 9 and found["distilled"] == 9 and pd.isna(found["gold_only"])
+    blocks = training_data_blocks(rows)
+    (table,) = [block.frame for block in blocks if isinstance(block, Table)]
+    assert table[["Model", "Validation rows (checkpoint choice)"]].values.tolist() == [
+        ["big", "9"],
+        ["distilled", "9"],
+        ["gold_only", "–"],
+    ]
+    (text,) = [block.text for block in blocks if isinstance(block, Paragraph)]
+    assert "Validation rows are labelled data too" in text
+    # without checkpoint records (a run before checkpoint selection) there is no such column
+    (table,) = [block.frame for block in training_data_blocks(training_rows(plan)) if isinstance(block, Table)]
+    assert "Validation rows (checkpoint choice)" not in table.columns

@@ -225,9 +225,15 @@ def test_the_report_warns_when_the_timing_was_noisy_and_names_the_clock(tmp_path
         _benchmarks(noisy=True),
     )
     markdown, page = to_markdown(blocks), to_html([b for b in blocks if not isinstance(b, Figure)], "t", tmp_path)
-    warning = "the timing was noisy (1-minute load average 3.50 before timing, above 1 thread(s))"
-    assert f"> **Warning:** {warning}" in markdown and "Rule: noisy when some model's wall-time IQR/median" in markdown
-    assert f'<div class="warning" role="alert"><strong>Warning:</strong> {warning}' in page.replace("&#x27;", "'")
+    page = page.replace("&#x27;", "'")
+    warning = "the timing was noisy, so this task's latencies and speed-ups are on CPU time"
+    reasons = "Noisy timing: 1-minute load average 3.50 before timing, above 1 thread(s). Rule: noisy when some model"
+    # one short line where the speed table is; the reasons and the rule folded below it (markdown: in the Notes)
+    assert markdown.count(f"> **Warning:** {warning}") == 3 and "(Details: [note 3](#notes) at the end.)" in markdown
+    body, notes = markdown.split("\n## Notes\n")
+    assert reasons not in body and notes.count(reasons) == 3 and notes.lstrip().startswith(f"1. {reasons}")
+    assert f'<div class="warning" role="alert"><strong>Warning:</strong> {warning}' in page
+    assert f"<details><summary>Details</summary>{reasons}" in page and "Notes" not in page
     assert markdown.count("Headline clock: process CPU time") == 3
     quiet = to_markdown(
         report_blocks("exp", metrics_table("exp", records, TASK_TYPES, _benchmarks()), [], repro, None, _benchmarks())

@@ -34,7 +34,12 @@ def test_report_html_is_self_contained_and_matches_the_markdown(tiny_run: Path):
     cells = re.sub(r">\s+<", "><", page)
     assert len(rows) == 2
     for role, model, score in rows:
-        assert f"<td>{role}</td><td>{model}</td><td>{score}</td>" in cells
+        assert f'<td>{role}</td><td>{model}</td><td class="number">{score}</td>' in cells
+    # the conclusion first; a run without a label-budget sweep writes no (empty) budget curve
+    assert markdown.index("## Summary") < markdown.index("|")
+    assert re.search(r"^- (Model to ship|Most accurate student or export): `", markdown, re.M)
+    assert "- Did distilling pay? " in markdown
+    assert not (report / "budget_curve.png").exists() and "budget_curve" not in markdown
 
 
 def test_reproducibility_block_names_commit_versions_seeds_and_cached_artefacts(tiny_run: Path):

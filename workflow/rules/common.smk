@@ -47,9 +47,28 @@ LOCAL_CORES = (
 ENV = "../../envs/scalingdown.yaml"
 
 
-def report_file(name):
-    """One file of the experiment's report folder (names in scalingdown.pipeline.paths.REPORT_FILES)."""
-    return paths.report_file(PLAN.root, name)
+# Each report file shown in Snakemake's own report (`snakemake --report`): its category and caption.
+SNAKEMAKE_REPORT = {
+    "metrics": ("Tables", "../report/metrics.rst"),
+    "html": ("Report", "../report/report_html.rst"),
+    "training_curves": ("Training", "../report/training_curves.rst"),
+    "validation_curves": ("Training", "../report/validation_curves.rst"),
+    "score_latency": ("Quality and speed", "../report/score_latency.rst"),
+    "confusion_matrices": ("Quality and speed", "../report/confusion_matrices.rst"),
+    "budget_curve": ("Quality and speed", "../report/budget_curve.rst"),
+}
+
+
+def report_outputs():
+    """The report files the experiment writes (`Plan.report_files`: the budget curve only with a sweep of two or
+    more label budgets), by output name, those of Snakemake's report with their category and caption."""
+    outputs = {}
+    for name, path in PLAN.report_files().items():
+        if name in SNAKEMAKE_REPORT:
+            category, caption = SNAKEMAKE_REPORT[name]
+            path = report(path, category=category, caption=caption)
+        outputs[name] = path
+    return outputs
 
 
 def builder(wildcards, output):

@@ -8,27 +8,7 @@ rule report:
         benchmarks=PLAN.benchmark_files(),
         selections=PLAN.selection_files(),
     output:
-        metrics=report(report_file("metrics"), category="Tables", caption="../report/metrics.rst"),
-        markdown=report_file("markdown"),
-        html=report(report_file("html"), category="Report", caption="../report/report_html.rst"),
-        reproducibility=report_file("reproducibility"),
-        training_curves=report(
-            report_file("training_curves"), category="Training", caption="../report/training_curves.rst"
-        ),
-        validation_curves=report(
-            report_file("validation_curves"), category="Training", caption="../report/validation_curves.rst"
-        ),
-        score_latency=report(
-            report_file("score_latency"), category="Quality and speed", caption="../report/score_latency.rst"
-        ),
-        confusion_matrices=report(
-            report_file("confusion_matrices"),
-            category="Quality and speed",
-            caption="../report/confusion_matrices.rst",
-        ),
-        budget_curve=report(
-            report_file("budget_curve"), category="Quality and speed", caption="../report/budget_curve.rst"
-        ),
+        **report_outputs(),
     log:
         PLAN.log("report", "report"),
     conda:

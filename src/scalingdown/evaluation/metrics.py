@@ -7,11 +7,34 @@ import string
 from collections import Counter
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    precision_score,
+    recall_score,
+)
+
+
+def per_class_scores(
+    gold: list[int], predicted: list[int] | np.ndarray, labels: list[str]
+) -> dict[str, dict[str, float]]:
+    """Each label's precision, recall, F1 and support (its gold rows), by label name: label `i` is class id `i`. A
+    label never predicted has precision 0; one without gold rows recall 0 (and support 0)."""
+    classes = list(range(len(labels)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=classes, average=None, zero_division=0
+    )
+    return {
+        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+        for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)
+    }
 
 
 def classification_scores(gold: list[int], predicted: list[int] | np.ndarray, labels: list[str]) -> dict[str, object]:
-    """Accuracy, macro/weighted F1, macro precision and recall, and the confusion matrix (rows = gold)."""
+    """Accuracy, macro/weighted F1, macro precision and recall, the confusion matrix (rows = gold) and, under
+    `per_class`, each label's precision, recall, F1 and support (`per_class_scores`)."""
     classes = list(range(len(labels)))
     return {
         "accuracy": float(accuracy_score(gold, predicted)),
@@ -20,6 +43,7 @@ def classification_scores(gold: list[int], predicted: list[int] | np.ndarray, la
         "precision_macro": float(precision_score(gold, predicted, average="macro", labels=classes, zero_division=0)),
         "recall_macro": float(recall_score(gold, predicted, average="macro", labels=classes, zero_division=0)),
         "confusion_matrix": confusion_matrix(gold, predicted, labels=classes).tolist(),
+        "per_class": per_class_scores(gold, predicted, labels),
     }
 
 

@@ -17,7 +17,8 @@ CACHE = f"{RESULTS}/cache"
 # perplexity recorded).
 FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1, "topk": 2, "export": 1}
 
-# The report's files: output name in the rule -> file name in the report folder.
+# The report's files: output name in the rule -> file name in the report folder. `budget_curve` is written only
+# when some task sweeps two or more label budgets (`Plan.report_files` says which an experiment writes).
 REPORT_FILES = {
     "metrics": "metrics.csv",
     "markdown": "report.md",

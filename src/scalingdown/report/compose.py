@@ -1,18 +1,29 @@
-"""The report's content as document blocks: tables per task (mean ± sd over seeds), the paired comparison of
-each distilled student with its gold-only twin, figures, reproducibility block."""
+"""The report's content as document blocks: the summary (the conclusion, first), tables per task (mean ± sd over
+seeds) with per-class scores, the paired comparison of each distilled student with its gold-only twin, figures,
+reproducibility block."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import pandas as pd
 import yaml
 
 from scalingdown.pipeline.paths import REPORT_FILES
+from scalingdown.report.chosen_checkpoints import EARLY_STOP_MARK, steps_text
+from scalingdown.report.diagnostics import Finding, diagnostic_blocks
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
-from scalingdown.report.seed_statistics import paired_comparisons, per_seed_text, seeds_of, summarise
-from scalingdown.report.tables import METRIC_TITLES, headline_clocks, quality_table, speed_table
+from scalingdown.report.seed_statistics import MODEL, paired_comparisons, per_seed_text, seeds_of, summarise
+from scalingdown.report.summary import summary_blocks
+from scalingdown.report.tables import (
+    METRIC_TITLES,
+    best_teacher,
+    headline_clocks,
+    per_class_table,
+    quality_table,
+    speed_table,
+)
 
 # The report's figures: output name (see pipeline.paths.REPORT_FILES) -> caption, in the order they appear.
 FIGURES = {
@@ -126,8 +137,9 @@ def _timing_blocks(timings: list[dict[str, Any]], reference: str | None, clock: 
     if any(record["noisy"] for record in timings):
         blocks.append(
             Alert(
-                f"the timing was noisy ({_noise_reasons(timings)}). Rule: {timing['noisy_rule']}. Latencies and "
-                "speed-ups are therefore on CPU time; rerun `benchmark` on a quiet machine for wall-time figures."
+                "the timing was noisy, so this task's latencies and speed-ups are on CPU time; rerun `benchmark` on "
+                "a quiet machine for wall-time figures.",
+                details=f"Noisy timing: {_noise_reasons(timings)}. Rule: {timing['noisy_rule']}.",
             )
         )
     return blocks
@@ -138,26 +150,66 @@ def _task_blocks(
 ) -> list[Block]:
     metric = rows["primary_metric"].iloc[0]
     title = METRIC_TITLES.get(metric, metric)
-    teachers = rows[rows["kind"] == "teacher"]
-    scored = teachers[teachers[metric].notna()]
-    best_name = None
-    if scored.empty:
+    best_name = best_teacher(rows)
+    if best_name is None:
         reference = "This task has no scored teacher, so retention and speed-up are not defined."
     else:
-        best = scored.loc[scored[metric].idxmax()]
-        best_name = str(best["model"])
+        best = rows[(rows["kind"] == "teacher") & (rows["model"] == best_name)].iloc[0]
         latency = "" if pd.isna(best["latency_ms_per_sample"]) else f", {best['latency_ms_per_sample']:.2f} ms"
         reference = f"Reference teacher: `{best_name}` ({title} {best[metric]:.4f}{latency})."
     front = ", ".join(f"`{name}`" for name in rows.loc[rows["pareto_optimal"], "label"])
     return [
         Heading(f"Task: {task}"),
-        Paragraph(f"Ranked by {title}. {reference}"),
+        Paragraph(f"Ranked by {title}. {reference}{_selection_text(rows)}"),
         Table(quality_table(rows, metrics)),
+        *_per_class_blocks(task, rows),
         Heading("Speed and size", 3),
         *_timing_blocks(timings, best_name, clock),
         Table(speed_table(rows)),
         Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
     ]
+
+
+def _per_class_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
+    """The per-class section of a task (nothing when no model of it has per-class scores)."""
+    frame = per_class_table(rows)
+    if frame.empty:
+        return []
+    return [
+        Heading(f"Per class: {task}", 3),
+        Paragraph(
+            "Each class's scores on the test split: precision (of the rows predicted as the class, the share that "
+            "are), recall (of the class's rows, the share found) and F1; support is the class's test rows. A "
+            "model whose recall on a class is below half of the best teacher's, or below chance, is flagged under "
+            "Diagnostics."
+        ),
+        Table(frame),
+    ]
+
+
+def _selection_text(rows: pd.DataFrame) -> str:
+    """How the trained models' checkpoints were chosen, when their records say (the Chosen step column)."""
+    if "chosen_step" not in rows or rows["chosen_step"].isna().all():
+        return ""
+    metrics = sorted({str(name).removeprefix("eval_") for name in rows["checkpoint_metric"].dropna()})
+    named = " / ".join(METRIC_TITLES.get(name, name) for name in metrics)
+    stopped = (
+        f"; {EARLY_STOP_MARK}: training stopped early on some seed (`training.early_stopping`)"
+        if rows["chosen_step"].str.contains(EARLY_STOP_MARK, na=False).any()
+        else ""
+    )
+    return (
+        f" Every trained model is scored at the checkpoint with the best validation {named} (ties: the earlier): "
+        "Chosen step is that checkpoint's step / the last step trained (a range when the seeds differ), Validation "
+        f"score its validation score{stopped}."
+    )
+
+
+def _with_chosen_steps(summary: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The summarised rows with `chosen_step`: each model's chosen steps over its seeds (`checkpoints.steps_text`)."""
+    model = [column for column in MODEL if column in table]
+    texts = {key: steps_text(rows) for key, rows in table.groupby(model, sort=False, dropna=False)}
+    return summary.assign(chosen_step=[texts.get(tuple(row[model])) for _, row in summary.iterrows()])
 
 
 def _paired_blocks(task: str, comparisons: pd.DataFrame) -> list[Block]:
@@ -247,27 +299,32 @@ def report_blocks(
     benchmarks: list[dict[str, Any]] | None = None,
     warnings: list[Block] | None = None,
     twins: Mapping[tuple[str, str], str] | None = None,
-    diagnostics: list[Block] | None = None,
+    diagnostics: Sequence[Finding] = (),
     training_data: list[Block] | None = None,
     budget_curve: bool = False,
     confusion_matrices: bool = True,
+    untrained: Set[tuple[str, str]] = frozenset(),
 ) -> list[Block]:
-    """The whole report: introduction, warnings about the data, diagnostics (`report.diagnostics`), per task its
-    scores and its speed (from its benchmark records, one per seed), mean ± sd over seeds, with the paired
-    comparison of each distilled student against its gold-only twin (`twins`: (task, student) → twin), the rows each
-    model learned from (`report.training_data`), the teachers' section (ensembles, agreement), the figures, the
-    reproducibility block. `table` has one row per model and seed; `budget_curve`: the label-budget figure was
-    drawn (some task sweeps budgets), so it is shown too; `confusion_matrices`: some model has a confusion matrix
-    (else that figure is left out)."""
+    """The whole report: the summary (`report.summary`: per task the model to ship, whether distilling paid, each
+    diagnostic in a line), introduction, warnings about the data, diagnostics (`report.diagnostics`, in full), per
+    task its scores (with each model's chosen checkpoint and per-class scores) and its speed (from its benchmark
+    records, one per seed), mean ± sd over seeds, with the paired comparison of each distilled student against its
+    gold-only twin (`twins`: (task, student) → twin), the rows each model learned from (`report.training_data`), the
+    teachers' section (ensembles, agreement), the figures, the reproducibility block. `table` has one row per model
+    and seed; `budget_curve`: the label-budget figure was drawn (some task sweeps budgets), so it is shown too;
+    `confusion_matrices`: some model has a confusion matrix (else that figure is left out); `untrained`: the (task,
+    student) pairs reported untrained, never the model to ship."""
     clocks = headline_clocks(benchmarks or [])
+    comparisons = paired_comparisons(table, twins or {})
+    summary = _with_chosen_steps(summarise(table), table)
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
+        *summary_blocks(summary, comparisons, diagnostics, untrained),
         *_intro(repro, seeds_of(table)),
         *(warnings or []),
-        *(diagnostics or []),
+        *diagnostic_blocks(diagnostics),
     ]
-    comparisons = paired_comparisons(table, twins or {})
-    for task, rows in summarise(table).groupby("task", sort=False):
+    for task, rows in summary.groupby("task", sort=False):
         timings = [record for record in benchmarks or [] if record["task"] == task]
         blocks += _task_blocks(str(task), rows, metrics, timings, clocks.get(str(task), "wall"))
         blocks += _paired_blocks(str(task), comparisons[comparisons["task"] == task])

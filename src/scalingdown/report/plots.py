@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from scalingdown.pipeline.names.divergence_table import DIVERGENCES, term
@@ -41,15 +42,35 @@ _EVAL_BOOKKEEPING = {"eval_runtime", "eval_samples_per_second", "eval_steps_per_
 def _grid(panels: int, width: float = 4.6, height: float = 3.4, columns: int = 3) -> tuple[Any, list[Any]]:
     columns = min(columns, max(1, panels))
     rows = max(1, math.ceil(panels / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, height * rows), squeeze=False, layout="constrained"
+    )
     flat = list(axes.flat)
     for axis in flat[panels:]:
         axis.axis("off")
     return figure, flat
 
 
+# Height of one row of a legend below the panels (inches).
+_LEGEND_ROW = 0.24
+
+
+def _legend_below(figure: Any, axes: Sequence[Any], extra: Sequence[tuple[Any, str]] = (), columns: int = 2) -> None:
+    """One legend for the whole figure, below its panels (it never covers a curve or a label): every labelled artist
+    of the panels once, then the `extra` (handle, label) pairs. The figure grows by the legend's rows."""
+    entries: dict[str, Any] = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    entries.update({label: handle for handle, label in extra})
+    if not entries:
+        return
+    columns = min(columns, len(entries))
+    figure.set_figheight(figure.get_figheight() + _LEGEND_ROW * math.ceil(len(entries) / columns) + 0.1)
+    figure.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=columns, fontsize=8)
+
+
 def _save(figure: Any, path: str | Path) -> None:
-    figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
@@ -87,12 +108,24 @@ def _mean_band(runs: Sequence[History], key: str) -> tuple[list[float], list[flo
     return steps, means, sds
 
 
+# How the chosen checkpoint is marked on a validation curve.
+_CHOSEN = {"marker": "*", "s": 150, "edgecolors": "black", "linewidths": 0.8, "zorder": 4}
+
+
 def _curves(
-    histories: Mapping[str, Sequence[History]], keys: list[str], titles: dict[str, str], ylabel: str, path: str | Path
+    histories: Mapping[str, Sequence[History]],
+    keys: list[str],
+    titles: dict[str, str],
+    ylabel: str,
+    path: str | Path,
+    chosen: Mapping[str, Sequence[float]] | None = None,
 ) -> None:
-    """One panel per key, one line per model that logged it: the mean over its seeds, with a ±sd band."""
+    """One panel per key, one line per model that logged it: the mean over its seeds, with a ±sd band; a star on
+    the line at each step in `chosen` (model name → the step each seed's checkpoint was kept at). One legend below
+    the panels."""
     colours = _colours(histories)
     figure, axes = _grid(len(keys))
+    marked = False
     for axis, key in zip(axes, keys):
         for name, runs in histories.items():
             steps, means, sds = _mean_band(runs, key)
@@ -104,10 +137,15 @@ def _curves(
                 low = [mean - sd for mean, sd in zip(means, sds)]
                 high = [mean + sd for mean, sd in zip(means, sds)]
                 axis.fill_between(steps, low, high, color=colours[name], alpha=0.2, linewidth=0)
+            points = [step for step in (chosen or {}).get(name, ()) if steps[0] <= step <= steps[-1]]
+            if points:
+                axis.scatter(points, np.interp(points, steps, means), color=colours[name], **_CHOSEN)
+                marked = True
         axis.set_title(titles.get(key, key), fontsize=10)
         axis.set_xlabel("step")
         axis.set_ylabel(ylabel)
-        axis.legend(fontsize=7)
+    star = Line2D([], [], linestyle="none", marker="*", markersize=11, color="white", markeredgecolor="black")
+    _legend_below(figure, axes, [(star, "checkpoint kept (best on validation; one per seed)")] if marked else [])
     _save(figure, path)
 
 
@@ -130,9 +168,12 @@ def training_curves(histories: Mapping[str, Sequence[History]], path: str | Path
     return keys
 
 
-def validation_curves(histories: Mapping[str, Sequence[History]], path: str | Path) -> list[str]:
-    """Validation scores over steps, one panel per metric the histories logged (mean ± sd over a model's seeds);
-    returns those keys."""
+def validation_curves(
+    histories: Mapping[str, Sequence[History]], path: str | Path, chosen: Mapping[str, Sequence[float]] | None = None
+) -> list[str]:
+    """Validation scores over steps, one panel per metric the histories logged (mean ± sd over a model's seeds), a
+    star at each step a model's checkpoint was kept at (`chosen`: model name → one step per seed); returns the
+    keys."""
     logged = _logged(histories)
     keys = sorted(key for key in logged if key.startswith("eval_") and key not in _EVAL_BOOKKEEPING)
     keys.sort(key=lambda key: key == "eval_loss")  # scores first, the validation loss last
@@ -140,7 +181,7 @@ def validation_curves(histories: Mapping[str, Sequence[History]], path: str | Pa
         _empty(path, "no validation scores were logged")
         return []
     titles = {key: "validation " + METRIC_TITLES.get(key[5:], key[5:].replace("_", " ")) for key in keys}
-    _curves(histories, keys, titles, "validation value", path)
+    _curves(histories, keys, titles, "validation value", path, chosen)
     return keys
 
 
@@ -201,7 +242,6 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
                 label="Pareto front",
                 zorder=2,
             )
-            axis.legend(fontsize=8, loc="lower right")
         axis.set_xscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         latencies = rows["latency_ms_per_sample"]
@@ -216,6 +256,12 @@ def score_latency(table: pd.DataFrame, path: str | Path) -> None:
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))
         axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against latency", fontsize=10)
         axis.grid(alpha=0.3)
+        axis.margins(x=0.12, y=0.1)  # room for the names beside the points at the edges
+    kinds = [
+        (Line2D([], [], linestyle="none", marker=marker, color=colour), f"{kind}s")
+        for kind, (marker, colour, _) in _MARKERS.items()
+    ]
+    _legend_below(figure, axes, kinds, columns=4)
     _save(figure, path)
 
 
@@ -265,11 +311,14 @@ def budget_curve(summary: pd.DataFrame, cells: Mapping[str, str], path: str | Pa
     of each budget's students, one line per model (students: solid, circles; teachers: dashed, squares; a teacher
     with its own label budget is the same model in every cell), ±sd error bars over seeds. `summary` is the
     summarised metrics table with `report.budget_curve`'s columns, `cells` maps a budget cell to its task's name.
-    The x axis is logarithmic when the rows span a decade or more. Returns the lines drawn per task; without such
-    a task the image says so."""
+    The x axis is logarithmic when the rows span a decade or more. Returns the lines drawn per task. Called only
+    when the plan has such a task (`Plan.report_files`); should no two of its cells have row counts, the image says
+    why."""
     tasks = curve_tasks(summary, dict(cells))
-    if not tasks:
-        _empty(path, "no task sweeps two or more label budgets\n(data.label_budget as a list)")
+    if not tasks:  # the rule declares the figure for a sweep of two or more budgets: say why it has no curve
+        _empty(
+            path, "no two budgets of a task have labelled-row counts\n(their prepared data's manifests are unreadable)"
+        )
         return {}
     rows = summary[summary["task"].isin(list(cells)) & summary[BUDGET_ROWS].notna()]
     if "variant" in rows:
@@ -313,6 +362,6 @@ def budget_curve(summary: pd.DataFrame, cells: Mapping[str, str], path: str | Pa
         over = f"mean ± sd over {seeds} seeds" if seeds > 1 else "one seed"
         axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against labelled rows ({over})", fontsize=10)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
+        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False)
     _save(figure, path)
     return drawn

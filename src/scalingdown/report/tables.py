@@ -5,7 +5,9 @@ column, and `PRIMARY_METRIC` (the one table to extend for a new task type) names
 ranks models, defines the best teacher and sets retention. Every speed column (latency, its spread,
 throughput, speed-up with its interval, peak memory) comes from the task's `benchmark` record, which timed
 all its models together; evaluation records give the scores, the parameter count and the size on disk.
-A student's export (`variant` other than `fp32`) is a row of its own.
+A student's export (`variant` other than `fp32`) is a row of its own. Each class's precision, recall, F1 and
+support (`report.per_class`) and the checkpoint a trained model was selected at (`report.chosen_checkpoints`) are
+columns too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pandas as pd
 
 from scalingdown.pipeline.names.export_variants import ORIGINAL, TITLES
 from scalingdown.pipeline.names.tasks import PRIMARY_METRIC
+from scalingdown.report.chosen_checkpoints import COUNT_COLUMNS, checkpoint_columns
+from scalingdown.report.per_class import class_column, class_labels, per_class_columns
 
 # How metric columns are titled in the report; other metrics get their name, spaced out.
 METRIC_TITLES = {
@@ -108,12 +112,21 @@ def metrics_table(
                 "label": model_label(record["name"], variant),
                 "primary_metric": primary_metric(task_types[record["task"]]),
                 **scalar_metrics(record["metrics"]),
+                **per_class_columns(record["metrics"]),
+                **checkpoint_columns(record),
                 **_speed(timing, benchmark_id(record), clocks.get(record["task"], "wall")),
                 "params": int(record["params"]),
                 "size_mb": record.get("size_mb"),
             }
         )
-    return add_pareto(add_retention(pd.DataFrame(rows)))
+    return add_pareto(add_retention(_counts_as_integers(pd.DataFrame(rows))))
+
+
+def _counts_as_integers(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns that count (support, steps, validation rows) as whole numbers, empty where a model has none (untrained:
+    no checkpoint), so that metrics.csv reads `54`, not `54.0`."""
+    counts = [name for name in table.columns if name in COUNT_COLUMNS or name.startswith(class_column("support", ""))]
+    return table.astype(dict.fromkeys(counts, "Int64"))
 
 
 def headline_clocks(benchmarks: list[dict[str, Any]]) -> dict[str, str]:
@@ -152,6 +165,14 @@ def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str
 def _score(rows: pd.DataFrame) -> pd.Series:
     """Each row's primary score."""
     return pd.Series([row[row["primary_metric"]] for _, row in rows.iterrows()], index=rows.index, dtype=float)
+
+
+def best_teacher(rows: pd.DataFrame) -> str | None:
+    """The teacher with the best primary score among one task's rows (the first of equals; a summarised table: the
+    best mean), or None when no teacher is scored."""
+    teachers = rows[rows["kind"] == "teacher"]
+    scores = _score(teachers).dropna()
+    return None if scores.empty else str(teachers.loc[scores.idxmax(), "model"])
 
 
 def add_retention(table: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +222,8 @@ def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
 _NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb"}
 
 
-def _cell(value: Any, pattern: str, sd: Any = None) -> str:
+def value_text(value: Any, pattern: str, sd: Any = None) -> str:
+    """A value as the tables show it: `0.8917`, `0.8917 ± 0.0382` with its sd over seeds, `–` for none."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
     if sd is None or pd.isna(sd):
@@ -220,7 +242,7 @@ def _shown(rows: pd.DataFrame, columns: list[tuple[str, str, str]]) -> pd.DataFr
     several seeds)."""
     return pd.DataFrame(
         {
-            title: [_cell(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
+            title: [value_text(value, pattern, sd) for value, sd in zip(rows[key], _spreads(rows, key))]
             for key, title, pattern in columns
             if key in rows and rows[key].notna().any()
         }
@@ -232,7 +254,8 @@ def _several_seeds(rows: pd.DataFrame) -> bool:
 
 
 def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention.
+    """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention |
+    the chosen checkpoint's step (`chosen_step`, text from `report.chosen_checkpoints.steps_text`) and validation score.
 
     Columns empty for every row of the task are left out. Summarised rows (`report.seed_statistics.summarise`) show
     mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
@@ -243,7 +266,11 @@ def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     if _several_seeds(rows):
         columns.append(("n", "Seeds", "{:.0f}"))
     columns += [(name, METRIC_TITLES.get(name, name.replace("_", " ")), "{:.4f}") for name in ordered]
-    columns.append(("retention_pct", "Retention (%)", "{:.1f}"))
+    columns += [
+        ("retention_pct", "Retention (%)", "{:.1f}"),
+        ("chosen_step", "Chosen step", "{}"),
+        ("checkpoint_score", "Validation score", "{:.4f}"),
+    ]
     return _shown(rows, columns)
 
 
@@ -264,3 +291,29 @@ def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
     speedup_title = "Speed-up (×)" if _several_seeds(rows) else "Speed-up (×) [95 % CI]"
     columns = [(key, speedup_title if key == "speedup_text" else title, form) for key, title, form in _SPEED_COLUMNS]
     return _shown(rows, [("label", "Model", "{}"), *columns])
+
+
+_CLASS_SCORE_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
+
+
+def _class_score(row: pd.Series, score: str, label: str) -> str:
+    key = class_column(score, label)
+    return value_text(row[key], "{:.4f}", row.get(f"{key}_sd"))
+
+
+def per_class_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One task's per-class scores: Model | Class | Support | Precision | Recall | F1, one row per model with
+    per-class scores and class (summarised rows: mean ± sd over seeds; the support, the class's test rows, as its
+    mean). Empty when no model has them."""
+    titles = ["Model", "Class", "Support", *_CLASS_SCORE_TITLES.values()]
+    labels = class_labels(rows)
+    if not labels:
+        return pd.DataFrame(columns=titles)
+    scored = rows[rows[class_column("support", labels[0])].notna()]
+    lines = [
+        [row["label"], label, value_text(row[class_column("support", label)], "{:.0f}")]
+        + [_class_score(row, score, label) for score in _CLASS_SCORE_TITLES]
+        for _, row in scored.iterrows()
+        for label in labels
+    ]
+    return pd.DataFrame(lines, columns=titles)

@@ -73,6 +73,26 @@ def _per_cell(logs: dict[str, list[Any]], plan: Plan, shared: Set[str]) -> dict[
     return found
 
 
+def chosen_steps(evaluated: list[tuple[ReportInput, dict[str, Any]]], shared: Set[str]) -> dict[str, list[float]]:
+    """The step each trained model was kept at (its record's `checkpoint`), per seed, under its history's name
+    (`history_name`): the markers on the validation curves. A teacher shared by the cells of a sweep counts once per
+    seed; exports and untrained models have no checkpoint of their own."""
+    steps: dict[str, dict[int, float]] = {}
+    for owner, record in evaluated:
+        checkpoint = record.get("checkpoint")
+        if owner.kind != "export" and checkpoint and checkpoint.get("step") is not None:
+            steps.setdefault(history_name(owner, shared), {})[owner.task.seed] = float(checkpoint["step"])
+    return {name: list(by_seed.values()) for name, by_seed in steps.items()}
+
+
+def _remove_undeclared(folder: Path, files: dict[str, Path]) -> None:
+    """Remove a report file this experiment no longer writes (a budget curve left by a former sweep), so that the
+    folder holds only what the report describes."""
+    for name, file in REPORT_FILES.items():
+        if name not in files:
+            (folder / file).unlink(missing_ok=True)
+
+
 def report(
     spec: ReportSpec,
     evals: list[str],
@@ -96,11 +116,13 @@ def report(
     config, experiment = spec.config, spec.experiment
     plan = Plan(config)
     inputs = {os.path.abspath(path): owner for path, owner in plan.report_inputs().items()}
-    records = [_seeded(_read_json(path), _owner(inputs, path)) for path in evals]
+    evaluated = [(_owner(inputs, path), _read_json(path)) for path in evals]
+    records = [_seeded(record, owner) for owner, record in evaluated]
     timings = [_seeded(_read_json(path), _owner(inputs, path)) for path in benchmarks]
     task_types = {task.cell: task.type for task in plan.tasks.values()}
     table = add_budget_columns(metrics_table(experiment, records, task_types, timings), plan)
-    files = {name: folder / file for name, file in REPORT_FILES.items()}
+    files = {name: folder / REPORT_FILES[name] for name in plan.report_files()}
+    _remove_undeclared(folder, files)
     with atomic_path(files["metrics"]) as temporary:
         table.to_csv(temporary, index=False)
 
@@ -109,10 +131,11 @@ def report(
     for path in histories:
         logs.setdefault(history_name(_owner(inputs, path), shared), []).append(_read_json(path))
     plots.training_curves(logs, files["training_curves"])
-    plots.validation_curves(logs, files["validation_curves"])
+    plots.validation_curves(logs, files["validation_curves"], chosen_steps(evaluated, shared))
     plots.score_latency(summarise(table), files["score_latency"])
     confusions = plots.confusion_matrices(records, files["confusion_matrices"])
-    curve = plots.budget_curve(summarise(table), swept_cells(plan), files["budget_curve"])
+    if "budget_curve" in files:
+        plots.budget_curve(summarise(table), swept_cells(plan), files["budget_curve"])
 
     repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
@@ -125,8 +148,14 @@ def report(
         for task in plan.tasks.values()
         for student in task.students.values()
     }
+    untrained = {
+        (task.cell, student.name)
+        for task in plan.tasks.values()
+        for student in task.students.values()
+        if not student.trained
+    }
     findings = diagnostics(
-        summarise(table), paired_comparisons(table, twins), student_teachers, _per_cell(logs, plan, shared)
+        table, paired_comparisons(table, twins), student_teachers, _per_cell(logs, plan, shared), untrained
     )
     blocks = report_blocks(
         experiment,
@@ -138,9 +167,10 @@ def report(
         warnings,
         twins,
         diagnostics=findings,
-        training_data=training_data_blocks(training_rows(plan)),
-        budget_curve=bool(curve),
+        training_data=training_data_blocks(training_rows(plan, records)),
+        budget_curve="budget_curve" in files,
         confusion_matrices=confusions,
+        untrained=untrained,
     )
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))

@@ -259,12 +259,22 @@ def test_the_budget_curve_draws_one_line_per_model_over_the_budgets(swept, tmp_p
     assert "## Task: sentiment/budget-0.25" in markdown and "## Task: sentiment/budget-all" in markdown
 
 
-def test_without_two_budgets_the_curve_is_a_placeholder_and_not_shown(swept, tmp_path):
+def test_only_a_sweep_of_two_or_more_budgets_declares_the_budget_curve():
+    """The rule's outputs and the stage's files come from `Plan.report_files`: no empty figure without a curve."""
+    for config in (resolved_tiny_config(), _sweep(0.5), _sweep([0.5]), _sweep([0.5], seeds=[7, 8])):
+        plan = Plan(config)
+        assert plan.budget_curve_tasks() == [] and set(plan.report_files()) == set(paths.REPORT_FILES) - {
+            "budget_curve"
+        }
+    sweep = Plan(_sweep([0.25, 1.0], seeds=[7, 8]))
+    assert sweep.budget_curve_tasks() == ["sentiment"]
+    assert sweep.report_files()["budget_curve"] == "results/tiny/report/budget_curve.png"
+
+
+def test_without_two_budgets_the_report_shows_no_budget_curve(swept):
     plan, table = swept
     one_cell = table[table["task"] == "sentiment/budget-all"]
     assert curve_tasks(summarise(one_cell), swept_cells(plan)) == []
-    assert plots.budget_curve(summarise(one_cell), swept_cells(plan), tmp_path / "curve.png") == {}
-    assert (tmp_path / "curve.png").exists()
     blocks = report_blocks("exp", one_cell, ["accuracy"], reproducibility({"experiment": "exp"}, [], [], None))
     assert "budget_curve.png" not in to_markdown(blocks)
 

@@ -26,6 +26,7 @@ from scalingdown.report.tables import metrics_table, quality_table, speed_table
 from scalingdown.report.teachers import teacher_blocks
 from tests.conftest import REPO, TINY_CONFIG
 from tests.pipeline.conftest import resolved_tiny_config
+from tests.report.conftest import benchmark_record
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -200,37 +201,20 @@ def _seeded_records() -> list[dict]:
 
 
 def _benchmarks(noisy_seeds: tuple[int, ...] = ()) -> list[dict]:
-    """Each seed's benchmark record: the latencies of `_MODELS`, speed-ups against that seed's teacher."""
-    records = []
-    for seed, models in _MODELS.items():
-        reference = next(latency for kind, _, _, latency in models if kind == "teacher")
-        timed = {}
-        for kind, name, _, latency in models:
-            ratio = reference / latency
-            spread = {"median": latency, "iqr": 0.1 * latency}
-            timed[f"{kind}.{name}"] = {
-                "latency_ms": {"wall": spread, "cpu": {**spread, "median": 2 * latency}},
-                "throughput_per_s": 1000 / latency,
-                "speedup": {clock: {"median": ratio, "low": ratio, "high": ratio} for clock in ("wall", "cpu")},
-            }
-        noisy = seed in noisy_seeds
-        records.append(
-            {
-                "task": "t",
-                "seed": seed,
-                "models": timed,
-                "headline_clock": "cpu" if noisy else "wall",
-                "noisy": noisy,
-                "noisy_because": ["1-minute load average 3.50 before timing, above 2 thread(s)"] if noisy else [],
-                "noisy_rule": "the rule",
-                "reference_is_teacher": True,
-                "device": "cpu",
-                "device_name": "Test CPU",
-                "unit": "text",
-                "settings": {"threads": 2, "rounds": 6, "warmup": 1, "calls_per_round": 4, "batch_size": 8},
-            }
+    """Each seed's benchmark record: the latencies of `_MODELS` (CPU time twice the wall time), speed-ups against
+    that seed's teacher."""
+    noise = ["1-minute load average 3.50 before timing, above 2 thread(s)"]
+    return [
+        benchmark_record(
+            seed,
+            {f"{kind}.{name}": latency for kind, name, _, latency in models},
+            "teacher.big",
+            noise if seed in noisy_seeds else (),
+            cpu_factor=2.0,
+            threads=2,
         )
-    return records
+        for seed, models in _MODELS.items()
+    ]
 
 
 def test_the_summary_gives_mean_sd_and_n_per_model_with_per_seed_retention():
@@ -259,7 +243,8 @@ def test_one_noisy_seed_puts_every_seed_of_the_task_on_cpu_time_and_warns():
     repro = reproducibility({"experiment": "exp"}, _benchmarks(), [], None)
     blocks = report_blocks("exp", table, ["accuracy"], repro, benchmarks=_benchmarks(noisy_seeds=(14,)))
     markdown = to_markdown(blocks)
-    assert "> **Warning:** the timing was noisy (seed 14: 1-minute load average 3.50" in markdown
+    assert "> **Warning:** the timing was noisy, so this task's latencies and speed-ups are on CPU time" in markdown
+    assert "1. Noisy timing: seed 14: 1-minute load average 3.50" in markdown.split("## Notes")[1]
     assert "Headline clock: process CPU time" in markdown and "job of each of the 2 seeds" in markdown
 
 

@@ -287,6 +287,20 @@ class Plan:
             found[paths.benchmark_file(self.root, task.folder)] = ReportInput(task, "benchmark", "")
         return found
 
+    def budget_curve_tasks(self) -> list[str]:
+        """The tasks that sweep two or more label budgets: the panels of the report's `budget_curve` figure."""
+        cells: dict[str, set[str]] = {}
+        for task in self.tasks.values():
+            if task.cell != task.name:
+                cells.setdefault(task.name, set()).add(task.cell)
+        return [name for name, found in cells.items() if len(found) >= 2]
+
+    def report_files(self) -> dict[str, str]:
+        """The report's files (`paths.REPORT_FILES`) by output name: what the `report` rule declares and the stage
+        writes. The label-budget figure only when some task sweeps two or more budgets (never an empty figure)."""
+        names = [name for name in paths.REPORT_FILES if name != "budget_curve" or self.budget_curve_tasks()]
+        return {name: paths.report_file(self.root, name) for name in names}
+
     def twins(self) -> dict[tuple[str, str], str]:
         """(task cell, distilled student) → its gold-only twin, for every student that has one (the cell: the task's
         name, or its budget cell in a sweep)."""
