@@ -109,6 +109,8 @@ def prepared_data(
     return directory
 
 
+# The training settings of the stage tests; checkpoints are selected by the generative_qa metric unless a spec
+# names its task type's (`distill_spec`).
 TRAINING = {
     "epochs": 1,
     "learning_rate": 1.0e-3,
@@ -123,6 +125,7 @@ TRAINING = {
     "processes": 1,
     "deepspeed": None,
     "checkpoint": "best",
+    "selection_metric": PRIMARY_METRIC["generative_qa"],
 }
 
 
