@@ -29,11 +29,12 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# The same checks as .pre-commit-config.yaml and CI: ruff (lint and format), snakefmt, Snakemake's own
-# lint, and mypy (strict) on the pipeline layer.
+# The same checks as .pre-commit-config.yaml and CI: ruff (lint with the docstring rules, and format), codespell,
+# snakefmt, Snakemake's own lint, and mypy (strict) on the whole package.
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/codespell
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 	$(BIN)/mypy

@@ -4,7 +4,7 @@
     snakemake --cores 2 --configfile config/experiments/<name>.yaml  # another experiment
 
 Rules live in workflow/rules/, grouped by stage; each runs `python -m scalingdown <stage>` with the line that
-scalingdown.pipeline.stage_table generates. The layers of the package: docs/architecture.md.
+scalingdown.pipeline.specs.stage_table generates. The layers of the package: docs/architecture.md.
 """
 
 if not workflow.overwrite_configfiles:

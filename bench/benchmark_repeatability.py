@@ -28,7 +28,7 @@ from typing import Any
 
 import harness
 
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.report.compose import report_blocks
 from scalingdown.report.document import to_markdown
 from scalingdown.report.reproducibility import reproducibility
@@ -41,6 +41,7 @@ RUNS = ("quiet 1", "quiet 2", f"{BURNERS} burners")
 
 
 def main() -> None:
+    """Measure the benchmark stage's repeatability on each config and write the docs section."""
     parser = harness.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--task", help="the task's folder (default: the first; `<task>/seed-<n>` with seeds)")
     args = parser.parse_args()
@@ -84,6 +85,7 @@ def burners(count: int) -> Iterator[None]:
 
 
 def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Build a task's models once, then run its benchmark stage repeatedly; the records of every run."""
     config, plan = harness.load_plan(config_path, args.workdir)
     task = args.task or next(iter(plan.tasks))  # a task's folder: its first seed with `seeds`
     targets = [path for path in plan.eval_files() if path.startswith(f"{plan.root}/{task}/eval/")]
@@ -113,10 +115,12 @@ def _warned(config: dict[str, Any], evals: list[dict[str, Any]], records: dict[s
 
 
 def headline(record: dict[str, Any], model: str) -> float:
+    """A model's headline speed-up (median, on the record's headline clock)."""
     return float(record["models"][model]["speedup"][record["headline_clock"]]["median"])
 
 
 def latency(record: dict[str, Any], model: str, clock: str = "wall") -> float:
+    """A model's median batch-1 latency (ms) on `clock`."""
     return float(record["models"][model]["latency_ms"][clock]["median"])
 
 
@@ -149,6 +153,7 @@ def _met(met: bool) -> str:
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
+    """The docs section of the repeatability runs."""
     parts = ["## 11. Repeatability of the benchmark stage, quiet and under load", "", harness.machine_block(info)]
     for result in results:
         numbers = comparison(result)

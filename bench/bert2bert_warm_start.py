@@ -26,12 +26,12 @@ import harness
 import torch
 
 from scalingdown.data.store import read_split
+from scalingdown.families.text2text.fit import fit_seq2seq
+from scalingdown.families.text2text.scoring import answerer, task_scores
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.pipeline.paths import FORMAT_VERSIONS
-from scalingdown.pipeline.specs import LossSpec, PrepareSpec, TextTask, TrainingSpec
-from scalingdown.pipeline.tasks import prompt_for
-from scalingdown.seq2seq.evaluation import answerer, task_scores
-from scalingdown.seq2seq.fit import fit_seq2seq
+from scalingdown.pipeline.specs.definitions import LossSpec, PrepareSpec, TextTask, TrainingSpec
 from scalingdown.stages.prepare import prepare
 
 SECTION = "bert2bert-warm-start"
@@ -97,6 +97,7 @@ def run(start: str, data: Path, scratch: Path, args: argparse.Namespace) -> dict
 
 
 def main() -> None:
+    """Fine-tune the BERT2BERT with its decoder's new blocks copied and with them random; print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3000, help="generated questions (split 80/5/15)")
     parser.add_argument("--epochs", type=float, default=3)

@@ -28,7 +28,7 @@ from typing import Any
 import harness
 
 from scalingdown.data.store import read_manifest
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 
 MODES = {"cached": {"teacher_mode": "cached"}, "online": {"teacher_mode": "online"}, "gold": {"teachers": []}}
 NO_EVAL_STEPS = 10**6  # no validation inside the timed training loop
@@ -99,7 +99,7 @@ def teacher_forward_seconds(
     import torch
 
     from scalingdown.data.store import read_split
-    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.families.classification.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
 
     torch.set_num_threads(threads)
@@ -232,6 +232,7 @@ def sections(results: list[dict[str, Any]], args: argparse.Namespace, machine: d
 
 
 def main() -> None:
+    """Time distillation from the cache, online KD and gold-only fine-tuning; write the docs section."""
     parser = harness.argument_parser(__doc__.split("\n\n")[0], "Snakemake cores for the prerequisites")
     parser.add_argument("--task", help="task to use (default: each config's first)")
     parser.add_argument("--student", help="distilled student to take as template (default: the first)")

@@ -27,7 +27,7 @@ import harness
 import pandas as pd
 import yaml
 
-from scalingdown.pipeline.divergences import DEFAULT, DIVERGENCES, PARAMETERS
+from scalingdown.pipeline.names.divergence_table import DEFAULT, DIVERGENCES, PARAMETERS
 
 REPO = harness.REPO
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
@@ -152,6 +152,7 @@ def summary(frame: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the divergence ablation and write its docs section; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the experiment (default: the default one)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from scalingdown.evaluation.export import export_onnx, export_onnx_int8, export_torch_int8
+from scalingdown.evaluation.exporters import export_onnx, export_onnx_int8, export_torch_int8
 from scalingdown.evaluation.runtime import load_runtime
 from scalingdown.evaluation.timing import TimingSettings, headline_speedup, speedup_between, time_models
 from scalingdown.pipeline import paths
@@ -40,6 +40,7 @@ TARGETS = {"vs_teacher_fp32": 5.0, "vs_teacher_same_variant": 1.8, "accuracy_poi
 
 
 def main() -> None:
+    """Build and time each config's exports beside the teacher and write the docs section."""
     parser = harness.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--task", help="the task's folder (default: the first; `<task>/seed-<n>` with seeds)")
     parser.add_argument("--rounds", type=int, default=10)
@@ -51,6 +52,7 @@ def main() -> None:
 
 
 def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Build a task's students and their exports, time them interleaved; the record."""
     _, plan = harness.load_plan(config_path, args.workdir)
     task = plan.task(args.task or next(iter(plan.tasks)))
     students = [student for student in task.students.values() if student.exports]
@@ -166,6 +168,7 @@ def _interval(speedup: dict[str, Any]) -> str:
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str], args: argparse.Namespace) -> str:
+    """The docs section of the export runs."""
     parts = [
         "## 10. Shipping: exported and quantized students against the teacher shipped the same way",
         "",

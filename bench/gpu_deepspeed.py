@@ -100,6 +100,7 @@ def run_variant(name: str, config: dict[str, Any], workdir: Path, cores: int, gp
 
 
 def machine() -> str:
+    """The GPUs and the versions of DeepSpeed, torch and transformers, in words."""
     import deepspeed
     import torch
     import transformers
@@ -138,6 +139,7 @@ def table(results: list[dict[str, Any]], settings: str) -> str:
 
 
 def main() -> None:
+    """Time the experiment with DeepSpeed ZeRO-2 + bf16 and with plain fp32 on this machine's GPUs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=REPO / "tests" / "configs" / "tiny.yaml")
     parser.add_argument("--processes", type=int, default=None, help="training processes (default: every GPU)")

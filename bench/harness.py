@@ -28,9 +28,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from scalingdown.pipeline.checks import check_config  # noqa: E402
-from scalingdown.pipeline.config import apply_student_defaults  # noqa: E402
-from scalingdown.pipeline.plan import Plan  # noqa: E402
+from scalingdown.pipeline.config.checks import check_config  # noqa: E402
+from scalingdown.pipeline.config.defaults import apply_member_defaults  # noqa: E402
+from scalingdown.pipeline.plan.experiment import Plan  # noqa: E402
 
 DOCS = REPO / "docs" / "benchmarks.md"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -53,7 +53,7 @@ def resolved_config(raw: dict[str, Any], workdir: Path) -> dict[str, Any]:
     from snakemake.utils import validate
 
     config = copy.deepcopy(raw)
-    apply_student_defaults(config)
+    apply_member_defaults(config)
     validate(config, str(SCHEMA))
     check_config(config, workdir)
     return config
@@ -114,11 +114,12 @@ def run_measured(command: list[str], cwd: Path) -> Measured:
 
 
 def median(values: list[float]) -> float:
+    """The median of `values`."""
     return statistics.median(values)
 
 
 def _cpu_model() -> str:
-    from scalingdown.evaluation.benchmark import cpu_name
+    from scalingdown.evaluation.timing import cpu_name
 
     return cpu_name()
 
@@ -158,6 +159,7 @@ def machine() -> dict[str, str]:
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A markdown table of `rows` under `header`."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -41,7 +41,7 @@ from typing import Any
 
 import harness
 
-from scalingdown.pipeline.stage_specs import StageSpecs
+from scalingdown.pipeline.plan.stage_specs import StageSpecs
 
 SECTION = "peers"
 NO_EVAL_STEPS = 10**6  # more steps than any run: no validation or checkpoint inside the timed loop
@@ -49,6 +49,7 @@ TARGET_RATIO = 0.8
 
 
 def main() -> None:
+    """Distil with ScalingDown and with the peer library on each config, alternately; write the docs section."""
     parser = harness.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--task", help="the task (default: the first)")
     parser.add_argument(
@@ -93,6 +94,7 @@ def bench_config(config: dict[str, Any], task: str, student: str | None, epochs:
 
 
 def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Train the same student with both libraries, alternately; the runs' times and scores."""
     config, _ = harness.load_plan(config_path, args.workdir)
     task = args.task or next(iter(config["tasks"]))
     bench = bench_config(config, task, args.student, args.epochs)
@@ -159,6 +161,7 @@ def scalingdown_run(
 
 
 def test_accuracy(model_dir: Path, plan: harness.Plan, task: str) -> float:
+    """A trained student's accuracy on the task's test split."""
     from scalingdown.data.store import read_split
     from scalingdown.evaluation.runtime import load_runtime
 
@@ -193,7 +196,7 @@ def peer_process(
 
 
 def peer_run(job: dict[str, Any]) -> None:
-    """torchdistill's KDLoss in a plain PyTorch loop, the teacher run on every batch; writes `job['out']`."""
+    """Train with torchdistill's KDLoss in a plain PyTorch loop, the teacher run on every batch; writes `job['out']`."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -286,7 +289,7 @@ def teacher_pass_seconds(plan: harness.Plan, task: str, teacher: Any, threads: i
     import torch
 
     from scalingdown.data.store import read_split
-    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.families.classification.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
 
     torch.set_num_threads(threads)
@@ -306,6 +309,7 @@ def _spread(values: list[float]) -> str:
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
+    """The docs section of the peer comparison."""
     parts = ["## 12. Distillation against a peer library (torchdistill)", "", harness.machine_block(info)]
     for result in results:
         runs, settings = result["runs"], result["settings"]

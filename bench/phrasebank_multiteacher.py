@@ -3,7 +3,7 @@
 The workflow does the multi-seed work (`seeds:`, each seed its own split, teachers and students; the report's mean
 ± sd and paired tests). This script only writes `config/experiments/phrasebank-minilm.yaml` with `seeds` (reduced
 with --quick) to results/bench/, runs Snakemake once, and turns the report's per-seed metrics into the section of
-docs/benchmarks.md with the report's own functions (`scalingdown.report.seeds`): mean ± sd of every teacher, the
+docs/benchmarks.md with the report's own functions (`report.seed_statistics`): mean ± sd of every teacher, the
 teachers' ensembles and every student, the paired test of the best distilled student against its gold-only twin,
 and the targets:
 
@@ -34,8 +34,8 @@ import harness
 import pandas as pd
 import yaml
 
-from scalingdown.pipeline.plan import Plan
-from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.report.seed_statistics import PairedTest, paired_comparisons, summarise
 
 REPO, DOCS = harness.REPO, harness.DOCS
 BASE_CONFIG = REPO / "config" / "experiments" / "phrasebank-minilm.yaml"
@@ -112,7 +112,7 @@ def model_order(config: dict[str, Any]) -> list[str]:
 
 
 def summary_table(table: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Mean ± sd over seeds of every model (`report.seeds.summarise`), in `order`."""
+    """Mean ± sd over seeds of every model (`report.seed_statistics.summarise`), in `order`."""
     summary = summarise(table).set_index("model")
     return summary.loc[[model for model in order if model in summary.index]].reset_index()
 
@@ -191,6 +191,7 @@ def markdown(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the multi-teacher study and write its docs section; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--quick", action="store_true", help="1 seed, 15 %% of the training data, 1 epoch")

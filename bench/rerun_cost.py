@@ -104,6 +104,7 @@ def section(results: list[dict[str, Any]], args: argparse.Namespace, machine: di
 
 
 def main() -> None:
+    """Measure what a rerun of a finished experiment costs and write the docs section."""
     parser = harness.argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="no-op reruns to time (default 3)")
     args = parser.parse_args()

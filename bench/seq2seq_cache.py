@@ -24,17 +24,18 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from scalingdown.families.text2text.inference import forced_batches
+from scalingdown.families.text2text.rows import encoded_split
+from scalingdown.families.text2text.topk import topk_columns
 from scalingdown.kd.buckets import bucket_divergence
 from scalingdown.kd.logit_store import write_logits
 from scalingdown.kd.losses import IGNORE_INDEX
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.tasks import prompt_for
-from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.inference import forced_batches
-from scalingdown.seq2seq.topk import topk_columns
+from scalingdown.pipeline.names.tasks import prompt_for
 
 
 def cache_bytes(columns: dict, row_ids: list[str], directory: Path, name: str) -> int:
+    """The size on disk of a top-k cache of `columns` (one Parquet file in `directory`)."""
     path = directory / f"{name}.parquet"
     write_logits(path, pd.DataFrame({"split": "train", "row_id": row_ids, **columns}), {"bench": name})
     return path.stat().st_size
@@ -102,6 +103,7 @@ def fidelity(teacher, student, sources, targets, k: int) -> dict[str, float]:
 
 
 def main() -> None:
+    """Measure the top-k cache's size and fidelity against the full logits."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="fine-tuned seq2seq teacher directory")
     parser.add_argument("--student", help="a seq2seq student directory (for the KD-loss comparison)")

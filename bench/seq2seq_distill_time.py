@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from datasets import Dataset
 
+from scalingdown.families.text2text.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
+from scalingdown.families.text2text.rows import encoded_split
 from scalingdown.kd.logit_store import read_logits
 from scalingdown.models.loading import load_seq2seq, load_tokenizer
-from scalingdown.pipeline.specs import DistillSpec, InitSpec, TopkLogitsSpec
-from scalingdown.pipeline.tasks import PRIMARY_METRIC, prompt_for
-from scalingdown.seq2seq.data import encoded_split
-from scalingdown.seq2seq.fit import Seq2SeqKDCollator, TeacherRows, seq2seq_loss_fn, teacher_columns
+from scalingdown.pipeline.names.tasks import PRIMARY_METRIC, prompt_for
+from scalingdown.pipeline.specs.definitions import DistillSpec, InitSpec, TopkLogitsSpec
 from scalingdown.stages.distill import distill
 from scalingdown.stages.init_student import init_student
 from scalingdown.stages.teacher_logits import teacher_logits
@@ -49,6 +49,7 @@ class OnlineTeacherTrainer(training.KDTrainer):
     top_k: int = 32
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The loss with the teacher run on the batch (the online side of the comparison)."""
         with torch.no_grad():
             logits = self.teacher(
                 input_ids=inputs["input_ids"],
@@ -66,6 +67,7 @@ class OnlineTeacherTrainer(training.KDTrainer):
 
 
 def timed(function, *args) -> float:
+    """Seconds one call of `function(*args)` takes."""
     start = time.perf_counter()
     function(*args)
     return time.perf_counter() - start
@@ -167,6 +169,7 @@ def step_times(spec: DistillSpec, data: str, init: str, teacher_dir: str, cache:
 
 
 def main() -> None:
+    """Time text-to-text distillation from the cache, a gold-only fine-tune and the teacher run in the loop."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="fine-tuned seq2seq teacher directory")
     parser.add_argument("--data", required=True, help="prepared data directory")

@@ -4,7 +4,7 @@
 The workflow does the work (`seeds: [13, 14, 15]`: per seed its own questions, split, fine-tuned teacher, top-k
 cache and students). This script runs Snakemake once from the repository root (a finished run is not redone),
 samples the load average while it runs, and turns the report's per-seed metrics into a section of
-docs/benchmarks.md with the report's own statistics (`scalingdown.report.seeds`): every model's mean ± sd per task,
+docs/benchmarks.md with the report's own statistics (`report.seed_statistics`): every model's mean ± sd per task,
 the paired test of each distilled student against its gold-only twin (exact match and token F1 on the generative
 task, accuracy on the multiple-choice ones), and the targets of issue 16:
 
@@ -33,8 +33,8 @@ from pathlib import Path
 import harness
 import pandas as pd
 
-from scalingdown.pipeline.plan import Plan
-from scalingdown.report.seeds import PairedTest, paired_comparisons, summarise
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.report.seed_statistics import PairedTest, paired_comparisons, summarise
 from scalingdown.report.tables import metrics_table
 
 REPO, DOCS = harness.REPO, harness.DOCS
@@ -67,6 +67,7 @@ class LoadSampler:
         self._thread.join()
 
     def text(self) -> str:
+        """The load average while the run ran, in words."""
         low, high, mean = min(self.samples), max(self.samples), sum(self.samples) / len(self.samples)
         return f"{mean:.1f} on average ({low:.1f}–{high:.1f}, {len(self.samples)} samples)"
 
@@ -225,6 +226,7 @@ def markdown(plan: Plan, table: pd.DataFrame, settings: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the offline text-to-text experiment and write its docs section; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=CONFIG, help="the experiment (its stem names the section)")
     parser.add_argument("--cores", type=int, default=2)

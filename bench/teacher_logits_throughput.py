@@ -53,9 +53,9 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     import torch
 
     from scalingdown.data.store import SPLITS, read_split
-    from scalingdown.evaluation.predict import predict_logits
+    from scalingdown.families.classification.predict import predict_logits
     from scalingdown.models.loading import load_classifier, load_tokenizer
-    from scalingdown.pipeline.stage_specs import StageSpecs
+    from scalingdown.pipeline.plan.stage_specs import StageSpecs
     from scalingdown.stages.teacher_logits import teacher_logits
 
     config, plan = harness.load_plan(config_path, args.workdir)
@@ -144,6 +144,7 @@ def section(results: list[dict[str, Any]], args: argparse.Namespace, machine: di
 
 
 def main() -> None:
+    """Measure the `teacher_logits` stage's throughput against a bare forward loop; write the docs section."""
     parser = harness.argument_parser(__doc__.split("\n\n")[0], "Snakemake cores for the prerequisites")
     parser.add_argument("--task", help="task to use (default: each config's first)")
     parser.add_argument("--teacher", help="teacher to use (default: the task's first)")

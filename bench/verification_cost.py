@@ -32,7 +32,10 @@ import harness
 TIMED = {
     ("scalingdown.data.store", "table_sha256"): "split content hashes (every read of a split)",
     ("scalingdown.kd.logit_store", "verify_content"): "cache content hashes (row ids, values, label order)",
-    ("scalingdown.kd.teacher_cache", "check_classification_layout"): "cache layout (widths, fingerprint fields)",
+    (
+        "scalingdown.families.classification.teacher_cache",
+        "check_classification_layout",
+    ): "cache layout (widths, fingerprint fields)",
 }
 
 
@@ -96,7 +99,7 @@ def measure(config_path: Path, args: argparse.Namespace, scratch: Path) -> dict[
     from scalingdown.data.content_hash import table_sha256
     from scalingdown.data.store import read_split, split_path
     from scalingdown.kd.logit_store import read_logits, write_logits
-    from scalingdown.pipeline.stage_specs import StageSpecs
+    from scalingdown.pipeline.plan.stage_specs import StageSpecs
     from scalingdown.stages.distill import distill
     from scalingdown.stages.init_student import init_student
     from scalingdown.stages.prepare import prepare
@@ -211,6 +214,7 @@ all, vary with its load; the share of verification stays far below the target ei
 
 
 def main() -> None:
+    """Measure what verifying the splits and the teacher caches costs inside `distill`; write the docs section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=harness.REPO / "config/experiments/phrasebank-minilm.yaml")
     parser.add_argument("--task", help="task of the config (default: its first)")

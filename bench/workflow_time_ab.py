@@ -108,6 +108,7 @@ def section(runs: list[Run], before: str, after: str, settings: str, info: dict[
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the A/B comparison and print (or write to the docs) its table; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="the revision before the change (A)")
     parser.add_argument("--after", default="HEAD", help="the revision after it (B)")

@@ -12,6 +12,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+# Files written for the tests: small datasets in each dataset's original format, recorded specs.
+FIXTURES = REPO / "tests" / "fixtures"
+FIXTURE_DATASETS = FIXTURES / "datasets"
 SHARED = Path(os.environ.get("SCALINGDOWN_SHARED", REPO.parent / "shared")).resolve()
 
 
@@ -70,6 +73,6 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def distill_inputs(tmp_path_factory: pytest.TempPathFactory):
     """Prepared data, an initial student and a teacher-logit cache for running `distill` alone."""
-    from tests.training_fixtures import write_distill_inputs
+    from tests.training.conftest import write_distill_inputs
 
     return write_distill_inputs(tmp_path_factory.mktemp("distill-inputs"))

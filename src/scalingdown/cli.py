@@ -1,5 +1,5 @@
 """Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs), generated from
-the table of stages (`pipeline.stage_table`), plus `data inspect` and `predict`.
+the table of stages (`pipeline.specs.stage_table`), plus `data inspect` and `predict`.
 
 Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or `@file` with
 JSON or YAML), parsed here once into the stage's typed spec, so a stage runs alone exactly as Snakemake runs it.
@@ -13,13 +13,14 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.specs import SpecError, parse_spec
-from scalingdown.pipeline.stage_table import STAGES, Stage
-from scalingdown.pipeline.tasks import TASK_TYPES
+from scalingdown.pipeline.names.families import TASK_TYPES
+from scalingdown.pipeline.specs.codec import SpecError, parse_spec
+from scalingdown.pipeline.specs.stage_table import STAGES, Stage
 
 # How `data inspect` names a key that `check_data` reports relative to a task.
 _INSPECT_ARGUMENTS = {
@@ -76,7 +77,7 @@ def _add_stage(commands: Any, stage: Stage) -> None:
 
 
 # What an input path must be (a stage argument's `exists`).
-_EXISTS = {
+_EXISTS: dict[str, Callable[[Path], bool]] = {
     "directory": Path.is_dir,
     "file": Path.is_file,
     "model directory": lambda path: (path / "config.json").is_file(),
@@ -120,7 +121,7 @@ def _run_stage(stage: Stage, args: argparse.Namespace) -> None:
 
 def _run_data_inspect(args: argparse.Namespace) -> None:
     from scalingdown.data.inspect import inspect_data
-    from scalingdown.pipeline.loaders import DataConfigError
+    from scalingdown.pipeline.names.loader_registry import DataConfigError
 
     options = dict(args.options)
     if args.path:

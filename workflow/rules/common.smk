@@ -14,12 +14,15 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from scalingdown.pipeline import paths  # noqa: E402
-from scalingdown.pipeline.checks import check_config  # noqa: E402
-from scalingdown.pipeline.config import ConfigError, apply_defaults, check_data_files, check_schema  # noqa: E402
-from scalingdown.pipeline.defaults_keys import attribute_to_defaults  # noqa: E402
-from scalingdown.pipeline.plan import Plan, local_model  # noqa: E402
-from scalingdown.pipeline.stage_specs import StageSpecs  # noqa: E402
-from scalingdown.pipeline.stage_table import STAGES  # noqa: E402
+from scalingdown.pipeline.config.attribution import attribute_to_defaults  # noqa: E402
+from scalingdown.pipeline.config.checks import check_config  # noqa: E402
+from scalingdown.pipeline.config.data_files import check_data_files  # noqa: E402
+from scalingdown.pipeline.config.defaults import apply_defaults  # noqa: E402
+from scalingdown.pipeline.config.json_schema import check_schema  # noqa: E402
+from scalingdown.pipeline.errors import ConfigError  # noqa: E402
+from scalingdown.pipeline.plan.experiment import Plan, local_model  # noqa: E402
+from scalingdown.pipeline.plan.stage_specs import StageSpecs  # noqa: E402
+from scalingdown.pipeline.specs.stage_table import STAGES  # noqa: E402
 
 RAW_CONFIG = copy.deepcopy(config)
 try:

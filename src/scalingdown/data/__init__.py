@@ -1,1 +1,2 @@
-"""Data loading and generation utilities for ScalingDown."""
+"""Data: loaders and file formats, reading and checking rows, de-duplication, splits, label budgets, transfer text, the
+prepared-data store, and the built-in generators."""

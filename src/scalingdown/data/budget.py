@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from scalingdown.data.schema import LABEL_COLUMNS
-from scalingdown.pipeline.budgets import is_count
+from scalingdown.pipeline.config.label_budgets import is_count
 
 # The column that marks the labelled rows of a training split with a budget or transfer text.
 LABELLED = "labelled"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.reading import Batch, Records, jsonl_records, numbered_lines, read_text
 
 # The `datasets` builder that reads each generic file format.
@@ -25,7 +25,7 @@ def dataset_records(dataset: Any) -> list[dict[str, Any]]:
         for column, feature in dataset.features.items()
         if isinstance(feature, datasets.ClassLabel)
     }
-    records = dataset.to_list()
+    records: list[dict[str, Any]] = dataset.to_list()
     for record in records:
         for column, labels in names.items():
             value = record[column]
@@ -100,7 +100,7 @@ def _csv_layout(path: Path) -> tuple[list[str], list[int]]:
     for row in reader:
         if row and header is None:
             header = row
-        elif row:
+        elif row and header is not None:
             if len(row) != len(header):
                 raise DataError(path, start, f"expected {len(header)} fields, as in the header, found {len(row)}")
             starts.append(start)

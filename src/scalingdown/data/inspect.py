@@ -10,7 +10,7 @@ import pandas as pd
 from scalingdown.data.loaders import load
 from scalingdown.data.schema import label_counts
 from scalingdown.data.splits import drop_duplicates
-from scalingdown.pipeline.loaders import DataConfigError, loader_info
+from scalingdown.pipeline.names.loader_registry import DataConfigError, loader_info
 
 
 def inspect_data(

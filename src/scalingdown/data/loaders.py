@@ -12,11 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.loaders import check_data
+from scalingdown.pipeline.names.loader_registry import check_data
 
 
 def load(loader: str, options: Mapping[str, Any], seed: int, task_type: str) -> dict[str, pd.DataFrame]:
     """Check the loader, task type and options (`DataConfigError`), then load (`DataError` on bad data)."""
     info = check_data(loader, task_type, options)
     module = importlib.import_module(info.module)
-    return module.load(dict(options), seed, task_type)
+    splits: dict[str, pd.DataFrame] = module.load(dict(options), seed, task_type)
+    return splits

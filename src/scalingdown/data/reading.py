@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 
 Records = list[tuple[int, dict[str, Any]]]
 
@@ -78,7 +78,7 @@ def _refuse_utf8(path: str | Path, data: bytes, encoding: str) -> None:
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers, split on '\\n' only (U+0085 may occur inside a line)."""
+    r"""Non-blank lines with their 1-based numbers, split on '\n' only (U+0085 may occur inside a line)."""
     for number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             yield number, line.rstrip("\r")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from scalingdown.data.errors import RecordError
+from scalingdown.data.data_errors import RecordError
 
 ANSWER_LETTERS = "ABCDE"
 

@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from scalingdown.pipeline.tasks import INPUTS
+from scalingdown.pipeline.names.tasks import INPUTS
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("row_id", "text", "label"),
@@ -34,6 +34,8 @@ LABEL_COLUMNS: dict[str, tuple[str, ...]] = {
     "generative_qa": ("answer", "aliases"),
     "math": ("rationale", "answer"),
 }
+# The task types whose `label` column holds a label name, one of the task's `labels` (multiple choice: an index).
+NAMED_LABELS = ("classification",)
 # Splits are stratified by this column (None: the target is free text).
 STRATIFY: dict[str, str | None] = {
     "classification": "label",

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import DataError, RecordError
+from scalingdown.data.data_errors import DataError, RecordError
 from scalingdown.data.hub import hub_batch
 from scalingdown.data.reading import Batch, Records, read_text
 

@@ -57,7 +57,7 @@ def _manifest_hash(data_dir: str | Path, split: str) -> str:
         raise PreparedDataError(
             f"{Path(data_dir) / MANIFEST}: records no content hash of the {split} split; {_REDO.format(data_dir)}"
         )
-    return entry["sha256"]
+    return str(entry["sha256"])
 
 
 def read_manifest(data_dir: str | Path) -> dict[str, Any]:

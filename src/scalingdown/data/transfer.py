@@ -18,7 +18,7 @@ from scalingdown.data.formats import generic
 from scalingdown.data.loaders import load
 from scalingdown.data.records import nonempty, text
 from scalingdown.data.sources import load_splits
-from scalingdown.pipeline.specs import TransferSpec
+from scalingdown.pipeline.specs.definitions import TransferSpec
 
 # Transfer rows' ids: the source's own ids under this prefix, so they never collide with the task's.
 ID_PREFIX = "transfer/"
@@ -36,6 +36,7 @@ class TransferCounts:
     rows_kept: int
 
     def to_dict(self) -> dict[str, int]:
+        """The counts as the manifest records them."""
         return asdict(self)
 
 

@@ -1,1 +1,2 @@
-"""Evaluating models: batched prediction, task metrics, speed and size measurements."""
+"""Evaluating models, whatever their family: task metrics, exports and the runtime that runs them, interleaved timing,
+sizes on disk, prediction on a user's file."""

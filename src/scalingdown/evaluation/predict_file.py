@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 from scipy.special import softmax
 from tqdm.auto import tqdm
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.evaluation.runtime import ClassifierRuntime, load_runtime
-from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import atomic_path
 
 INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
 OUTPUT_FORMATS = (".csv", ".jsonl")
@@ -88,7 +88,8 @@ def _row_count(source: Path) -> int | None:
     if source.suffix.lower() != ".parquet":
         return None
     try:
-        return pq.ParquetFile(source).metadata.num_rows
+        rows: int = pq.ParquetFile(source).metadata.num_rows
+        return rows
     except (pa.ArrowException, OSError) as error:
         raise DataError(source, None, f"not a readable Parquet file ({error})") from error
 

@@ -1,7 +1,7 @@
 """One way to run any shipped classifier: a Hugging Face model directory or an export of one.
 
 `load_runtime(directory, threads)` recognises the directory by its export record (`scalingdown-export.json`,
-see `scalingdown.evaluation.export`) or, without one, as a saved Hugging Face sequence classifier
+see `scalingdown.evaluation.exporters`) or, without one, as a saved Hugging Face sequence classifier
 (`runtime_for` also takes a model reference: `package:`, `tiny:`, `hub:`), and gives a `ClassifierRuntime`:
 label names in logit order, `encode` + `call` (what a timing loop times), `logits` for many texts, and the
 size of its weights on disk.
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from scalingdown.evaluation.export import ONNX_FILE, RECORD_NAME, load_torch_int8, read_record
+from scalingdown.evaluation.exporters import ONNX_FILE, RECORD_NAME, load_torch_int8, read_record
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.refs import ModelRef
+from scalingdown.pipeline.names.model_refs import ModelRef
 
 HF_VARIANT = "fp32"
 # Whatever no tokenizer or model config says otherwise: the longest input a BERT-style encoder takes.
@@ -92,18 +92,22 @@ class TorchRuntime(ClassifierRuntime):
 
     @property
     def size_mb(self) -> float | None:
+        """The safetensors weights' size on disk (MiB); None for a model that was not loaded from a directory."""
         if self._weight_files is None:
             return None
         return sum(file.stat().st_size for file in self._weight_files) / 2**20
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The texts tokenized as PyTorch inputs (padded, truncated to the maximum length)."""
         return dict(
             self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
         )
 
     @torch.inference_mode()
     def call(self, encoded: dict[str, torch.Tensor]) -> np.ndarray:
-        return self.model(**encoded).logits.float().numpy()
+        """The model's logits on an encoded batch (float32, rows × labels)."""
+        logits: np.ndarray = self.model(**encoded).logits.float().numpy()
+        return logits
 
 
 class OnnxRuntime(ClassifierRuntime):
@@ -128,16 +132,20 @@ class OnnxRuntime(ClassifierRuntime):
 
     @property
     def size_mb(self) -> float:
+        """The ONNX graph's size on disk (MiB)."""
         return self.graph_file.stat().st_size / 2**20
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The texts tokenized as the graph's numpy inputs (padded, truncated to the maximum length)."""
         encoded = self.tokenizer(
             list(texts), truncation=True, max_length=self.max_length, padding=True, return_tensors="np"
         )
         return {name: encoded[name].astype(np.int64) for name in self.input_names}
 
     def call(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(["logits"], encoded)[0]
+        """The graph's logits on an encoded batch (rows × labels)."""
+        logits: np.ndarray = self.session.run(["logits"], encoded)[0]
+        return logits
 
 
 def load_runtime(directory: str | Path, threads: int = 1, max_length: int | None = None) -> ClassifierRuntime:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -68,9 +69,11 @@ class TimingSettingsError(UserError, ValueError):
 class Timeable(Protocol):
     """What the timing loop runs: `encode` inputs once, then `call` on the encoded batch (see `runtime`)."""
 
-    def encode(self, inputs: Sequence[Any]) -> Any: ...
+    def encode(self, inputs: Sequence[Any]) -> Any:
+        """Encode inputs once, before timing (not timed)."""
 
-    def call(self, encoded: Any) -> Any: ...
+    def call(self, encoded: Any) -> Any:
+        """Run the model on an encoded batch (what is timed)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,8 @@ def _timed_rounds(
 
 def headline_speedup(record: Mapping[str, Any], name: str) -> dict[str, float | None]:
     """The speed-up of model `name` a report states: on CPU time when the run was noisy, else on wall time."""
-    return record["models"][name]["speedup"][record["headline_clock"]]
+    speedup: dict[str, float | None] = record["models"][name]["speedup"][record["headline_clock"]]
+    return speedup
 
 
 def speedup_between(record: Mapping[str, Any], name: str, reference: str) -> dict[str, float | None]:
@@ -368,3 +372,13 @@ def _noise(
         if load[0] > threads:
             reasons.append(f"1-minute load average {load[0]:.2f} {when} timing, above {threads} thread(s)")
     return reasons
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), for stating where models were timed."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"

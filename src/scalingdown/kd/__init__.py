@@ -1,1 +1,2 @@
-"""Knowledge distillation: the losses, the teacher-logit store, reading teacher caches, mixing several teachers."""
+"""Knowledge distillation, for every model family: the losses and divergences, mixing several teachers, and the
+teacher-cache store (one Parquet file with a fingerprint and content hashes)."""

@@ -71,12 +71,14 @@ def teacher_shares(
     (B × T, e.g. the teacher's confidence); None weighs the teachers equally. A token whose weights are
     all 0 gets no teacher.
     """
-    tokens, like = len(token_weights), {"device": token_weights.device, "dtype": token_weights.dtype}
+    tokens, device, dtype = len(token_weights), token_weights.device, token_weights.dtype
     if teacher_weights is None:
-        return torch.full((teacher_count, tokens), 1.0 / teacher_count, **like)
+        return torch.full((teacher_count, tokens), 1.0 / teacher_count, device=device, dtype=dtype)
     if len(teacher_weights) != teacher_count:
         raise ValueError(f"got {len(teacher_weights)} teacher weights for {teacher_count} teachers")
-    weights = torch.stack([torch.as_tensor(weight).to(**like).flatten().expand(tokens) for weight in teacher_weights])
+    weights = torch.stack(
+        [torch.as_tensor(weight).to(device=device, dtype=dtype).flatten().expand(tokens) for weight in teacher_weights]
+    )
     return weights / weights.sum(dim=0).clamp_min(torch.finfo(weights.dtype).tiny)
 
 

@@ -31,9 +31,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from scalingdown.pipeline import divergences as names
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.specs import LossSpec
+from scalingdown.pipeline.names import divergence_table as names
+from scalingdown.pipeline.specs.definitions import LossSpec
 
 
 class DivergenceError(UserError):
@@ -84,7 +84,7 @@ def _skew_reverse_kl(log_p: torch.Tensor, log_q: torch.Tensor, alpha: float) -> 
     return _kl(log_q, _mixture(log_p, log_q, 1 - alpha))
 
 
-# The computation of each divergence named in `scalingdown.pipeline.divergences.DIVERGENCES` (which declares its
+# The computation of each divergence named in `pipeline.names.divergence_table.DIVERGENCES` (which declares its
 # parameter, range and default): (log p, log q, the parameter's value or None) -> per-row divergence.
 COMPUTE: dict[str, Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]] = {
     "forward_kl": _forward_kl,
@@ -150,4 +150,5 @@ def classification_divergence(
     else:
         log_teacher = torch.log(teacher_probs.clamp_min(torch.finfo(teacher_probs.dtype).tiny))
         per_row = row_divergence(log_teacher, log_student, divergence)
-    return temperature**2 * per_row.mean()
+    loss: torch.Tensor = temperature**2 * per_row.mean()
+    return loss

@@ -41,14 +41,15 @@ def teacher_weights(
     """
     if method == "confidence":
         confidence = np.stack([probabilities(matrix).max(axis=1) for matrix in logits], axis=1)
-        return confidence / confidence.sum(axis=1, keepdims=True)
+        shares: np.ndarray = confidence / confidence.sum(axis=1, keepdims=True)
+        return shares
     return np.tile(global_shares(method, names, fixed, validation_scores), (len(logits[0]), 1))
 
 
 def global_shares(
     method: str, names: list[str], fixed: dict[str, float] | None = None, validation_scores: list[float] | None = None
 ) -> np.ndarray:
-    """Each teacher's share under a scheme that weighs whole teachers (summing to 1):
+    """Each teacher's share under a scheme that weighs whole teachers (summing to 1).
 
     - `uniform`: 1/n each;
     - `fixed`: `fixed[name]`, normalised;
@@ -88,13 +89,15 @@ def _normalise(values: np.ndarray, what: str) -> np.ndarray:
     total = values.sum()
     if not np.isfinite(total) or total <= 0:
         raise ValueError(f"{what} {values.tolist()} do not sum to a positive number")
-    return values / total
+    normalised: np.ndarray = values / total
+    return normalised
 
 
 def mix(logits: list[np.ndarray], weights: np.ndarray, temperature: float) -> np.ndarray:
     """The weighted mixture of the teachers' softened distributions (rows × labels)."""
     softened = np.stack([probabilities(matrix, temperature) for matrix in logits], axis=1)  # rows × teachers × labels
-    return np.einsum("rt,rtl->rl", weights, softened)
+    mixed: np.ndarray = np.einsum("rt,rtl->rl", weights, softened)
+    return mixed
 
 
 def agreement(names: list[str], logits: list[np.ndarray]) -> dict[str, object]:

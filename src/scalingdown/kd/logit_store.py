@@ -3,7 +3,7 @@
 Rows: `split`, `row_id`, then one list column per stored quantity. Classification caches hold
 `logits` (float32, in the order of the fingerprint's `label_names`) and, for each hidden layer in
 the fingerprint's `hidden_layers`, `hidden_<layer>`: the teacher's attention-mask mean of that
-layer's token states. Seq2seq caches hold per-token top-k lists (see `scalingdown.seq2seq.topk`).
+layer's token states. Text-to-text caches hold per-token top-k lists (see `families.text2text.topk`).
 Lists of equal length are stored as fixed-size lists, ragged ones (one entry per target token) as
 variable lists; every list keeps its dtype (int32, float16, float32; float64 is stored as float32).
 The fingerprint records what produced the cache (teacher, tokenizer, max length, data version per
@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scalingdown.data.content_hash import column_sha256, table_sha256
-from scalingdown.pipeline.atomic import atomic_path
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import atomic_path
 
 FINGERPRINT_KEY = b"scalingdown.fingerprint"
 # Who built the cache (see scalingdown.provenance); kept apart from the fingerprint on purpose.
@@ -193,7 +193,7 @@ def hidden_column(layer: int) -> str:
     return f"hidden_{layer}"
 
 
-def check_hidden_layers(path: str | Path, fingerprint: dict[str, Any], layers: list[int]) -> None:
+def check_cached_layers(path: str | Path, fingerprint: dict[str, Any], layers: list[int]) -> None:
     """Refuse a cache that lacks pooled states of some of `layers`."""
     missing = sorted(set(layers) - set(fingerprint.get("hidden_layers", [])))
     if missing:

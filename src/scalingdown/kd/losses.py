@@ -85,7 +85,9 @@ def seq2seq_kd_terms(
     weights = weights / weights.sum().clamp_min(1.0)
     top_ids = [ids.flatten(0, 1) for ids, _, _ in teachers]
     if teachers and temperature == 1:  # one pass over the vocabulary serves both terms
-        student, label_logprobs = student_buckets(logits, top_ids, flat_labels.clamp_min(0))
+        student, label_picks = student_buckets(logits, top_ids, flat_labels.clamp_min(0))
+        assert label_picks is not None  # asked for with the labels
+        label_logprobs = label_picks
     else:
         label_logprobs = F.log_softmax(logits, dim=-1).gather(-1, flat_labels.clamp_min(0)[:, None])[:, 0]
         student, _ = student_buckets(logits / temperature, top_ids) if teachers else ([], None)

@@ -27,7 +27,7 @@ from torch.autograd.function import once_differentiable
 def _log_mass_outside(
     shifted_exp: torch.Tensor, shift: torch.Tensor, logits: torch.Tensor, ids: torch.Tensor
 ) -> torch.Tensor:
-    """log Σ_{v ∉ ids} exp(logits_v) per row, from exp(logits − shift) (restored in place after use)."""
+    """The log-mass log Σ_{v ∉ ids} exp(logits_v) per row, from exp(logits − shift) (restored in place after use)."""
     kept = shifted_exp.gather(-1, ids)
     mass = shifted_exp.scatter_(-1, ids, 0.0).sum(dim=-1)
     shifted_exp.scatter_(-1, ids, kept)  # duplicate ids write back the same value
@@ -94,7 +94,7 @@ def student_buckets(
     ids = [value.long() for value in topk_ids]
     extra = [labels.long()[:, None]] if labels is not None else []
     picks = torch.cat([*extra, *ids], dim=-1)
-    picked, rest = _PickedAndRest.apply(logits, picks, *ids)
+    picked, rest = _PickedAndRest.apply(logits, picks, *ids)  # type: ignore[no-untyped-call]  # torch leaves apply untyped
     tops = picked[:, len(extra) :].split([value.shape[-1] for value in ids], dim=-1)
     buckets = [torch.cat([top, rest[:, index, None]], dim=-1) for index, top in enumerate(tops)]
     return buckets, picked[:, 0] if extra else None

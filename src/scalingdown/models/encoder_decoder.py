@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers import (
@@ -30,7 +30,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.names.model_refs import ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ _HEAD_TRANSFORM = re.compile(r"(predictions\.transform|lm_head)\.dense\.weight$"
 
 def _blocks(model: PreTrainedModel) -> torch.nn.ModuleList:
     """The transformer blocks of a BERT-family stack (its own, or those of the model it heads)."""
-    return model.base_model.encoder.layer
+    blocks: torch.nn.ModuleList = cast(Any, model.base_model).encoder.layer
+    return blocks
 
 
 def _check_encoder_only(config: PretrainedConfig, ref: str) -> None:
@@ -74,9 +75,10 @@ def from_bert_checkpoint(location: str, ref: str, **options: Any) -> EncoderDeco
         _check_encoder_only(encoder.config, ref)
         decoder_config = copy.deepcopy(encoder.config)
         decoder_config.is_decoder = decoder_config.add_cross_attention = True
-        decoder, loading = AutoModelForCausalLM.from_pretrained(
+        loaded: Any = AutoModelForCausalLM.from_pretrained(
             location, config=decoder_config, output_loading_info=True, **options
         )
+        decoder, loading = loaded
     finally:
         hf_logging.set_verbosity(verbosity)
     started = _start_missing_blocks(decoder, set(loading["missing_keys"]))
@@ -87,6 +89,7 @@ def from_bert_checkpoint(location: str, ref: str, **options: Any) -> EncoderDeco
 def _start_missing_blocks(decoder: PreTrainedModel, missing: set[str]) -> str:
     """Fill the decoder blocks a checkpoint lacks (cross-attention, LM-head transform); says what it did."""
     copied = []
+    layer: Any
     for index, layer in enumerate(_blocks(decoder)):
         if any(f"layer.{index}.crossattention." in key for key in missing):
             layer.crossattention.load_state_dict(layer.attention.state_dict())
@@ -94,7 +97,7 @@ def _start_missing_blocks(decoder: PreTrainedModel, missing: set[str]) -> str:
     identities = []
     for key in sorted(missing):
         if _HEAD_TRANSFORM.search(key):
-            dense = decoder.get_submodule(key.removesuffix(".weight"))
+            dense: Any = decoder.get_submodule(key.removesuffix(".weight"))
             with torch.no_grad():
                 dense.weight.copy_(torch.eye(*dense.weight.shape))
                 dense.bias.zero_()
@@ -117,7 +120,8 @@ def with_special_tokens(model: EncoderDecoderModel, tokenizer: Any) -> EncoderDe
     for name, value in tokens.items():
         setattr(model.config, name, value)
         setattr(model.generation_config, name, value)
-    model.config.vocab_size = model.config.decoder.vocab_size  # the size of the decoder's output
+    config: Any = model.config
+    config.vocab_size = config.decoder.vocab_size  # the size of the decoder's output
     return model
 
 
@@ -128,12 +132,13 @@ def select_layers(model: EncoderDecoderModel, layers: list[int]) -> EncoderDecod
     copied; a new model is built so that the kept blocks are renumbered 0, 1, … (the generation
     cache addresses decoder blocks by position).
     """
-    depths = {"encoder": model.config.encoder.num_hidden_layers, "decoder": model.config.decoder.num_hidden_layers}
+    pair: Any = model.config
+    depths = {"encoder": pair.encoder.num_hidden_layers, "decoder": pair.decoder.num_hidden_layers}
     for side, depth in depths.items():
         outside = sorted({index for index in layers if not 0 <= index < depth})
         if outside:
             raise ModelLoadError(f"layers {outside} are outside the {side}'s depth ({depth} layers: 0..{depth - 1})")
-    config = copy.deepcopy(model.config)
+    config: Any = copy.deepcopy(model.config)
     config.encoder.num_hidden_layers = config.decoder.num_hidden_layers = len(layers)
     student = EncoderDecoderModel(config=config)
     state = {}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from transformers import PretrainedConfig, PreTrainedModel
 
-from scalingdown.pipeline.refs import ModelLoadError
+from scalingdown.pipeline.names.model_refs import ModelLoadError
+from scalingdown.pipeline.specs.codec import SpecError
+from scalingdown.pipeline.specs.definitions import InitSettings
 
 
 def check_hidden_layers(config: PretrainedConfig, layers: list[int], who: str) -> None:
@@ -22,7 +26,7 @@ def encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:
     """The list of transformer blocks of an encoder (BERT, RoBERTa, DistilBERT families)."""
     base = model.base_model
     for path in ("encoder.layer", "transformer.layer"):
-        module = base
+        module: Any = base
         for attribute in path.split("."):
             module = getattr(module, attribute, None)
             if module is None:
@@ -45,3 +49,12 @@ def keep_layers(model: PreTrainedModel, layers: list[int]) -> PreTrainedModel:
         blocks.add_module(str(position), block)
     model.config.num_hidden_layers = len(layers)
     return model
+
+
+def kept_layers(init: InitSettings, depth: int) -> list[int]:
+    """The layers a `teacher_layers` init keeps: `layers`, or every k-th layer from 0 (`every: k`)."""
+    if init.every is not None:
+        return list(range(0, depth, init.every))
+    if init.layers is None:
+        raise SpecError("init_student: method teacher_layers needs `layers` or `every`")
+    return list(init.layers)

@@ -23,8 +23,14 @@ from transformers import (
 )
 
 from scalingdown.models import encoder_decoder
-from scalingdown.pipeline.refs import BERT2BERT, TINY_TOKENIZER_PACKAGE, ModelLoadError, ModelRef, package_model_dir
-from scalingdown.pipeline.tiny import tiny_problem, tiny_shape
+from scalingdown.pipeline.names.model_refs import (
+    BERT2BERT,
+    TINY_TOKENIZER_PACKAGE,
+    ModelLoadError,
+    ModelRef,
+    package_model_dir,
+)
+from scalingdown.pipeline.names.tiny_models import tiny_problem, tiny_shape
 
 # Tiny models borrow the real WordPiece vocabulary of package TINY_TOKENIZER_PACKAGE; tiny T5s make it T5-like:
 # no [CLS], `[SEP]` ends every sequence (the EOS), `[PAD]` (id 0) pads and starts the decoder.
@@ -61,7 +67,7 @@ def _load_error(ref: str, error: Exception) -> ModelLoadError:
     return ModelLoadError(f"could not load {ref}{hint}: {error}")
 
 
-def tiny_config(name: str, num_labels: int | None = None) -> AutoConfig:
+def tiny_config(name: str, num_labels: int | None = None) -> PretrainedConfig:
     """The config of a built-in tiny model, e.g. `bert-l2-h32` or `t5-l2-h32`."""
     problem, shape = tiny_problem(name), tiny_shape(name)
     if problem is not None or shape is None:
@@ -143,9 +149,10 @@ def load_config(ref: str) -> PretrainedConfig:
     if parsed.kind == "tiny":
         return tiny_config(parsed.name)
     try:
-        return AutoConfig.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
+        config: PretrainedConfig = AutoConfig.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
+    return config
 
 
 def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) -> PreTrainedModel:
@@ -157,15 +164,17 @@ def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) ->
         config = tiny_config(parsed.name)
         for key, value in heads.items():
             setattr(config, key, value)
-        return AutoModelForSequenceClassification.from_config(config)
+        built: PreTrainedModel = AutoModelForSequenceClassification.from_config(config)
+        return built
     # A new head replaces any existing one, whatever its size.
     overrides = {**heads, "ignore_mismatched_sizes": True} if heads else {}
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
+        model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(
             parsed.location(), use_safetensors=True, **overrides, **_pretrained_kwargs(parsed)
         )
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
+    return model
 
 
 def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrainedModel:
@@ -183,13 +192,15 @@ def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrained
         except (OSError, ValueError) as error:
             raise _load_error(ref, error) from error
         torch.manual_seed(seed)
-        return AutoModelForSeq2SeqLM.from_config(config)
+        built: PreTrainedModel = AutoModelForSeq2SeqLM.from_config(config)
+        return built
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(
+        model: PreTrainedModel = AutoModelForSeq2SeqLM.from_pretrained(
             parsed.location(), use_safetensors=True, **_pretrained_kwargs(parsed)
         )
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
+    return model
 
 
 def load_bert2bert(bert_ref: str, seed: int = 0, pretrained: bool = True) -> PreTrainedModel:
@@ -215,7 +226,7 @@ def model_label_names(model: PreTrainedModel | PretrainedConfig, label_map: dict
 
     `label_map` renames some of them (a teacher's configured `labels`, e.g. `{LABEL_0: positive}`).
     """
-    config = getattr(model, "config", model)
+    config: Any = getattr(model, "config", model)
     names = [str(config.id2label[index]) for index in range(config.num_labels)]
     return [(label_map or {}).get(name, name) for name in names]
 

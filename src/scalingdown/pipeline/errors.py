@@ -1,4 +1,6 @@
-"""The base of every error a user can fix from its message alone (the CLI prints it without a traceback)."""
+"""The errors a user can fix from their message alone (the CLI prints them without a traceback)."""
+
+from typing import NamedTuple
 
 
 class UserError(Exception):
@@ -10,3 +12,19 @@ class UnknownKey(UserError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ConfigError(UserError, ValueError):
+    """A config value is invalid; the message starts with the dotted key that is wrong."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config key `{key}`: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class KeyProblem(NamedTuple):
+    """What is wrong with one config key, found before it is raised as a `ConfigError(key, problem)`."""
+
+    key: str
+    problem: str

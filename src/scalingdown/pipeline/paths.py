@@ -44,10 +44,12 @@ def teacher_dir(teacher_key: str) -> str:
 
 
 def teacher_model(teacher_key: str) -> str:
+    """A fine-tuned teacher's model directory."""
     return f"{teacher_dir(teacher_key)}/model"
 
 
 def teacher_history(teacher_key: str) -> str:
+    """A fine-tuned teacher's training history (JSON)."""
     return f"{teacher_dir(teacher_key)}/history.json"
 
 
@@ -84,13 +86,14 @@ TASK_FOLDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*(/budget-(all|[0-9]+(\.[0-9]+)?
 
 
 def experiment_root(experiment: str) -> str:
+    """Where an experiment's own outputs live."""
     return f"{RESULTS}/{experiment}"
 
 
 def task_folder(task: str, seed: int | None = None, budget: str | None = None) -> str:
     """Where one task's students and evaluations live under the experiment root: `<task>`, with
-    `/budget-<budget>` when the task lists several label budgets (`pipeline.budgets.folder_label`), and
-    `/seed-<seed>` when the experiment lists `seeds` (`pipeline.seeds`). The `task` argument of the functions
+    `/budget-<budget>` when the task lists several label budgets (`config.label_budgets.folder_label`), and
+    `/seed-<seed>` when the experiment lists `seeds` (`plan.seeds`). The `task` argument of the functions
     below is this."""
     cell = task if budget is None else f"{task}/budget-{budget}"
     return cell if seed is None else f"{cell}/seed-{seed}"
@@ -102,10 +105,12 @@ def student_dir(root: str, task: str, student: str) -> str:
 
 
 def student_model(root: str, task: str, student: str) -> str:
+    """A trained student's model directory."""
     return f"{student_dir(root, task, student)}/model"
 
 
 def student_history(root: str, task: str, student: str) -> str:
+    """A trained student's training history (JSON)."""
     return f"{student_dir(root, task, student)}/history.json"
 
 
@@ -140,6 +145,7 @@ def ensemble_file(root: str, task: str) -> str:
 
 
 def report_dir(root: str) -> str:
+    """The experiment's report folder."""
     return f"{root}/report"
 
 

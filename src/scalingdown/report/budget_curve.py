@@ -1,7 +1,7 @@
 """The label-budget sweep in the report: which budget each row of the metrics table belongs to, and how many
 labelled training rows its students had (the x axis of `plots.budget_curve`).
 
-In a sweep (`data.label_budget` as a list, `pipeline.budgets`) the table's `task` column holds the budget cell
+In a sweep (`data.label_budget` as a list, `config.label_budgets`) the table's `task` column holds the budget cell
 (`<task>/budget-<label>`), so tables, seeds and paired tests stay within one budget; `budget` (`0.05`, `200`,
 `all`) and `budget_rows` (the labelled rows of the cell's prepared data, from its manifest) say where on the curve a
 row lies. A table of an experiment without a sweep is left as it is.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scalingdown.pipeline.budgets import folder_label
-from scalingdown.pipeline.plan import Plan
+from scalingdown.pipeline.config.label_budgets import folder_label
+from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.report.training_data import row_counts
 
 BUDGET = "budget"

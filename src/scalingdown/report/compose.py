@@ -11,10 +11,10 @@ import pandas as pd
 import yaml
 
 from scalingdown.pipeline.paths import REPORT_FILES
-from scalingdown.report.checkpoints import EARLY_STOP_MARK, steps_text
+from scalingdown.report.chosen_checkpoints import EARLY_STOP_MARK, steps_text
 from scalingdown.report.diagnostics import Finding, diagnostic_blocks
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
-from scalingdown.report.seeds import MODEL, paired_comparisons, per_seed_text, seeds_of, summarise
+from scalingdown.report.seed_statistics import MODEL, paired_comparisons, per_seed_text, seeds_of, summarise
 from scalingdown.report.summary import summary_blocks
 from scalingdown.report.tables import (
     METRIC_TITLES,
@@ -252,8 +252,8 @@ def _versions_text(packages: dict[str, str]) -> str:
 
 def _git_text(git: dict[str, Any]) -> str:
     if git["commit"] is None:
-        return git["note"]
-    return git["commit"] + (" (with uncommitted changes)" if git["dirty"] else " (clean)")
+        return str(git["note"])
+    return str(git["commit"]) + (" (with uncommitted changes)" if git["dirty"] else " (clean)")
 
 
 def reproducibility_blocks(repro: dict[str, Any]) -> list[Block]:

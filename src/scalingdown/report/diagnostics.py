@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.pipeline.names.export_variants import ORIGINAL
 from scalingdown.report.document import Block, Heading, Paragraph
 from scalingdown.report.per_class import class_column, class_labels
-from scalingdown.report.seeds import SEED, per_seed_text, summarise
+from scalingdown.report.seed_statistics import SEED, per_seed_text, summarise
 from scalingdown.report.tables import METRIC_TITLES, best_teacher
 
 History = list[dict[str, Any]]

@@ -18,6 +18,8 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Heading:
+    """A section heading of the given level."""
+
     text: str
     level: int = 2
 

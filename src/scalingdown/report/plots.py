@@ -11,7 +11,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 
@@ -19,12 +19,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from scalingdown.pipeline.atomic import atomic_path
-from scalingdown.pipeline.divergences import DIVERGENCES, term
-from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.pipeline.names.divergence_table import DIVERGENCES, term
+from scalingdown.pipeline.names.export_variants import ORIGINAL
+from scalingdown.pipeline.outputs.atomic import atomic_path
 from scalingdown.report.budget_curve import BUDGET, BUDGET_ROWS, curve_tasks
 from scalingdown.report.tables import METRIC_TITLES, model_label
 
@@ -83,7 +84,7 @@ def _empty(path: str | Path, message: str) -> None:
 
 
 def _colours(names: Iterable[str]) -> dict[str, Any]:
-    palette = plt.get_cmap("tab10").colors
+    palette: Any = cast(ListedColormap, plt.get_cmap("tab10")).colors
     return {name: palette[index % len(palette)] for index, name in enumerate(names)}
 
 
@@ -196,7 +197,7 @@ def _spread(row: pd.Series, key: str) -> float | None:
 
 def score_latency(table: pd.DataFrame, path: str | Path) -> None:
     """Per task: primary score against latency at batch 1 (teachers, students and their exports), with the
-    Pareto front drawn through; summarised rows (`report.seeds.summarise`) get ±sd error bars on both axes."""
+    Pareto front drawn through; summarised rows (`report.seed_statistics.summarise`) get ±sd error bars on both axes."""
     table = table[table["latency_ms_per_sample"].notna()]
     tasks = list(dict.fromkeys(table["task"]))
     if not tasks:

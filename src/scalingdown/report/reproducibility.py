@@ -12,7 +12,7 @@ from typing import Any
 
 from scalingdown.kd.logit_store import read_provenance_metadata
 from scalingdown.pipeline.canonical import short_hash
-from scalingdown.pipeline.provenance import PROVENANCE_FILE
+from scalingdown.pipeline.outputs.provenance import PROVENANCE_FILE
 
 PACKAGES = ("scalingdown", "torch", "transformers", "tokenizers", "datasets", "peft", "accelerate", "snakemake")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence, Set
 
 import pandas as pd
 
-from scalingdown.pipeline.exports import ORIGINAL
+from scalingdown.pipeline.names.export_variants import ORIGINAL
 from scalingdown.report.diagnostics import Finding, model_title
 from scalingdown.report.document import Block, Bullets, Heading, Paragraph
 from scalingdown.report.tables import METRIC_TITLES, best_teacher, value_text

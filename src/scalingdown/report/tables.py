@@ -6,8 +6,8 @@ ranks models, defines the best teacher and sets retention. Every speed column (l
 throughput, speed-up with its interval, peak memory) comes from the task's `benchmark` record, which timed
 all its models together; evaluation records give the scores, the parameter count and the size on disk.
 A student's export (`variant` other than `fp32`) is a row of its own. Each class's precision, recall, F1 and
-support (`report.per_class`) and the checkpoint a trained model was selected at (`report.checkpoints`) are columns
-too.
+support (`report.per_class`) and the checkpoint a trained model was selected at (`report.chosen_checkpoints`) are
+columns too.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.exports import ORIGINAL, TITLES
-from scalingdown.pipeline.tasks import PRIMARY_METRIC
-from scalingdown.report.checkpoints import COUNT_COLUMNS, checkpoint_columns
+from scalingdown.pipeline.names.export_variants import ORIGINAL, TITLES
+from scalingdown.pipeline.names.tasks import PRIMARY_METRIC
+from scalingdown.report.chosen_checkpoints import COUNT_COLUMNS, checkpoint_columns
 from scalingdown.report.per_class import class_column, class_labels, per_class_columns
 
 # How metric columns are titled in the report; other metrics get their name, spaced out.
@@ -71,7 +71,9 @@ def primary_metric(task_type: str) -> str:
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The numeric entries of a record's metrics (a confusion matrix or per-class lists are left out)."""
     return {
-        name: float(value) for name, value in metrics.items() if isinstance(value, Real) and not isinstance(value, bool)
+        name: float(value)
+        for name, value in metrics.items()
+        if isinstance(value, (int, float, Real)) and not isinstance(value, bool)
     }
 
 
@@ -230,7 +232,7 @@ def value_text(value: Any, pattern: str, sd: Any = None) -> str:
 
 
 def _spreads(rows: pd.DataFrame, key: str) -> list[Any]:
-    """A column's sd over seeds (`<key>_sd`, from `report.seeds.summarise`), or None per row."""
+    """A column's sd over seeds (`<key>_sd`, from `report.seed_statistics.summarise`), or None per row."""
     column = f"{key}_sd"
     return [None] * len(rows) if key in _NO_SPREAD or column not in rows else list(rows[column])
 
@@ -253,9 +255,9 @@ def _several_seeds(rows: pd.DataFrame) -> bool:
 
 def quality_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """One task's scores as the report shows them: Role | Model | (Seeds) | metrics (primary first) | retention |
-    the chosen checkpoint's step (`chosen_step`, text from `report.checkpoints.steps_text`) and validation score.
+    the chosen checkpoint's step (`chosen_step`, text from `report.chosen_checkpoints.steps_text`) and validation score.
 
-    Columns empty for every row of the task are left out. Summarised rows (`report.seeds.summarise`) show
+    Columns empty for every row of the task are left out. Summarised rows (`report.seed_statistics.summarise`) show
     mean ± sd, and the number of seeds when some model has several. Markdown and HTML render this frame.
     """
     primary = rows["primary_metric"].iloc[0]

@@ -31,22 +31,34 @@ def _over_seeds(records: list[Record], value: Callable[[Record], float], pattern
     return mean_sd([value(record) for record in records], pattern)
 
 
+def _value(*keys: str, scale: float = 1.0) -> Callable[[Record], float]:
+    """Reads the number at `keys` of a record (times `scale`)."""
+
+    def read(record: Record) -> float:
+        value: Any = record
+        for key in keys:
+            value = value[key]
+        return scale * float(value)
+
+    return read
+
+
 def _scores_frame(records: list[Record]) -> pd.DataFrame:
     first = records[0]
     rows = [
         (
             f"teacher {name}",
-            _over_seeds(records, lambda r, name=name: r["teachers"][name]["accuracy"]),
-            _over_seeds(records, lambda r, name=name: r["teachers"][name]["f1_macro"]),
-            _over_seeds(records, lambda r, name=name: r["teachers"][name]["validation_accuracy"]),
+            _over_seeds(records, _value("teachers", name, "accuracy")),
+            _over_seeds(records, _value("teachers", name, "f1_macro")),
+            _over_seeds(records, _value("teachers", name, "validation_accuracy")),
         )
         for name in first["teachers"]
     ]
     rows += [
         (
             f"ensemble ({_METHOD_NAMES.get(method, method)})",
-            _over_seeds(records, lambda r, method=method: r["ensembles"][method]["accuracy"]),
-            _over_seeds(records, lambda r, method=method: r["ensembles"][method]["f1_macro"]),
+            _over_seeds(records, _value("ensembles", method, "accuracy")),
+            _over_seeds(records, _value("ensembles", method, "f1_macro")),
             "–",
         )
         for method in first["ensembles"]
@@ -57,7 +69,7 @@ def _scores_frame(records: list[Record]) -> pd.DataFrame:
 def _agreement_text(records: list[Record]) -> str:
     first = records[0]
     pairs = "; ".join(
-        f"{pair}: {_over_seeds(records, lambda r, pair=pair: 100 * r['agreement']['pairwise'][pair], '{:.1f}')} %"
+        f"{pair}: {_over_seeds(records, _value('agreement', 'pairwise', pair, scale=100), '{:.1f}')} %"
         for pair in first["agreement"]["pairwise"]
     )
     rows = _over_seeds(records, lambda r: r["test_rows"], "{:.0f}")

@@ -5,7 +5,7 @@ validation rows its checkpoint was chosen on.
 transfer rows (`data.budget`). A teacher fine-tunes on the labelled rows of its own data; a gold-only student on
 the labelled rows of its task's data; a student with teachers on all of them (CE on the labelled rows, KD on every
 row). The validation rows come from the model's evaluation record (`checkpoint.validation_rows`,
-`report.checkpoints`): labelled data too, which a label budget must count.
+`report.chosen_checkpoints`): labelled data too, which a label budget must count.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.pipeline.exports import ORIGINAL
-from scalingdown.pipeline.plan import Plan
-from scalingdown.report.checkpoints import span
+from scalingdown.pipeline.names.export_variants import ORIGINAL
+from scalingdown.pipeline.plan.experiment import Plan
+from scalingdown.report.chosen_checkpoints import span
 from scalingdown.report.document import Block, Heading, Paragraph, Table
 
 # What `prepare` writes beside the splits (`data.store.MANIFEST`).
@@ -36,10 +36,10 @@ def row_counts(data_dir: str) -> tuple[int, int] | None:
     return int(manifest.get("labelled_rows", train)), int(manifest.get("transfer_rows", 0))
 
 
-def _validation_rows(records: list[dict[str, Any]]) -> dict[tuple[str, int, str, str], int]:
+def _validation_rows(records: list[dict[str, Any]]) -> dict[tuple[str, int | None, str, str], int]:
     """(task cell, seed, kind, model) → the validation rows its checkpoint was chosen on, from the evaluation records
     that say (trained models evaluated after checkpoint selection)."""
-    found = {}
+    found: dict[tuple[str, int | None, str, str], int] = {}
     for record in records:
         rows = (record.get("checkpoint") or {}).get("validation_rows")
         if rows is not None and record.get("variant", ORIGINAL) == ORIGINAL:

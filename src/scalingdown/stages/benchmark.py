@@ -2,8 +2,9 @@
 one process on the CPU, with `benchmark.threads` threads (see `evaluation.timing` for the procedure and the
 record), each model's peak memory measured in a child process of its own.
 
-Classifiers are timed per text at batch 1 on the test split's texts; text-to-text models per question
-(generation, or scoring every option). Speed-ups are against the best teacher (the primary metric of the
+What a model is timed on is its family's (`families.interface.ModelFamily.timing_inputs`, `timeable`): a classifier
+per text at batch 1 on the test split's texts; a text-to-text model per question (generation, or scoring every
+option). Speed-ups are against the best teacher (the primary metric of the
 teachers' evaluation records, as the report picks it); without teachers, against the first model.
 """
 
@@ -20,24 +21,21 @@ from typing import Any
 import torch
 
 from scalingdown.data.store import read_split
-from scalingdown.evaluation.benchmark import cpu_name
-from scalingdown.evaluation.export import load_torch_int8
-from scalingdown.evaluation.runtime import runtime_for
 from scalingdown.evaluation.timing import (
     MEMORY_METHOD,
     Timeable,
     TimingSettings,
+    cpu_name,
     headline_speedup,
     peak_memory_each,
     time_models,
 )
-from scalingdown.models.loading import allow_remote_code, load_seq2seq, load_tokenizer
-from scalingdown.pipeline.atomic import check_replaceable, record_of, write_record
+from scalingdown.families.registry import family_for
+from scalingdown.models.loading import allow_remote_code
 from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.specs import BenchmarkModel, BenchmarkSpec
-from scalingdown.pipeline.tasks import is_seq2seq
+from scalingdown.pipeline.outputs.atomic import check_replaceable, record_of, write_record
+from scalingdown.pipeline.specs.definitions import BenchmarkModel, BenchmarkSpec
 from scalingdown.report.tables import primary_metric
-from scalingdown.seq2seq.evaluation import QuestionTimer, answerer
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,8 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
     )
     timing.check()
     test = read_split(data, "test")
-    inputs = list(range(len(test))) if is_seq2seq(spec.type) else test["text"].tolist()
+    family = family_for(spec.type)
+    inputs = family.timing_inputs(test)
     loaders = {
         entry.id: partial(
             load_timeable, spec.type, entry.to_dict(), location, data, settings.threads, timing.batch_size
@@ -95,7 +94,7 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
     record.update(
         task=spec.task,
         type=spec.type,
-        unit="question" if is_seq2seq(spec.type) else "text",
+        unit=family.info.benchmark_unit,
         device="cpu",
         device_name=cpu_name(),
         reference_rule=REFERENCE_RULE,
@@ -114,12 +113,7 @@ def load_timeable(
     """One model as the timing loop runs it (module level, so that a memory-measuring child can call it)."""
     entry = BenchmarkModel.from_dict(model)
     allow_remote_code(entry.trust_remote_code)
-    if entry.text is None:
-        return runtime_for(location, threads, entry.max_length)
-    tokenizer = load_tokenizer(location)
-    network = load_torch_int8(location) if entry.variant == "torch-int8" else load_seq2seq(location).eval()
-    test = read_split(data, "test")
-    return QuestionTimer(answerer(network, tokenizer, task_type, entry.text, entry.max_length, test, batch_size))
+    return family_for(task_type).timeable(entry, task_type, location, data, threads, batch_size)
 
 
 def _reference(spec: BenchmarkSpec, evals: list[str]) -> tuple[str, bool]:

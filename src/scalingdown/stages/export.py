@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from scalingdown.evaluation.export import STAGE, export_onnx, export_onnx_int8, export_torch_int8
-from scalingdown.pipeline.atomic import check_replaceable
-from scalingdown.pipeline.specs import ExportSpec
+from scalingdown.evaluation.exporters import STAGE, export_onnx, export_onnx_int8, export_torch_int8
+from scalingdown.pipeline.outputs.atomic import check_replaceable
+from scalingdown.pipeline.specs.definitions import ExportSpec
 
 log = logging.getLogger(__name__)
 

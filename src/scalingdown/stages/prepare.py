@@ -16,15 +16,15 @@ import pandas as pd
 
 from scalingdown.data.budget import LABELLED, apply_budget, budget_rows, cap_validation, labelled_rows
 from scalingdown.data.loaders import load
-from scalingdown.data.schema import STRATIFY, group_keys, label_counts
+from scalingdown.data.schema import NAMED_LABELS, STRATIFY, group_keys, label_counts
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
 from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
-from scalingdown.pipeline.atomic import atomic_path, check_replaceable, write_json
-from scalingdown.pipeline.config import ConfigError
-from scalingdown.pipeline.loaders import DataConfigError
-from scalingdown.pipeline.provenance import provenance_record, write_provenance
-from scalingdown.pipeline.specs import PrepareSpec, SplitSpec
+from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.names.loader_registry import DataConfigError
+from scalingdown.pipeline.outputs.atomic import atomic_path, check_replaceable, write_json
+from scalingdown.pipeline.outputs.provenance import provenance_record, write_provenance
+from scalingdown.pipeline.specs.definitions import PrepareSpec, SplitSpec
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
         parts = load(data.loader, data.options, seed, task_type)
     except DataConfigError as error:
         raise ConfigError(f"{task_key}.{error.key}", error.problem) from None
-    if task_type == "classification":
+    if task_type in NAMED_LABELS:
         for frame in parts.values():
             _check_labels(frame, spec.labels, f"{task_key}.labels")
     parts, cleaning = drop_duplicates(parts, task_type)
@@ -233,15 +233,15 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     parts["train"], transfer = _budget_and_transfer(parts, spec, stratify)
     validation_rows = len(parts["validation"])
     parts["validation"] = _validation_budget(parts["validation"], spec, stratify)
-    if task_type == "classification":
+    if task_type in NAMED_LABELS:
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
-    few_labels = None
-    if STRATIFY[task_type] is not None:
-        few_labels = _check_label_spread(parts, STRATIFY[task_type], spec.task, data.allow_few_labels)
+    few_labels, stratify_by = None, STRATIFY[task_type]
+    if stratify_by is not None:
+        few_labels = _check_label_spread(parts, stratify_by, spec.task, data.allow_few_labels)
 
     with atomic_path(out, stage="prepare") as staging:
         staging.mkdir(parents=True)
-        manifest = {
+        manifest: dict[str, Any] = {
             "type": task_type,
             "labels": spec.labels,
             **cleaning.counts(),

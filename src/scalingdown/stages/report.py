@@ -8,11 +8,12 @@ from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
-from scalingdown.pipeline.atomic import atomic_path, claim_directory, write_json, write_text
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import atomic_path, claim_directory, write_json, write_text
 from scalingdown.pipeline.paths import REPORT_FILES
-from scalingdown.pipeline.plan import Plan, ReportInput, shared_teachers
-from scalingdown.pipeline.specs import ReportSpec
+from scalingdown.pipeline.plan.experiment import Plan, shared_teachers
+from scalingdown.pipeline.plan.members import ReportInput
+from scalingdown.pipeline.specs.definitions import ReportSpec
 from scalingdown.report import plots
 from scalingdown.report.budget_curve import add_budget_columns, swept_cells
 from scalingdown.report.compose import report_blocks
@@ -20,7 +21,7 @@ from scalingdown.report.data_warnings import few_label_warnings
 from scalingdown.report.diagnostics import diagnostics
 from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
-from scalingdown.report.seeds import paired_comparisons, summarise
+from scalingdown.report.seed_statistics import paired_comparisons, summarise
 from scalingdown.report.selection import selection_blocks
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks

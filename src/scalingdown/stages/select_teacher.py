@@ -1,6 +1,6 @@
 """The `select_teacher` stage: keep the fine-tuning candidate of a teacher whose saved model scored best on the
 validation split (the score of the checkpoint its training kept), as the teacher every later stage uses
-(`pipeline.candidates`)."""
+(`pipeline.config.candidates`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
-from scalingdown.pipeline.atomic import (
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import (
     OUTPUT_MARKER,
     atomic_path,
     check_replaceable,
@@ -19,9 +20,8 @@ from scalingdown.pipeline.atomic import (
     write_json,
     write_record,
 )
-from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.provenance import PROVENANCE_FILE, provenance_record, write_provenance
-from scalingdown.pipeline.specs import SelectTeacherSpec
+from scalingdown.pipeline.outputs.provenance import PROVENANCE_FILE, provenance_record, write_provenance
+from scalingdown.pipeline.specs.definitions import SelectTeacherSpec
 from scalingdown.training.trainer import BEST_CHECKPOINT_FILE
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,8 @@
-"""The `teacher_ensemble` stage: teachers' scores, agreement and ensembles, from their cached logits only."""
+"""The `teacher_ensemble` stage: teachers' scores, agreement and ensembles, from their cached logits only.
+
+A stage of the classification family alone: the plan runs it for the tasks of a family with `teacher_ensemble`
+(`pipeline.names.families`), and it reads the classification teacher caches.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ import numpy as np
 from scalingdown.data.labels import label_ids
 from scalingdown.data.store import read_split
 from scalingdown.evaluation.metrics import classification_scores
+from scalingdown.families.classification.teacher_cache import load_teacher_outputs
 from scalingdown.kd.ensemble import accuracy, agreement, mix, teacher_weights
-from scalingdown.kd.teacher_cache import load_teacher_outputs
-from scalingdown.pipeline.atomic import write_record
-from scalingdown.pipeline.specs import EnsembleSpec
+from scalingdown.pipeline.outputs.atomic import write_record
+from scalingdown.pipeline.specs.definitions import EnsembleSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,12 @@ def teacher_ensemble(spec: EnsembleSpec, data: str, logits: list[str], out: str)
     outputs = load_teacher_outputs(spec.teachers, logits, data_dir, labels, ("validation", "test"))
     gold = {split: np.array(label_ids(read_split(data_dir, split), labels)) for split in ("validation", "test")}
 
-    def scores(matrix: np.ndarray) -> dict[str, float]:
+    def scores(matrix: np.ndarray) -> dict[str, Any]:
         result = classification_scores(gold["test"].tolist(), np.argmax(matrix, axis=1), labels)
         return {key: result[key] for key in ("accuracy", "f1_macro")}
 
     validation_scores = [accuracy(out.logits["validation"], gold["validation"]) for out in outputs]
-    teachers = {
+    teachers: dict[str, dict[str, Any]] = {
         out.name: {**scores(out.logits["test"]), "validation_accuracy": validation_scores[index]}
         for index, out in enumerate(outputs)
     }
@@ -46,7 +50,7 @@ def teacher_ensemble(spec: EnsembleSpec, data: str, logits: list[str], out: str)
             "mean_weights": dict(zip(names, weights.mean(axis=0).round(4).tolist())),
         }
     correct = np.stack([np.argmax(matrix, axis=1) == gold["test"] for matrix in test_logits], axis=1)
-    record = {
+    record: dict[str, Any] = {
         "task": spec.task,
         "test_rows": len(gold["test"]),
         "teachers": teachers,
@@ -55,10 +59,11 @@ def teacher_ensemble(spec: EnsembleSpec, data: str, logits: list[str], out: str)
         "any_teacher_correct": float(correct.any(axis=1).mean()),
     }
     record = write_record(out, record, "teacher_ensemble")
+    agreement_all: float = record["agreement"]["all"]
     log.info(
         "teachers %s; uniform ensemble accuracy %.4f; all agree on %.1f%% of test rows",
         {name: round(t["accuracy"], 4) for name, t in teachers.items()},
         ensembles["uniform"]["accuracy"],
-        100 * record["agreement"]["all"],
+        100 * agreement_all,
     )
     return record

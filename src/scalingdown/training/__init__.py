@@ -1,1 +1,2 @@
-"""Training with the Hugging Face Trainer: the KD trainer, checkpoints, fitting classifiers."""
+"""Training with the Hugging Face Trainer, for every model family: the KD trainer (only `compute_loss` changes),
+resumable checkpoints, the kept checkpoint."""

@@ -53,7 +53,7 @@ def unreadable_part(checkpoint: Path) -> str | None:
 def first_usable(checkpoints: Path, candidates: list[Path], main_process: bool) -> Path | None:
     """The newest of `candidates` (complete checkpoints) that reads back; unreadable newer ones are removed
     (by the main process) with a warning. `UnusableCheckpoints` when there are candidates but none reads."""
-    problems = []
+    problems: list[tuple[Path, str]] = []
     for candidate in sorted(candidates, key=lambda path: int(path.name.rsplit("-", 1)[1]), reverse=True):
         problem = unreadable_part(candidate)
         if problem is None:

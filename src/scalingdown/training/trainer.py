@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -24,7 +24,9 @@ from transformers import (
 )
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from scalingdown.pipeline.atomic import (
+from scalingdown.pipeline.canonical import canonical_json
+from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.outputs.atomic import (
     ForeignOutput,
     atomic_path,
     check_replaceable,
@@ -32,11 +34,9 @@ from scalingdown.pipeline.atomic import (
     write_json,
     write_text,
 )
-from scalingdown.pipeline.canonical import canonical_json
-from scalingdown.pipeline.errors import UserError
-from scalingdown.pipeline.launch import launcher_prefix
-from scalingdown.pipeline.provenance import write_provenance
-from scalingdown.pipeline.specs import TrainingSpec
+from scalingdown.pipeline.outputs.provenance import write_provenance
+from scalingdown.pipeline.plan.launch import launcher_prefix
+from scalingdown.pipeline.specs.definitions import TrainingSpec
 from scalingdown.training.checkpoints import first_usable
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # loss_fn(model outputs, targets, model inputs) -> named loss terms, including the total `loss`.
 LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 # Batch entries that are targets of the loss, not inputs of the model (and any key starting with
-# `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a seq2seq teacher's top-k rows). `row_index` is
+# `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a text-to-text teacher's top-k rows). `row_index` is
 # each example's position in the training split (used by online teachers, and recorded to show
 # which rows each process trained on); `ce_rows` says which rows of a text-to-text batch have gold targets.
 TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask", "ce_rows")
@@ -105,6 +105,7 @@ class KDTrainer(Trainer):
         return_outputs: bool = False,
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        """The loss of a batch from `loss_fn`'s named terms (summed for the log); a non-finite loss stops training."""
         targets = {key: inputs.pop(key) for key in list(inputs) if is_target_key(key)}
         if self.output_hidden_states and model.training:
             outputs = model(**inputs, output_hidden_states=True)
@@ -124,14 +125,17 @@ class KDTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        """The Trainer's evaluation, plus the task's own validation scores (what selects the checkpoint)."""
         output = super().evaluation_loop(*args, **kwargs)
         if self.validation_scores is not None:
             prefix = kwargs.get("metric_key_prefix", "eval")
-            for name, value in self.validation_scores(self.model).items():
-                output.metrics[f"{prefix}_{name}"] = float(value)
+            metrics: dict[str, float] = output.metrics or {}
+            for name, value in self.validation_scores(cast(torch.nn.Module, self.model)).items():
+                metrics[f"{prefix}_{name}"] = float(value)
         return output
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """The Trainer's log, with each loss term's mean since the last log (`loss_<term>`)."""
         if "loss" in logs and self._term_batches:
             for name, total in self._term_sums.items():
                 if name != "loss":
@@ -163,7 +167,7 @@ def classification_metrics(eval_prediction: Any) -> dict[str, float]:
     return {"accuracy": accuracy_score(labels, predicted), "f1_macro": f1_score(labels, predicted, average="macro")}
 
 
-def mixed_precision(precision: str) -> dict[str, bool]:
+def mixed_precision(precision: str) -> dict[str, Any]:
     """TrainingArguments' `bf16` / `fp16` flags for `precision` on this machine.
 
     `auto` is bf16 on a CUDA GPU that supports it, fp16 on other CUDA GPUs, fp32 on CPU. An
@@ -318,7 +322,7 @@ def selected_checkpoint(trainer: Trainer, training: TrainingSpec, validation_row
     if not scores:
         return None
     if training.checkpoint == "best" and state.best_global_step:
-        step, score = int(state.best_global_step), float(state.best_metric)
+        step, score = int(state.best_global_step), float(state.best_metric or 0.0)
     else:
         step, score = scores[-1]
     return {
@@ -389,7 +393,7 @@ def train_model(
     )
     trainer.train(resume_from_checkpoint=resume_from)
     if trainer.is_deepspeed_enabled:
-        engine = trainer.model_wrapped
+        engine: Any = trainer.model_wrapped
         log.info(
             "DeepSpeed ZeRO stage %d on %d process(es), optimizer %s",
             engine.zero_optimization_stage(),
@@ -397,7 +401,7 @@ def train_model(
             type(engine.optimizer).__name__,
         )
     if lora:
-        trainer.model.merge_and_unload()
+        cast(Any, trainer.model).merge_and_unload()
     history = [_plain(entry) for entry in trainer.state.log_history]
     steps = trainer.state.global_step
     log.info("trained %d steps (%s epochs)", steps, training.epochs)

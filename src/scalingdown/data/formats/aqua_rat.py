@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import RecordError
+from scalingdown.data.data_errors import RecordError
 from scalingdown.data.reading import Records, jsonl_records
 from scalingdown.data.records import ANSWER_LETTERS, answer_letter, field, nonempty, option_count, string, text
 from scalingdown.data.schema import COLUMNS

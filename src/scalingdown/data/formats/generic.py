@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import RecordError
+from scalingdown.data.data_errors import RecordError
 from scalingdown.data.hub import file_records
 from scalingdown.data.reading import Records
 from scalingdown.data.records import (
@@ -41,7 +41,7 @@ from scalingdown.data.records import (
 )
 from scalingdown.data.schema import COLUMNS
 from scalingdown.data.sources import load_splits
-from scalingdown.pipeline.loaders import DataConfigError
+from scalingdown.pipeline.names.loader_registry import DataConfigError
 
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
@@ -51,7 +51,7 @@ Parser = Callable[[dict[str, Any]], dict[str, Any]]
 def file_format(path: Path, options: dict[str, Any]) -> str:
     """The `format` option, or the format its suffix implies."""
     if "format" in options:
-        return options["format"]
+        return str(options["format"])
     if path.suffix.lower() not in SUFFIX_FORMATS:
         raise DataConfigError(
             "data.options.format",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import DataError, RecordError
+from scalingdown.data.data_errors import DataError, RecordError
 from scalingdown.data.reading import Records, numbered_lines, read_text
 from scalingdown.data.records import field, text
 from scalingdown.data.schema import COLUMNS

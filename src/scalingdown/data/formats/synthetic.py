@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.synthetic import generate_financial_sentiment
+from scalingdown.data.generators.financial_sentiment import generate_financial_sentiment
 
 
 def load(options: dict[str, Any], seed: int, task_type: str) -> dict[str, pd.DataFrame]:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from scalingdown.data.generators.financial_qa import generate_financial_qa
 from scalingdown.data.schema import COLUMNS
-from scalingdown.data.synthetic_qa import generate_financial_qa
 
 DEFAULT_ROWS = 2000
 DEFAULT_CHOICES = 4

@@ -1,7 +1,7 @@
-"""TriviaQA, in three shapes:
+r"""TriviaQA, in three shapes.
 
 - the official JSON (`*.json`): `{"Data": [{"Question", "Answer": {"Value", "Aliases"}}, …]}`;
-- JSON Lines (`*.jsonl`) with `question` (or an llm-foundry style `context` "Question: …\\nAnswer:"),
+- JSON Lines (`*.jsonl`) with `question` (or an llm-foundry style `context` "Question: …\nAnswer:"),
   `answer` (a string) and optionally `aliases`;
 - Hub rows (`mandarjoshi/trivia_qa`): `question`, `answer: {value, aliases}`.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import DataError
+from scalingdown.data.data_errors import DataError
 from scalingdown.data.reading import Records, json_document, jsonl_records
 from scalingdown.data.records import nonempty, text, text_list, with_answer
 from scalingdown.data.schema import COLUMNS

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalingdown.data.errors import RecordError
+from scalingdown.data.data_errors import RecordError
 from scalingdown.data.reading import Records, jsonl_records
 from scalingdown.data.records import choice_index, text
 from scalingdown.data.schema import COLUMNS
