@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -303,3 +304,49 @@ def test_the_generators_labels_are_the_ones_the_check_knows():
 @pytest.mark.parametrize("repo_id", ["bert-base-uncased", "google/flan-t5-base", "a/b", "Org_1/model.v2-x"])
 def test_real_hub_ids_pass(repo_id):
     assert hub_id_problem(repo_id) is None
+
+
+# -- issue 27: seeds, list elements, label names, budgets that label the same rows --------------------------------
+def _seeds(*seeds: int):
+    return lambda config: config.pop("seed") and config.update(seeds=list(seeds))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "problem"),
+    [
+        (_seeds(13, 4294967295), "seeds[1]", "4294967295 is not a seed numpy accepts here: expected an integer from 0"),
+        (_seeds(4294967294), "seeds[0]", "the splits also use seed + 1 and seed + 2"),
+        (_seeds(13, -1), "seeds[1]", "-1 is less than the minimum of 0"),
+        (_set("data", "label_budget", [0.5, math.nan]), f"{TASK}.data.label_budget[1]", "nan is not a finite number"),
+        (_set("data", "label_budget", [math.inf]), f"{TASK}.data.label_budget[0]", "inf is not a finite number"),
+        (_set("labels", ["pos", "neutral", "POS"]), f"{TASK}.labels", "labels 'pos' and 'POS' differ only in case"),
+        (_set("labels", ["negative", "neutral ", "positive"]), f"{TASK}.labels[1]", "'neutral ' begins or ends"),
+        (_set("labels", ["negative", " ", "positive"]), f"{TASK}.labels[1]", "expected a label name"),
+    ],
+    ids=[
+        "seeds-too-large",
+        "seeds-plus-split-offsets-too-large",
+        "seeds-negative",
+        "budget-element-nan",
+        "budget-element-infinite",
+        "labels-differing-only-in-case",
+        "label-with-surrounding-space",
+        "label-only-space",
+    ],
+)
+def test_seeds_list_elements_and_label_names_are_refused_naming_the_element(tmp_path, mutate, key, problem):
+    error = _config_error(_tiny(mutate), tmp_path)
+    assert (error.key, "\n" in str(error)) == (key, False)
+    assert problem in error.problem
+
+
+def test_budgets_that_label_the_same_rows_get_a_warning_naming_both_elements(tmp_path, caplog):
+    config = copy.deepcopy(_tiny(_set("data", "label_budget", [0.5, 0.51, 0.25])))
+    apply_defaults(config, tmp_path)
+    validate(config, str(SCHEMA))
+    with caplog.at_level(logging.WARNING, logger="scalingdown.pipeline.budgets"):
+        check_config(config, tmp_path)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"config key `{TASK}.data.label_budget[1]`: 0.51 labels the same 18 of about 36 training rows as element [0] "
+        "(0.5); the sweep runs that point twice"
+    ]

@@ -70,6 +70,8 @@ def file_records(path: Path, file_format: str) -> tuple[str, Records]:
         }
     elif file_format == "jsonl":
         lines = [number for number, _ in numbered_lines(read_text(path))]
+        if not lines:
+            raise DataError(path, None, "holds no records; expected one JSON object per line")
     with tempfile.TemporaryDirectory(prefix="scalingdown-datasets-") as cache:
         try:
             dataset = datasets.load_dataset(
@@ -92,14 +94,25 @@ def _raise_read_error(path: Path, file_format: str, error: Exception) -> NoRetur
     raise DataError(path, None, f"cannot read it as {file_format}: {cause}") from error
 
 
+# A CSV cell may hold a text of any length (the csv module's default limit is 128 KiB).
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
 def _csv_layout(path: Path) -> tuple[list[str], list[int]]:
-    """The header of a CSV file and the line each record starts on; a row of the wrong width is an error."""
+    """The header of a CSV file and the line each record starts on; a row of the wrong width, a header that names
+    a column twice and a header without records are errors."""
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     reader = csv.reader(io.StringIO(read_text(path), newline=""))
     header: list[str] | None = None
     starts, start = [], 1
     for row in reader:
         if row and header is None:
             header = row
+            repeated = sorted({name for name in header if header.count(name) > 1})
+            if repeated:
+                raise DataError(
+                    path, start, f"the header names the column(s) {repeated} more than once; expected each once"
+                )
         elif row:
             if len(row) != len(header):
                 raise DataError(path, start, f"expected {len(header)} fields, as in the header, found {len(row)}")
@@ -107,4 +120,6 @@ def _csv_layout(path: Path) -> tuple[list[str], list[int]]:
         start = reader.line_num + 1
     if header is None:
         raise DataError(path, None, "empty file; expected a header line and records")
+    if not starts:
+        raise DataError(path, None, "has a header line but no records below it; expected one record per line")
     return header, starts

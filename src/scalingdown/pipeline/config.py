@@ -8,7 +8,7 @@ cannot express are `pipeline.checks`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,21 @@ class ConfigError(UserError, ValueError):
         super().__init__(f"config key `{key}`: {problem}")
         self.key = key
         self.problem = problem
+
+
+def config_key(config: Any, path: Iterable[Any]) -> str:
+    """The dotted key of the value at `path` in `config`, list elements by index: `tasks.t.data.label_budget[1]`."""
+    key, node = "", config
+    for part in path:
+        if isinstance(node, list):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return key
 
 
 def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
@@ -114,7 +129,7 @@ def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
     validator = jsonschema.validators.validator_for(schema)(schema)
     error = best_match(validator.iter_errors(config))
     if error is not None:
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        key = config_key(config, error.absolute_path) or "(top level)"
         raise ConfigError(key, error.message)
 
 

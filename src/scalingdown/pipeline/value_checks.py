@@ -36,6 +36,8 @@ def check_values(config: Mapping[str, Any], workdir: Path | None = None) -> None
     """Refuse (`ConfigError`, naming the key) every value of a validated config that no stage can use."""
     _check_finite("", config)
     _check_seed("seed", config.get("seed", 0), SEED_LIMIT - 1 - SPLIT_SEED_OFFSETS)
+    for index, seed in enumerate(config.get("seeds") or []):
+        _check_seed(f"seeds[{index}]", seed, SEED_LIMIT - 1 - SPLIT_SEED_OFFSETS)
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         _check_data(f"{prefix}.data", task["data"])
@@ -54,7 +56,7 @@ def _check_finite(key: str, value: Any) -> None:
             _check_finite(f"{key}.{name}" if key else str(name), item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_finite(f"{key}.{index}", item)
+            _check_finite(f"{key}[{index}]", item)
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

@@ -40,8 +40,7 @@ def _check_labels(frame: pd.DataFrame, labels: list[str] | None, key: str) -> No
 def _check_labels_trained(
     parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, portion: float, budget: float | None = None
 ) -> None:
-    """Every label that is evaluated is also trained on (among the labelled rows); configured labels absent from all
-    data are logged."""
+    """Every label that is evaluated is also trained on (among the labelled rows)."""
     trained = set(labelled_rows(parts["train"])["label"])
     for name in ("validation", "test"):
         counts = parts[name]["label"].value_counts()
@@ -56,9 +55,27 @@ def _check_labels_trained(
                 f"the train split (data_portion {portion}): no model can learn them; use more "
                 "training data or drop those rows",
             )
-    absent = [label for label in labels if not any(label in set(frame["label"]) for frame in parts.values())]
-    if absent:
-        log.warning("configured labels %s occur in none of the splits", absent)
+
+
+def _check_absent_labels(parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, allowed: bool) -> None:
+    """Refuse a configured label that no row of any split has (a typo, or a class the data lacks), unless `allowed`:
+    its recall and F1 count as 0 and lower every macro-averaged score."""
+    found = {name: frame["label"].dropna().value_counts() for name, frame in parts.items()}
+    absent = [label for label in labels if not any(label in counts for counts in found.values())]
+    if not absent:
+        return
+    rows = ", ".join(
+        f"{name} {dict(sorted((str(k), int(v)) for k, v in counts.items()))}" for name, counts in found.items()
+    )
+    problem = f"label(s) {absent} occur in no split (rows by label: {rows})"
+    if allowed:
+        log.warning("%s; kept because data.allow_absent_labels is on", problem)
+        return
+    raise ConfigError(
+        f"{task_key}.labels",
+        f"{problem}: a label without rows lowers every macro-averaged score (its recall and F1 count as 0); correct "
+        "the label names, or set data.allow_absent_labels: true to keep it",
+    )
 
 
 # The fewest labels a split needs for its scores to mean something: training on one label learns a constant,
@@ -154,6 +171,12 @@ def _budget_and_transfer(
         counts.repeats_dropped,
         counts.rows_kept,
     )
+    if counts.rows_kept == 0:
+        log.warning(
+            "transfer text adds nothing: none of its %d rows is new to the training split (see the counts above); "
+            "the students learn from the same rows as without data.transfer",
+            counts.rows_loaded,
+        )
     unlabelled = kept.assign(label=None, **{LABELLED: False})
     return pd.concat([train, unlabelled[list(train.columns)]], ignore_index=True), counts
 
@@ -218,6 +241,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     parts["train"], transfer = _budget_and_transfer(parts, spec, stratify)
     if task_type == "classification":
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
+        _check_absent_labels(parts, spec.labels or [], task_key, data.allow_absent_labels)
     few_labels = None
     if STRATIFY[task_type] is not None:
         few_labels = _check_label_spread(parts, STRATIFY[task_type], spec.task, data.allow_few_labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -30,7 +31,7 @@ from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.launch import launcher_prefix
 from scalingdown.pipeline.provenance import write_provenance
 from scalingdown.pipeline.specs import TrainingSpec
-from scalingdown.training.checkpoints import first_usable
+from scalingdown.training.checkpoints import disk_full, first_usable
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,12 @@ def train_model(
         loss_fn=loss_fn,
         output_hidden_states=output_hidden_states,
     )
-    trainer.train(resume_from_checkpoint=resume_from)
+    try:
+        trainer.train(resume_from_checkpoint=resume_from)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise disk_full(checkpoints, _complete_checkpoints(checkpoints), args.process_index == 0) from error
     if trainer.is_deepspeed_enabled:
         engine = trainer.model_wrapped
         log.info(
