@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
@@ -17,6 +18,7 @@ from scalingdown.pipeline import paths  # noqa: E402
 from scalingdown.pipeline.checks import check_config  # noqa: E402
 from scalingdown.pipeline.config import ConfigError, apply_defaults, check_data_files, check_schema  # noqa: E402
 from scalingdown.pipeline.defaults_keys import attribute_to_defaults  # noqa: E402
+from scalingdown.pipeline.input_files import changed_inputs, mark_older  # noqa: E402
 from scalingdown.pipeline.plan import Plan, local_model  # noqa: E402
 from scalingdown.pipeline.stage_specs import StageSpecs  # noqa: E402
 from scalingdown.pipeline.stage_table import STAGES  # noqa: E402
@@ -33,6 +35,16 @@ except ConfigError as error:
 
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
+# A data file whose content changed since `prepare` read it, though its modification time was kept (cp -p, tar x,
+# rsync -t): its prepared directory is dated before it, so that Snakemake reruns `prepare` (pipeline.input_files).
+for data in PLAN.data_plans():
+    changed = changed_inputs(Path(data.dir) / "manifest.json", PLAN.data_files(data.key))
+    if changed:
+        mark_older(Path(data.dir), changed)
+        logger.warning(
+            f"{', '.join(changed)}: changed since prepare read it (the modification time was kept); "
+            f"{data.dir} is prepared again"
+        )
 THREADS = PLAN.threads
 # The cores of a local run (`--cores`); None on a cluster, where each job has an allocation of its own (and
 # inside a cluster job, whose Snakemake must ask for what the allocation holds).

@@ -154,6 +154,11 @@ def data_file_options(options: Mapping[str, Any], prefix: str = "data.options") 
     return found
 
 
+def source_files(options: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The input files the options of some loaders name (see `data_file_options`), sorted and without repeats."""
+    return sorted({path for option in options for _, path in data_file_options(option)})
+
+
 def check_data_files(config: Mapping[str, Any], workdir: Path) -> None:
     """Every data file the tasks' loaders (and transfer loaders) name exists (relative paths start in `workdir`)."""
     for task_name, task in config["tasks"].items():

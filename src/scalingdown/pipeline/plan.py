@@ -365,14 +365,18 @@ class Plan:
     def teacher(self, task: str, name: str) -> TeacherPlan:
         return self._lookup(self.task(task).teachers, name, f"teacher of task {task!r}")
 
+    def data_plans(self) -> list[DataPlan]:
+        """Every prepared dataset of the experiment, each once."""
+        return list(self._by_data_key.values())
+
     def data_files(self, data_key: str) -> list[str]:
         """Input files of a task's loader and of its transfer loader (see `config.data_file_options`), sorted and
         without repeats."""
-        from scalingdown.pipeline.config import data_file_options
+        from scalingdown.pipeline.config import source_files
 
         data = self.data_by_key(data_key)
         sources = [data.spec["data"]] + ([data.spec["data"]["transfer"]] if data.transfer else [])
-        return sorted({path for source in sources for _, path in data_file_options(source.get("options", {}))})
+        return source_files(source.get("options", {}) for source in sources)
 
     def evaluated_model(self, task: str, kind: str, name: str) -> str:
         """The directory (or model reference) that `evaluate` loads."""

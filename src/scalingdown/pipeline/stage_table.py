@@ -183,6 +183,27 @@ STAGES: dict[str, Stage] = {
             launched=True,
         ),
         Stage(
+            "check_distill_inputs",
+            "check-distill-inputs",
+            "scalingdown.stages.check_distill_inputs:check_distill_inputs",
+            (specs.DistillSpec,),
+            "check what distill reads (prepared data, initial student, teacher caches) before it replaces a student",
+            (
+                _data(),
+                Argument("--init", "initial student directory", "input.init", exists="model directory"),
+                Argument(
+                    "--logits",
+                    "teacher logit caches, in the spec's teacher order",
+                    "input.logits",
+                    many="*",
+                    required=False,
+                    exists="file",
+                ),
+                Argument("--out", "output record of the check (JSON)", "output"),
+            ),
+            torch=False,
+        ),
+        Stage(
             "evaluate",
             "evaluate",
             "scalingdown.stages.evaluate:evaluate",

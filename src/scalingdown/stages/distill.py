@@ -94,6 +94,15 @@ def online_target(spec: DistillSpec, data_dir: str, logits_paths: list[str]) -> 
     return target
 
 
+def cached_teacher_outputs(spec: DistillSpec, data: str, logits: list[str]) -> list[TeacherOutputs]:
+    """The classification teachers' cached outputs `distill` learns from, each cache checked against the data."""
+    splits = ("train", "validation") if spec.weighting.method == "validation" else ("train",)
+    layers: dict[str, list[int]] = {}
+    for _, teacher, teacher_layer in spec.loss.hidden_pairs():
+        layers.setdefault(teacher, []).append(teacher_layer)
+    return load_teacher_outputs(spec.teachers, logits, data, spec.labels or [], splits, layers)
+
+
 def distill(
     spec: DistillSpec, data: str, init: str, logits: list[str], out: str, history: str, checkpoints: str
 ) -> None:
@@ -108,11 +117,7 @@ def distill(
     if spec.online:
         online_teacher = online_target(spec, data, logits)
     elif spec.teachers:
-        splits = ("train", "validation") if spec.weighting.method == "validation" else ("train",)
-        layers: dict[str, list[int]] = {}
-        for _, teacher, teacher_layer in spec.loss.hidden_pairs():
-            layers.setdefault(teacher, []).append(teacher_layer)
-        outputs = load_teacher_outputs(spec.teachers, logits, data, spec.labels or [], splits, layers)
+        outputs = cached_teacher_outputs(spec, data, logits)
         teacher_probs = distillation_target(spec, outputs, data)
         hidden = hidden_targets(spec, outputs)
     tokenizer = load_tokenizer(init)

@@ -21,7 +21,9 @@ from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
 from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
 from scalingdown.pipeline.atomic import atomic_path, check_replaceable, write_json
-from scalingdown.pipeline.config import ConfigError
+from scalingdown.pipeline.config import ConfigError, source_files
+from scalingdown.pipeline.input_files import MANIFEST_KEY as INPUTS_KEY
+from scalingdown.pipeline.input_files import fingerprints
 from scalingdown.pipeline.loaders import DataConfigError
 from scalingdown.pipeline.provenance import provenance_record, write_provenance
 from scalingdown.pipeline.specs import PrepareSpec, SplitSpec
@@ -203,6 +205,8 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     """
     check_replaceable(out, "prepare")
     data, seed, task_type = spec.data, spec.seed, spec.type
+    sources = [data.options] + ([data.transfer.options] if data.transfer is not None else [])
+    inputs = fingerprints(source_files(sources))  # before reading: a file changed meanwhile reruns prepare
     task_key = f"tasks.{spec.task}"
     try:
         parts = load(data.loader, data.options, seed, task_type)
@@ -266,6 +270,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
             manifest.update(_budget_manifest(parts["train"], data.label_budget, transfer))
         if few_labels is not None:
             manifest["few_labels"] = few_labels
+        manifest[INPUTS_KEY] = inputs
         write_json(staging / MANIFEST, manifest)
         write_provenance(staging, provenance_record("prepare", experiment))
     for name, info in manifest["splits"].items():
