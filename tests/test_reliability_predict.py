@@ -9,12 +9,15 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import softmax
 
 from scalingdown.cli import main
 from scalingdown.evaluation.export import RECORD_NAME, export_onnx, export_onnx_int8, export_torch_int8
 from scalingdown.evaluation.predict_file import OutputExists, predict_file
+from scalingdown.evaluation.runtime import load_runtime
 from scalingdown.pipeline.errors import UserError
 from tests.shipping_fixtures import LABELS, save_student
 
@@ -204,3 +207,28 @@ def test_a_model_directory_missing_or_damaging_a_file_is_named_before_it_loads(
     status, error = _predict(capsys, directory, tmp_path / "in.csv", tmp_path / "out.csv")
     assert status == 2 and str(directory) in error and expected in error, error
     assert not (tmp_path / "out.csv").exists()
+
+
+TEXTS = [
+    "Profits rose sharply.",
+    "x",
+    "The company said quarterly revenue was flat compared with the same period a year earlier.",
+    "Shares fell after the warning",
+    "ok ok ok ok ok ok ok ok ok ok ok ok ok ok !!!!! $$$ 1000000",
+]
+
+
+def test_int8_probabilities_depend_on_the_batch_neighbours_and_batch_size_one_removes_that(shipped, tmp_path):
+    """Documented (README, config/README.md): dynamic int8 quantizes each batch's activations with one scale."""
+    for variant in ("model", "onnx-fp32", "onnx-int8", "torch-int8"):
+        runtime = load_runtime(shipped[variant])
+        gap = np.abs(softmax(runtime.logits(TEXTS, 1), axis=1) - softmax(runtime.logits(TEXTS, 8), axis=1)).max()
+        assert (gap > 1e-6) == variant.endswith("int8"), (variant, gap)
+    alone, among = tmp_path / "alone.csv", tmp_path / "among.csv"
+    alone.write_text(f"text\n{TEXTS[0]}\n")
+    among.write_text("text\n" + "".join(f"{text}\n" for text in TEXTS))
+    for variant in ("onnx-int8", "torch-int8"):
+        for source in (alone, among):
+            predict_file(shipped[variant], source, tmp_path / f"{variant}-{source.name}", batch_size=1)
+        first = [_csv_rows(tmp_path / f"{variant}-{source.name}")[0] for source in (alone, among)]
+        assert first[0] == first[1]
