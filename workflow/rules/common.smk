@@ -1,13 +1,12 @@
 """Shared setup: config validation, the experiment plan, and how every job runs the package."""
 
-import copy
 import shlex
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 min_version("9.0")
@@ -15,23 +14,17 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from scalingdown.pipeline import paths  # noqa: E402
-from scalingdown.pipeline.checks import check_config  # noqa: E402
-from scalingdown.pipeline.config import ConfigError, apply_defaults, check_data_files, check_schema  # noqa: E402
-from scalingdown.pipeline.defaults_keys import attribute_to_defaults  # noqa: E402
+from scalingdown.pipeline.config import ConfigError  # noqa: E402
 from scalingdown.pipeline.input_files import changed_inputs, mark_older  # noqa: E402
 from scalingdown.pipeline.plan import Plan, local_model  # noqa: E402
 from scalingdown.pipeline.stage_specs import StageSpecs  # noqa: E402
 from scalingdown.pipeline.stage_table import STAGES  # noqa: E402
+from scalingdown.pipeline.validation import validate_config  # noqa: E402
 
-RAW_CONFIG = copy.deepcopy(config)
 try:
-    apply_defaults(config, Path.cwd())
-    check_schema(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
-    validate(config, "../schemas/config.schema.yaml")
-    check_config(config, Path.cwd())
-    check_data_files(config, Path.cwd())
+    validate_config(config, Path.cwd(), Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 except ConfigError as error:
-    raise WorkflowError(f"Invalid config: {attribute_to_defaults(error, RAW_CONFIG, Path.cwd())}") from None
+    raise WorkflowError(f"Invalid config: {error}") from None
 
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from scalingdown.data.errors import DataError
-from scalingdown.data.reading import Batch, Records, jsonl_records, numbered_lines, read_text
+from scalingdown.data.reading import Batch, Records, jsonl_records, marked_encoding, numbered_lines, read_text
 
 # The `datasets` builder that reads each generic file format.
 BUILDERS = {"csv": "csv", "jsonl": "json", "parquet": "parquet"}
@@ -72,6 +72,11 @@ def file_records(path: Path, file_format: str) -> tuple[str, Records]:
         lines = [number for number, _ in numbered_lines(read_text(path))]
         if not lines:
             raise DataError(path, None, "holds no records; expected one JSON object per line")
+    elif _parquet_rows(path) == 0:
+        raise DataError(path, None, "holds no records (a Parquet file of 0 rows)")
+    if file_format != "parquet":
+        # A byte-order mark decides the encoding (as `read_text` reads the file for the line numbers).
+        options["encoding"] = marked_encoding(path) or "utf-8"
     with tempfile.TemporaryDirectory(prefix="scalingdown-datasets-") as cache:
         try:
             dataset = datasets.load_dataset(
@@ -85,13 +90,33 @@ def file_records(path: Path, file_format: str) -> tuple[str, Records]:
     return "record", list(enumerate(records, start=1))
 
 
+def _parquet_rows(path: Path) -> int | None:
+    """The rows of a Parquet file by its metadata; None when it is not readable as Parquet (`datasets` says why)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (pa.ArrowException, OSError):
+        return None
+
+
 def _raise_read_error(path: Path, file_format: str, error: Exception) -> NoReturn:
     if file_format == "jsonl":
-        jsonl_records(path)  # raises for the first line that is not a JSON object
+        for line, record in jsonl_records(path):  # raises for the first line that is not a JSON object
+            _check_names(path, line, list(record))
     cause: BaseException = error
     while cause.__cause__ is not None:
         cause = cause.__cause__
-    raise DataError(path, None, f"cannot read it as {file_format}: {cause}") from error
+    found = " ".join(str(cause).split())  # the library's message on one line
+    raise DataError(path, None, f"cannot read it as {file_format}: {found}") from error
+
+
+def _check_names(path: Path, line: int, names: list[str]) -> None:
+    """Column names the readers can hold: none with a NUL character (Arrow cuts a name there)."""
+    cut = [name for name in names if "\x00" in name]
+    if cut:
+        raise DataError(path, line, f"the column name {cut[0]!r} holds a NUL character (\\x00); rename it")
 
 
 # A CSV cell may hold a text of any length (the csv module's default limit is 128 KiB).
@@ -108,6 +133,7 @@ def _csv_layout(path: Path) -> tuple[list[str], list[int]]:
     for row in reader:
         if row and header is None:
             header = row
+            _check_names(path, start, header)
             repeated = sorted({name for name in header if header.count(name) > 1})
             if repeated:
                 raise DataError(

@@ -38,6 +38,13 @@ _BYTE_ORDER_MARKS = (
 )
 
 
+def marked_encoding(path: str | Path) -> str | None:
+    """The encoding a file's byte-order mark announces (the mark dropped when decoding), or None without one."""
+    with Path(path).open("rb") as handle:
+        start = handle.read(4)
+    return next((name for mark, name in _BYTE_ORDER_MARKS if start.startswith(mark)), None)
+
+
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     """The decoded text of `path`; undecodable bytes are a `DataError` naming their line.
 

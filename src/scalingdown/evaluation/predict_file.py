@@ -62,7 +62,8 @@ def predict_file(
     if table.rows == 0:
         raise DataError(source, None, "holds no rows to predict")
     if text_column not in table.header:
-        found = ", ".join(map(str, table.header)) or "none"
+        found = ", ".join(name if name.isprintable() and "," not in name else repr(name) for name in table.header)
+        found = found or "none"
         raise DataError(source, None, f"no column {text_column!r} (columns found: {found})")
     chunks = table.chunks(chunk_size)
     first_chunk = next(chunks, None)  # a bad input file is named before the model loads

@@ -176,7 +176,8 @@ class RowWriter:
 
     def __init__(self, handle: TextIO, suffix: str, header: list[str]) -> None:
         self.header = header
-        self._csv = csv.writer(handle, lineterminator="\n") if suffix == ".csv" else None
+        # RFC 4180 line ends (CRLF): the csv module then quotes every cell holding a \r or \n.
+        self._csv = csv.writer(handle, lineterminator="\r\n") if suffix == ".csv" else None
         self._handle = handle
         if self._csv is not None:
             self._csv.writerow(header)

@@ -7,6 +7,7 @@ cannot express are `pipeline.checks`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -121,16 +122,22 @@ def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
     problem = candidate_list_problem(config)
     if problem is not None:
         raise ConfigError(*problem)
-    import jsonschema
-    import yaml
     from jsonschema.exceptions import best_match
 
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = best_match(validator.iter_errors(config))
+    error = best_match(_validator(str(schema_path)).iter_errors(config))
     if error is not None:
         key = config_key(config, error.absolute_path) or "(top level)"
         raise ConfigError(key, error.message)
+
+
+@functools.cache
+def _validator(schema_path: str) -> Any:
+    """The JSON-schema validator of the schema file (read once per process)."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def data_file_options(options: Mapping[str, Any], prefix: str = "data.options") -> list[tuple[str, str]]:
