@@ -54,7 +54,7 @@ ARGUMENT = st.one_of(
 )
 
 
-@examples(60)
+@examples(20)
 @given(command=st.sampled_from([*COMMANDS, "predict", "data", "nonsense"]), arguments=st.lists(ARGUMENT, max_size=8))
 def test_any_arguments_of_any_command_get_exit_2_and_one_line(tmp_path_factory, command, arguments):
     directory = tmp_path_factory.mktemp("cli")
@@ -74,7 +74,7 @@ def _spec_argv(command: str, spec: str, directory: Path) -> list[str]:
     return argv
 
 
-@examples(60)
+@examples(20)
 @given(command=st.sampled_from(COMMANDS), document=yaml_values())
 def test_a_spec_of_any_json_structure_gets_one_line(tmp_path_factory, command, document):
     directory = tmp_path_factory.mktemp("spec")
@@ -82,7 +82,7 @@ def test_a_spec_of_any_json_structure_gets_one_line(tmp_path_factory, command, d
     assert _refused_in_one_line(_spec_argv(command, text, directory)) == 2
 
 
-@examples(40)
+@examples(15)
 @given(
     command=st.sampled_from(COMMANDS),
     content=st.one_of(st.binary(max_size=120), hostile_text(max_size=80).map(lambda text: text.encode("utf-8"))),
@@ -108,7 +108,7 @@ def distill_spec(distill_inputs) -> dict[str, Any]:
     return json.loads(distill_inputs.spec().to_json())
 
 
-@examples(60)
+@examples(20)
 @given(data=st.data())
 def test_a_real_spec_with_any_field_of_any_value_gets_one_line_naming_it(tmp_path_factory, distill_spec, data):
     directory = tmp_path_factory.mktemp("field")
@@ -132,7 +132,7 @@ def _hostile_input(path: Path, kind: str, content: bytes) -> None:
         (path / kind.split()[2]).write_bytes(content)
 
 
-@examples(40)
+@examples(12)
 @given(
     flag=st.sampled_from(["--data", "--init", "--logits"]),
     kind=st.sampled_from(
@@ -152,7 +152,7 @@ def test_distill_inputs_holding_anything_get_one_line(tmp_path_factory, distill_
     assert not (directory / "checked").exists()
 
 
-@examples(40)
+@examples(12)
 @given(
     loader=st.one_of(
         st.sampled_from(["generic", "phrasebank", "aqua_rat", "winogrande", "synthetic_finance"]), hostile_text()

@@ -89,7 +89,7 @@ def _write(path: Path, header: tuple[str, str], rows: list[tuple[str, str]], fil
         frame.to_parquet(path, index=False)
 
 
-@examples(25)
+@examples(10)
 @given(
     rows=ROWS,
     text_column=COLUMN,
@@ -110,7 +110,7 @@ def test_generic_files_of_any_text_columns_and_encoding_prepare_exactly_or_are_r
     _check(_spec(path, labels, options), directory / "out", rows)
 
 
-@examples(25)
+@examples(10)
 @given(
     rows=st.lists(st.tuples(ONE_LINE_TEXTS, st.sampled_from(["positive", "negative", "neutral"])), max_size=12).map(
         lambda hostile: [*hostile, *PLAIN_PHRASES]
@@ -132,7 +132,7 @@ def test_phrasebank_files_of_any_text_prepare_exactly_or_are_refused_in_one_line
     _check(_spec(path, ["negative", "neutral", "positive"], options, "phrasebank"), directory / "out", expected)
 
 
-@examples(25)
+@examples(10)
 @given(content=st.binary(max_size=300), file_format=st.sampled_from(["csv", "jsonl", "parquet"]))
 def test_any_bytes_in_a_data_file_prepare_or_are_refused_in_one_line(tmp_path_factory, content, file_format):
     directory = tmp_path_factory.mktemp("bytes")

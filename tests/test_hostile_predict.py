@@ -96,7 +96,7 @@ def _run(student: Path, source: Path, target: Path, header: list[str], rows: lis
     }, "only the output changed"
 
 
-@examples(30)
+@examples(12)
 @given(
     header=st.lists(NAMES, min_size=1, max_size=4, unique=True),
     data=st.data(),
@@ -118,7 +118,7 @@ def test_csv_files_of_any_columns_and_texts_come_back_as_read_or_are_refused_in_
     )
 
 
-@examples(30)
+@examples(12)
 @given(
     rows=st.lists(
         st.dictionaries(NAMES, JSON_VALUES, max_size=4).flatmap(
@@ -139,7 +139,7 @@ def test_json_lines_of_any_keys_and_values_come_back_as_read_or_are_refused_in_o
     _run(student, directory / "in.jsonl", directory / target, header, rows, chunk_size=chunk_size)
 
 
-@examples(20)
+@examples(8)
 @given(
     texts=st.lists(st.one_of(TEXTS, st.none()), max_size=6),
     other=st.lists(st.one_of(st.integers(-(2**63), 2**63 - 1), st.none()), max_size=6),
@@ -154,7 +154,7 @@ def test_parquet_files_come_back_as_read_or_are_refused_in_one_line(student, tmp
     _run(student, directory / "in.parquet", directory / target, ["text", "count"], rows)
 
 
-@examples(25)
+@examples(8)
 @given(content=st.binary(max_size=200), suffix=st.sampled_from([".csv", ".jsonl", ".parquet"]))
 def test_any_bytes_as_the_input_are_predicted_or_refused_in_one_line(student, tmp_path_factory, content, suffix):
     directory = tmp_path_factory.mktemp("bytes")
@@ -185,7 +185,7 @@ def _occupy(path: Path, what: str) -> None:
         (path.parent / "blocker").write_text("mine")
 
 
-@examples(40)
+@examples(15)
 @given(
     name=hostile_text(min_size=1, max_size=20).filter(lambda name: "/" not in name and "\x00" not in name),
     suffix=st.sampled_from([".csv", ".jsonl", ".txt", ""]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import logging
 import math
@@ -350,3 +351,28 @@ def test_budgets_that_label_the_same_rows_get_a_warning_naming_both_elements(tmp
         f"config key `{TASK}.data.label_budget[1]`: 0.51 labels the same 18 of about 36 training rows as element [0] "
         "(0.5); the sweep runs that point twice"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "problem"),
+    [
+        (
+            _set("data", "options", "seed", datetime.date(2000, 1, 1)),
+            f"{TASK}.data.options.seed",
+            "datetime.date(2000, 1, 1) is a date, which no setting takes (YAML reads an unquoted 2020-01-01 as a date)",
+        ),
+        (_set("data", "options", "seed", b"\x01"), f"{TASK}.data.options.seed", "b'\\x01' is binary data"),
+        (
+            _set("data", {"loader": "phrasebank", "options": {"path": "a\x00b"}}),
+            f"{TASK}.data.options.path",
+            "'a\\x00b' holds a NUL character (\\x00), which no setting, name or path can",
+        ),
+        (lambda config: config.update(hyperparameters="hp\x00.yaml"), "hyperparameters", "expected the path of a YAML"),
+    ],
+    ids=["a-date-where-a-loader-option-goes", "binary-data", "nul-in-a-path", "nul-in-the-hyperparameters-path"],
+)
+def test_values_yaml_builds_beyond_json_and_nul_characters_are_refused_naming_the_key(tmp_path, mutate, key, problem):
+    """Found by the generated configs: a YAML date in a loader option, or a NUL in a path, was a traceback."""
+    error = _config_error(_tiny(mutate), tmp_path)
+    assert (error.key, "\n" in str(error)) == (key, False)
+    assert problem in error.problem, error.problem

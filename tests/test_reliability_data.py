@@ -232,3 +232,53 @@ def test_a_csv_text_longer_than_the_csv_modules_field_limit_is_read_whole(tmp_pa
     )
     rows = load("generic", {"path": str(tmp_path / "data.csv")}, 0, "classification")["all"]
     assert rows["text"].tolist() == [long_text.strip(), "sales fell"]
+
+
+# -- found by the generated inputs (tests/test_hostile_data.py) ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("suffix", "encode"),
+    [
+        ("csv", lambda text: text.encode("utf-16")),
+        ("csv", lambda text: text.encode("utf-32")),
+        ("jsonl", lambda text: text.encode("utf-16")),
+        ("jsonl", lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be")),
+    ],
+    ids=["csv-utf-16", "csv-utf-32", "jsonl-utf-16", "jsonl-utf-16-big-endian"],
+)
+def test_generic_files_in_the_encoding_their_byte_order_mark_announces_are_read_whole(tmp_path, suffix, encode):
+    if suffix == "csv":
+        text = "text,label\nAhlström rose,positive\nSales fell,negative\n"
+    else:
+        text = '{"text": "Ahlström rose", "label": "positive"}\n{"text": "Sales fell", "label": "negative"}\n'
+    (tmp_path / f"data.{suffix}").write_bytes(encode(text))
+    rows = load("generic", {"path": str(tmp_path / f"data.{suffix}")}, 0, "classification")["all"]
+    assert rows["text"].tolist() == ["Ahlström rose", "Sales fell"]
+    assert rows["row_id"].tolist() == (["data:2", "data:3"] if suffix == "csv" else ["data:1", "data:2"])
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        (
+            "data.parquet",
+            lambda path: pd.DataFrame({"text": pd.Series([], dtype=str)}).to_parquet(path),
+            "data.parquet: holds no records (a Parquet file of 0 rows)",
+        ),
+        (
+            "data.csv",
+            lambda path: path.write_text("te\x00xt,label\nup,positive\n"),
+            "data.csv, line 1: the column name 'te\\x00xt' holds a NUL character (\\x00); rename it",
+        ),
+        (
+            "data.jsonl",
+            lambda path: path.write_text('{"te\\u0000xt": "up", "label": "positive"}\n'),
+            "data.jsonl, line 1: the column name 'te\\x00xt' holds a NUL character (\\x00); rename it",
+        ),
+    ],
+    ids=["empty-parquet", "nul-in-a-csv-header", "nul-in-a-json-key"],
+)
+def test_files_the_datasets_reader_fails_on_get_one_plain_line(tmp_path, name, write, message):
+    write(tmp_path / name)
+    with pytest.raises(DataError) as error:
+        load("generic", {"path": str(tmp_path / name)}, 0, "classification")
+    assert str(error.value) == f"{tmp_path}/{message}"

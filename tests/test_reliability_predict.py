@@ -232,3 +232,20 @@ def test_int8_probabilities_depend_on_the_batch_neighbours_and_batch_size_one_re
             predict_file(shipped[variant], source, tmp_path / f"{variant}-{source.name}", batch_size=1)
         first = [_csv_rows(tmp_path / f"{variant}-{source.name}")[0] for source in (alone, among)]
         assert first[0] == first[1]
+
+
+def test_a_cell_with_a_carriage_return_or_line_separator_comes_back_whole(student, tmp_path):
+    """Found by the generated inputs: a CSV writer ending lines in \\n left a lone \\r unquoted."""
+    rows = [{"text": "profits\rrose", "note": "a\u2028b"}, {"text": "sales\r\nfell", "note": "c\x85d"}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    predict_file(student, tmp_path / "in.jsonl", tmp_path / "out.csv")
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [{key: row[key] for key in ("text", "note")} for row in written] == rows
+
+
+def test_a_column_name_that_is_not_printable_is_shown_escaped_in_the_one_line(student, tmp_path):
+    (tmp_path / "in.jsonl").write_text('{"a\\nb": "profits rose"}\n')
+    with pytest.raises(UserError) as error:
+        predict_file(student, tmp_path / "in.jsonl", tmp_path / "out.csv")
+    assert str(error.value) == f"{tmp_path / 'in.jsonl'}: no column 'text' (columns found: 'a\\nb')"

@@ -76,7 +76,7 @@ def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dic
     name = config.get("hyperparameters")
     if name is None:
         return {}
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or "\x00" in name:
         raise ConfigError("hyperparameters", f"expected the path of a YAML file, got {name!r}")
     path = Path(name)
     if workdir is not None and not path.is_absolute():
