@@ -17,9 +17,9 @@ from snakemake.utils import validate
 
 from scalingdown.data.synthetic import LABELS as GENERATED_LABELS
 from scalingdown.pipeline.checks import check_config
-from scalingdown.pipeline.config import ConfigError, apply_defaults, check_data_files, check_schema
-from scalingdown.pipeline.defaults_keys import attribute_to_defaults
+from scalingdown.pipeline.config import ConfigError, apply_defaults
 from scalingdown.pipeline.specs import PrepareSpec
+from scalingdown.pipeline.validation import validate_config
 from scalingdown.pipeline.value_checks import GENERATOR_LABELS, hub_id_problem
 from scalingdown.stages.prepare import prepare
 from tests.conftest import REPO, TINY_CONFIG
@@ -31,15 +31,10 @@ TASK = "tasks.sentiment"
 
 def _config_error(raw: dict, workdir: Path) -> ConfigError:
     """The error the Snakefile reports for `raw` (as the user wrote it): defaults, schema, checks, attribution."""
-    config = copy.deepcopy(raw)
     try:
-        apply_defaults(config, workdir)
-        check_schema(config, SCHEMA)
-        validate(config, str(SCHEMA))
-        check_config(config, workdir)
-        check_data_files(config, workdir)
+        validate_config(copy.deepcopy(raw), workdir, SCHEMA)
     except ConfigError as error:
-        return attribute_to_defaults(error, raw, workdir)
+        return error
     raise AssertionError("the config was accepted")
 
 

@@ -334,22 +334,7 @@ def test_a_full_disk_while_a_stage_writes_its_output_gives_one_line_and_leaves_n
 ):
     import pyarrow.parquet
 
-    spec = PrepareSpec.from_dict(
-        {
-            "task": "t",
-            "type": "classification",
-            "labels": LABELS,
-            "seed": 1,
-            "format": 3,
-            "data": {
-                "loader": "synthetic_finance",
-                "options": {"rows": 60},
-                "split": {"validation": 0.2, "test": 0.2},
-                "data_portion": 1.0,
-            },
-        }
-    )
     _full_disk(monkeypatch, pyarrow.parquet, "write_table")
-    assert main(["prepare", "--spec", spec.to_json(), "--out", str(tmp_path / "data")]) == 2
+    assert main(["prepare", "--spec", _prepare_spec().to_json(), "--out", str(tmp_path / "data")]) == 2
     assert _last_error(capsys).startswith("error: no space left on device (")
     assert sorted(path.name for path in tmp_path.iterdir()) == []

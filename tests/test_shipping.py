@@ -210,7 +210,11 @@ def test_an_existing_output_is_kept_unless_forced(shipped, tmp_path):
         ("in.csv", b"text\n", "in.csv: holds no rows"),
         ("in.jsonl", b"", "in.jsonl: holds no rows"),
         ("in.csv", b"text\nfine\n\xff\xfe bad\n", "in.csv: is not utf-8 text"),
-        ("in.jsonl", b'{"text": "ok"}\nnot json\n', r"in.jsonl, line 2: not a readable \.jsonl file"),
+        (
+            "in.jsonl",
+            b'{"text": "ok"}\nnot json\n',
+            r"in.jsonl, line 2: invalid JSON \(Expecting value at column 1\); expected one JSON object per line",
+        ),
         ("in.jsonl", b'{"text": "ok"}\n{"text": null}\n', "in.jsonl, row 2: column 'text' holds no text"),
         ("in.parquet", b"not parquet", "in.parquet: not a readable Parquet file"),
         ("in.csv", b"text,label\nhello,x\n", r"in.csv: already has the output column\(s\) \['label'\]"),

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scalingdown.data.errors import DataError
+from scalingdown.data.reading import json_object
 
 Row = dict[str, Any]
 INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
@@ -112,19 +113,8 @@ def _jsonl_lines(path: Path) -> Iterator[tuple[int, Row]]:
     try:
         with path.open(encoding=_READ_ENCODING) as handle:
             for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataError(
-                        path, number, f"not a readable .jsonl file ({error.msg} at column {error.colno})"
-                    ) from None
-                except RecursionError:
-                    raise DataError(path, number, "not a readable .jsonl file (nested too deeply)") from None
-                if not isinstance(value, dict):
-                    raise DataError(path, number, f"expected a JSON object, found {type(value).__name__}")
-                yield number, value
+                if line.strip():
+                    yield number, json_object(path, number, line)
     except UnicodeDecodeError as error:
         raise _decoding(path, error) from None
 
