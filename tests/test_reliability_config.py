@@ -371,3 +371,10 @@ def test_values_yaml_builds_beyond_json_and_nul_characters_are_refused_naming_th
     error = _config_error(_tiny(mutate), tmp_path)
     assert (error.key, "\n" in str(error)) == (key, False)
     assert problem in error.problem, error.problem
+
+
+@pytest.mark.parametrize("tasks", [True, ["sentiment"], "sentiment", 3], ids=["boolean", "list", "text", "number"])
+def test_tasks_that_are_not_a_mapping_are_refused_naming_the_key(tmp_path, tasks):
+    """Found by the generated configs (nightly): `tasks: true` was an AttributeError while the defaults merged."""
+    error = _config_error(_tiny(lambda config: config.update(tasks=tasks)), tmp_path)
+    assert error.key == "tasks" and "is not of type 'object'" in error.problem

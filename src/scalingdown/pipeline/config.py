@@ -61,7 +61,7 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     `teacher_defaults` / `student_defaults`, the teacher's or student's own settings.
     """
     shared = read_hyperparameters(config, workdir)
-    for task in (config.get("tasks") or {}).values():
+    for task in _tasks(config):
         if not isinstance(task, dict):
             continue
         for key in HYPERPARAMETER_KEYS:
@@ -69,6 +69,12 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
                 own = task.get(key) or {}
                 task[key] = deep_merge(shared[key], own) if isinstance(own, Mapping) else own
     apply_student_defaults(config)
+
+
+def _tasks(config: Mapping[str, Any]) -> list[Any]:
+    """The tasks of a config not yet validated (none when `tasks` is not a mapping: the schema then says so)."""
+    tasks = config.get("tasks")
+    return list(tasks.values()) if isinstance(tasks, Mapping) else []
 
 
 def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dict[str, Any]:
@@ -102,7 +108,7 @@ def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dic
 
 def apply_student_defaults(config: dict[str, Any]) -> None:
     """Merge each task's `teacher_defaults` and `student_defaults` into its teachers and students, in place."""
-    for task in (config.get("tasks") or {}).values():
+    for task in _tasks(config):
         if not isinstance(task, dict):
             continue
         for defaults_key, members_key in (("teacher_defaults", "teachers"), ("student_defaults", "students")):
