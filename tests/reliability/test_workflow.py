@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from scalingdown.kd.logit_store import FINGERPRINT_KEY
-from tests.conftest import snakemake
+from tests.conftest import TINY_CONFIG, snakemake
 from tests.workflow.conftest import job_counts
 
 pytestmark = pytest.mark.slow
@@ -90,7 +90,7 @@ def _data_config(workdir: Path) -> Path:
     (workdir / "data.csv").write_text(
         "text,label\n" + "".join(f"{text},{label}\n" for text, label in zip(texts, labels))
     )
-    config = yaml.safe_load((Path(__file__).parent / "configs" / "tiny.yaml").read_text())
+    config = yaml.safe_load(TINY_CONFIG.read_text())
     task = config["tasks"]["sentiment"]
     task["labels"] = ["down", "up"]
     task["data"] = {"loader": "generic", "options": {"path": "data.csv"}, "split": {"validation": 0.2, "test": 0.25}}
