@@ -95,4 +95,4 @@ wildcard_constraints:
     student=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     kind=r"teacher|student",
-    variant=r"onnx-fp32|onnx-int8|torch-int8",
+    variant=r"onnx-fp32|onnx-int8|onnx-int8-static|torch-int8",

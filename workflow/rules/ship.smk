@@ -1,6 +1,8 @@
 rule export:
     """Write one shipping variant of a student (ONNX fp32, ONNX int8, PyTorch int8); redone when the student
     changes (its model directory is the input)."""
+    wildcard_constraints:
+        variant=r"onnx-fp32|onnx-int8|torch-int8",
     input:
         model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_source(wildcards.variant),
     output:
@@ -14,6 +16,26 @@ rule export:
         spec=lambda wildcards: SPECS.export(wildcards.task, wildcards.student, wildcards.variant).to_json(),
     shell:
         STAGES["export"].shell()
+
+
+rule export_calibrated:
+    """Write a student's static int8 ONNX export, its activation scales calibrated on texts of the training split."""
+    wildcard_constraints:
+        variant=r"onnx-int8-static",
+    input:
+        model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_source(wildcards.variant),
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+    output:
+        directory(paths.export_dir(PLAN.root, "{task}", "{student}", "{variant}")),
+    log:
+        PLAN.log("export", "{task}.{student}.{variant}"),
+    conda:
+        ENV
+    threads: 1  # calibrating runs the float graph once per text: one core
+    params:
+        spec=lambda wildcards: SPECS.export_calibrated(wildcards.task, wildcards.student, wildcards.variant).to_json(),
+    shell:
+        STAGES["export_calibrated"].shell()
 
 
 rule evaluate_export:

@@ -19,7 +19,7 @@ from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from scalingdown.data.labels import LabelMismatch, align_columns, label_ids
 from scalingdown.data.store import read_split
 from scalingdown.evaluation.exporters import export_record
-from scalingdown.evaluation.metrics import classification_scores
+from scalingdown.evaluation.metrics import agreement, classification_scores
 from scalingdown.evaluation.runtime import load_runtime, runtime_for
 from scalingdown.evaluation.sizes import local_size_mb
 from scalingdown.evaluation.timing import Timeable
@@ -171,7 +171,18 @@ def score(spec: EvaluateSpec, data: str, model: str) -> Scores:
     logits = align_columns(logits, names, labels, f"{spec.kind} {spec.name}")
     scores = classification_scores(label_ids(test, labels), np.argmax(logits, axis=1), labels)
     fields = {"test_rows": len(test), "labels": labels, "metrics": scores, "params": params, "size_mb": size}
+    if spec.variant is not None:
+        fields["agreement"] = _agreement_with_student(spec, model, texts, logits)
     return Scores(fields, f"accuracy {scores['accuracy']:.4f}")
+
+
+def _agreement_with_student(spec: EvaluateSpec, export: str, texts: list[str], logits: np.ndarray) -> dict[str, Any]:
+    """How an export's test predictions agree with those of the float32 student it was made from (run here on the
+    same texts, length and batch size): the share of equal labels and the largest probability difference."""
+    student = export_record(export)["student"]["path"]
+    runtime = load_runtime(student, torch.get_num_threads(), spec.max_length)
+    reference = align_columns(runtime.logits(texts, spec.batch_size), runtime.label_names, spec.labels or [], student)
+    return agreement(reference, logits) | {"student": student}
 
 
 def timing_inputs(test: pd.DataFrame) -> list[Any]:

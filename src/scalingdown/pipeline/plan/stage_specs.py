@@ -13,6 +13,7 @@ from scalingdown.pipeline.config.candidates import selection_metric, varied
 from scalingdown.pipeline.config.settings import cache_settings, finetune_settings
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.names import divergence_table
+from scalingdown.pipeline.names.export_variants import CALIBRATED, CALIBRATION_TEXTS
 from scalingdown.pipeline.names.families import family_of
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.members import TeacherPlan
@@ -21,6 +22,7 @@ from scalingdown.pipeline.specs.definitions import (
     BenchmarkModel,
     BenchmarkSettings,
     BenchmarkSpec,
+    CalibratedExportSpec,
     DistillSpec,
     DistillTeacher,
     EnsembleSpec,
@@ -215,9 +217,24 @@ class StageSpecs:
 
     def export(self, task_name: str, student_name: str, variant: str) -> ExportSpec:
         """One variant the student's exports need (those listed, and ONNX fp32 under ONNX int8)."""
-        if variant not in self.plan.student(task_name, student_name).built_exports:
+        if variant not in self.plan.student(task_name, student_name).built_exports or variant in CALIBRATED:
             raise UnknownKey(f"student {student_name!r} of task {task_name!r} has no export {variant!r}")
         return ExportSpec(task=task_name, student=student_name, variant=variant, format=paths.FORMAT_VERSIONS["export"])
+
+    def export_calibrated(self, task_name: str, student_name: str, variant: str) -> CalibratedExportSpec:
+        """A calibrated variant of a student's exports (static int8), calibrated on its task's training texts."""
+        student = self.plan.student(task_name, student_name)
+        if variant not in CALIBRATED or variant not in student.exports:
+            raise UnknownKey(f"student {student_name!r} of task {task_name!r} has no calibrated export {variant!r}")
+        return CalibratedExportSpec(
+            task=task_name,
+            student=student_name,
+            variant=variant,
+            max_length=student.spec["max_length"],
+            calibration_texts=CALIBRATION_TEXTS,
+            seed=self.plan.task(task_name).seed,
+            format=paths.FORMAT_VERSIONS["export"],
+        )
 
     def benchmark(self, task_name: str) -> BenchmarkSpec:
         """Every model of the task as the benchmark times it, in `Plan.benchmarked_models` order."""

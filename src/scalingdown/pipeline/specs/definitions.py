@@ -314,6 +314,20 @@ class ExportSpec(Spec):
 
 
 @dataclass(frozen=True)
+class CalibratedExportSpec(Spec):
+    """`export_calibrated`: a student's export whose int8 activation scales are calibrated on `calibration_texts`
+    texts of the task's training split (a sample drawn with `seed`), read as the student reads them (`max_length`)."""
+
+    task: str
+    student: str
+    variant: str
+    max_length: int
+    calibration_texts: int
+    seed: int
+    format: int
+
+
+@dataclass(frozen=True)
 class BenchmarkSettings(Spec):
     """The config's `benchmark` keys: how the models are timed (see `evaluation.timing`)."""
 

@@ -211,6 +211,18 @@ STAGES: dict[str, Stage] = {
             ),
         ),
         Stage(
+            "export_calibrated",
+            "export-calibrated",
+            "scalingdown.stages.export:export_calibrated",
+            (specs.CalibratedExportSpec,),
+            "write a student's static int8 ONNX export, its activation scales calibrated on training texts",
+            (
+                Argument("--model", "the student's onnx-fp32 export", "input.model", exists="directory"),
+                _data(),
+                Argument("--out", "output export directory", "output"),
+            ),
+        ),
+        Stage(
             "benchmark",
             "benchmark",
             "scalingdown.stages.benchmark:benchmark",

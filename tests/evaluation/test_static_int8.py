@@ -1,0 +1,115 @@
+"""The optimised ONNX graph, the static int8 export (calibrated, neighbour-independent) and agreement figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from scipy.special import softmax
+
+from scalingdown.evaluation.exporters import (
+    ONNX_FILE,
+    RECORD_NAME,
+    ExportError,
+    export_onnx,
+    export_onnx_int8,
+    export_onnx_int8_static,
+)
+from scalingdown.evaluation.metrics import agreement
+from scalingdown.evaluation.runtime import load_runtime
+from tests.evaluation.conftest import LABELS, save_student
+
+CALIBRATION = [
+    "Profits rose sharply in the quarter.",
+    "Revenue was flat.",
+    "The board cut its dividend after a weak year for the group",
+    "Shares fell",
+    "Orders grew by a third, helped by exports to Asia and a weaker currency",
+] * 4
+TEXTS = [
+    "Operating profit rose to 13.1 million from 8.7 million a year earlier.",
+    "x",
+    "Guidance unchanged",
+    "Net sales decreased, and the company warned that margins would stay under pressure for the rest of the year "
+    "as raw material costs kept rising faster than prices.",
+    "ok then",
+    "Costs climbed",
+]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny student, its fused and unfused float graphs, and both int8 quantizations of the fused one."""
+    root = tmp_path_factory.mktemp("static")
+    student = save_student(root / "student")
+    export_onnx(student, root / "onnx-fp32")
+    export_onnx(student, root / "unfused", optimize=False)
+    export_onnx_int8(root / "onnx-fp32", root / "onnx-int8")
+    export_onnx_int8_static(root / "onnx-fp32", root / "onnx-int8-static", CALIBRATION, max_length=64)
+    return {
+        "fp32": student,
+        **{name: root / name for name in ("onnx-fp32", "unfused", "onnx-int8", "onnx-int8-static")},
+    }
+
+
+def _ops(directory: Path) -> set[str]:
+    return {node.op_type for node in onnx.load(directory / ONNX_FILE).graph.node}
+
+
+def test_the_optimised_graph_is_fused_and_computes_what_the_unfused_one_does(exports):
+    record = json.loads((exports["onnx-fp32"] / RECORD_NAME).read_text())
+    fused = record["graph_optimization"]["fused"]
+    assert fused and set(fused) <= _ops(exports["onnx-fp32"])
+    assert "SkipLayerNormalization" in fused and "SkipLayerNormalization" not in _ops(exports["unfused"])
+    assert "graph_optimization" not in json.loads((exports["unfused"] / RECORD_NAME).read_text())
+    reference = load_runtime(exports["fp32"]).logits(TEXTS)
+    for variant in ("onnx-fp32", "unfused"):
+        np.testing.assert_allclose(load_runtime(exports[variant]).logits(TEXTS), reference, atol=1e-4)
+
+
+def test_static_int8_is_qdq_calibrated_and_recorded(exports):
+    record = json.loads((exports["onnx-int8-static"] / RECORD_NAME).read_text())
+    assert record["variant"] == "onnx-int8-static" and record["labels"] == LABELS
+    assert record["calibration"] == {"texts": len(CALIBRATION), "max_length": 64, "method": "MinMax"}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= _ops(exports["onnx-int8-static"])
+    runtime = load_runtime(exports["onnx-int8-static"])
+    assert runtime.variant == "onnx-int8-static" and runtime.label_names == LABELS
+    logits = runtime.logits(TEXTS)
+    assert np.abs(logits - load_runtime(exports["fp32"]).logits(TEXTS)).max() < 0.05
+
+
+def test_a_static_int8_text_has_the_same_probabilities_whatever_its_batch_neighbours(exports):
+    """Dynamic int8 scales each activation by its batch; static int8's scales are fixed, so a text's output is the
+    same alone, beside short or long neighbours (padded to their length) and in any position of the batch."""
+    runtime = load_runtime(exports["onnx-int8-static"])
+    for index, text in enumerate(TEXTS):
+        alone = runtime.call(runtime.encode([text]))[0]
+        neighbours = [TEXTS[:index] + [text] + TEXTS[index + 1 :], [text, TEXTS[3]], TEXTS[::-1] + [text] * 3]
+        for batch in neighbours:
+            position = batch.index(text)
+            together = runtime.call(runtime.encode(batch))[position]
+            np.testing.assert_array_equal(softmax(together), softmax(alone), err_msg=f"{text!r} in {len(batch)}")
+
+
+def test_static_int8_needs_calibration_texts_and_an_onnx_fp32_source(exports, tmp_path):
+    with pytest.raises(ExportError, match="no calibration texts"):
+        export_onnx_int8_static(exports["onnx-fp32"], tmp_path / "out", [], max_length=64)
+    with pytest.raises(ExportError, match="expected an onnx-fp32 export"):
+        export_onnx_int8_static(exports["onnx-int8"], tmp_path / "out", CALIBRATION, max_length=64)
+    assert not (tmp_path / "out").exists()
+
+
+def test_agreement_counts_equal_labels_and_the_largest_probability_gap():
+    reference = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 1.1, 0.0]])
+    other = reference.copy()
+    other[3] = [1.2, 1.0, 0.0]  # the fourth row flips its label
+    found = agreement(reference, other)
+    assert found["labels_equal"] == 0.75 and found["rows"] == 4
+    expected = np.abs(softmax(reference, axis=1) - softmax(other, axis=1)).max()
+    assert found["max_prob_diff"] == pytest.approx(expected) and found["max_prob_diff"] > 0
+    assert agreement(reference, reference)["max_prob_diff"] == 0.0
+    with pytest.raises(ValueError, match="cannot be compared"):
+        agreement(reference, reference[:2])
