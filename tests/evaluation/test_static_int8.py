@@ -87,7 +87,7 @@ def test_a_static_int8_text_has_the_same_probabilities_whatever_its_batch_neighb
     runtime = load_runtime(exports["onnx-int8-static"])
     for index, text in enumerate(TEXTS):
         alone = runtime.call(runtime.encode([text]))[0]
-        neighbours = [TEXTS[:index] + [text] + TEXTS[index + 1 :], [text, TEXTS[3]], TEXTS[::-1] + [text] * 3]
+        neighbours = [[*TEXTS[:index], text, *TEXTS[index + 1 :]], [text, TEXTS[3]], [*TEXTS[::-1], text, text]]
         for batch in neighbours:
             position = batch.index(text)
             together = runtime.call(runtime.encode(batch))[position]

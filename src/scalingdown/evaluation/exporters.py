@@ -15,10 +15,11 @@ the residual Add and LayerNorm into SkipLayerNormalization and the bias Add and 
 fuse: the dynamo exporter's attention-mask pattern is not one the optimizer matches); the record lists the fusions.
 
 ONNX int8, dynamic (`onnx-int8`): `quantize_dynamic`, int8 weights, each activation quantized with a scale computed
-from the batch it is in, so a text's probabilities depend (slightly) on its batch neighbours. Static (`onnx-int8-static`):
-`quantize_static` in QDQ form, int8 weights per channel and uint8 activations whose scales are calibrated once
-(MinMax) on texts of the task's training split; with fixed scales every text is computed alone, whatever its batch
-(tests/evaluation/test_static_int8.py checks it to the last bit with batches padded to different lengths).
+from the batch it is in, so a text's probabilities depend (slightly) on its batch neighbours. Static
+(`onnx-int8-static`): `quantize_static` in QDQ form, int8 weights per channel and uint8 activations whose scales are
+calibrated once (MinMax) on texts of the task's training split; with fixed scales every text is computed alone,
+whatever its batch (tests/evaluation/test_static_int8.py checks it to the last bit with batches padded to different
+lengths).
 
 PyTorch int8: `torch.ao.quantization.quantize_dynamic` on the Linear layers. The quantized weights are
 stored as plain tensors in safetensors (per Linear: the int8 weight, its scale and zero point, the float

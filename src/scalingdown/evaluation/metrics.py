@@ -47,7 +47,7 @@ def agreement(reference_logits: np.ndarray, logits: np.ndarray) -> dict[str, flo
     return {
         "labels_equal": float(np.mean(reference.argmax(axis=1) == mine.argmax(axis=1))),
         "max_prob_diff": float(np.abs(reference - mine).max()),
-        "rows": int(len(logits)),
+        "rows": len(logits),
     }
 
 
