@@ -56,6 +56,7 @@ SNAKEMAKE_REPORT = {
     "score_latency": ("Quality and speed", "../report/score_latency.rst"),
     "confusion_matrices": ("Quality and speed", "../report/confusion_matrices.rst"),
     "budget_curve": ("Quality and speed", "../report/budget_curve.rst"),
+    "shape_front": ("Quality and speed", "../report/shape_front.rst"),
 }
 
 

@@ -76,3 +76,44 @@ rule benchmark:
         models=lambda wildcards: PLAN.benchmark_locations(wildcards.task),
     shell:
         STAGES["benchmark"].shell()
+
+
+rule model_cards:
+    """A Hugging Face model card (README.md) in every trained student's and export's directory of a task, from its
+    scores and its benchmark (written into directories other rules made: Snakemake times those by their
+    .snakemake_timestamp, so nothing reruns)."""
+    input:
+        evals=lambda wildcards: [path for *_, path in PLAN.record_inputs(wildcards.task)],
+        benchmark=lambda wildcards: paths.benchmark_file(PLAN.root, wildcards.task),
+        models=lambda wildcards: [path for *_, path in PLAN.carded_models(wildcards.task)],
+    output:
+        paths.model_cards_file(PLAN.root, "{task}"),
+    log:
+        PLAN.log("model_cards", "{task}"),
+    conda:
+        ENV
+    params:
+        spec=lambda wildcards: SPECS.model_cards(wildcards.task).to_json(),
+        models=lambda wildcards: [path for *_, path in PLAN.carded_models(wildcards.task)],
+    shell:
+        STAGES["model_cards"].shell()
+
+
+rule ship:
+    """The most accurate student or export within the task's `ship` budget, over its seeds, written with its card to
+    `<task>/shipped/` (a directory `scalingdown predict` takes)."""
+    input:
+        evals=lambda wildcards: PLAN.cell_records(wildcards.task),
+        benchmarks=lambda wildcards: [paths.benchmark_file(PLAN.root, t.folder) for t in PLAN.cell_tasks(wildcards.task)],
+        models=lambda wildcards: PLAN.cell_candidates(wildcards.task),
+    output:
+        directory(paths.shipped_dir(PLAN.root, "{task}")),
+    log:
+        PLAN.log("ship", "{task}"),
+    conda:
+        ENV
+    params:
+        spec=lambda wildcards: SPECS.ship(wildcards.task).to_json(),
+        models=lambda wildcards: PLAN.cell_candidates(wildcards.task),
+    shell:
+        STAGES["ship"].shell()

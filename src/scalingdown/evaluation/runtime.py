@@ -12,6 +12,7 @@ process-wide, so the caller sets it (`torch.set_num_threads`).
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from scalingdown.evaluation.exporters import ONNX_FILE, RECORD_NAME, load_torch_
 from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.names.model_refs import ModelRef
+from scalingdown.pipeline.paths import SHIP_RECORD
 
 HF_VARIANT = "fp32"
 # Whatever no tokenizer or model config says otherwise: the longest input a BERT-style encoder takes.
@@ -161,6 +163,10 @@ def load_runtime(directory: str | Path, threads: int = 1, max_length: int | None
         if record["variant"] == "torch-int8":
             return TorchRuntime(path, "torch-int8", load_torch_int8(path), max_length)
         return OnnxRuntime(path, record["variant"], threads, max_length)
+    shipped = path / SHIP_RECORD
+    if shipped.is_file() and json.loads(shipped.read_text(encoding="utf-8")).get("shipped") is None:
+        line = json.loads(shipped.read_text(encoding="utf-8")).get("line", "no model fits the ship budget")
+        raise NotAClassifier(f"{path}: holds no model: {line}")
     if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
         raise NotAClassifier(
             f"{path}: holds no classifier; expected a Hugging Face model directory (config.json and *.safetensors) "

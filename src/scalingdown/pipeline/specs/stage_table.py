@@ -246,6 +246,36 @@ STAGES: dict[str, Stage] = {
             torch=False,
         ),
         Stage(
+            "model_cards",
+            "model-cards",
+            "scalingdown.stages.model_cards:model_cards",
+            (specs.ModelCardsSpec,),
+            "write a model card (README.md) into every trained student's and export's directory of a task",
+            (
+                Argument("--evals", "evaluation records, in the spec's order", "input.evals", many="+", exists="file"),
+                Argument("--benchmark", "the task's benchmark record", "input.benchmark", exists="file"),
+                Argument("--models", "the carded models' directories, in the spec's order", "params.models", many="*"),
+                Argument("--out", "output record of the cards written (JSON)", "output"),
+            ),
+            torch=False,
+        ),
+        Stage(
+            "ship",
+            "ship",
+            "scalingdown.stages.ship:ship",
+            (specs.ShipSpec,),
+            "write the most accurate student or export within the task's ship budget to its shipped/ directory",
+            (
+                Argument("--evals", "evaluation records, in the spec's order", "input.evals", many="+", exists="file"),
+                Argument(
+                    "--benchmarks", "benchmark records, one per seed", "input.benchmarks", many="+", exists="file"
+                ),
+                Argument("--models", "the candidates' directories, in the spec's order", "params.models", many="*"),
+                Argument("--out", "output directory", "output"),
+            ),
+            torch=False,
+        ),
+        Stage(
             "teacher_ensemble",
             "teacher-ensemble",
             "scalingdown.stages.teacher_ensemble:teacher_ensemble",
