@@ -1,6 +1,7 @@
 """Shared setup: config validation, the experiment plan, and how every job runs the package."""
 
 import copy
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from scalingdown.pipeline.config.defaults import apply_defaults  # noqa: E402
 from scalingdown.pipeline.config.json_schema import check_schema  # noqa: E402
 from scalingdown.pipeline.errors import ConfigError  # noqa: E402
 from scalingdown.pipeline.plan.experiment import Plan, local_model  # noqa: E402
+from scalingdown.pipeline.plan.launch import tracking_environment  # noqa: E402
 from scalingdown.pipeline.plan.stage_specs import StageSpecs  # noqa: E402
 from scalingdown.pipeline.specs.stage_table import STAGES  # noqa: E402
 
@@ -36,6 +38,8 @@ except ConfigError as error:
 
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
+# Training curves to TensorBoard under the experiment's logs (and MLflow with `mlflow`): jobs inherit the environment.
+os.environ.update(tracking_environment(PLAN.root, PLAN.experiment, config.get("mlflow")))
 THREADS = PLAN.threads
 # The cores of a local run (`--cores`); None on a cluster, where each job has an allocation of its own (and
 # inside a cluster job, whose Snakemake must ask for what the allocation holds).

@@ -1,7 +1,8 @@
 """Batch prediction of a file with a classifier (`scalingdown predict`): CSV, JSON Lines or Parquet in, CSV or
 JSON Lines out, read and written in chunks so that memory stays bounded on large files.
 
-Each output row is the input row followed by `label` (the predicted label's name) and one `prob_<label>`
+Within a chunk the texts are batched by token count, each batch padded to its longest (`ClassifierRuntime.logits`),
+and written back in input order. Each output row is the input row followed by `label` (the predicted label's name) and one `prob_<label>`
 column per label (softmax probabilities), in the model's label order as saved. The output is written to a
 temporary beside it and renamed at the end; an existing output is kept unless `force`.
 """
@@ -9,9 +10,10 @@ temporary beside it and renamed at the end; an existing output is kept unless `f
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,18 @@ OUTPUT_FORMATS = (".csv", ".jsonl")
 ENCODING = "utf-8"
 
 
+class Predicted(NamedTuple):
+    """What `predict_file` did: the rows written and the seconds they took."""
+
+    rows: int
+    seconds: float
+
+    @property
+    def texts_per_second(self) -> float:
+        """Rows predicted per second."""
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+
 class OutputExists(UserError, FileExistsError):
     """The output file exists and replacing it was not asked for."""
 
@@ -43,11 +57,15 @@ def predict_file(
     batch_size: int = 64,
     chunk_size: int = 10_000,
     threads: int = 1,
-) -> int:
-    """Predict every row of `input_path` with the classifier in `model`; write `output_path`; the rows written.
+    by_length: bool = True,
+) -> Predicted:
+    """Predict every row of `input_path` with the classifier in `model`; write `output_path`; the rows written and
+    the seconds they took (from the first chunk read to the output renamed into place, the model loaded).
 
     `model` is a student directory or an export of one (see `runtime.load_runtime`); `threads` is given to
-    ONNX Runtime (PyTorch's thread count is the caller's).
+    ONNX Runtime (PyTorch's thread count is the caller's). Within each chunk the texts are batched by token count
+    and each batch padded to its longest (`by_length`; False: batches in input order); rows are written in input
+    order either way.
     """
     source, target = Path(input_path), Path(output_path)
     _check_suffix(source, INPUT_FORMATS, "input")
@@ -63,17 +81,18 @@ def predict_file(
         raise DataError(source, None, "holds no rows to predict")
     runtime = load_runtime(model, threads)
     added = ["label", *(f"prob_{name}" for name in runtime.label_names)]
-    rows = 0
+    rows, start = 0, time.perf_counter()
     progress = tqdm(total=total, desc=f"predict {source.name}", unit="row")
     with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle, progress:
         for chunk in itertools.chain([first_chunk], chunks):
             clash = [column for column in added if column in chunk.columns]
             if clash:
                 raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
-            _write(_predicted(runtime, chunk, source, text_column, rows, batch_size), target, handle, rows == 0)
+            predicted = _predicted(runtime, chunk, source, text_column, rows, batch_size, by_length)
+            _write(predicted, target, handle, rows == 0)
             rows += len(chunk)
             progress.update(len(chunk))
-    return rows
+    return Predicted(rows, time.perf_counter() - start)
 
 
 def _check_suffix(path: Path, allowed: tuple[str, ...], role: str) -> None:
@@ -131,7 +150,13 @@ def _raw_chunks(source: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
 
 
 def _predicted(
-    runtime: ClassifierRuntime, chunk: pd.DataFrame, source: Path, text_column: str, offset: int, batch_size: int
+    runtime: ClassifierRuntime,
+    chunk: pd.DataFrame,
+    source: Path,
+    text_column: str,
+    offset: int,
+    batch_size: int,
+    by_length: bool,
 ) -> pd.DataFrame:
     """`chunk` with the predicted label and the per-label probabilities appended."""
     texts = chunk[text_column]
@@ -139,7 +164,7 @@ def _predicted(
     if missing.any():
         row = offset + int(np.argmax(missing)) + 1
         raise DataError(source, row, f"column {text_column!r} holds no text (empty or not a string)", unit="row")
-    probabilities = softmax(runtime.logits(texts.tolist(), batch_size).astype(np.float64), axis=1)
+    probabilities = softmax(runtime.logits(texts.tolist(), batch_size, by_length).astype(np.float64), axis=1)
     result = chunk.copy()
     result["label"] = [runtime.label_names[index] for index in probabilities.argmax(axis=1)]
     for index, name in enumerate(runtime.label_names):

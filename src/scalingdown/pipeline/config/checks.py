@@ -7,6 +7,7 @@ standard library only. Every task gets the checks here; then the checks of its m
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +65,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
 def _check_expanded(config: Mapping[str, Any], workdir: Path | None) -> None:
     """The checks of `check_config`, on a config whose students each have one shape."""
     check_values(config, workdir)
+    _check_mlflow(config)
     _check_seeds(config)
     _check_distributed(config, workdir)
     _check_benchmark(config.get("benchmark", {}))
@@ -106,6 +108,12 @@ def _check_expanded(config: Mapping[str, Any], workdir: Path | None) -> None:
         _check_depths(prefix, task, workdir)
         FAMILY_CHECKS[family_of(task["type"]).name](prefix, task, workdir)
         _check_exports(prefix, task, workdir)
+
+
+def _check_mlflow(config: Mapping[str, Any]) -> None:
+    """`mlflow` sends training curves to MLflow through the Trainer, which needs the mlflow package."""
+    if config.get("mlflow") and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError("mlflow", "the mlflow package is not installed (pip install mlflow), so nothing could log to it")
 
 
 def _check_seeds(config: Mapping[str, Any]) -> None:
