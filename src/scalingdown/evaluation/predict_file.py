@@ -2,7 +2,8 @@
 JSON Lines out, read and written in chunks so that memory stays bounded on large files.
 
 Within a chunk the texts are batched by token count, each batch padded to its longest (`ClassifierRuntime.logits`),
-and written back in input order. Each output row is the input row followed by `label` (the predicted label's name) and one `prob_<label>`
+and written back in input order. Each output row is the input row followed by `label` (the predicted label's name)
+and one `prob_<label>`
 column per label (softmax probabilities), in the model's label order as saved. The output is written to a
 temporary beside it and renamed at the end; an existing output is kept unless `force`.
 """

@@ -40,7 +40,7 @@ def check_pushable(model_dir: str | Path, repo: str) -> Path:
         )
     if not (directory / CARD_FILE).is_file():
         raise PushError(
-            f"push --model {directory}: no model card ({CARD_FILE}); the workflow's model_cards and ship stages write it"
+            f"push --model {directory}: no model card ({CARD_FILE}); the model_cards and ship stages write one"
         )
     problem = hub_id_problem(repo)
     if problem or "/" not in repo:
@@ -48,7 +48,9 @@ def check_pushable(model_dir: str | Path, repo: str) -> Path:
     return directory
 
 
-def push_model(model_dir: str | Path, repo: str, private: bool = False, token: str | None = None, api: Any = None) -> str:
+def push_model(
+    model_dir: str | Path, repo: str, private: bool = False, token: str | None = None, api: Any = None
+) -> str:
     """Create the model repository `repo` (kept if it exists) and upload the directory with its card; returns the
     commit's URL. `api` is an `HfApi` (one with `token` by default)."""
     from huggingface_hub import HfApi

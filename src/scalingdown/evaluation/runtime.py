@@ -74,7 +74,9 @@ class ClassifierRuntime(ABC):
         lengths = [len(ids) for ids in encoded["input_ids"]]
         order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(texts))
         parts = [
-            self.call(self.pad({name: [encoded[name][i] for i in order[start : start + batch_size]] for name in encoded}))
+            self.call(
+                self.pad({name: [encoded[name][i] for i in order[start : start + batch_size]] for name in encoded})
+            )
             for start in range(0, len(texts), batch_size)
         ]
         result = np.empty((len(texts), len(self.label_names)), np.float32)

@@ -15,7 +15,7 @@ from scalingdown.report.chosen_checkpoints import EARLY_STOP_MARK, steps_text
 from scalingdown.report.diagnostics import Finding, diagnostic_blocks
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
 from scalingdown.report.seed_statistics import MODEL, paired_comparisons, per_seed_text, seeds_of, summarise
-from scalingdown.report.shapes import shape_table
+from scalingdown.report.shape_sweep import shape_table
 from scalingdown.report.summary import summary_blocks
 from scalingdown.report.tables import (
     METRIC_TITLES,
@@ -359,7 +359,7 @@ def report_blocks(
     and seed; `budget_curve`: the label-budget figure was drawn (some task sweeps budgets), so it is shown too;
     `confusion_matrices`: some model has a confusion matrix (else that figure is left out); `untrained`: the (task,
     student) pairs reported untrained, never the model to ship; `ship_lines`: per task with a `ship` budget, the line
-    on what was shipped (`report.shipping.pick_line`); `shape_front`: the shape-sweep figure was drawn."""
+    on what was shipped (`report.ship_pick.pick_line`); `shape_front`: the shape-sweep figure was drawn."""
     clocks = headline_clocks(benchmarks or [])
     comparisons = paired_comparisons(table, twins or {})
     summary = _with_chosen_steps(summarise(table), table)

@@ -371,7 +371,7 @@ def shape_front(summary: pd.DataFrame, tasks: Sequence[str], path: str | Path) -
     """Per task that sweeps student shapes: the primary score against latency at batch size 1 (log scale) and against
     size on disk, two panels side by side, every teacher, student and export with ±sd error bars over seeds and the
     Pareto front of each panel dashed; points on a front are named. `summary` is the summarised metrics table with
-    `report.shapes.pareto_columns`. Returns the tasks drawn (the image says why when none has timed rows)."""
+    `report.shape_sweep.pareto_columns`. Returns the tasks drawn (the image says why when none has timed rows)."""
     drawn = [task for task in tasks if summary[(summary["task"] == task)]["latency_ms_per_sample"].notna().any()]
     if not drawn:
         _empty(path, "no swept task has timed models")

@@ -25,8 +25,13 @@ from scalingdown.report.seed_statistics import summarise
 from scalingdown.report.tables import METRIC_TITLES, best_teacher, metrics_table
 
 STAGE = "model_cards"
-# The Hub's task of each task type a card can describe (classification is what predict and the exports serve).
-PIPELINE_TAGS = {"classification": "text-classification"}
+# The Hub's task (`pipeline_tag`) of each task type.
+PIPELINE_TAGS = {
+    "classification": "text-classification",
+    "multiple_choice": "text2text-generation",
+    "generative_qa": "text2text-generation",
+    "math": "text2text-generation",
+}
 _CARD_METRICS = ("accuracy", "f1_macro", "f1_weighted")
 
 
@@ -120,7 +125,7 @@ def card_facts(
         dataset=task.dataset,
         metrics=[
             CardMetric(name, METRIC_TITLES.get(name, name), float(row[name]), _value(row, f"{name}_sd"))
-            for name in _CARD_METRICS
+            for name in dict.fromkeys([metric, *_CARD_METRICS])
             if name in row and pd.notna(row[name])
         ],
         distillation=[

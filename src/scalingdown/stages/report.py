@@ -26,8 +26,8 @@ from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.seed_statistics import paired_comparisons, summarise
 from scalingdown.report.selection import selection_blocks
-from scalingdown.report.shapes import add_shape_columns, pareto_columns, swept_tasks
-from scalingdown.report.shipping import pick, pick_line
+from scalingdown.report.shape_sweep import add_shape_columns, pareto_columns, swept_tasks
+from scalingdown.report.ship_pick import pick, pick_line
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks
 from scalingdown.report.training_data import training_data_blocks, training_rows
@@ -93,7 +93,7 @@ def chosen_steps(evaluated: list[tuple[ReportInput, dict[str, Any]]], shared: Se
 def ship_lines(
     plan: Plan, table: pd.DataFrame, twins: Mapping[tuple[str, str], str], untrained: Set[tuple[str, str]]
 ) -> dict[str, str]:
-    """Per cell with a `ship` budget, the summary's line on what the `ship` stage writes there (`report.shipping`:
+    """Per cell with a `ship` budget, the summary's line on what the `ship` stage writes there (`report.ship_pick`:
     the same pick from the same records)."""
     lines = {}
     for cell in plan.ship_cells():

@@ -1,7 +1,7 @@
 """The `ship` stage: the most accurate student or export of a task (over its seeds) within its `ship` budget, written
 to `<task>/shipped/` — a directory `scalingdown predict` takes as it is — with its model card and a record.
 
-The pick is `report.shipping.pick` (the report states the same pick from the same records): best mean score among the
+The pick is `report.ship_pick.pick` (the report states the same pick from the same records): best mean score among the
 models whose mean latency and size fit, the weights of the seed whose student kept the best validation score. The
 directory holds the picked model's files (a student's Hugging Face directory, or an export's), its tokenizer set to
 the length the student reads (`model_max_length`, so `predict` truncates as the evaluation did), `README.md` (the
@@ -25,7 +25,7 @@ from scalingdown.pipeline.outputs.atomic import OUTPUT_MARKER, atomic_path, chec
 from scalingdown.pipeline.paths import SHIP_RECORD
 from scalingdown.pipeline.specs.definitions import ShipSpec
 from scalingdown.report.seed_statistics import summarise
-from scalingdown.report.shipping import as_record, pick, pick_line, shipped_variant
+from scalingdown.report.ship_pick import as_record, pick, pick_line, shipped_variant
 from scalingdown.stages.model_cards import card_facts, records_table
 
 log = logging.getLogger(__name__)

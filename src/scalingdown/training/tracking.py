@@ -2,11 +2,11 @@
 and MLflow when the experiment names a tracking URI (the top-level config key `mlflow`).
 
 Logging changes no model, so it is in no spec (changing it retrains nothing): the workflow tells its jobs through
-the environment (`plan.launch.tracking_environment`, set by `workflow/rules/common.smk`: `TENSORBOARD_ENV` to `results/<experiment>/logs/tensorboard`, and,
-with `mlflow`, `MLFLOW_ENV` with MLflow's own `MLFLOW_TRACKING_URI` and `MLFLOW_EXPERIMENT_NAME`). Each training
-run writes to a folder named after its model's folder (`<task>/students/<student>`, `teachers/<teacher key>`), so
-`tensorboard --logdir results/<experiment>/logs/tensorboard` shows every run of the experiment. A stage run by hand
-without the variables logs to neither.
+the environment (`plan.launch.tracking_environment`, set by `workflow/rules/common.smk`: `TENSORBOARD_ENV` is
+`results/<experiment>/logs/tensorboard`; with `mlflow`, `MLFLOW_ENV` and MLflow's own `MLFLOW_TRACKING_URI` and
+`MLFLOW_EXPERIMENT_NAME`). Each training run writes to a folder named after its model's folder
+(`<task>/students/<student>`, `teachers/<teacher key>`), so `tensorboard --logdir results/<experiment>/logs/tensorboard`
+shows every run of the experiment. A stage run by hand without the variables logs to neither.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from scalingdown.pipeline.paths import RESULTS
 from scalingdown.pipeline.plan.launch import MLFLOW_ENV, TENSORBOARD_ENV
+
 # Where transformers' TensorBoard callback (v5) reads its log directory.
 _TRANSFORMERS_LOGGING_DIR = "TENSORBOARD_LOGGING_DIR"
 

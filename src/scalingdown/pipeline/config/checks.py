@@ -113,7 +113,9 @@ def _check_expanded(config: Mapping[str, Any], workdir: Path | None) -> None:
 def _check_mlflow(config: Mapping[str, Any]) -> None:
     """`mlflow` sends training curves to MLflow through the Trainer, which needs the mlflow package."""
     if config.get("mlflow") and importlib.util.find_spec("mlflow") is None:
-        raise ConfigError("mlflow", "the mlflow package is not installed (pip install mlflow), so nothing could log to it")
+        raise ConfigError(
+            "mlflow", "the mlflow package is not installed (pip install mlflow), so nothing could log to it"
+        )
 
 
 def _check_seeds(config: Mapping[str, Any]) -> None:
