@@ -408,6 +408,7 @@ def shape_front(summary: pd.DataFrame, tasks: Sequence[str], path: str | Path) -
             )
             axis.set_xscale("log")
             axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.xaxis.set_minor_formatter(NullFormatter())
             axis.set_xlabel(title)
             axis.set_ylabel(METRIC_TITLES.get(metric, metric))
             axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against {title.split(' (')[0]}", fontsize=10)

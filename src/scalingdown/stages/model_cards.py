@@ -110,8 +110,8 @@ def card_facts(
     return CardFacts(
         title=title,
         summary=(
-            f"A {task.type} student ({student.role}) of the ScalingDown experiment `{task.experiment}`, task "
-            f"`{task.task}`.{export}{(' ' + note) if note else ''}"
+            f"A {task.type} model of the ScalingDown experiment `{task.experiment}`, task `{task.task}`: "
+            f"{student.role}.{export}{(' ' + note) if note else ''}"
         ),
         pipeline_tag=PIPELINE_TAGS.get(task.type, task.type),
         base_model=hub_id(student.model),

@@ -199,7 +199,7 @@ class StudentPlan:
 def shape_text(student: dict[str, Any]) -> str:
     """A student's shape in words: `2 layers [0, 3], 64 tokens` (layers only when it keeps a subset)."""
     layers = student["init"].get("layers")
-    kept = f"{len(layers)} layers {list(layers)}, " if layers else ""
+    kept = f"{len(layers)} layer{'s' if len(layers) > 1 else ''} {list(layers)}, " if layers else ""
     return f"{kept}{student['max_length']} tokens"
 
 
