@@ -1,14 +1,14 @@
 rule export:
     """Write one shipping variant of a student (ONNX fp32, ONNX int8, PyTorch int8); redone when the student
     changes (its model directory is the input)."""
-    wildcard_constraints:
-        variant=r"onnx-fp32|onnx-int8|torch-int8",
     input:
         model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_source(wildcards.variant),
     output:
         directory(paths.export_dir(PLAN.root, "{task}", "{student}", "{variant}")),
     log:
         PLAN.log("export", "{task}.{student}.{variant}"),
+    wildcard_constraints:
+        variant=r"onnx-fp32|onnx-int8|torch-int8",
     conda:
         ENV
     threads: 1  # tracing and quantizing use one core: two exports (or an export and another job) run side by side
@@ -20,8 +20,6 @@ rule export:
 
 rule export_calibrated:
     """Write a student's static int8 ONNX export, its activation scales calibrated on texts of the training split."""
-    wildcard_constraints:
-        variant=r"onnx-int8-static",
     input:
         model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_source(wildcards.variant),
         data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
@@ -29,6 +27,8 @@ rule export_calibrated:
         directory(paths.export_dir(PLAN.root, "{task}", "{student}", "{variant}")),
     log:
         PLAN.log("export", "{task}.{student}.{variant}"),
+    wildcard_constraints:
+        variant=r"onnx-int8-static",
     conda:
         ENV
     threads: 1  # calibrating runs the float graph once per text: one core
@@ -104,7 +104,9 @@ rule ship:
     `<task>/shipped/` (a directory `scalingdown predict` takes)."""
     input:
         evals=lambda wildcards: PLAN.cell_records(wildcards.task),
-        benchmarks=lambda wildcards: [paths.benchmark_file(PLAN.root, t.folder) for t in PLAN.cell_tasks(wildcards.task)],
+        benchmarks=lambda wildcards: [
+            paths.benchmark_file(PLAN.root, t.folder) for t in PLAN.cell_tasks(wildcards.task)
+        ],
         models=lambda wildcards: PLAN.cell_candidates(wildcards.task),
     output:
         directory(paths.shipped_dir(PLAN.root, "{task}")),

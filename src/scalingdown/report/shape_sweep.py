@@ -44,7 +44,7 @@ def add_shape_columns(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     found = [shapes.get((cell, model)) for cell, model in zip(table["task"], table["model"])]
     return table.assign(
         **{
-            SHAPE_OF: [None if s is None else s.shape.sweep for s in found],
+            SHAPE_OF: [None if s is None or s.shape is None else s.shape.sweep for s in found],
             LAYERS: [
                 None if s is None or not s.spec["init"].get("layers") else len(s.spec["init"]["layers"]) for s in found
             ],

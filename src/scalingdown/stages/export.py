@@ -7,6 +7,7 @@ Snakemake re-exports when the student's model directory changes (it is the rule'
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,11 @@ from scalingdown.pipeline.specs.definitions import CalibratedExportSpec, ExportS
 
 log = logging.getLogger(__name__)
 
-EXPORTERS = {"onnx-fp32": export_onnx, "onnx-int8": export_onnx_int8, "torch-int8": export_torch_int8}
+EXPORTERS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "onnx-fp32": export_onnx,
+    "onnx-int8": export_onnx_int8,
+    "torch-int8": export_torch_int8,
+}
 
 
 def export(spec: ExportSpec, model: str, out: str) -> None:
@@ -47,7 +52,7 @@ def export_calibrated(spec: CalibratedExportSpec, model: str, data: str, out: st
 def calibration_texts(data: str, count: int, seed: int) -> list[str]:
     """`count` texts of the training split (labelled and transfer rows alike; all of them when it has fewer),
     drawn with `seed`, in the split's order."""
-    texts = read_split(data, "train")["text"].tolist()
+    texts: list[str] = read_split(data, "train")["text"].tolist()
     if len(texts) <= count:
         return texts
     chosen = np.sort(np.random.default_rng(seed).choice(len(texts), size=count, replace=False))

@@ -62,8 +62,10 @@ def shapes(student: Mapping[str, Any]) -> list[Shape]:
     """The shapes of a swept student in the config's order (layers varying slowest); [] for a student without lists."""
     if not is_swept(student):
         return []
-    layers: list[tuple[int, ...] | None] = list(_layer_lists(student) or [None])
-    lengths: list[int | None] = list(_lengths(student) or [None])
+    layers: list[tuple[int, ...] | None] = [None]
+    lengths: list[int | None] = [None]
+    layers = [*(_layer_lists(student) or layers)]
+    lengths = [*(_lengths(student) or lengths)]
     return [Shape(kept, length) for kept, length in itertools.product(layers, lengths)]
 
 
@@ -115,8 +117,9 @@ def check_shapes(prefix: str, students: Mapping[str, Mapping[str, Any]]) -> None
     for name, student in students.items():
         key = f"{prefix}.students.{name}"
         layers, lengths = _layer_lists(student), _lengths(student)
-        for what, values in (("init.layers", layers), ("max_length", lengths)):
-            repeated = sorted({str(value) for value in values or [] if (values or []).count(value) > 1})
+        listed: tuple[tuple[str, list[Any]], ...] = (("init.layers", list(layers or [])), ("max_length", lengths or []))
+        for what, values in listed:
+            repeated = sorted({str(value) for value in values if values.count(value) > 1})
             if repeated:
                 raise ConfigError(f"{key}.{what}", f"lists {', '.join(repeated)} twice; list each shape once")
         if layers is not None and student["init"].get("method") != "teacher_layers":
@@ -130,14 +133,14 @@ def check_shapes(prefix: str, students: Mapping[str, Mapping[str, Any]]) -> None
                     f"its shape {shape.label!r} would be the student {shaped_name(name, shape)!r}, which is already "
                     "configured; rename one of them",
                 )
-        source = (student.get("init") or {}).get("student")
+        source = str((student.get("init") or {}).get("student"))
         if source in students and is_swept(students[source]):
             raise ConfigError(
                 f"{key}.init.student",
                 f"{source!r} sweeps shapes, so there is no one model to start from; name one of its shapes' "
                 "students as a student of its own",
             )
-        baseline = student.get("baseline")
+        baseline = str(student.get("baseline"))
         if baseline in students and is_swept(students[baseline]):
             theirs = {shape.label for shape in shapes(students[baseline])}
             missing = [shape.label for shape in shapes(student) if shape.label not in theirs] or (
