@@ -122,6 +122,7 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
         "distill": 1,
         "evaluate": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout
@@ -130,9 +131,14 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
     student["training"]["learning_rate"] = 2.0e-3
     (two_teacher_run / "relearn.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(two_teacher_run, "--configfile", str(two_teacher_run / "relearn.yaml"), "-n")
-    assert job_counts(result.stdout) == {"distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}, (
-        result.stdout
-    )
+    assert job_counts(result.stdout) == {
+        "distill": 1,
+        "evaluate": 1,
+        "benchmark": 1,
+        "model_cards": 1,
+        "report": 1,
+        "all": 1,
+    }, result.stdout
 
 
 def _study_workdir(tmp_path: Path) -> Path:
@@ -155,6 +161,7 @@ def test_the_finance_study_dry_run_schedules_every_stage_without_network(tmp_pat
         "evaluate": 6,
         "teacher_ensemble": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }
@@ -179,6 +186,7 @@ def test_the_offline_study_dry_run(tmp_path: Path, shared_datasets: Path):
         "evaluate_export": 6,
         "teacher_ensemble": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }
