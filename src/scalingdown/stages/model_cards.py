@@ -137,16 +137,26 @@ def card_facts(
         ],
         comparisons=comparisons,
         speed=speed,
-        usage=(
-            "# ScalingDown: scalingdown predict --model <this directory> --input texts.csv --output labelled.csv\n"
-            + (
-                "from transformers import pipeline\n"
-                "classify = pipeline('text-classification', model='<this directory>')"
-                if variant == ORIGINAL
-                else "from scalingdown.evaluation.runtime import load_runtime\nmodel = load_runtime('<this directory>')"
-            )
-        ),
+        usage=_usage(task.type, variant),
     )
+
+
+def _usage(task_type: str, variant: str) -> str:
+    """How to load the model: a classifier through `predict` and transformers' pipeline (an export through the
+    runtime), a text-to-text model through transformers (a PyTorch int8 export through its loader); `DIRECTORY` is
+    the card's folder."""
+    if task_type != "classification":
+        if variant != ORIGINAL:
+            return "from scalingdown.evaluation.exporters import load_torch_int8\nmodel = load_torch_int8(DIRECTORY)"
+        return (
+            "from transformers import AutoModelForSeq2SeqLM\nmodel = AutoModelForSeq2SeqLM.from_pretrained(DIRECTORY)"
+        )
+    load = (
+        "from transformers import pipeline\nclassify = pipeline('text-classification', model=DIRECTORY)"
+        if variant == ORIGINAL
+        else "from scalingdown.evaluation.runtime import load_runtime\nmodel = load_runtime(DIRECTORY)"
+    )
+    return f"{load}\n# or, from a shell: scalingdown predict --model DIRECTORY --input texts.csv --output labelled.csv"
 
 
 def model_cards(spec: ModelCardsSpec, evals: list[str], benchmark: str, models: list[str], out: str) -> dict[str, Any]:
