@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 from scipy.special import softmax
 
@@ -20,6 +23,8 @@ from scalingdown.evaluation.exporters import (
 )
 from scalingdown.evaluation.metrics import agreement
 from scalingdown.evaluation.runtime import load_runtime
+from scalingdown.families.classification import family
+from scalingdown.pipeline.specs.definitions import EvaluateSpec
 from tests.evaluation.conftest import LABELS, save_student
 
 CALIBRATION = [
@@ -113,3 +118,22 @@ def test_agreement_counts_equal_labels_and_the_largest_probability_gap():
     assert agreement(reference, reference)["max_prob_diff"] == 0.0
     with pytest.raises(ValueError, match="cannot be compared"):
         agreement(reference, reference[:2])
+
+
+def test_an_exports_scores_state_its_agreement_with_its_student_or_that_the_student_is_gone(
+    exports, tmp_path, monkeypatch, caplog
+):
+    test = pd.DataFrame({"text": TEXTS, "label": (LABELS * 2)[: len(TEXTS)]})
+    monkeypatch.setattr(family, "read_split", lambda data, split: test)
+    spec = EvaluateSpec("classification", "t", "student", "s", "tiny", "student", 64, LABELS, 4, variant="onnx-int8")
+    student = shutil.copytree(exports["fp32"], tmp_path / "student")
+    export = shutil.copytree(exports["onnx-int8"], tmp_path / "onnx-int8")
+    record = json.loads((export / RECORD_NAME).read_text())
+    (export / RECORD_NAME).write_text(json.dumps(record | {"student": record["student"] | {"path": str(student)}}))
+    found = family.score(spec, "data", str(export)).fields["agreement"]
+    assert found["rows"] == len(TEXTS) and found["student"] == str(student) and found["max_prob_diff"] > 0
+    shutil.rmtree(student)
+    with caplog.at_level(logging.WARNING):
+        scores = family.score(spec, "data", str(export))
+    assert "agreement" not in scores.fields and scores.fields["test_rows"] == len(TEXTS)
+    assert f"its student {student} no longer exists" in caplog.text

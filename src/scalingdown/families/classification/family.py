@@ -9,6 +9,7 @@ The members the stages call (`families.interface.ModelFamily`); the work is done
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -172,14 +173,17 @@ def score(spec: EvaluateSpec, data: str, model: str) -> Scores:
     scores = classification_scores(label_ids(test, labels), np.argmax(logits, axis=1), labels)
     fields = {"test_rows": len(test), "labels": labels, "metrics": scores, "params": params, "size_mb": size}
     if spec.variant is not None:
-        fields["agreement"] = _agreement_with_student(spec, model, texts, logits)
+        student = export_record(model)["student"]["path"]
+        if Path(student).is_dir():
+            fields["agreement"] = _agreement_with_student(spec, student, texts, logits)
+        else:
+            log.warning("%s: its student %s no longer exists; the record has no agreement figures", model, student)
     return Scores(fields, f"accuracy {scores['accuracy']:.4f}")
 
 
-def _agreement_with_student(spec: EvaluateSpec, export: str, texts: list[str], logits: np.ndarray) -> dict[str, Any]:
+def _agreement_with_student(spec: EvaluateSpec, student: str, texts: list[str], logits: np.ndarray) -> dict[str, Any]:
     """How an export's test predictions agree with those of the float32 student it was made from (run here on the
     same texts, length and batch size): the share of equal labels and the largest probability difference."""
-    student = export_record(export)["student"]["path"]
     runtime = load_runtime(student, torch.get_num_threads(), spec.max_length)
     reference = align_columns(runtime.logits(texts, spec.batch_size), runtime.label_names, spec.labels or [], student)
     return agreement(reference, logits) | {"student": student}
