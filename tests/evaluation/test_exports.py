@@ -36,7 +36,7 @@ from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.stages.benchmark import benchmark
 from scalingdown.stages.export import export
-from tests.evaluation.conftest import LABELS, save_student
+from tests.evaluation.conftest import LABELS
 from tests.pipeline.conftest import resolved_tiny_config
 
 TEXTS = [
@@ -51,14 +51,11 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def shipped(onnx_exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The tiny student and its three exports."""
     root = tmp_path_factory.mktemp("shipped")
-    student = save_student(root / "student")
-    export_onnx(student, root / "onnx-fp32")
-    export_onnx_int8(root / "onnx-fp32", root / "onnx-int8")
-    export_torch_int8(student, root / "torch-int8")
-    return {"fp32": student, **{name: root / name for name in ("onnx-fp32", "onnx-int8", "torch-int8")}}
+    export_torch_int8(onnx_exports["fp32"], root / "torch-int8")
+    return {**onnx_exports, "torch-int8": root / "torch-int8"}
 
 
 def test_onnx_fp32_matches_pytorch_on_any_batch_and_length(shipped):

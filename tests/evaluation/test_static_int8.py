@@ -18,14 +18,13 @@ from scalingdown.evaluation.exporters import (
     RECORD_NAME,
     ExportError,
     export_onnx,
-    export_onnx_int8,
     export_onnx_int8_static,
 )
 from scalingdown.evaluation.metrics import agreement
 from scalingdown.evaluation.runtime import load_runtime
 from scalingdown.families.classification import family
 from scalingdown.pipeline.specs.definitions import EvaluateSpec
-from tests.evaluation.conftest import LABELS, save_student
+from tests.evaluation.conftest import LABELS
 
 CALIBRATION = [
     "Profits rose sharply in the quarter.",
@@ -46,18 +45,12 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def exports(onnx_exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny student, its fused and unfused float graphs, and both int8 quantizations of the fused one."""
     root = tmp_path_factory.mktemp("static")
-    student = save_student(root / "student")
-    export_onnx(student, root / "onnx-fp32")
-    export_onnx(student, root / "unfused", optimize=False)
-    export_onnx_int8(root / "onnx-fp32", root / "onnx-int8")
-    export_onnx_int8_static(root / "onnx-fp32", root / "onnx-int8-static", CALIBRATION, max_length=64)
-    return {
-        "fp32": student,
-        **{name: root / name for name in ("onnx-fp32", "unfused", "onnx-int8", "onnx-int8-static")},
-    }
+    export_onnx(onnx_exports["fp32"], root / "unfused", optimize=False)
+    export_onnx_int8_static(onnx_exports["onnx-fp32"], root / "onnx-int8-static", CALIBRATION, max_length=64)
+    return {**onnx_exports, "unfused": root / "unfused", "onnx-int8-static": root / "onnx-int8-static"}
 
 
 def _ops(directory: Path) -> set[str]:

@@ -183,34 +183,29 @@ def _task_blocks(
 
 def _agreement_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
     """How each export of the task agrees with the float32 student it was made from (nothing without exports)."""
-    frame = agreement_table(rows)
-    if frame.empty:
-        return []
-    return [
-        Heading(f"Exports against their students: {task}", 3),
-        Paragraph(
-            "Each export's test predictions against those of the float32 student it was made from, on the same texts: "
-            "the share with the same label and the largest difference of any class probability. Dynamic int8 scales "
-            "activations by each batch, static int8 by scales calibrated once on training texts."
-        ),
-        Table(frame),
-    ]
+    return _table_block(
+        agreement_table(rows),
+        f"Exports against their students: {task}",
+        "Each export's test predictions against those of the float32 student it was made from, on the same texts: "
+        "the share with the same label and the largest difference of any class probability. Dynamic int8 scales "
+        "activations by each batch, static int8 by scales calibrated once on training texts.",
+    )
 
 
 def _shape_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
     """The task's student shapes with their score, latency, size and fronts (nothing without a shape sweep)."""
-    frame = shape_table(rows)
-    if frame.empty:
-        return []
-    return [
-        Heading(f"Student shapes: {task}", 3),
-        Paragraph(
-            "Each shape of a swept student (kept layers, input length) and its exports: score, latency at batch size "
-            "1 and size, and whether no other model of the task (teachers included) is both better and faster, or both "
-            "better and smaller (see the shape-front figure)."
-        ),
-        Table(frame),
-    ]
+    return _table_block(
+        shape_table(rows),
+        f"Student shapes: {task}",
+        "Each shape of a swept student (kept layers, input length) and its exports: score, latency at batch size "
+        "1 and size, and whether no other model of the task (teachers included) is both better and faster, or both "
+        "better and smaller (see the shape-front figure).",
+    )
+
+
+def _table_block(frame: pd.DataFrame, heading: str, text: str) -> list[Block]:
+    """A table under its heading and a paragraph saying what it holds; nothing when the table is empty."""
+    return [] if frame.empty else [Heading(heading, 3), Paragraph(text), Table(frame)]
 
 
 def _per_class_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
