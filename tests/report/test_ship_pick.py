@@ -99,3 +99,20 @@ def test_an_untrained_student_is_never_picked():
     table, summary = _table()
     only_raw = summary[summary["model"].isin(["big", "raw"])]
     assert pick(only_raw, table, ShipBudget(100.0, None), {}, {"raw"}).row is None
+
+
+def test_a_model_that_never_predicts_a_class_right_is_not_shipped_and_the_line_says_so():
+    """The most accurate model within the budget recalls no `negative` text on any seed: the next one ships."""
+    table, summary = _table()
+    for frame in (table, summary):
+        for label, recall in (("negative", 0.0), ("neutral", 0.9)):
+            frame[f"recall_{label}"] = 0.8
+            frame[f"support_{label}"] = 10.0
+            frame.loc[(frame["model"] == "kd") & (frame["variant"] == "fp32"), f"recall_{label}"] = recall
+    chosen = pick(summary, table, ShipBudget(100.0, None), {"kd": "gold", "kd-small": "gold"}, {"raw"})
+    assert (chosen.row["model"], chosen.row["variant"]) == ("kd", "onnx-int8")
+    assert chosen.never_recalled == (("kd", "negative"),)
+    assert pick_line(chosen, "shipped").endswith(
+        "Not shipped whatever their score, as they never predict a class right on the test split: `kd` (negative)."
+    )
+    assert as_record(chosen)["never_recalled"] == [{"model": "kd", "class": "negative"}]

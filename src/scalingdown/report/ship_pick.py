@@ -21,6 +21,7 @@ import pandas as pd
 
 from scalingdown.pipeline.config.shipping import ShipBudget
 from scalingdown.pipeline.names.export_variants import ORIGINAL
+from scalingdown.report.per_class import class_column, class_labels
 from scalingdown.report.seed_statistics import paired_comparisons
 from scalingdown.report.tables import best_teacher
 
@@ -29,7 +30,8 @@ from scalingdown.report.tables import best_teacher
 class Pick:
     """What the budget picks in one task: the model's summarised row (None: none fits), its seed to ship, the
     fastest and the smallest candidates (to say by how much a budget is missed), the best teacher's row and the
-    paired test against the gold-only twin of the picked model's student (None without a twin)."""
+    paired test against the gold-only twin of the picked model's student (None without a twin); `never_recalled`:
+    the models not shipped because they never predict some class right (`missed_class`), as (label, class)."""
 
     budget: ShipBudget
     row: pd.Series | None
@@ -41,6 +43,7 @@ class Pick:
     twin_difference: float | None
     twin_standard_error: float | None
     candidates: int
+    never_recalled: tuple[tuple[str, str], ...] = ()
 
 
 def _fits(row: pd.Series, budget: ShipBudget) -> bool:
@@ -51,10 +54,23 @@ def _fits(row: pd.Series, budget: ShipBudget) -> bool:
 
 
 def candidates(summary: pd.DataFrame, untrained: Set[str] = frozenset()) -> pd.DataFrame:
-    """One task's summarised student and export rows that may ship (scored, not untrained baselines)."""
+    """One task's summarised student and export rows that may ship: scored, not untrained baselines, and recalling
+    every class of the test split on some seed (`missed_class`)."""
     metric = summary["primary_metric"].iloc[0]
     rows = summary[(summary["kind"] == "student") & ~summary["model"].isin(list(untrained))]
-    return rows[rows[metric].notna()]
+    rows = rows[rows[metric].notna()]
+    return rows[[missed_class(row) is None for _, row in rows.iterrows()]]
+
+
+def missed_class(row: pd.Series) -> str | None:
+    """A class of the test split the summarised model never predicted right on any seed (recall 0, mean over
+    seeds): such a model is never shipped, whatever its accuracy. None when it recalls every class, or when its
+    record has no per-class scores."""
+    for label in class_labels(row.to_frame().T):
+        recall, support = row.get(class_column("recall", label)), row.get(class_column("support", label))
+        if pd.notna(recall) and recall == 0 and pd.notna(support) and support > 0:
+            return label
+    return None
 
 
 def pick(
@@ -69,6 +85,10 @@ def pick(
     students."""
     metric = str(summary["primary_metric"].iloc[0])
     found = candidates(summary, untrained)
+    scored = summary[(summary["kind"] == "student") & ~summary["model"].isin(list(untrained))]
+    never_recalled = tuple(
+        (str(row["label"]), str(missed_class(row))) for _, row in scored.iterrows() if missed_class(row) is not None
+    )
     fitting = found[[_fits(row, budget) for _, row in found.iterrows()]]
     teacher_name = best_teacher(summary)
     teacher = (
@@ -88,6 +108,7 @@ def pick(
             None,
             None,
             len(found),
+            never_recalled,
         )
     ordered = fitting.sort_values(
         [metric, "latency_ms_per_sample", "size_mb"], ascending=[False, True, True], na_position="last", kind="stable"
@@ -95,7 +116,8 @@ def pick(
     row = ordered.iloc[0]
     twin = twins.get(str(row["model"]))
     difference, error = _twin_test(table, str(row["model"]), twin)
-    return Pick(budget, row, _seed_to_ship(table, row), None, None, teacher, twin, difference, error, len(found))
+    seed = _seed_to_ship(table, row)
+    return Pick(budget, row, seed, None, None, teacher, twin, difference, error, len(found), never_recalled)
 
 
 def _first(rows: pd.DataFrame, column: str) -> pd.Series | None:
@@ -131,6 +153,16 @@ def pick_line(pick_: Pick, where: str) -> str:
     """The report's line for a pick: the model, its score against the teacher and the twin, latency, size and where
     it was written; or why nothing fits."""
     budget = pick_.budget.text
+    excluded = (
+        f" Not shipped whatever their score, as they never predict a class right on the test split: "
+        f"{', '.join(f'`{model}` ({label})' for model, label in pick_.never_recalled)}."
+        if pick_.never_recalled
+        else ""
+    )
+    return _pick_sentence(pick_, where, budget) + excluded
+
+
+def _pick_sentence(pick_: Pick, where: str, budget: str) -> str:
     if pick_.row is None:
         if not pick_.candidates:
             return f"Shipped under the budget ({budget}): nothing (this task has no trained student or export)."
@@ -213,4 +245,5 @@ def as_record(pick_: Pick) -> dict[str, Any]:
             "facts": pick_facts(pick_),
         },
         "candidates": pick_.candidates,
+        "never_recalled": [{"model": model, "class": label} for model, label in pick_.never_recalled],
     }
