@@ -168,12 +168,8 @@ def _cpu_ratio(record: dict[str, Any], model: str, reference: str) -> dict[str, 
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    """The docs section: the sweep's models, the target, the fused graph and the two int8 variants."""
-    parts = [
-        "## 17. Which student to ship: shapes, fused graphs, static int8 (issue 29)",
-        "",
-        harness.machine_block(info),
-    ]
+    """The sweep's part of docs section 17: its models, the target, the fused graph and the two int8 variants."""
+    parts = ["### The shape sweep", "", harness.machine_block(info)]
     for record in results:
         parts += ["", f"### {record['experiment']} (seeds {', '.join(map(str, record['seeds']))})", ""]
         teacher = record["teacher"]
