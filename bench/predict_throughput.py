@@ -1,4 +1,4 @@
-r"""Benchmark 17, its `predict` part: a large file predicted in batches of input order and in batches by length.
+r"""Benchmark 19, its `predict` part: a large file predicted in batches of input order and in batches by length.
 
 Writes a CSV of `--rows` texts drawn (with replacement, seeded) from a dataset's sentences into a scratch folder
 (never the repository), then predicts it with a model directory twice in each order, alternating (by length, input
@@ -96,7 +96,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render(record: dict[str, Any], info: dict[str, str]) -> str:
-    """The docs section (a part of §17): texts per second of wall time and of CPU time, each order's median."""
+    """The docs section (a part of §19): texts per second of wall time and of CPU time, each order's median."""
 
     def rate(by_length: bool, seconds: str) -> float:
         chosen = [run[seconds] for run in record["runs"] if run["by_length"] == by_length]

@@ -1,4 +1,4 @@
-r"""Benchmark 17, its speed part: how fast each student shape and export runs against the float32 teacher.
+r"""Benchmark 19, its speed part: how fast each student shape and export runs against the float32 teacher.
 
 Speed does not depend on the weights' values, so this needs no trained student: each `--student` is a saved
 classifier of some shape (an `init_student` output, e.g. 1, 2 or 3 of the teacher's layers). Each is exported as the

@@ -1,4 +1,4 @@
-"""Benchmark 17: which student to ship — a sweep of student shapes, fused ONNX graphs, static against dynamic int8.
+"""Benchmark 19: which student to ship — a sweep of student shapes, fused ONNX graphs, static against dynamic int8.
 
 Runs (or resumes) a shape-sweep experiment (config/experiments/phrasebank-shapes.yaml: 1, 2 and 3 teacher layers,
 inputs of 32 or 64 tokens, three seeds, each distilled shape exported as ONNX dynamic and static int8) and measures:
@@ -168,7 +168,7 @@ def _cpu_ratio(record: dict[str, Any], model: str, reference: str) -> dict[str, 
 
 
 def section(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    """The sweep's part of docs section 17: its models, the target, the fused graph and the two int8 variants."""
+    """The sweep's part of docs section 19: its models, the target, the fused graph and the two int8 variants."""
     parts = ["### The shape sweep", "", harness.machine_block(info)]
     for record in results:
         parts += ["", f"### {record['experiment']} (seeds {', '.join(map(str, record['seeds']))})", ""]
