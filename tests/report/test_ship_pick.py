@@ -101,8 +101,9 @@ def test_an_untrained_student_is_never_picked():
     assert pick(only_raw, table, ShipBudget(100.0, None), {}, {"raw"}).row is None
 
 
-def test_a_model_that_never_predicts_a_class_right_is_not_shipped_and_the_line_says_so():
-    """The most accurate model within the budget recalls no `negative` text on any seed: the next one ships."""
+def test_a_model_that_never_predicts_right_a_class_the_teacher_does_is_not_shipped_and_the_line_says_so():
+    """The most accurate model within the budget recalls no `negative` text on any seed: the next one ships; unless
+    the teacher recalls none either (then the class, not the student, is the problem the report's diagnostics flag)."""
     table, summary = _table()
     for frame in (table, summary):
         for label, recall in (("negative", 0.0), ("neutral", 0.9)):
@@ -113,6 +114,9 @@ def test_a_model_that_never_predicts_a_class_right_is_not_shipped_and_the_line_s
     assert (chosen.row["model"], chosen.row["variant"]) == ("kd", "onnx-int8")
     assert chosen.never_recalled == (("kd", "negative"),)
     assert pick_line(chosen, "shipped").endswith(
-        "Not shipped whatever their score, as they never predict a class right on the test split: `kd` (negative)."
+        "never predict right a class of the test split that the teacher does: `kd` (negative)."
     )
     assert as_record(chosen)["never_recalled"] == [{"model": "kd", "class": "negative"}]
+    summary.loc[summary["kind"] == "teacher", "recall_negative"] = 0.0
+    chosen = pick(summary, table, ShipBudget(100.0, None), {"kd": "gold", "kd-small": "gold"}, {"raw"})
+    assert (chosen.row["model"], chosen.row["variant"]) == ("kd", "fp32") and chosen.never_recalled == ()

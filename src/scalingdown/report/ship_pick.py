@@ -31,7 +31,8 @@ class Pick:
     """What the budget picks in one task: the model's summarised row (None: none fits), its seed to ship, the
     fastest and the smallest candidates (to say by how much a budget is missed), the best teacher's row and the
     paired test against the gold-only twin of the picked model's student (None without a twin); `never_recalled`:
-    the models not shipped because they never predict some class right (`missed_class`), as (label, class)."""
+    the models not shipped because they never predict right a class the teacher does (`missed_class`), as
+    (label, class)."""
 
     budget: ShipBudget
     row: pd.Series | None
@@ -54,23 +55,33 @@ def _fits(row: pd.Series, budget: ShipBudget) -> bool:
 
 
 def candidates(summary: pd.DataFrame, untrained: Set[str] = frozenset()) -> pd.DataFrame:
-    """One task's summarised student and export rows that may ship: scored, not untrained baselines, and recalling
-    every class of the test split on some seed (`missed_class`)."""
+    """One task's summarised student and export rows that may ship: scored, not untrained baselines, and not
+    missing a class (`missed_class`)."""
     metric = summary["primary_metric"].iloc[0]
     rows = summary[(summary["kind"] == "student") & ~summary["model"].isin(list(untrained))]
     rows = rows[rows[metric].notna()]
-    return rows[[missed_class(row) is None for _, row in rows.iterrows()]]
+    teacher = _teacher_row(summary)
+    return rows[[missed_class(row, teacher) is None for _, row in rows.iterrows()]]
 
 
-def missed_class(row: pd.Series) -> str | None:
-    """A class of the test split the summarised model never predicted right on any seed (recall 0, mean over
-    seeds): such a model is never shipped, whatever its accuracy. None when it recalls every class, or when its
-    record has no per-class scores."""
+def missed_class(row: pd.Series, teacher: pd.Series | None) -> str | None:
+    """A class of the test split the summarised model never predicted right on any seed (mean recall 0) though the
+    best teacher does (mean recall above 0; without a teacher, any class): such a model is never shipped, whatever
+    its accuracy. None when it misses no class, or when its record has no per-class scores."""
     for label in class_labels(row.to_frame().T):
         recall, support = row.get(class_column("recall", label)), row.get(class_column("support", label))
-        if pd.notna(recall) and recall == 0 and pd.notna(support) and support > 0:
+        if pd.isna(recall) or recall > 0 or pd.isna(support) or support == 0:
+            continue
+        known = None if teacher is None else teacher.get(class_column("recall", label))
+        if known is None or pd.isna(known) or known > 0:
             return label
     return None
+
+
+def _teacher_row(summary: pd.DataFrame) -> pd.Series | None:
+    """The best teacher's summarised row (None without a teacher)."""
+    name = best_teacher(summary)
+    return None if name is None else summary[(summary["kind"] == "teacher") & (summary["model"] == name)].iloc[0]
 
 
 def pick(
@@ -85,17 +96,14 @@ def pick(
     students."""
     metric = str(summary["primary_metric"].iloc[0])
     found = candidates(summary, untrained)
+    teacher = _teacher_row(summary)
     scored = summary[(summary["kind"] == "student") & ~summary["model"].isin(list(untrained))]
     never_recalled = tuple(
-        (str(row["label"]), str(missed_class(row))) for _, row in scored.iterrows() if missed_class(row) is not None
+        (str(row["label"]), str(missed_class(row, teacher)))
+        for _, row in scored.iterrows()
+        if missed_class(row, teacher) is not None
     )
     fitting = found[[_fits(row, budget) for _, row in found.iterrows()]]
-    teacher_name = best_teacher(summary)
-    teacher = (
-        None
-        if teacher_name is None
-        else summary[(summary["kind"] == "teacher") & (summary["model"] == teacher_name)].iloc[0]
-    )
     if fitting.empty:
         return Pick(
             budget,
@@ -154,7 +162,8 @@ def pick_line(pick_: Pick, where: str) -> str:
     it was written; or why nothing fits."""
     budget = pick_.budget.text
     excluded = (
-        f" Not shipped whatever their score, as they never predict a class right on the test split: "
+        f" Not shipped whatever their score, as they never predict right a class of the test split that the "
+        f"teacher does: "
         f"{', '.join(f'`{model}` ({label})' for model, label in pick_.never_recalled)}."
         if pick_.never_recalled
         else ""
