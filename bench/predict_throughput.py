@@ -48,11 +48,7 @@ def main() -> None:
     info = harness.machine()
     record = measure(args)
     section = render(record, info)
-    if args.no_docs:
-        print(section)
-    else:
-        harness.write_section(args.docs, SECTION, section)
-        print(f"wrote {args.docs}")
+    harness.publish(args, {SECTION: section})
 
 
 def sentences(path: Path | None) -> list[str]:

@@ -48,11 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ship-speed-") as scratch:
         record = measure(args, Path(scratch))
     text = render(record, info)
-    if args.no_docs:
-        print(text)
-    else:
-        harness.write_section(args.docs, SECTION, text)
-        print(f"wrote {args.docs}")
+    harness.publish(args, {SECTION: text})
 
 
 def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
