@@ -104,6 +104,7 @@ def test_another_experiment_reuses_the_shared_artefacts_without_rebuilding_them(
     result = snakemake(tiny_run, "--configfile", str(other), "-n")
     jobs = job_counts(result.stdout)
     expected = {
+        "check_distill_inputs": 2,
         "distill": 2,
         "evaluate": 4,
         "export": 3,

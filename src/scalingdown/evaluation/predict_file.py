@@ -1,36 +1,39 @@
 """Batch prediction of a file with a classifier (`scalingdown predict`): CSV, JSON Lines or Parquet in, CSV or
-JSON Lines out, read and written in chunks so that memory stays bounded on large files.
+JSON Lines out, read and written in chunks so that memory stays bounded on large files (see `row_files` for how
+each format's values are read and written: as they are, aligned to one header).
 
 Within a chunk the texts are batched by token count, each batch padded to its longest (`ClassifierRuntime.logits`),
 and written back in input order. Each output row is the input row followed by `label` (the predicted label's name)
 and one `prob_<label>`
 column per label (softmax probabilities), in the model's label order as saved. The output is written to a
-temporary beside it and renamed at the end; an existing output is kept unless `force`.
+temporary beside it and renamed at the end; an existing output is kept unless `force`, which replaces only a
+file that `predict` could have written (never a directory, a link, the input, or a file of other columns).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from scipy.special import softmax
 from tqdm.auto import tqdm
 
 from scalingdown.data.data_errors import DataError
+from scalingdown.evaluation.row_files import (
+    ENCODING,
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    Row,
+    RowWriter,
+    looks_like_output,
+    open_rows,
+)
 from scalingdown.evaluation.runtime import ClassifierRuntime, load_runtime
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.outputs.atomic import atomic_path
-
-INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
-OUTPUT_FORMATS = (".csv", ".jsonl")
-ENCODING = "utf-8"
 
 
 class Predicted(NamedTuple):
@@ -46,7 +49,7 @@ class Predicted(NamedTuple):
 
 
 class OutputExists(UserError, FileExistsError):
-    """The output file exists and replacing it was not asked for."""
+    """The output path holds something that replacing was not asked for, or that `predict` never replaces."""
 
 
 def predict_file(
@@ -72,27 +75,37 @@ def predict_file(
     _check_suffix(source, INPUT_FORMATS, "input")
     _check_suffix(target, OUTPUT_FORMATS, "output")
     if not source.is_file():
-        raise DataError(source, None, "no such file")
-    if target.exists() and not force:
-        raise OutputExists(f"{target}: exists; pass --force to replace it")
-    total = _row_count(source)
-    chunks = _chunks(source, text_column, chunk_size)
-    first_chunk = next(chunks, None)  # a bad input file is named before the model loads
-    if first_chunk is None or first_chunk.empty:
+        raise DataError(source, None, "no such file" if not source.exists() else "is not a file")
+    _check_output(source, target, force)
+    table = open_rows(source)
+    if table.rows == 0:
         raise DataError(source, None, "holds no rows to predict")
+    if text_column not in table.header:
+        found = ", ".join(name if name.isprintable() and "," not in name else repr(name) for name in table.header)
+        found = found or "none"
+        raise DataError(source, None, f"no column {text_column!r} (columns found: {found})")
+    chunks = table.chunks(chunk_size)
+    first_chunk = next(chunks, None)  # a bad input file is named before the model loads
+    if first_chunk is None:
+        raise DataError(source, None, "holds no rows to predict")
+    _check_texts(first_chunk, source, text_column, 0)
     runtime = load_runtime(model, threads)
     added = ["label", *(f"prob_{name}" for name in runtime.label_names)]
+    clash = [column for column in added if column in table.header]
+    if clash:
+        raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
     rows, start = 0, time.perf_counter()
-    progress = tqdm(total=total, desc=f"predict {source.name}", unit="row")
-    with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle, progress:
-        for chunk in itertools.chain([first_chunk], chunks):
-            clash = [column for column in added if column in chunk.columns]
-            if clash:
-                raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
-            predicted = _predicted(runtime, chunk, source, text_column, rows, batch_size, by_length)
-            _write(predicted, target, handle, rows == 0)
-            rows += len(chunk)
-            progress.update(len(chunk))
+    progress = tqdm(total=table.rows, desc=f"predict {source.name}", unit="row")
+    try:
+        with atomic_path(target) as temporary, temporary.open("w", encoding=ENCODING, newline="") as handle, progress:
+            writer = RowWriter(handle, target.suffix.lower(), [*table.header, *added])
+            for chunk in itertools.chain([first_chunk], chunks):
+                _check_texts(chunk, source, text_column, rows)
+                writer.write(_predicted(runtime, chunk, text_column, batch_size, by_length))
+                rows += len(chunk)
+                progress.update(len(chunk))
+    except OSError as error:
+        raise UserError(f"{target}: cannot write it ({error.strerror or error})") from error
     return Predicted(rows, time.perf_counter() - start)
 
 
@@ -103,78 +116,47 @@ def _check_suffix(path: Path, allowed: tuple[str, ...], role: str) -> None:
         )
 
 
-def _row_count(source: Path) -> int | None:
-    """Rows in a Parquet file from its metadata (None for text formats, whose length is unknown until read)."""
-    if source.suffix.lower() != ".parquet":
-        return None
-    try:
-        rows: int = pq.ParquetFile(source).metadata.num_rows
-        return rows
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(source, None, f"not a readable Parquet file ({error})") from error
+def _check_output(source: Path, target: Path, force: bool) -> None:
+    """Refuse an output path that holds anything but a file `predict` could have written, and without `force`
+    any existing file."""
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise OutputExists(
+            f"{target}: exists and is not a file (a directory or a link); predict writes a file and never replaces "
+            "anything else: choose another output path"
+        )
+    if not target.exists():
+        blocking = next((parent for parent in target.parents if parent.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise UserError(f"{target}: cannot write it: {blocking} is not a directory")
+        return
+    if target.samefile(source):
+        raise OutputExists(f"{target}: is the input file; choose another output path")
+    if not force:
+        raise OutputExists(f"{target}: exists; pass --force to replace it")
+    if not looks_like_output(target):
+        raise OutputExists(
+            f"{target}: exists and is not a file predict wrote (its first row has no `label` and `prob_<label>` "
+            "columns); --force replaces only an earlier output: move it away or choose another output path"
+        )
 
 
-def _chunks(source: Path, text_column: str, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The file's rows in chunks of at most `chunk_size`, every column as read; checks the text column."""
-    try:
-        for chunk in _raw_chunks(source, chunk_size):
-            if text_column not in chunk.columns:
-                found = ", ".join(map(str, chunk.columns)) or "none"
-                raise DataError(source, None, f"no column {text_column!r} (columns found: {found})")
-            yield chunk
-    except DataError:
-        raise
-    except UnicodeDecodeError as error:
-        raise DataError(
-            source, None, f"is not {ENCODING} text ({error.reason} at byte 0x{error.object[error.start]:02x})"
-        ) from error
-    except pd.errors.EmptyDataError as error:
-        raise DataError(source, None, "is empty; expected a header line and rows") from error
-    except ValueError as error:  # pandas' CSV and JSON parsers
-        raise DataError(source, None, f"not a readable {source.suffix} file ({error})") from error
-
-
-def _raw_chunks(source: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
-    suffix = source.suffix.lower()
-    if suffix == ".parquet":
-        try:
-            for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_size):
-                yield batch.to_pandas()
-        except (pa.ArrowException, OSError) as error:
-            raise DataError(source, None, f"not a readable Parquet file ({error})") from error
-    elif suffix == ".csv":
-        with pd.read_csv(source, chunksize=chunk_size, dtype=str, encoding=ENCODING) as reader:
-            yield from reader
-    else:
-        with pd.read_json(source, lines=True, chunksize=chunk_size, dtype=False, encoding=ENCODING) as reader:
-            yield from reader
+def _check_texts(chunk: list[Row], source: Path, text_column: str, offset: int) -> None:
+    """Every row of `chunk` holds a non-empty text in `text_column` (rows are numbered from 1 after the header)."""
+    for number, row in enumerate(chunk, start=offset + 1):
+        value = row.get(text_column)
+        if not isinstance(value, str) or not value:
+            raise DataError(source, number, f"column {text_column!r} holds no text (empty or not a string)", "row")
 
 
 def _predicted(
-    runtime: ClassifierRuntime,
-    chunk: pd.DataFrame,
-    source: Path,
-    text_column: str,
-    offset: int,
-    batch_size: int,
-    by_length: bool,
-) -> pd.DataFrame:
-    """`chunk` with the predicted label and the per-label probabilities appended."""
-    texts = chunk[text_column]
-    missing = np.array([not isinstance(value, str) for value in texts], dtype=bool)
-    if missing.any():
-        row = offset + int(np.argmax(missing)) + 1
-        raise DataError(source, row, f"column {text_column!r} holds no text (empty or not a string)", unit="row")
-    probabilities = softmax(runtime.logits(texts.tolist(), batch_size, by_length).astype(np.float64), axis=1)
-    result = chunk.copy()
-    result["label"] = [runtime.label_names[index] for index in probabilities.argmax(axis=1)]
-    for index, name in enumerate(runtime.label_names):
-        result[f"prob_{name}"] = probabilities[:, index]
-    return result
-
-
-def _write(frame: pd.DataFrame, target: Path, handle: TextIO, first: bool) -> None:
-    if target.suffix.lower() == ".csv":
-        frame.to_csv(handle, header=first, index=False)
-    elif len(frame):
-        frame.to_json(handle, orient="records", lines=True, force_ascii=False)
+    runtime: ClassifierRuntime, chunk: list[Row], text_column: str, batch_size: int, by_length: bool
+) -> list[Row]:
+    """Each row of `chunk` followed by the predicted label and the per-label probabilities."""
+    logits = runtime.logits([row[text_column] for row in chunk], batch_size, by_length)
+    probabilities = softmax(logits.astype(np.float64), axis=1)
+    predicted: list[Row] = []
+    for row, values in zip(chunk, probabilities):
+        added: dict[str, Any] = {"label": runtime.label_names[int(values.argmax())]}
+        added.update({f"prob_{name}": float(value) for name, value in zip(runtime.label_names, values)})
+        predicted.append({**row, **added})
+    return predicted

@@ -25,7 +25,7 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     `teacher_defaults` / `student_defaults`, the teacher's or student's own settings.
     """
     shared = read_hyperparameters(config, workdir)
-    for task in (config.get("tasks") or {}).values():
+    for task in _tasks(config):
         if not isinstance(task, dict):
             continue
         for key in HYPERPARAMETER_KEYS:
@@ -35,12 +35,18 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     apply_member_defaults(config)
 
 
+def _tasks(config: Mapping[str, Any]) -> list[Any]:
+    """The tasks of a config not yet validated (none when `tasks` is not a mapping: the schema then says so)."""
+    tasks = config.get("tasks")
+    return list(tasks.values()) if isinstance(tasks, Mapping) else []
+
+
 def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dict[str, Any]:
     """The defaults of the `hyperparameters` file the config names (empty without one)."""
     name = config.get("hyperparameters")
     if name is None:
         return {}
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or "\x00" in name:
         raise ConfigError("hyperparameters", f"expected the path of a YAML file, got {name!r}")
     path = Path(name)
     if workdir is not None and not path.is_absolute():
@@ -67,7 +73,7 @@ def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dic
 def apply_member_defaults(config: dict[str, Any]) -> None:
     """Merge each task's `teacher_defaults` into its teachers and its `student_defaults` into its students, in
     place."""
-    for task in (config.get("tasks") or {}).values():
+    for task in _tasks(config):
         if not isinstance(task, dict):
             continue
         for defaults_key, members_key in (("teacher_defaults", "teachers"), ("student_defaults", "students")):
