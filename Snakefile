@@ -25,7 +25,9 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
-    """The experiment's report (and with it every stage before it)."""
+    """The experiment's report (and with it every stage before it), the model cards and the shipped models."""
     default_target: True
     input:
         rules.report.output,
+        PLAN.card_files(),
+        PLAN.shipped_dirs(),

@@ -72,8 +72,9 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 @pytest.fixture(scope="module")
 def optional_outputs(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """What the tiny experiment writes with every optional output: all three exports, a teacher chosen among
-    fine-tuning candidates, two teachers (their ensemble record) and a label-budget sweep (the budget curve)."""
+    """What the tiny experiment writes with every optional output: every export, a teacher chosen among fine-tuning
+    candidates, two teachers (their ensemble record), a label-budget sweep (the budget curve), a shape sweep (the
+    shape front) and a ship budget (shipped/)."""
     workdir = tmp_path_factory.mktemp("readme-optional")
     config = yaml.safe_load(TINY_CONFIG.read_text())
     task = config["tasks"]["sentiment"]
@@ -81,6 +82,9 @@ def optional_outputs(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     task["teachers"]["small"] = {**task["teachers"]["big"], "finetune": {"epochs": 1, "learning_rate": 1.0e-3}}
     task["students"]["distilled"]["teachers"] = ["big", "small"]
     task["data"]["label_budget"] = [0.5, 1.0]
+    task["students"]["distilled"]["export"] = ["onnx", "onnx-int8", "onnx-int8-static", "torch-int8"]
+    task["students"]["gold_only"]["init"] = {"method": "teacher_layers", "layers": [[0], [0, 1]]}  # a shape sweep
+    task["ship"] = {"max_latency_ms": 100.0}
     path = workdir / "optional.yaml"
     path.write_text(yaml.safe_dump(config))
     return _written(workdir, path)
@@ -135,9 +139,11 @@ def test_every_figure_in_the_readme_is_a_report_figure_and_the_default_writes_ev
     assert named == figures
     report = "results/default/report/"
     written = {path.removeprefix(report) for path in default_run if path.startswith(report)}
-    assert written >= figures - {"budget_curve.png"} and "budget_curve.png" not in written
-    assert "results/tiny/report/budget_curve.png" in optional_outputs
+    sweeps = {"budget_curve.png", "shape_front.png"}  # written only for a sweep of budgets, of student shapes
+    assert written >= figures - sweeps and not sweeps & written
+    assert {f"results/tiny/report/{name}" for name in sweeps} <= optional_outputs
     assert "only when some task sweeps two or more label budgets" in " ".join(text.split())
+    assert "only when some student sweeps shapes" in " ".join(text.split())
 
 
 def test_the_command_line_help_is_whole_sentences():

@@ -1,5 +1,5 @@
 """Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs), generated from
-the table of stages (`pipeline.specs.stage_table`), plus `data inspect` and `predict`.
+the table of stages (`pipeline.specs.stage_table`), plus `data inspect`, `predict` and `push`.
 
 Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or `@file` with
 JSON or YAML), parsed here once into the stage's typed spec, so a stage runs alone exactly as Snakemake runs it.
@@ -167,7 +167,7 @@ def _run_predict(args: argparse.Namespace) -> None:
     from scalingdown.evaluation.predict_file import predict_file
 
     torch.set_num_threads(args.threads)
-    rows = predict_file(
+    done = predict_file(
         args.model,
         args.input,
         args.output,
@@ -177,7 +177,10 @@ def _run_predict(args: argparse.Namespace) -> None:
         chunk_size=args.chunk_size,
         threads=args.threads,
     )
-    print(f"{args.output}: {rows} rows predicted", file=sys.stderr)
+    print(
+        f"{args.output}: {done.rows} rows predicted in {done.seconds:.1f} s ({done.texts_per_second:,.0f} texts/s)",
+        file=sys.stderr,
+    )
 
 
 def _positive(value: str) -> int:
@@ -209,11 +212,33 @@ def _add_predict_command(commands: Any) -> None:
     predict.set_defaults(command_function=_run_predict)
 
 
+def _run_push(args: argparse.Namespace) -> None:
+    from scalingdown.evaluation.publish import push_model
+
+    url = push_model(args.model, args.repo, private=args.private, token=args.token)
+    print(f"{args.model}: pushed to {args.repo} ({url})", file=sys.stderr)
+
+
+def _add_push_command(commands: Any) -> None:
+    description = (
+        "upload a student, an export or a shipped/ directory with its model card (README.md) to the Hugging Face Hub: "
+        "the repository is created if it does not exist; the token is --token, else huggingface_hub's own (HF_TOKEN or "
+        "`hf auth login`)"
+    )
+    push = commands.add_parser("push", help="upload a model directory to the Hugging Face Hub", description=description)
+    push.add_argument("--model", required=True, help="a student's model directory, an export, or a shipped/ directory")
+    push.add_argument("--repo", required=True, help="the Hub repository id, namespace/name")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    push.add_argument("--token", default=None, help="a Hub token (default: huggingface_hub's login)")
+    push.set_defaults(command_function=_run_push)
+
+
 # What `scalingdown --help` says first.
 DESCRIPTION = (
     "ScalingDown's command line: run one workflow stage by hand with the inputs its Snakemake rule gives it "
-    "(`scalingdown <stage> --help`), count the rows, duplicates and labels of a dataset (`data inspect`), or label "
-    "a file of texts with a trained student or one of its exports (`predict`)."
+    "(`scalingdown <stage> --help`), count the rows, duplicates and labels of a dataset (`data inspect`), label "
+    "a file of texts with a trained student or one of its exports (`predict`), or upload a model with its card to the "
+    "Hugging Face Hub (`push`)."
 )
 
 
@@ -226,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_stage(commands, stage)
     _add_data_commands(commands)
     _add_predict_command(commands)
+    _add_push_command(commands)
     return parser
 
 

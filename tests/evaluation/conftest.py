@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
+from scalingdown.evaluation.exporters import export_onnx, export_onnx_int8
 from scalingdown.models.loading import load_classifier, load_tokenizer
 
 LABELS = ["negative", "neutral", "positive"]
@@ -19,3 +21,14 @@ def save_student(directory: Path) -> Path:
     model.save_pretrained(directory)
     load_tokenizer("tiny:bert-l2-h32").save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def onnx_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny student (`fp32`), its onnx-fp32 export (the fused graph) and that graph's dynamic int8, built once
+    for the test modules that only read them."""
+    root = tmp_path_factory.mktemp("onnx-exports")
+    student = save_student(root / "student")
+    export_onnx(student, root / "onnx-fp32")
+    export_onnx_int8(root / "onnx-fp32", root / "onnx-int8")
+    return {"fp32": student, "onnx-fp32": root / "onnx-fp32", "onnx-int8": root / "onnx-int8"}

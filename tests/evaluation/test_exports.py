@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.stages.benchmark import benchmark
 from scalingdown.stages.export import export
-from tests.evaluation.conftest import LABELS, save_student
+from tests.evaluation.conftest import LABELS
 from tests.pipeline.conftest import resolved_tiny_config
 
 TEXTS = [
@@ -50,14 +51,11 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def shipped(onnx_exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The tiny student and its three exports."""
     root = tmp_path_factory.mktemp("shipped")
-    student = save_student(root / "student")
-    export_onnx(student, root / "onnx-fp32")
-    export_onnx_int8(root / "onnx-fp32", root / "onnx-int8")
-    export_torch_int8(student, root / "torch-int8")
-    return {"fp32": student, **{name: root / name for name in ("onnx-fp32", "onnx-int8", "torch-int8")}}
+    export_torch_int8(onnx_exports["fp32"], root / "torch-int8")
+    return {**onnx_exports, "torch-int8": root / "torch-int8"}
 
 
 def test_onnx_fp32_matches_pytorch_on_any_batch_and_length(shipped):
@@ -181,10 +179,10 @@ def _read_output(path: Path) -> pd.DataFrame:
 def test_predict_file_writes_labels_and_probabilities_in_chunks(shipped, tmp_path, model, source, target):
     frame = pd.DataFrame({"id": [f"r{i}" for i in range(len(TEXTS))], "sentence": TEXTS})
     _write_input(tmp_path / source, frame)
-    rows = predict_file(
+    done = predict_file(
         shipped[model], tmp_path / source, tmp_path / target, text_column="sentence", chunk_size=3, batch_size=2
     )
-    assert rows == len(TEXTS)
+    assert done.rows == len(TEXTS) and done.seconds > 0 and done.texts_per_second == done.rows / done.seconds
     output = _read_output(tmp_path / target)
     probabilities = [f"prob_{label}" for label in LABELS]
     assert list(output.columns) == ["id", "sentence", "label", *probabilities]
@@ -201,7 +199,7 @@ def test_an_existing_output_is_kept_unless_forced(shipped, tmp_path):
     with pytest.raises(OutputExists, match=r"out\.csv: exists; pass --force"):
         predict_file(shipped["fp32"], tmp_path / "in.csv", tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_text().endswith("keep me,neutral,1.0\n")
-    assert predict_file(shipped["fp32"], tmp_path / "in.csv", tmp_path / "out.csv", force=True) == 2
+    assert predict_file(shipped["fp32"], tmp_path / "in.csv", tmp_path / "out.csv", force=True).rows == 2
     assert "prob_positive" in (tmp_path / "out.csv").read_text() and "keep me" not in (tmp_path / "out.csv").read_text()
 
 
@@ -261,7 +259,24 @@ def test_the_predict_command_labels_a_file_with_an_export(shipped, tmp_path, cap
     assert main(["predict", "--model", str(shipped["onnx-int8"]), *arguments, "--text-column", "sentence"]) == 0
     output = pd.read_json(tmp_path / "out.jsonl", lines=True)
     assert output.columns.tolist() == ["id", "sentence", "label", *(f"prob_{label}" for label in LABELS)]
-    assert "out.jsonl: 2 rows predicted" in capsys.readouterr().err
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r".*out\.jsonl: 2 rows predicted in [0-9.]+ s \([0-9,]+ texts/s\)", last)
+
+
+def test_sorting_by_length_changes_batches_not_results(shipped):
+    """Batched by token count (each batch padded to its longest) or in input order, every text gets the logits it
+    gets alone, in input order."""
+    runtime = load_runtime(shipped["onnx-fp32"])
+    alone = np.concatenate([runtime.logits([text]) for text in TEXTS])
+    for by_length in (True, False):
+        np.testing.assert_allclose(runtime.logits(TEXTS, batch_size=3, by_length=by_length), alone, atol=1e-5)
+    padded: list[int] = []
+    runtime.call, call = (lambda encoded: padded.append(encoded["input_ids"].size) or call(encoded)), runtime.call
+    runtime.logits(TEXTS, batch_size=2)
+    sorted_tokens = sum(padded)
+    padded.clear()
+    runtime.logits(TEXTS, batch_size=2, by_length=False)
+    assert sorted_tokens < sum(padded), "sorting by length pads less"
 
 
 @pytest.mark.parametrize(

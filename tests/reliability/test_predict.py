@@ -91,7 +91,7 @@ def test_json_lines_keys_missing_or_reordered_stay_under_their_headers_across_ch
     ]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    assert predict_file(student, source, tmp_path / "out.csv", chunk_size=1) == 4
+    assert predict_file(student, source, tmp_path / "out.csv", chunk_size=1).rows == 4
     output = _csv_rows(tmp_path / "out.csv")
     assert list(output[0]) == ["id", "text", "source", "late", "label", *PROBABILITIES]
     for row, written in zip(rows, output):
@@ -115,7 +115,7 @@ def test_csv_values_and_texts_that_look_like_missing_values_are_repeated_as_text
         }
     )
     source.write_text(frame.to_csv(index=False))
-    assert predict_file(student, source, tmp_path / "out.csv", chunk_size=2) == 5
+    assert predict_file(student, source, tmp_path / "out.csv", chunk_size=2).rows == 5
     output = _csv_rows(tmp_path / "out.csv")
     assert [{name: row[name] for name in frame.columns} for row in output] == frame.to_dict("records")
     predict_file(student, source, tmp_path / "out.jsonl")

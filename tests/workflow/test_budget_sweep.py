@@ -53,6 +53,7 @@ def test_every_budget_reuses_the_teacher_with_every_label(sweep_run):
         "distill": 4,
         "evaluate": 6,
         "benchmark": 2,
+        "model_cards": 2,
         "report": 1,
         "all": 1,
     }
@@ -89,6 +90,7 @@ def test_adding_a_budget_schedules_only_that_budgets_jobs(sweep_run):
         "distill": 2,
         "evaluate": 3,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout

@@ -75,6 +75,7 @@ def test_the_teacher_with_every_label_is_reused_and_its_cache_covers_the_transfe
         "distill": 2,
         "evaluate": 3,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }
@@ -116,6 +117,7 @@ def test_a_student_only_change_schedules_no_teacher_job(budget_run):
         "distill": 1,
         "evaluate": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout

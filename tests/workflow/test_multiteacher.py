@@ -123,6 +123,7 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
         "distill": 1,
         "evaluate": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout
@@ -136,6 +137,7 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
         "distill": 1,
         "evaluate": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout
@@ -162,6 +164,7 @@ def test_the_finance_study_dry_run_schedules_every_stage_without_network(tmp_pat
         "evaluate": 6,
         "teacher_ensemble": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }
@@ -187,6 +190,7 @@ def test_the_offline_study_dry_run(tmp_path: Path, shared_datasets: Path):
         "evaluate_export": 6,
         "teacher_ensemble": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }

@@ -110,6 +110,7 @@ def test_another_experiment_reuses_the_shared_artefacts_without_rebuilding_them(
         "export": 3,
         "evaluate_export": 3,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }

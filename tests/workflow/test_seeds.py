@@ -57,6 +57,7 @@ def test_a_listed_seed_reuses_the_shared_artefacts_of_the_same_seed(seeds_run):
         "export": 6,
         "evaluate_export": 6,
         "benchmark": 2,
+        "model_cards": 2,
         "report": 1,
         "all": 1,
     }
@@ -103,6 +104,7 @@ def test_adding_a_seed_schedules_only_that_seeds_jobs(seeds_run):
         "export": 3,
         "evaluate_export": 3,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout
@@ -122,6 +124,7 @@ def test_a_student_change_over_seeds_schedules_no_teacher_job(seeds_run):
         "export": 6,
         "evaluate_export": 6,
         "benchmark": 2,
+        "model_cards": 2,
         "report": 1,
         "all": 1,
     }

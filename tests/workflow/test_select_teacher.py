@@ -63,6 +63,7 @@ def test_a_changed_candidate_reruns_that_candidate_and_what_uses_the_teacher_onl
         "check_distill_inputs": 1,
         "distill": 1,
         "benchmark": 1,
+        "model_cards": 1,
         "report": 1,
         "all": 1,
     }, result.stdout

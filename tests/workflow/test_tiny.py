@@ -72,7 +72,9 @@ def test_every_rule_logged_to_the_experiment_log_folder(tiny_run: Path):
         "evaluate",
         "export",
         "benchmark",
+        "model_cards",
         "report",
+        "tensorboard",  # not a rule's log: the training runs' curves (training.tracking)
     }
     distill_log = (logs / "distill" / "sentiment.distilled.log").read_text()
     assert "trained" in distill_log and "it/s" in distill_log  # progress bars and a summary line
@@ -104,11 +106,23 @@ def test_a_finished_run_has_nothing_left_to_do(tiny_run: Path):
                 "export": 3,
                 "evaluate_export": 3,
                 "benchmark": 1,
+                "model_cards": 1,
                 "report": 1,
                 "all": 1,
             },
         ),
-        ("gold_only", {"check_distill_inputs": 1, "distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}),
+        (
+            "gold_only",
+            {
+                "check_distill_inputs": 1,
+                "distill": 1,
+                "evaluate": 1,
+                "benchmark": 1,
+                "model_cards": 1,
+                "report": 1,
+                "all": 1,
+            },
+        ),
     ],
     ids=["exported-student-re-exports", "other-student-exports-nothing"],
 )

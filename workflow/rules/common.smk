@@ -1,5 +1,6 @@
 """Shared setup: config validation, the experiment plan, and how every job runs the package."""
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from scalingdown.pipeline.config.validation import validate_config  # noqa: E402
 from scalingdown.pipeline.errors import ConfigError  # noqa: E402
 from scalingdown.pipeline.outputs.input_fingerprints import changed_inputs, mark_older  # noqa: E402
 from scalingdown.pipeline.plan.experiment import Plan, local_model  # noqa: E402
+from scalingdown.pipeline.plan.launch import tracking_environment  # noqa: E402
 from scalingdown.pipeline.plan.stage_specs import StageSpecs  # noqa: E402
 from scalingdown.pipeline.specs.stage_table import STAGES  # noqa: E402
 
@@ -28,6 +30,8 @@ except ConfigError as error:
 
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
+# Training curves to TensorBoard under the experiment's logs (and MLflow with `mlflow`): jobs inherit the environment.
+os.environ.update(tracking_environment(PLAN.root, PLAN.experiment, config.get("mlflow")))
 # A data file whose content changed since `prepare` read it, though its modification time was kept (cp -p, tar x,
 # rsync -t): its prepared directory is dated before it, so that Snakemake reruns `prepare`
 # (pipeline.outputs.input_fingerprints).
@@ -59,6 +63,7 @@ SNAKEMAKE_REPORT = {
     "score_latency": ("Quality and speed", "../report/score_latency.rst"),
     "confusion_matrices": ("Quality and speed", "../report/confusion_matrices.rst"),
     "budget_curve": ("Quality and speed", "../report/budget_curve.rst"),
+    "shape_front": ("Quality and speed", "../report/shape_front.rst"),
 }
 
 
@@ -98,4 +103,4 @@ wildcard_constraints:
     student=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     name=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     kind=r"teacher|student",
-    variant=r"onnx-fp32|onnx-int8|torch-int8",
+    variant=r"onnx-fp32|onnx-int8|onnx-int8-static|torch-int8",

@@ -7,6 +7,8 @@ rule export:
         directory(paths.export_dir(PLAN.root, "{task}", "{student}", "{variant}")),
     log:
         PLAN.log("export", "{task}.{student}.{variant}"),
+    wildcard_constraints:
+        variant=r"onnx-fp32|onnx-int8|torch-int8",
     conda:
         ENV
     threads: 1  # tracing and quantizing use one core: two exports (or an export and another job) run side by side
@@ -14,6 +16,26 @@ rule export:
         spec=lambda wildcards: SPECS.export(wildcards.task, wildcards.student, wildcards.variant).to_json(),
     shell:
         STAGES["export"].shell()
+
+
+rule export_calibrated:
+    """Write a student's static int8 ONNX export, its activation scales calibrated on texts of the training split."""
+    input:
+        model=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).export_source(wildcards.variant),
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+    output:
+        directory(paths.export_dir(PLAN.root, "{task}", "{student}", "{variant}")),
+    log:
+        PLAN.log("export", "{task}.{student}.{variant}"),
+    wildcard_constraints:
+        variant=r"onnx-int8-static",
+    conda:
+        ENV
+    threads: 1  # calibrating runs the float graph once per text: one core
+    params:
+        spec=lambda wildcards: SPECS.export_calibrated(wildcards.task, wildcards.student, wildcards.variant).to_json(),
+    shell:
+        STAGES["export_calibrated"].shell()
 
 
 rule evaluate_export:
@@ -54,3 +76,46 @@ rule benchmark:
         models=lambda wildcards: PLAN.benchmark_locations(wildcards.task),
     shell:
         STAGES["benchmark"].shell()
+
+
+rule model_cards:
+    """A Hugging Face model card (README.md) in every trained student's and export's directory of a task, from its
+    scores and its benchmark (written into directories other rules made: Snakemake times those by their
+    .snakemake_timestamp, so nothing reruns)."""
+    input:
+        evals=lambda wildcards: [path for *_, path in PLAN.record_inputs(wildcards.task)],
+        benchmark=lambda wildcards: paths.benchmark_file(PLAN.root, wildcards.task),
+        models=lambda wildcards: [path for *_, path in PLAN.carded_models(wildcards.task)],
+    output:
+        paths.model_cards_file(PLAN.root, "{task}"),
+    log:
+        PLAN.log("model_cards", "{task}"),
+    conda:
+        ENV
+    params:
+        spec=lambda wildcards: SPECS.model_cards(wildcards.task).to_json(),
+        models=lambda wildcards: [path for *_, path in PLAN.carded_models(wildcards.task)],
+    shell:
+        STAGES["model_cards"].shell()
+
+
+rule ship:
+    """The most accurate student or export within the task's `ship` budget, over its seeds, written with its card to
+    `<task>/shipped/` (a directory `scalingdown predict` takes)."""
+    input:
+        evals=lambda wildcards: PLAN.cell_records(wildcards.task),
+        benchmarks=lambda wildcards: [
+            paths.benchmark_file(PLAN.root, t.folder) for t in PLAN.cell_tasks(wildcards.task)
+        ],
+        models=lambda wildcards: PLAN.cell_candidates(wildcards.task),
+    output:
+        directory(paths.shipped_dir(PLAN.root, "{task}")),
+    log:
+        PLAN.log("ship", "{task}"),
+    conda:
+        ENV
+    params:
+        spec=lambda wildcards: SPECS.ship(wildcards.task).to_json(),
+        models=lambda wildcards: PLAN.cell_candidates(wildcards.task),
+    shell:
+        STAGES["ship"].shell()

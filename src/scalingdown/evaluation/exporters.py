@@ -1,4 +1,5 @@
-"""Exports of a trained student: ONNX float32, ONNX int8 and PyTorch int8, each a self-contained directory.
+"""Exports of a trained student: ONNX float32, ONNX int8 (dynamic, or static calibrated on texts) and PyTorch int8,
+each a self-contained directory.
 
 Every export directory holds the model, the student's config (with its label names) and tokenizer, and a
 record (`scalingdown-export.json`) naming the variant, the student's parameter count and the student it came
@@ -8,7 +9,17 @@ detectable (`stale_reason`).
 ONNX: `torch.onnx.export` with the dynamo exporter (needs onnxscript), batch and sequence axes dynamic.
 The TorchScript exporter (`dynamo=False`) also gave matching logits with torch 2.13, but it is deprecated
 since torch 2.9 and warns that it froze data-dependent branches of transformers' mask code as constants;
-optimum-onnx could not be installed beside transformers 5 (see `pipeline.names.export_variants`).
+optimum-onnx could not be installed beside transformers 5 (see `pipeline.names.export_variants`). The graph then
+goes through ONNX Runtime's transformer optimizer (`onnxruntime.transformers.optimizer`, model type `bert`): it fuses
+the residual Add and LayerNorm into SkipLayerNormalization and the bias Add and GELU into BiasGelu (attention does not
+fuse: the dynamo exporter's attention-mask pattern is not one the optimizer matches); the record lists the fusions.
+
+ONNX int8, dynamic (`onnx-int8`): `quantize_dynamic`, int8 weights, each activation quantized with a scale computed
+from the batch it is in, so a text's probabilities depend (slightly) on its batch neighbours. Static
+(`onnx-int8-static`): `quantize_static` in QDQ form, int8 weights per channel and uint8 activations whose scales are
+calibrated once (MinMax) on texts of the task's training split; with fixed scales every text is computed alone,
+whatever its batch (tests/evaluation/test_static_int8.py checks it to the last bit with batches padded to different
+lengths).
 
 PyTorch int8: `torch.ao.quantization.quantize_dynamic` on the Linear layers. The quantized weights are
 stored as plain tensors in safetensors (per Linear: the int8 weight, its scale and zero point, the float
@@ -23,7 +34,7 @@ import hashlib
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -44,6 +55,8 @@ STAGE = "export"
 RECORD_FORMAT = 1
 ONNX_FILE = "model.onnx"
 TORCH_INT8_FILE = "model-int8.safetensors"
+# ONNX Runtime's transformer optimizer model type for every encoder classifier we export (BERT-style graphs).
+OPTIMIZER_MODEL_TYPE = "bert"
 # Two example texts of different lengths, so that the traced graph sees padding (shapes only; any text works).
 _EXAMPLE_TEXTS = ["a short example", "a somewhat longer example sentence, traced for its shapes only"]
 
@@ -99,14 +112,17 @@ def stale_reason(export_dir: str | Path) -> str | None:
     return None
 
 
-def export_onnx(student_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
-    """ONNX float32 graph of a sequence classifier with dynamic batch and sequence axes, in `out_dir`.
+def export_onnx(student_dir: str | Path, out_dir: str | Path, optimize: bool = True) -> dict[str, Any]:
+    """ONNX float32 graph of a sequence classifier with dynamic batch and sequence axes, in `out_dir`; with
+    `optimize` (the workflow's), fused by ONNX Runtime's transformer optimizer (`optimize_graph`).
 
     Refuses (ExportError) the models `pipeline.names.export_variants.export_refusal` refuses. Returns the export record.
     """
     with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
         record = _write_onnx(Path(student_dir), temporary)
+        if optimize:
+            record["graph_optimization"] = optimize_graph(temporary / ONNX_FILE, AutoConfig.from_pretrained(temporary))
         write_json(temporary / RECORD_NAME, record)
     return record
 
@@ -116,26 +132,16 @@ def export_onnx_int8(onnx_dir: str | Path, out_dir: str | Path) -> dict[str, Any
 
     Refuses a source that is not an onnx-fp32 export or whose student has changed since. Returns the record.
     """
-    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    source = Path(onnx_dir)
-    record = read_record(source)
-    if record is None or record["variant"] != "onnx-fp32":
-        raise ExportError(f"{source}: expected an onnx-fp32 export directory (with {RECORD_NAME}) to quantize")
-    problem = stale_reason(source)
-    if problem:
-        raise ExportError(f"{problem}; export it again before quantizing")
+    source, record = _checked_onnx_source(onnx_dir)
     with atomic_path(out_dir, STAGE) as temporary:
         temporary.mkdir()
-        graph = onnx.load(source / ONNX_FILE)
-        # The exporter's intermediate shape annotations trip the quantizer's own shape inference
-        # ("Inferred shape and existing shape differ"); they are hints only, so drop them.
-        del graph.graph.value_info[:]
-        float_path = temporary / "float.onnx"
-        onnx.save(graph, float_path)
+        float_path = _shapeless_copy(source, temporary)
         with _without_preprocessing_advice():
-            quantize_dynamic(float_path, temporary / ONNX_FILE, weight_type=QuantType.QInt8)
+            quantize_dynamic(
+                float_path, temporary / ONNX_FILE, weight_type=QuantType.QInt8, extra_options=_QUANTIZER_OPTIONS
+            )
         float_path.unlink()
         _copy_config_and_tokenizer(source, temporary)
         record.update(
@@ -146,6 +152,94 @@ def export_onnx_int8(onnx_dir: str | Path, out_dir: str | Path) -> dict[str, Any
         )
         write_json(temporary / RECORD_NAME, record)
     return record
+
+
+def export_onnx_int8_static(
+    onnx_dir: str | Path, out_dir: str | Path, texts: Sequence[str], max_length: int
+) -> dict[str, Any]:
+    """The graph of an onnx-fp32 export in static int8 QDQ form (`onnxruntime.quantization.quantize_static`):
+    int8 weights per channel, uint8 activations with scales calibrated (MinMax) on `texts`, each run alone and
+    truncated to `max_length` tokens as the student reads them. Returns the record."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    if not texts:
+        raise ExportError(f"{onnx_dir}: no calibration texts for a static int8 export")
+    source, record = _checked_onnx_source(onnx_dir)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    with atomic_path(out_dir, STAGE) as temporary:
+        temporary.mkdir()
+        float_path = _shapeless_copy(source, temporary)
+        with _without_preprocessing_advice():
+            quantize_static(
+                float_path,
+                temporary / ONNX_FILE,
+                _CalibrationTexts(tokenizer, list(texts), max_length, record["input_names"]),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=list(STATIC_OPS),
+                calibrate_method=CalibrationMethod.MinMax,
+                extra_options=_QUANTIZER_OPTIONS,
+            )
+        float_path.unlink()
+        _copy_config_and_tokenizer(source, temporary)
+        record.update(
+            variant="onnx-int8-static",
+            size_mb=_size_mb(temporary / ONNX_FILE),
+            quantization=(
+                "onnxruntime static QDQ: QInt8 weights per channel, QUInt8 activations, "
+                f"{', '.join(STATIC_OPS)} inputs; MinMax calibration"
+            ),
+            calibration={"texts": len(texts), "max_length": max_length, "method": "MinMax"},
+            graph={"path": str(source.resolve()), "sha256": _file_sha256(source / ONNX_FILE)},
+        )
+        write_json(temporary / RECORD_NAME, record)
+    return record
+
+
+# The fused operators' domain (ONNX Runtime's contrib operators).
+CONTRIB_DOMAIN = "com.microsoft"
+# Shape inference gives no type to the outputs of the fused (contrib-domain) operators; they are all float32.
+_QUANTIZER_OPTIONS = {"DefaultTensorType": 1}  # onnx.TensorProto.FLOAT
+# The operators whose inputs static int8 quantizes: the matrix products, where the time goes, and the embedding
+# lookups, most of the weights (as dynamic int8 does). LayerNorm, softmax and GELU stay in float32 between them, which
+# keeps the fused float kernels.
+STATIC_OPS = ("MatMul", "Gemm", "Gather")
+
+
+class _CalibrationTexts:
+    """ONNX Runtime's calibration reader (`CalibrationDataReader` protocol: `get_next`) over texts, one at a time."""
+
+    def __init__(self, tokenizer: Any, texts: list[str], max_length: int, input_names: list[str]) -> None:
+        self.tokenizer, self.max_length, self.input_names = tokenizer, max_length, input_names
+        self.texts = iter(texts)
+
+    def get_next(self) -> dict[str, Any] | None:
+        """The next text's graph inputs, or None when every text has been read."""
+        text = next(self.texts, None)
+        if text is None:
+            return None
+        encoded = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="np")
+        return {name: encoded[name].astype("int64") for name in self.input_names}
+
+
+def optimize_graph(path: Path, config: Any) -> dict[str, Any]:
+    """Fuse the ONNX graph at `path` in place with ONNX Runtime's transformer optimizer (Python fusions only: the
+    session applies its own when it loads); returns what was fused (operator → count, those above 0)."""
+    from onnxruntime.transformers import optimizer
+
+    with _quiet_optimizer():
+        optimized = optimizer.optimize_model(
+            str(path),
+            model_type=OPTIMIZER_MODEL_TYPE,
+            num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size),
+            opt_level=0,
+        )
+        optimized.save_model_to_file(str(path))
+    fused = {name: int(count) for name, count in optimized.get_fused_operator_statistics().items() if count}
+    return {"tool": "onnxruntime.transformers.optimizer", "model_type": OPTIMIZER_MODEL_TYPE, "fused": fused}
 
 
 def export_torch_int8(student_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
@@ -197,6 +291,41 @@ def load_torch_int8(export_dir: str | Path) -> torch.nn.Module:
         for key, value in stored.items():
             state[key].copy_(value)  # state_dict tensors share storage with the model's parameters and buffers
     return model
+
+
+def _checked_onnx_source(onnx_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    """An onnx-fp32 export directory to quantize and its record; ExportError when it is not one or its student
+    has changed since."""
+    source = Path(onnx_dir)
+    record = read_record(source)
+    if record is None or record["variant"] != "onnx-fp32":
+        raise ExportError(f"{source}: expected an onnx-fp32 export directory (with {RECORD_NAME}) to quantize")
+    problem = stale_reason(source)
+    if problem:
+        raise ExportError(f"{problem}; export it again before quantizing")
+    return source, record
+
+
+def _shapeless_copy(source: Path, directory: Path) -> Path:
+    """The source graph saved in `directory` without the exporter's intermediate shape annotations (they trip the
+    quantizer's own shape inference, "Inferred shape and existing shape differ", and are hints only), the fused
+    operators' outputs typed."""
+    import onnx
+
+    graph = onnx.load(source / ONNX_FILE)
+    del graph.graph.value_info[:]
+    # ONNX's shape inference knows no type for the outputs of ONNX Runtime's fused operators (all float32); without
+    # one the quantizers would leave the matrix products after them in float.
+    graph.graph.value_info.extend(
+        onnx.helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None)
+        for node in graph.graph.node
+        if node.domain == CONTRIB_DOMAIN
+        for output in node.output
+        if output
+    )
+    float_path = directory / "float.onnx"
+    onnx.save(graph, float_path)
+    return float_path
 
 
 def _write_onnx(student: Path, directory: Path) -> dict[str, Any]:
@@ -361,6 +490,21 @@ def _file_sha256(path: Path) -> str:
 
 def _size_mb(path: Path) -> float:
     return path.stat().st_size / 2**20
+
+
+@contextmanager
+def _quiet_optimizer() -> Iterator[None]:
+    """Keep the transformer optimizer's per-fusion INFO lines and its warnings about patterns it does not fuse out of
+    the stage's log (the record lists what was fused)."""
+    logger = logging.getLogger("onnxruntime.transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextmanager

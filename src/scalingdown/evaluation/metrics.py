@@ -32,6 +32,25 @@ def per_class_scores(
     }
 
 
+def agreement(reference_logits: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """How a model's predictions agree with a reference model's on the same rows (e.g. an export against its
+    float32 student): the share of rows with the same label (`labels_equal`) and the largest absolute difference of
+    any class probability (`max_prob_diff`; softmax of each, in float64)."""
+    from scipy.special import softmax
+
+    if reference_logits.shape != logits.shape:
+        raise ValueError(f"logits of shape {logits.shape} cannot be compared with {reference_logits.shape}")
+    if not len(logits):
+        return {"labels_equal": float("nan"), "max_prob_diff": float("nan"), "rows": 0}
+    reference = softmax(reference_logits.astype(np.float64), axis=1)
+    mine = softmax(logits.astype(np.float64), axis=1)
+    return {
+        "labels_equal": float(np.mean(reference.argmax(axis=1) == mine.argmax(axis=1))),
+        "max_prob_diff": float(np.abs(reference - mine).max()),
+        "rows": len(logits),
+    }
+
+
 def classification_scores(gold: list[int], predicted: list[int] | np.ndarray, labels: list[str]) -> dict[str, object]:
     """Accuracy, macro/weighted F1, macro precision and recall, the confusion matrix (rows = gold) and, under
     `per_class`, each label's precision, recall, F1 and support (`per_class_scores`)."""

@@ -2,7 +2,9 @@
 JSON Lines out, read and written in chunks so that memory stays bounded on large files (see `row_files` for how
 each format's values are read and written: as they are, aligned to one header).
 
-Each output row is the input row followed by `label` (the predicted label's name) and one `prob_<label>`
+Within a chunk the texts are batched by token count, each batch padded to its longest (`ClassifierRuntime.logits`),
+and written back in input order. Each output row is the input row followed by `label` (the predicted label's name)
+and one `prob_<label>`
 column per label (softmax probabilities), in the model's label order as saved. The output is written to a
 temporary beside it and renamed at the end; an existing output is kept unless `force`, which replaces only a
 file that `predict` could have written (never a directory, a link, the input, or a file of other columns).
@@ -11,8 +13,9 @@ file that `predict` could have written (never a directory, a link, the input, or
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import softmax
@@ -33,6 +36,18 @@ from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.outputs.atomic import atomic_path
 
 
+class Predicted(NamedTuple):
+    """What `predict_file` did: the rows written and the seconds they took."""
+
+    rows: int
+    seconds: float
+
+    @property
+    def texts_per_second(self) -> float:
+        """Rows predicted per second."""
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+
 class OutputExists(UserError, FileExistsError):
     """The output path holds something that replacing was not asked for, or that `predict` never replaces."""
 
@@ -46,11 +61,15 @@ def predict_file(
     batch_size: int = 64,
     chunk_size: int = 10_000,
     threads: int = 1,
-) -> int:
-    """Predict every row of `input_path` with the classifier in `model`; write `output_path`; the rows written.
+    by_length: bool = True,
+) -> Predicted:
+    """Predict every row of `input_path` with the classifier in `model`; write `output_path`; the rows written and
+    the seconds they took (from the first chunk read to the output renamed into place, the model loaded).
 
     `model` is a student directory or an export of one (see `runtime.load_runtime`); `threads` is given to
-    ONNX Runtime (PyTorch's thread count is the caller's).
+    ONNX Runtime (PyTorch's thread count is the caller's). Within each chunk the texts are batched by token count
+    and each batch padded to its longest (`by_length`; False: batches in input order); rows are written in input
+    order either way.
     """
     source, target = Path(input_path), Path(output_path)
     _check_suffix(source, INPUT_FORMATS, "input")
@@ -75,19 +94,19 @@ def predict_file(
     clash = [column for column in added if column in table.header]
     if clash:
         raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
-    rows = 0
+    rows, start = 0, time.perf_counter()
     progress = tqdm(total=table.rows, desc=f"predict {source.name}", unit="row")
     try:
         with atomic_path(target) as temporary, temporary.open("w", encoding=ENCODING, newline="") as handle, progress:
             writer = RowWriter(handle, target.suffix.lower(), [*table.header, *added])
             for chunk in itertools.chain([first_chunk], chunks):
                 _check_texts(chunk, source, text_column, rows)
-                writer.write(_predicted(runtime, chunk, text_column, batch_size))
+                writer.write(_predicted(runtime, chunk, text_column, batch_size, by_length))
                 rows += len(chunk)
                 progress.update(len(chunk))
     except OSError as error:
         raise UserError(f"{target}: cannot write it ({error.strerror or error})") from error
-    return rows
+    return Predicted(rows, time.perf_counter() - start)
 
 
 def _check_suffix(path: Path, allowed: tuple[str, ...], role: str) -> None:
@@ -129,9 +148,11 @@ def _check_texts(chunk: list[Row], source: Path, text_column: str, offset: int) 
             raise DataError(source, number, f"column {text_column!r} holds no text (empty or not a string)", "row")
 
 
-def _predicted(runtime: ClassifierRuntime, chunk: list[Row], text_column: str, batch_size: int) -> list[Row]:
+def _predicted(
+    runtime: ClassifierRuntime, chunk: list[Row], text_column: str, batch_size: int, by_length: bool
+) -> list[Row]:
     """Each row of `chunk` followed by the predicted label and the per-label probabilities."""
-    logits = runtime.logits([row[text_column] for row in chunk], batch_size)
+    logits = runtime.logits([row[text_column] for row in chunk], batch_size, by_length)
     probabilities = softmax(logits.astype(np.float64), axis=1)
     predicted: list[Row] = []
     for row, values in zip(chunk, probabilities):

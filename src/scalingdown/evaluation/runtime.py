@@ -12,6 +12,7 @@ process-wide, so the caller sets it (`torch.set_num_threads`).
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from scalingdown.models.loading import load_classifier, load_tokenizer
 from scalingdown.models.model_dirs import check_model_dir
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.names.model_refs import ModelRef
+from scalingdown.pipeline.paths import SHIP_RECORD
 
 HF_VARIANT = "fp32"
 # Whatever no tokenizer or model config says otherwise: the longest input a BERT-style encoder takes.
@@ -61,11 +63,21 @@ class ClassifierRuntime(ABC):
     def call(self, encoded: Any) -> np.ndarray:
         """Logits (rows × labels, float32) of an encoded batch: the model call only, for timing."""
 
-    def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Logits of `texts` in input order; batches are formed by text length to limit padding."""
-        order = np.argsort([len(text) for text in texts], kind="stable")
+    @abstractmethod
+    def pad(self, features: dict[str, list[list[int]]]) -> Any:
+        """One batch of tokenized texts (`input_ids` and the rest, unpadded) padded to its longest, ready for `call`."""
+
+    def logits(self, texts: Sequence[str], batch_size: int = 64, by_length: bool = True) -> np.ndarray:
+        """Logits of `texts` in input order. The texts are tokenized once (truncated to `max_length`); with
+        `by_length` they are batched in order of their token count and each batch is padded to its longest, so that
+        short texts are not padded to long ones (False: batches in input order, for measuring what sorting gains)."""
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(texts))
         parts = [
-            self.call(self.encode([texts[i] for i in order[start : start + batch_size]]))
+            self.call(
+                self.pad({name: [encoded[name][i] for i in order[start : start + batch_size]] for name in encoded})
+            )
             for start in range(0, len(texts), batch_size)
         ]
         result = np.empty((len(texts), len(self.label_names)), np.float32)
@@ -103,6 +115,10 @@ class TorchRuntime(ClassifierRuntime):
         return dict(
             self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
         )
+
+    def pad(self, features: dict[str, list[list[int]]]) -> dict[str, torch.Tensor]:
+        """A tokenized batch padded to its longest, as PyTorch inputs."""
+        return dict(self.tokenizer.pad(features, padding=True, return_tensors="pt"))
 
     @torch.inference_mode()
     def call(self, encoded: dict[str, torch.Tensor]) -> np.ndarray:
@@ -149,6 +165,11 @@ class OnnxRuntime(ClassifierRuntime):
         )
         return {name: encoded[name].astype(np.int64) for name in self.input_names}
 
+    def pad(self, features: dict[str, list[list[int]]]) -> dict[str, np.ndarray]:
+        """A tokenized batch padded to its longest, as the graph's numpy inputs."""
+        padded = self.tokenizer.pad(features, padding=True, return_tensors="np")
+        return {name: padded[name].astype(np.int64) for name in self.input_names}
+
     def call(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
         """The graph's logits on an encoded batch (rows × labels)."""
         logits: np.ndarray = self.session.run(["logits"], encoded)[0]
@@ -169,6 +190,10 @@ def load_runtime(directory: str | Path, threads: int = 1, max_length: int | None
         if record["variant"] == "torch-int8":
             return TorchRuntime(path, "torch-int8", load_torch_int8(path), max_length)
         return OnnxRuntime(path, record["variant"], threads, max_length)
+    shipped = path / SHIP_RECORD
+    if shipped.is_file() and json.loads(shipped.read_text(encoding="utf-8")).get("shipped") is None:
+        line = json.loads(shipped.read_text(encoding="utf-8")).get("line", "no model fits the ship budget")
+        raise NotAClassifier(f"{path}: holds no model: {line}")
     if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
         raise NotAClassifier(
             f"{path}: holds no classifier; expected a Hugging Face model directory (config.json and *.safetensors) "

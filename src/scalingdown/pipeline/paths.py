@@ -18,7 +18,8 @@ CACHE = f"{RESULTS}/cache"
 FORMAT_VERSIONS = {"data": 3, "teacher": 1, "logits": 3, "student": 1, "topk": 2, "export": 1}
 
 # The report's files: output name in the rule -> file name in the report folder. `budget_curve` is written only
-# when some task sweeps two or more label budgets (`Plan.report_files` says which an experiment writes).
+# when some task sweeps two or more label budgets, `shape_front` only when some student sweeps shapes
+# (`Plan.report_files` says which an experiment writes).
 REPORT_FILES = {
     "metrics": "metrics.csv",
     "markdown": "report.md",
@@ -29,6 +30,7 @@ REPORT_FILES = {
     "score_latency": "score_latency.png",
     "confusion_matrices": "confusion_matrices.png",
     "budget_curve": "budget_curve.png",
+    "shape_front": "shape_front.png",
 }
 
 
@@ -142,6 +144,20 @@ def export_eval_file(root: str, task: str, student: str, variant: str) -> str:
 def benchmark_file(root: str, task: str) -> str:
     """The interleaved timing record of every model of a task (teachers, students, exports)."""
     return f"{root}/{task}/eval/benchmark.json"
+
+
+def model_cards_file(root: str, task: str) -> str:
+    """The record of the model cards written into a task's student and export directories (`model_cards`)."""
+    return f"{root}/{task}/eval/cards.json"
+
+
+# The record in a `shipped/` directory: the budget, the pick and its figures (or why nothing fits).
+SHIP_RECORD = "scalingdown-ship.json"
+
+
+def shipped_dir(root: str, cell: str) -> str:
+    """The model picked under a task's `ship` budget (one per cell, over its seeds): a directory `predict` takes."""
+    return f"{root}/{cell}/shipped"
 
 
 def ensemble_file(root: str, task: str) -> str:

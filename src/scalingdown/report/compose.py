@@ -15,9 +15,11 @@ from scalingdown.report.chosen_checkpoints import EARLY_STOP_MARK, steps_text
 from scalingdown.report.diagnostics import Finding, diagnostic_blocks
 from scalingdown.report.document import Alert, Block, Code, Figure, Heading, Paragraph, Table
 from scalingdown.report.seed_statistics import MODEL, paired_comparisons, per_seed_text, seeds_of, summarise
+from scalingdown.report.shape_sweep import shape_table
 from scalingdown.report.summary import summary_blocks
 from scalingdown.report.tables import (
     METRIC_TITLES,
+    agreement_table,
     best_teacher,
     headline_clocks,
     per_class_table,
@@ -43,6 +45,13 @@ BUDGET_CURVE = (
     "(`data.label_budget` as a list; each tick: the rows and the budget), one line per model: students solid, "
     "teachers dashed (a teacher with its own label budget is the same model at every budget); several seeds: means "
     "with ±sd error bars."
+)
+# The figure of a shape sweep, shown only when some student sweeps shapes.
+SHAPE_FRONT = (
+    "Primary score against latency at batch size 1 (left) and against size on disk (right), per task that sweeps "
+    "student shapes (`init.layers` as a list of layer lists, `max_length` as a list): every teacher, student and "
+    "export, means with ±sd error bars over seeds; the dashed lines are the Pareto fronts, and the models on them "
+    "are named."
 )
 # How many of a noisy run's reasons the warning lists (the record has them all).
 _REASONS_SHOWN = 3
@@ -167,7 +176,36 @@ def _task_blocks(
         *_timing_blocks(timings, best_name, clock),
         Table(speed_table(rows)),
         Paragraph(f"On the {title}–latency Pareto front (no other model is both better and faster): {front}."),
+        *_agreement_blocks(task, rows),
+        *_shape_blocks(task, rows),
     ]
+
+
+def _agreement_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
+    """How each export of the task agrees with the float32 student it was made from (nothing without exports)."""
+    return _table_block(
+        agreement_table(rows),
+        f"Exports against their students: {task}",
+        "Each export's test predictions against those of the float32 student it was made from, on the same texts: "
+        "the share with the same label and the largest difference of any class probability. Dynamic int8 scales "
+        "activations by each batch, static int8 by scales calibrated once on training texts.",
+    )
+
+
+def _shape_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
+    """The task's student shapes with their score, latency, size and fronts (nothing without a shape sweep)."""
+    return _table_block(
+        shape_table(rows),
+        f"Student shapes: {task}",
+        "Each shape of a swept student (kept layers, input length) and its exports: score, latency at batch size "
+        "1 and size, and whether no other model of the task (teachers included) is both better and faster, or both "
+        "better and smaller (see the shape-front figure).",
+    )
+
+
+def _table_block(frame: pd.DataFrame, heading: str, text: str) -> list[Block]:
+    """A table under its heading and a paragraph saying what it holds; nothing when the table is empty."""
+    return [] if frame.empty else [Heading(heading, 3), Paragraph(text), Table(frame)]
 
 
 def _per_class_blocks(task: str, rows: pd.DataFrame) -> list[Block]:
@@ -304,6 +342,8 @@ def report_blocks(
     budget_curve: bool = False,
     confusion_matrices: bool = True,
     untrained: Set[tuple[str, str]] = frozenset(),
+    ship_lines: Mapping[str, str] | None = None,
+    shape_front: bool = False,
 ) -> list[Block]:
     """The whole report: the summary (`report.summary`: per task the model to ship, whether distilling paid, each
     diagnostic in a line), introduction, warnings about the data, diagnostics (`report.diagnostics`, in full), per
@@ -313,13 +353,14 @@ def report_blocks(
     teachers' section (ensembles, agreement), the figures, the reproducibility block. `table` has one row per model
     and seed; `budget_curve`: the label-budget figure was drawn (some task sweeps budgets), so it is shown too;
     `confusion_matrices`: some model has a confusion matrix (else that figure is left out); `untrained`: the (task,
-    student) pairs reported untrained, never the model to ship."""
+    student) pairs reported untrained, never the model to ship; `ship_lines`: per task with a `ship` budget, the line
+    on what was shipped (`report.ship_pick.pick_line`); `shape_front`: the shape-sweep figure was drawn."""
     clocks = headline_clocks(benchmarks or [])
     comparisons = paired_comparisons(table, twins or {})
     summary = _with_chosen_steps(summarise(table), table)
     blocks: list[Block] = [
         Heading(f"ScalingDown report: {experiment}", 1),
-        *summary_blocks(summary, comparisons, diagnostics, untrained),
+        *summary_blocks(summary, comparisons, diagnostics, untrained, ship_lines or {}),
         *_intro(repro, seeds_of(table)),
         *(warnings or []),
         *diagnostic_blocks(diagnostics),
@@ -335,4 +376,6 @@ def report_blocks(
     blocks += [Figure(REPORT_FILES[name], caption) for name, caption in shown.items()]
     if budget_curve:
         blocks.append(Figure(REPORT_FILES["budget_curve"], BUDGET_CURVE))
+    if shape_front:
+        blocks.append(Figure(REPORT_FILES["shape_front"], SHAPE_FRONT))
     return blocks + reproducibility_blocks(repro)

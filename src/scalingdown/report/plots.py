@@ -365,3 +365,59 @@ def budget_curve(summary: pd.DataFrame, cells: Mapping[str, str], path: str | Pa
         axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False)
     _save(figure, path)
     return drawn
+
+
+def shape_front(summary: pd.DataFrame, tasks: Sequence[str], path: str | Path) -> list[str]:
+    """Per task that sweeps student shapes: the primary score against latency at batch size 1 (log scale) and against
+    size on disk, two panels side by side, every teacher, student and export with ±sd error bars over seeds and the
+    Pareto front of each panel dashed; points on a front are named. `summary` is the summarised metrics table with
+    `report.shape_sweep.pareto_columns`. Returns the tasks drawn (the image says why when none has timed rows)."""
+    drawn = [task for task in tasks if summary[(summary["task"] == task)]["latency_ms_per_sample"].notna().any()]
+    if not drawn:
+        _empty(path, "no swept task has timed models")
+        return []
+    figure, axes = _grid(2 * len(drawn), width=5.6, height=4.2, columns=2)
+    for index, task in enumerate(drawn):
+        rows = summary[(summary["task"] == task) & summary["latency_ms_per_sample"].notna()]
+        metric = str(rows["primary_metric"].iloc[0])
+        for axis, column, front, title in (
+            (axes[2 * index], "latency_ms_per_sample", "front_latency", "latency at batch 1 (ms, log scale)"),
+            (axes[2 * index + 1], "size_mb", "front_size", "size on disk (MiB, log scale)"),
+        ):
+            for _, row in rows.iterrows():
+                marker, colour, size = _MARKERS["export" if row.get("variant", ORIGINAL) != ORIGINAL else row["kind"]]
+                axis.errorbar(
+                    row[column],
+                    row[metric],
+                    xerr=_spread(row, column),
+                    yerr=_spread(row, metric),
+                    fmt="none",
+                    ecolor=colour,
+                    elinewidth=1,
+                    capsize=3,
+                    zorder=2,
+                )
+                axis.scatter(row[column], row[metric], s=size, marker=marker, color=colour, zorder=3)
+                if row[front]:
+                    axis.annotate(
+                        row["label"], (row[column], row[metric]), textcoords="offset points", xytext=(5, 4), fontsize=7
+                    )
+            line = rows[rows[front]].sort_values(column)
+            axis.step(
+                line[column], line[metric], where="post", color="grey", linestyle="--", label="Pareto front", zorder=2
+            )
+            axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.xaxis.set_minor_formatter(NullFormatter())
+            axis.set_xlabel(title)
+            axis.set_ylabel(METRIC_TITLES.get(metric, metric))
+            axis.set_title(f"{task}: {METRIC_TITLES.get(metric, metric)} against {title.split(' (')[0]}", fontsize=10)
+            axis.grid(alpha=0.3)
+            axis.margins(x=0.15, y=0.1)
+    kinds = [
+        (Line2D([], [], linestyle="none", marker=marker, color=colour), f"{kind}s")
+        for kind, (marker, colour, _) in _MARKERS.items()
+    ]
+    _legend_below(figure, axes, kinds, columns=4)
+    _save(figure, path)
+    return drawn

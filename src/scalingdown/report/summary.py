@@ -3,7 +3,7 @@ each diagnostic in one line — the conclusion before the tables that back it.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 
 import pandas as pd
 
@@ -95,14 +95,17 @@ def summary_blocks(
     comparisons: pd.DataFrame,
     findings: Sequence[Finding],
     untrained: Set[tuple[str, str]] = frozenset(),
+    ship_lines: Mapping[str, str] | None = None,
 ) -> list[Block]:
     """The Summary section: per task (the summarised metrics table's), the model to ship with its score, retention,
-    speed-up and size, each distilled student's paired test against its twin, and each diagnostic's line (bold)."""
+    speed-up and size (a task with a `ship` budget: the line on what was shipped within it, `ship_lines`), each
+    distilled student's paired test against its twin, and each diagnostic's line (bold)."""
     blocks: list[Block] = [Heading("Summary")]
     for task, rows in summary.groupby("task", sort=False):
         mine = [finding for finding in findings if finding.task == task]
+        shipped = (ship_lines or {}).get(str(task))
         items = [
-            _ship_item(rows, untrained, mine),
+            Paragraph(shipped) if shipped else _ship_item(rows, untrained, mine),
             *_paid_items(str(task), comparisons),
             *(Paragraph(finding.line, strong=True) for finding in mine),
         ]

@@ -115,11 +115,21 @@ def metrics_table(
                 **per_class_columns(record["metrics"]),
                 **checkpoint_columns(record),
                 **_speed(timing, benchmark_id(record), clocks.get(record["task"], "wall")),
+                **_agreement(record),
                 "params": int(record["params"]),
                 "size_mb": record.get("size_mb"),
             }
         )
     return add_pareto(add_retention(_counts_as_integers(pd.DataFrame(rows))))
+
+
+def _agreement(record: dict[str, Any]) -> dict[str, float]:
+    """An export's agreement with its float32 student on the test split (`evaluation.metrics.agreement`): the share
+    of equal labels as a percentage and the largest probability difference; nothing for other models."""
+    found = record.get("agreement")
+    if not found:
+        return {}
+    return {"agreement_pct": 100 * float(found["labels_equal"]), "max_prob_diff": float(found["max_prob_diff"])}
 
 
 def _counts_as_integers(table: pd.DataFrame) -> pd.DataFrame:
@@ -162,7 +172,7 @@ def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str
     }
 
 
-def _score(rows: pd.DataFrame) -> pd.Series:
+def primary_scores(rows: pd.DataFrame) -> pd.Series:
     """Each row's primary score."""
     return pd.Series([row[row["primary_metric"]] for _, row in rows.iterrows()], index=rows.index, dtype=float)
 
@@ -171,7 +181,7 @@ def best_teacher(rows: pd.DataFrame) -> str | None:
     """The teacher with the best primary score among one task's rows (the first of equals; a summarised table: the
     best mean), or None when no teacher is scored."""
     teachers = rows[rows["kind"] == "teacher"]
-    scores = _score(teachers).dropna()
+    scores = primary_scores(teachers).dropna()
     return None if scores.empty else str(teachers.loc[scores.idxmax(), "model"])
 
 
@@ -184,7 +194,7 @@ def add_retention(table: pd.DataFrame) -> pd.DataFrame:
         if column not in table:
             table[column] = float("nan")
     for _, rows in _by_run(table):
-        scores = _score(rows)
+        scores = primary_scores(rows)
         teachers = scores[rows["kind"] == "teacher"].dropna()
         if not teachers.empty:
             table.loc[rows.index, "retention_pct"] = 100 * scores / scores[teachers.idxmax()]
@@ -212,14 +222,14 @@ def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
     table["pareto_optimal"] = False
     for _, rows in _by_run(table):
-        front = pareto_front(_score(rows).tolist(), rows["latency_ms_per_sample"].tolist())
+        front = pareto_front(primary_scores(rows).tolist(), rows["latency_ms_per_sample"].tolist())
         table.loc[rows.index, "pareto_optimal"] = front
     return table
 
 
 # Columns shown without their spread over seeds: the same for every seed, a spread already, or secondary (the
 # tables must fit the page).
-_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb"}
+_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb", "max_prob_diff"}
 
 
 def value_text(value: Any, pattern: str, sd: Any = None) -> str:
@@ -291,6 +301,23 @@ def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
     speedup_title = "Speed-up (×)" if _several_seeds(rows) else "Speed-up (×) [95 % CI]"
     columns = [(key, speedup_title if key == "speedup_text" else title, form) for key, title, form in _SPEED_COLUMNS]
     return _shown(rows, [("label", "Model", "{}"), *columns])
+
+
+def agreement_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One task's exports against the float32 student each was made from: Model | primary score | labels equal (%) |
+    largest probability difference (summarised rows: mean ± sd over seeds, the difference's largest mean). Empty when
+    the task has no export with agreement figures."""
+    if "agreement_pct" not in rows:
+        return pd.DataFrame()
+    exports = rows[rows["agreement_pct"].notna()]
+    primary = rows["primary_metric"].iloc[0]
+    columns = [
+        ("label", "Export", "{}"),
+        (primary, METRIC_TITLES.get(primary, primary), "{:.4f}"),
+        ("agreement_pct", "Same label as the fp32 student (%)", "{:.2f}"),
+        ("max_prob_diff", "Largest probability difference", "{:.5f}"),
+    ]
+    return _shown(exports, columns) if len(exports) else pd.DataFrame()
 
 
 _CLASS_SCORE_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1"}

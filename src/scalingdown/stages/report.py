@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from scalingdown.pipeline.config.shipping import ShipBudget
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.outputs.atomic import atomic_path, claim_directory, write_json, write_text
-from scalingdown.pipeline.paths import REPORT_FILES
+from scalingdown.pipeline.paths import REPORT_FILES, shipped_dir
 from scalingdown.pipeline.plan.experiment import Plan, shared_teachers
 from scalingdown.pipeline.plan.members import ReportInput
 from scalingdown.pipeline.specs.definitions import ReportSpec
@@ -23,6 +26,8 @@ from scalingdown.report.document import to_html, to_markdown
 from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.seed_statistics import paired_comparisons, summarise
 from scalingdown.report.selection import selection_blocks
+from scalingdown.report.shape_sweep import add_shape_columns, pareto_columns, swept_tasks
+from scalingdown.report.ship_pick import pick, pick_line
 from scalingdown.report.tables import metric_names, metrics_table
 from scalingdown.report.teachers import teacher_blocks
 from scalingdown.report.training_data import training_data_blocks, training_rows
@@ -85,6 +90,23 @@ def chosen_steps(evaluated: list[tuple[ReportInput, dict[str, Any]]], shared: Se
     return {name: list(by_seed.values()) for name, by_seed in steps.items()}
 
 
+def ship_lines(
+    plan: Plan, table: pd.DataFrame, twins: Mapping[tuple[str, str], str], untrained: Set[tuple[str, str]]
+) -> dict[str, str]:
+    """Per cell with a `ship` budget, the summary's line on what the `ship` stage writes there (`report.ship_pick`:
+    the same pick from the same records)."""
+    lines = {}
+    for cell in plan.ship_cells():
+        rows = table[table["task"] == cell]
+        if rows.empty:
+            continue
+        budget = ShipBudget.from_config(plan.cell_tasks(cell)[0].spec["ship"])
+        mine = {student: twin for (task, student), twin in twins.items() if task == cell}
+        baselines = {student for task, student in untrained if task == cell}
+        lines[cell] = pick_line(pick(summarise(rows), rows, budget, mine, baselines), shipped_dir(plan.root, cell))
+    return lines
+
+
 def _remove_undeclared(folder: Path, files: dict[str, Path]) -> None:
     """Remove a report file this experiment no longer writes (a budget curve left by a former sweep), so that the
     folder holds only what the report describes."""
@@ -120,7 +142,7 @@ def report(
     records = [_seeded(record, owner) for owner, record in evaluated]
     timings = [_seeded(_read_json(path), _owner(inputs, path)) for path in benchmarks]
     task_types = {task.cell: task.type for task in plan.tasks.values()}
-    table = add_budget_columns(metrics_table(experiment, records, task_types, timings), plan)
+    table = add_shape_columns(add_budget_columns(metrics_table(experiment, records, task_types, timings), plan), plan)
     files = {name: folder / REPORT_FILES[name] for name in plan.report_files()}
     _remove_undeclared(folder, files)
     with atomic_path(files["metrics"]) as temporary:
@@ -136,6 +158,8 @@ def report(
     confusions = plots.confusion_matrices(records, files["confusion_matrices"])
     if "budget_curve" in files:
         plots.budget_curve(summarise(table), swept_cells(plan), files["budget_curve"])
+    if "shape_front" in files:
+        plots.shape_front(pareto_columns(summarise(table)), swept_tasks(plan), files["shape_front"])
 
     repro = reproducibility(config, timings, cached, workflow_dir)
     write_json(files["reproducibility"], repro)
@@ -171,6 +195,8 @@ def report(
         budget_curve="budget_curve" in files,
         confusion_matrices=confusions,
         untrained=untrained,
+        ship_lines=ship_lines(plan, table, twins, untrained),
+        shape_front="shape_front" in files,
     )
     write_text(files["markdown"], to_markdown(blocks))
     write_text(files["html"], to_html(blocks, f"ScalingDown report: {experiment}", folder))

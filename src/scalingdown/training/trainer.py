@@ -39,6 +39,7 @@ from scalingdown.pipeline.outputs.provenance import write_provenance
 from scalingdown.pipeline.plan.launch import launcher_prefix
 from scalingdown.pipeline.specs.definitions import TrainingSpec
 from scalingdown.training.checkpoints import disk_full, first_usable
+from scalingdown.training.tracking import tracking_arguments
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def training_arguments(training: TrainingSpec, checkpoints: Path, evaluate: bool
         **mixed_precision(training.precision),
         seed=seed,
         data_seed=seed,
-        report_to="none",
+        **tracking_arguments(checkpoints),
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if training.group_by_length else "random",
         dataloader_pin_memory=False,

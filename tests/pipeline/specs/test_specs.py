@@ -16,6 +16,7 @@ import yaml
 from scalingdown.cli import main
 from scalingdown.pipeline.config.defaults import apply_defaults
 from scalingdown.pipeline.errors import UserError
+from scalingdown.pipeline.names.export_variants import CALIBRATED
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.stage_specs import StageSpecs
 from scalingdown.pipeline.specs import definitions as specs
@@ -39,7 +40,10 @@ def _stage_specs(plan: Plan) -> Iterator[Spec]:
     """Every spec a job of this plan runs with."""
     stage_specs = StageSpecs(plan)
     yield stage_specs.report()
+    yield from (stage_specs.ship(cell) for cell in plan.ship_cells())
     for task in plan.tasks.values():
+        if plan.carded_models(task.folder):
+            yield stage_specs.model_cards(task.folder)
         yield stage_specs.prepare(task.data_key)
         yield stage_specs.ensemble(task.folder)
         yield stage_specs.benchmark(task.folder)
@@ -56,7 +60,10 @@ def _stage_specs(plan: Plan) -> Iterator[Spec]:
             yield stage_specs.distill(task.folder, student.name)
             yield stage_specs.evaluate(task.folder, "student", student.name)
             for variant in student.built_exports:
-                yield stage_specs.export(task.folder, student.name, variant)
+                if variant in CALIBRATED:
+                    yield stage_specs.export_calibrated(task.folder, student.name, variant)
+                else:
+                    yield stage_specs.export(task.folder, student.name, variant)
             for variant in student.exports:
                 yield stage_specs.evaluate(task.folder, "student", student.name, variant)
 
@@ -87,6 +94,7 @@ PLANS = {
     "multiteacher": lambda: ready_plan(multiteacher_config()),
     "seq2seq": lambda: Plan(text2text_config()),
     "tiny-select": lambda: _experiment_plan(REPO / "tests" / "configs" / "tiny_select.yaml"),
+    "tiny-ship": lambda: _experiment_plan(REPO / "tests" / "configs" / "tiny-ship.yaml"),
     **{f"experiment-{path.stem}": (lambda path=path: _experiment_plan(path)) for path in EXPERIMENTS},
 }
 

@@ -49,6 +49,13 @@ SHELL_LINES = {
     " --init {input.init:q} --logits {input.logits:q} --out {output:q} > {log:q} 2>&1",
     "benchmark": "python -m scalingdown benchmark --spec {params.spec:q} --data {input.data:q}"
     " --models {params.models:q} --evals {input.evals:q} --out {output:q} > {log:q} 2>&1",
+    # Added with shipping (issue 29): the calibrated export, the model cards and the pick under a budget.
+    "export_calibrated": "python -m scalingdown export-calibrated --spec {params.spec:q} --model {input.model:q}"
+    " --data {input.data:q} --out {output:q} --threads {threads} > {log:q} 2>&1",
+    "model_cards": "python -m scalingdown model-cards --spec {params.spec:q} --evals {input.evals:q}"
+    " --benchmark {input.benchmark:q} --models {params.models:q} --out {output:q} > {log:q} 2>&1",
+    "ship": "python -m scalingdown ship --spec {params.spec:q} --evals {input.evals:q}"
+    " --benchmarks {input.benchmarks:q} --models {params.models:q} --out {output:q} > {log:q} 2>&1",
 }
 
 

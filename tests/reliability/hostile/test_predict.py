@@ -88,7 +88,7 @@ def _run(student: Path, source: Path, target: Path, header: list[str], rows: lis
         assert snapshot(source.parent) == before, "a refused run changes nothing"
         return
     event("predicted")
-    assert written == len(rows)
+    assert written.rows == len(rows)
     _expect(header, rows, target)
     after = snapshot(source.parent)
     assert {name: value for name, value in after.items() if not name.startswith(target.name)} == {

@@ -9,6 +9,7 @@ The members the stages call (`families.interface.ModelFamily`); the work is done
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -19,7 +20,7 @@ from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from scalingdown.data.labels import LabelMismatch, align_columns, label_ids
 from scalingdown.data.store import read_split
 from scalingdown.evaluation.exporters import export_record
-from scalingdown.evaluation.metrics import classification_scores
+from scalingdown.evaluation.metrics import agreement, classification_scores
 from scalingdown.evaluation.runtime import load_runtime, runtime_for
 from scalingdown.evaluation.sizes import local_size_mb
 from scalingdown.evaluation.timing import Timeable
@@ -188,7 +189,21 @@ def score(spec: EvaluateSpec, data: str, model: str) -> Scores:
     logits = align_columns(logits, names, labels, f"{spec.kind} {spec.name}")
     scores = classification_scores(label_ids(test, labels), np.argmax(logits, axis=1), labels)
     fields = {"test_rows": len(test), "labels": labels, "metrics": scores, "params": params, "size_mb": size}
+    if spec.variant is not None:
+        student = export_record(model)["student"]["path"]
+        if Path(student).is_dir():
+            fields["agreement"] = _agreement_with_student(spec, student, texts, logits)
+        else:
+            log.warning("%s: its student %s no longer exists; the record has no agreement figures", model, student)
     return Scores(fields, f"accuracy {scores['accuracy']:.4f}")
+
+
+def _agreement_with_student(spec: EvaluateSpec, student: str, texts: list[str], logits: np.ndarray) -> dict[str, Any]:
+    """How an export's test predictions agree with those of the float32 student it was made from (run here on the
+    same texts, length and batch size): the share of equal labels and the largest probability difference."""
+    runtime = load_runtime(student, torch.get_num_threads(), spec.max_length)
+    reference = align_columns(runtime.logits(texts, spec.batch_size), runtime.label_names, spec.labels or [], student)
+    return agreement(reference, logits) | {"student": student}
 
 
 def timing_inputs(test: pd.DataFrame) -> list[Any]:

@@ -7,6 +7,7 @@ standard library only. Every task gets the checks here; then the checks of its m
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,8 @@ from scalingdown.pipeline.config.classification_checks import check_classificati
 from scalingdown.pipeline.config.label_budgets import check_budgets
 from scalingdown.pipeline.config.model_files import Depth, model_depth, model_json, model_type
 from scalingdown.pipeline.config.settings import lora_settings
+from scalingdown.pipeline.config.shapes import attributed, check_shapes, expand_students
+from scalingdown.pipeline.config.shipping import check_ship
 from scalingdown.pipeline.config.text2text_checks import check_text2text_task
 from scalingdown.pipeline.config.transfer_checks import check_transfer
 from scalingdown.pipeline.config.twins import gold_only
@@ -36,8 +39,33 @@ FAMILY_CHECKS = {CLASSIFICATION: check_classification_task, TEXT2TEXT: check_tex
 
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
-    """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key."""
+    """Semantic checks the JSON schema cannot express. Raises `ConfigError` naming the key.
+
+    A student that sweeps shapes (`config.shapes`) is checked as the students of its shapes, each error named under
+    the configured student's key with the shape it concerns.
+    """
+    for task_name, task in config["tasks"].items():
+        check_shapes(f"tasks.{task_name}", task["students"])
+        if task.get("ship") is not None:
+            check_ship(f"tasks.{task_name}.ship", task)
+    expanded = {
+        **config,
+        "tasks": {
+            name: {**task, "students": expand_students(task["students"])} for name, task in config["tasks"].items()
+        },
+    }
+    try:
+        _check_expanded(expanded, workdir)
+    except ConfigError as error:
+        for task_name, task in config["tasks"].items():
+            error = attributed(error, f"tasks.{task_name}", task["students"])
+        raise error from None
+
+
+def _check_expanded(config: Mapping[str, Any], workdir: Path | None) -> None:
+    """The checks of `check_config`, on a config whose students each have one shape."""
     check_values(config, workdir)
+    _check_mlflow(config)
     _check_seeds(config)
     _check_distributed(config, workdir)
     _check_benchmark(config.get("benchmark", {}))
@@ -81,6 +109,14 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         _check_depths(prefix, task, workdir)
         FAMILY_CHECKS[family_of(task["type"]).name](prefix, task, workdir)
         _check_exports(prefix, task, workdir)
+
+
+def _check_mlflow(config: Mapping[str, Any]) -> None:
+    """`mlflow` sends training curves to MLflow through the Trainer, which needs the mlflow package."""
+    if config.get("mlflow") and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "mlflow", "the mlflow package is not installed (pip install mlflow), so nothing could log to it"
+        )
 
 
 def _check_label_names(key: str, labels: list[str]) -> None:

@@ -2,7 +2,8 @@
 
 The twin starts from the same weights (same `model` and `init`) and is trained on the gold labels alone, so the
 per-seed difference of their scores is what distillation added. `students.<name>.baseline` names it; without
-it, the first such student by name is the twin. Standard library only.
+it, the first such student by name is the twin, preferring one with the same `max_length` (a shape sweep's twin
+has the student's shape). Standard library only.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ def gold_only(student: Mapping[str, Any]) -> bool:
 
 
 def twin_candidates(students: Mapping[str, Mapping[str, Any]], name: str) -> list[str]:
-    """The gold-only students that start where `name` starts (same model and init), sorted by name."""
+    """The gold-only students that start where `name` starts (same model and init), those that also read inputs of
+    its length (`max_length`: the same shape, in a shape sweep) first, each group sorted by name."""
     student = students[name]
-    return [
+    found = [
         other
         for other, spec in sorted(students.items())
         if other != name and gold_only(spec) and spec["model"] == student["model"] and spec["init"] == student["init"]
     ]
+    return sorted(found, key=lambda other: students[other].get("max_length") != student.get("max_length"))
 
 
 def gold_twin(students: Mapping[str, Mapping[str, Any]], name: str) -> str | None:

@@ -14,15 +14,30 @@ from scalingdown.pipeline.names.families import FamilyInfo
 VARIANTS: dict[str, str] = {
     "onnx-fp32": "ONNX graph, float32 weights (dynamic batch and sequence axes)",
     "onnx-int8": "the ONNX graph with int8 weights (onnxruntime dynamic quantization)",
+    "onnx-int8-static": "the ONNX graph in static int8 (QDQ; activation scales calibrated on training texts)",
     "torch-int8": "PyTorch with int8 Linear layers (torch dynamic quantization)",
 }
 # The names a student's `export` list uses, and the variant each one builds.
-CONFIG_NAMES: dict[str, str] = {"onnx": "onnx-fp32", "onnx-int8": "onnx-int8", "torch-int8": "torch-int8"}
+CONFIG_NAMES: dict[str, str] = {
+    "onnx": "onnx-fp32",
+    "onnx-int8": "onnx-int8",
+    "onnx-int8-static": "onnx-int8-static",
+    "torch-int8": "torch-int8",
+}
 # How the report names each variant in a model's row ("distilled · ONNX int8"); `fp32` is the model as trained.
-TITLES: dict[str, str] = {"onnx-fp32": "ONNX fp32", "onnx-int8": "ONNX int8", "torch-int8": "PyTorch int8"}
+TITLES: dict[str, str] = {
+    "onnx-fp32": "ONNX fp32",
+    "onnx-int8": "ONNX int8",
+    "onnx-int8-static": "ONNX int8 static",
+    "torch-int8": "PyTorch int8",
+}
 ORIGINAL = "fp32"
 # The variant another one is made from (ONNX int8 quantizes the float32 graph); the rest start from the student.
-SOURCES: dict[str, str] = {"onnx-int8": "onnx-fp32"}
+SOURCES: dict[str, str] = {"onnx-int8": "onnx-fp32", "onnx-int8-static": "onnx-fp32"}
+# The variants calibrated on texts of the task's training split (their export job reads the prepared data).
+CALIBRATED = ("onnx-int8-static",)
+# Training texts a calibrated variant's activation scales are measured on (a seeded sample of the training split).
+CALIBRATION_TEXTS = 256
 # Encoder architectures (`config.model_type`) whose sequence classifiers were exported to ONNX and matched
 # PyTorch's logits with transformers 5.24 and torch 2.13; others may work but are refused rather than guessed.
 ONNX_CLASSIFIER_TYPES = ("bert", "distilbert", "roberta", "xlm-roberta", "electra", "albert", "deberta-v2", "mpnet")

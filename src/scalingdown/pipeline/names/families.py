@@ -38,7 +38,7 @@ FAMILIES: dict[str, FamilyInfo] = {
         CLASSIFICATION,
         ("classification",),
         generative=False,
-        export_variants=("onnx-fp32", "onnx-int8", "torch-int8"),
+        export_variants=("onnx-fp32", "onnx-int8", "onnx-int8-static", "torch-int8"),
         teacher_ensemble=True,
         benchmark_unit="text",
     ),

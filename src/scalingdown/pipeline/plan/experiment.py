@@ -14,6 +14,7 @@ learn from their own prepared data (`DataPlan`: the labelled rows and the transf
 fine-tuned model, of an experiment without budgets. A list of budgets is a sweep: each budget is a cell
 (`<task>/budget-<label>`, then per seed), planned as a task of its own; what does not depend on the budget (a teacher
 with its own `label_budget`, the students' initial weights) has the same key in every cell and so is built once.
+A student that sweeps shapes (`config.shapes`: layer lists, lengths) is planned as one student per shape.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from scalingdown.pipeline.config.candidates import candidates, selection_metric
 from scalingdown.pipeline.config.data_files import source_files
 from scalingdown.pipeline.config.label_budgets import Budget, budget_cells, normalised
 from scalingdown.pipeline.config.settings import hidden_pairs
+from scalingdown.pipeline.config.shapes import expand_students, shaped_students
 from scalingdown.pipeline.config.twins import gold_twin
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.names.export_variants import ORIGINAL
@@ -89,8 +91,10 @@ class Plan:
     def _plan_task(self, name: str, spec: dict[str, Any], seed: int, folder: str, budget: Budget | None) -> TaskPlan:
         data_key = self._data(name, spec, seed, budget, transfer=True, students=True)
         task = TaskPlan(name=name, spec=spec, data_key=data_key, seed=seed, folder=folder, budget=budget)
+        students = expand_students(spec["students"])
+        shaped = shaped_students(spec["students"])
         mapped_layers: dict[str, set[int]] = {teacher: set() for teacher in spec["teachers"]}
-        for student in spec["students"].values():
+        for student in students.values():
             for pair in hidden_pairs(student["loss"].get("hidden_map")):
                 mapped_layers[pair.teacher].add(pair.teacher_layer)
         for teacher_name, teacher in spec["teachers"].items():
@@ -114,7 +118,7 @@ class Plan:
                 data_key=teacher_data,
                 candidates=listed,
             )
-        for student_name, student in spec["students"].items():
+        for student_name, student in students.items():
             task.students[student_name] = StudentPlan(
                 task=folder,
                 name=student_name,
@@ -122,7 +126,8 @@ class Plan:
                 teachers=tuple(task.teachers[t] for t in student["teachers"]),
                 root=self.root,
                 init_key=keys.init_key(name, spec, student, seed),
-                baseline=gold_twin(spec["students"], student_name),
+                baseline=gold_twin(students, student_name),
+                shape=shaped.get(student_name),
             )
         return task
 
@@ -220,6 +225,58 @@ class Plan:
             for timed in self.benchmarked_models(task)
         ]
 
+    def record_inputs(self, task_name: str) -> list[tuple[str, str, str, str]]:
+        """Every evaluation record of a task folder as (kind, name, variant, path): teachers, students, exports."""
+        task = self.task(task_name)
+        found = [
+            ("teacher", name, ORIGINAL, paths.eval_file(self.root, task.folder, "teacher", name))
+            for name in task.teachers
+        ]
+        for name, student in task.students.items():
+            found.append(("student", name, ORIGINAL, paths.eval_file(self.root, task.folder, "student", name)))
+            found += [
+                ("export", name, variant, paths.export_eval_file(self.root, task.folder, name, variant))
+                for variant in student.exports
+            ]
+        return found
+
+    def carded_models(self, task_name: str) -> list[tuple[str, str, str, str]]:
+        """The models of a task folder that get a model card, as (kind, name, variant, directory): every trained
+        student and every export (an untrained student's weights are the shared initialisation, left alone)."""
+        found = []
+        for name, student in self.task(task_name).students.items():
+            if student.trained:
+                found.append(("student", name, ORIGINAL, student.model_dir))
+            found += [("export", name, variant, student.export_dir(variant)) for variant in student.exports]
+        return found
+
+    def card_files(self) -> list[str]:
+        """One model-card record per task folder with a carded model."""
+        return [paths.model_cards_file(self.root, task) for task in self.tasks if self.carded_models(task)]
+
+    def cell_tasks(self, cell: str) -> list[TaskPlan]:
+        """The task plans of one cell (a task, or its budget cell in a sweep): one per seed, in seed order."""
+        found = [task for task in self.tasks.values() if task.cell == cell]
+        if not found:
+            raise UnknownKey(f"experiment {self.experiment!r} has no task {cell!r}")
+        return found
+
+    def cell_records(self, cell: str) -> list[str]:
+        """The evaluation records of a cell's tasks, seed by seed (the ship stage's `--evals`)."""
+        return [path for task in self.cell_tasks(cell) for *_, path in self.record_inputs(task.folder)]
+
+    def cell_candidates(self, cell: str) -> list[str]:
+        """The directories of the models a cell may ship, seed by seed (the ship stage's `--models`)."""
+        return [path for task in self.cell_tasks(cell) for *_, path in self.carded_models(task.folder)]
+
+    def ship_cells(self) -> list[str]:
+        """The cells whose task has a `ship` budget, each shipped once over its seeds."""
+        return list(dict.fromkeys(task.cell for task in self.tasks.values() if task.spec.get("ship") is not None))
+
+    def shipped_dirs(self) -> list[str]:
+        """The `shipped/` directory of every cell with a `ship` budget."""
+        return [paths.shipped_dir(self.root, cell) for cell in self.ship_cells()]
+
     def teacher_eval_files(self, task: str) -> list[str]:
         """The teachers' evaluation records of a task (the benchmark picks its speed-up reference from them)."""
         return [paths.eval_file(self.root, task, "teacher", name) for name in self.task(task).teachers]
@@ -299,10 +356,16 @@ class Plan:
                 cells.setdefault(task.name, set()).add(task.cell)
         return [name for name, found in cells.items() if len(found) >= 2]
 
+    def sweeps_shapes(self) -> bool:
+        """Whether some student sweeps shapes (`config.shapes`): the report then draws `shape_front`."""
+        return any(student.shape is not None for task in self.tasks.values() for student in task.students.values())
+
     def report_files(self) -> dict[str, str]:
         """The report's files (`paths.REPORT_FILES`) by output name: what the `report` rule declares and the stage
-        writes. The label-budget figure only when some task sweeps two or more budgets (never an empty figure)."""
-        names = [name for name in paths.REPORT_FILES if name != "budget_curve" or self.budget_curve_tasks()]
+        writes. The label-budget figure only when some task sweeps two or more budgets, the shape front only when some
+        student sweeps shapes (never an empty figure)."""
+        optional = {"budget_curve": bool(self.budget_curve_tasks()), "shape_front": self.sweeps_shapes()}
+        names = [name for name in paths.REPORT_FILES if optional.get(name, True)]
         return {name: paths.report_file(self.root, name) for name in names}
 
     def twins(self) -> dict[tuple[str, str], str]:

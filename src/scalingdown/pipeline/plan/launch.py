@@ -23,3 +23,18 @@ def launcher_prefix(processes: int, deepspeed: bool = False) -> str:
     return shlex.join(
         ["torchrun", "--standalone", "--nnodes", "1", "--nproc_per_node", str(processes), "-m", "scalingdown"]
     )
+
+
+# The environment variables that tell training jobs where their curves go (`training.tracking`): logging changes no
+# model, so it is in no spec and setting it retrains nothing.
+TENSORBOARD_ENV = "SCALINGDOWN_TENSORBOARD"
+MLFLOW_ENV = "SCALINGDOWN_MLFLOW"
+
+
+def tracking_environment(root: str, experiment: str, mlflow: str | None) -> dict[str, str]:
+    """The variables the workflow gives its jobs: TensorBoard events under `<root>/logs/tensorboard`; with `mlflow` (a
+    tracking URI) MLflow too, in the MLflow experiment named `experiment`."""
+    found = {TENSORBOARD_ENV: f"{root}/logs/tensorboard"}
+    if mlflow:
+        found.update({MLFLOW_ENV: "1", "MLFLOW_TRACKING_URI": mlflow, "MLFLOW_EXPERIMENT_NAME": experiment})
+    return found

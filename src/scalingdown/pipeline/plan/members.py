@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from scalingdown.pipeline import paths
 from scalingdown.pipeline.config.label_budgets import Budget
 from scalingdown.pipeline.config.settings import teachers_online
+from scalingdown.pipeline.config.shapes import ShapedStudent
 from scalingdown.pipeline.names import divergence_table
 from scalingdown.pipeline.names.export_variants import SOURCES, variants, variants_with_sources
 
@@ -100,7 +101,8 @@ class TeacherPlan:
 class StudentPlan:
     """One student of one task (at one seed): how it is initialised and trained, and where it lands.
 
-    `baseline` is its gold-only twin (`config.twins`), the student the report compares it with seed by seed.
+    `baseline` is its gold-only twin (`config.twins`), the student the report compares it with seed by seed; `shape`
+    the swept student and the shape this one is, for a student of a shape sweep (`config.shapes`).
     """
 
     task: str
@@ -110,6 +112,7 @@ class StudentPlan:
     root: str
     init_key: str
     baseline: str | None = None
+    shape: ShapedStudent | None = None
 
     @property
     def init_student(self) -> str | None:
@@ -170,7 +173,11 @@ class StudentPlan:
 
     @property
     def role(self) -> str:
-        """The row label in the report, derived from the config."""
+        """The row label in the report, derived from the config (a shape's student: with its shape)."""
+        role = self._role()
+        return role if self.shape is None else f"{role[:-1]}; {shape_text(self.spec)})"
+
+    def _role(self) -> str:
         if not self.trained:
             return "student (untrained)"
         start = f", starting from {self.init_student}" if self.init_student else ""
@@ -187,6 +194,13 @@ class StudentPlan:
         )
         teachers = " + ".join(t.name for t in self.teachers)
         return f"student (distilled from {teachers}{divergence}{hidden}{online}{start})"
+
+
+def shape_text(student: dict[str, Any]) -> str:
+    """A student's shape in words: `2 layers [0, 3], 64 tokens` (layers only when it keeps a subset)."""
+    layers = student["init"].get("layers")
+    kept = f"{len(layers)} layer{'s' if len(layers) > 1 else ''} {list(layers)}, " if layers else ""
+    return f"{kept}{student['max_length']} tokens"
 
 
 @dataclass(frozen=True)

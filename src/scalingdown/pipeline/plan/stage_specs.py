@@ -13,6 +13,7 @@ from scalingdown.pipeline.config.candidates import selection_metric, varied
 from scalingdown.pipeline.config.settings import cache_settings, finetune_settings
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.names import divergence_table
+from scalingdown.pipeline.names.export_variants import CALIBRATED, CALIBRATION_TEXTS
 from scalingdown.pipeline.names.families import family_of
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.members import TeacherPlan
@@ -21,6 +22,9 @@ from scalingdown.pipeline.specs.definitions import (
     BenchmarkModel,
     BenchmarkSettings,
     BenchmarkSpec,
+    CalibratedExportSpec,
+    CardStudent,
+    CardTask,
     DistillSpec,
     DistillTeacher,
     EnsembleSpec,
@@ -30,14 +34,20 @@ from scalingdown.pipeline.specs.definitions import (
     InitSpec,
     LogitsSpec,
     LossSpec,
+    ModelCardsSpec,
     PrepareSpec,
+    RecordInput,
     ReportSpec,
     SelectCandidate,
     SelectTeacherSpec,
+    ShipSpec,
     TeacherName,
     TopkLogitsSpec,
     WeightingSpec,
 )
+
+# The Hub ids of the datasets the built-in loaders read (a model card's `datasets`); a `hub` source names its own.
+DATASET_HUB_IDS = {"phrasebank": "takala/financial_phrasebank"}
 
 
 class Member(NamedTuple):
@@ -215,9 +225,24 @@ class StageSpecs:
 
     def export(self, task_name: str, student_name: str, variant: str) -> ExportSpec:
         """One variant the student's exports need (those listed, and ONNX fp32 under ONNX int8)."""
-        if variant not in self.plan.student(task_name, student_name).built_exports:
+        if variant not in self.plan.student(task_name, student_name).built_exports or variant in CALIBRATED:
             raise UnknownKey(f"student {student_name!r} of task {task_name!r} has no export {variant!r}")
         return ExportSpec(task=task_name, student=student_name, variant=variant, format=paths.FORMAT_VERSIONS["export"])
+
+    def export_calibrated(self, task_name: str, student_name: str, variant: str) -> CalibratedExportSpec:
+        """A calibrated variant of a student's exports (static int8), calibrated on its task's training texts."""
+        student = self.plan.student(task_name, student_name)
+        if variant not in CALIBRATED or variant not in student.exports:
+            raise UnknownKey(f"student {student_name!r} of task {task_name!r} has no calibrated export {variant!r}")
+        return CalibratedExportSpec(
+            task=task_name,
+            student=student_name,
+            variant=variant,
+            max_length=student.spec["max_length"],
+            calibration_texts=CALIBRATION_TEXTS,
+            seed=self.plan.task(task_name).seed,
+            format=paths.FORMAT_VERSIONS["export"],
+        )
 
     def benchmark(self, task_name: str) -> BenchmarkSpec:
         """Every model of the task as the benchmark times it, in `Plan.benchmarked_models` order."""
@@ -241,6 +266,84 @@ class StageSpecs:
             task=task.name,
             models=models,
             settings=BenchmarkSettings.from_dict(self.plan.config["benchmark"], "benchmark"),
+        )
+
+    def _card_task(self, task_name: str, folder: str) -> CardTask:
+        task = self.plan.task(task_name)
+        data = task.spec["data"]
+        options = data.get("options") or {}
+        hub = (options.get("hub") or {}).get("id") if isinstance(options.get("hub"), dict) else None
+        source = options.get("path") or hub or "generated rows"
+        datasets = [hub] if hub else [DATASET_HUB_IDS[data["loader"]]] if data["loader"] in DATASET_HUB_IDS else []
+        return CardTask(
+            experiment=self.plan.experiment,
+            task=folder,
+            type=task.type,
+            labels=task.labels,
+            dataset=f"{task.name} ({data['loader']}: {source})",
+            datasets=datasets,
+        )
+
+    def _card_students(self, task_name: str) -> list[CardStudent]:
+        task = self.plan.task(task_name)
+        return [
+            CardStudent(
+                name=name,
+                role=student.role,
+                model=str(student.spec["model"]),
+                teachers={teacher.name: str(teacher.spec["model"]) for teacher in student.teachers},
+                max_length=int(student.spec["max_length"]),
+                loss={key: student.spec["loss"][key] for key in ("ce", "kd", "temperature", "hidden")}
+                if student.teachers
+                else {"ce": 1.0},
+                epochs=float(student.spec["training"]["epochs"]),
+                layers=list(student.spec["init"]["layers"]) if student.spec["init"].get("layers") else None,
+                twin=student.baseline,
+            )
+            for name, student in task.students.items()
+            if student.trained
+        ]
+
+    def model_cards(self, task_name: str) -> ModelCardsSpec:
+        """The `model_cards` spec of a task folder: its trained students and exports get cards."""
+        task = self.plan.task(task_name)
+        return ModelCardsSpec(
+            task=self._card_task(task_name, task.folder),
+            students=self._card_students(task_name),
+            evals=[
+                RecordInput(kind, name, variant, task.seed)
+                for kind, name, variant, _ in self.plan.record_inputs(task_name)
+            ],
+            carded=[
+                RecordInput(kind, name, variant, task.seed)
+                for kind, name, variant, _ in self.plan.carded_models(task_name)
+            ],
+        )
+
+    def ship(self, cell: str) -> ShipSpec:
+        """The `ship` spec of a cell with a `ship` budget: every seed's records and candidate directories."""
+        tasks = self.plan.cell_tasks(cell)
+        first = tasks[0]
+        budget = first.spec.get("ship")
+        if budget is None:
+            raise UnknownKey(f"task {first.name!r} has no ship budget")
+        return ShipSpec(
+            task=self._card_task(first.folder, cell),
+            max_latency_ms=budget.get("max_latency_ms"),
+            max_size_mb=budget.get("max_size_mb"),
+            students=self._card_students(first.folder),
+            evals=[
+                RecordInput(kind, name, variant, task.seed)
+                for task in tasks
+                for kind, name, variant, _ in self.plan.record_inputs(task.folder)
+            ],
+            seeds=[task.seed for task in tasks],
+            candidates=[
+                RecordInput(kind, name, variant, task.seed)
+                for task in tasks
+                for kind, name, variant, _ in self.plan.carded_models(task.folder)
+            ],
+            untrained=[name for name, student in first.students.items() if not student.trained],
         )
 
     def report(self) -> ReportSpec:

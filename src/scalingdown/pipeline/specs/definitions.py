@@ -315,6 +315,20 @@ class ExportSpec(Spec):
 
 
 @dataclass(frozen=True)
+class CalibratedExportSpec(Spec):
+    """`export_calibrated`: a student's export whose int8 activation scales are calibrated on `calibration_texts`
+    texts of the task's training split (a sample drawn with `seed`), read as the student reads them (`max_length`)."""
+
+    task: str
+    student: str
+    variant: str
+    max_length: int
+    calibration_texts: int
+    seed: int
+    format: int
+
+
+@dataclass(frozen=True)
 class BenchmarkSettings(Spec):
     """The config's `benchmark` keys: how the models are timed (see `evaluation.timing`)."""
 
@@ -348,6 +362,75 @@ class BenchmarkSpec(Spec):
     task: str
     models: list[BenchmarkModel]
     settings: BenchmarkSettings
+
+
+@dataclass(frozen=True)
+class RecordInput(Spec):
+    """What one evaluation record given to a stage is about: the model's kind (`teacher`, `student`, `export`), its
+    name (the student's for an export), its variant (`fp32`: as trained) and the seed it was made with."""
+
+    kind: str
+    name: str
+    variant: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class CardStudent(Spec):
+    """A student as its model card (and its exports' cards) describes it: its role, the model it starts from, its
+    teachers (name → model reference), length and kept layers, loss weights, epochs and gold-only twin."""
+
+    name: str
+    role: str
+    model: str
+    teachers: dict[str, str]
+    max_length: int
+    loss: dict[str, Any]
+    epochs: float
+    layers: list[int] | None = optional()
+    twin: str | None = optional()
+
+
+@dataclass(frozen=True)
+class CardTask(Spec):
+    """The task a card's model learned: experiment, task folder (or the cell, for a pick over seeds), type, labels,
+    its data in words and as Hub dataset ids where it has them."""
+
+    experiment: str
+    task: str
+    type: str
+    labels: list[str] | None
+    dataset: str
+    datasets: list[str]
+
+
+@dataclass(frozen=True)
+class ModelCardsSpec(Spec):
+    """`model_cards`: a model card (README.md) in every trained student's and export's directory of one task folder,
+    from its evaluation records (`evals`, in the order of `--evals`) and its benchmark record; `carded` lists the
+    models whose directories get a card, in the order of `--models`."""
+
+    task: CardTask
+    students: list[CardStudent]
+    evals: list[RecordInput]
+    carded: list[RecordInput]
+
+
+@dataclass(frozen=True)
+class ShipSpec(Spec):
+    """`ship`: the most accurate student or export of a task (a cell, over its seeds) within the budget
+    (`max_latency_ms`, `max_size_mb`; None: no limit), written to `<cell>/shipped/`. `evals` describe `--evals`,
+    `seeds` the `--benchmarks` (one per seed), `candidates` the directories of `--models`; `untrained` students are
+    never picked."""
+
+    task: CardTask
+    max_latency_ms: float | None
+    max_size_mb: float | None
+    students: list[CardStudent]
+    evals: list[RecordInput]
+    seeds: list[int]
+    candidates: list[RecordInput]
+    untrained: list[str]
 
 
 @dataclass(frozen=True)

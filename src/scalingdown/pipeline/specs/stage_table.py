@@ -233,6 +233,18 @@ STAGES: dict[str, Stage] = {
             ),
         ),
         Stage(
+            "export_calibrated",
+            "export-calibrated",
+            "scalingdown.stages.export:export_calibrated",
+            (specs.CalibratedExportSpec,),
+            "write a student's static int8 ONNX export, its activation scales calibrated on training texts",
+            (
+                Argument("--model", "the student's onnx-fp32 export", "input.model", exists="directory"),
+                _data(),
+                Argument("--out", "output export directory", "output"),
+            ),
+        ),
+        Stage(
             "benchmark",
             "benchmark",
             "scalingdown.stages.benchmark:benchmark",
@@ -252,6 +264,36 @@ STAGES: dict[str, Stage] = {
                     exists="file",
                 ),
                 Argument("--out", "output timing record (JSON)", "output"),
+            ),
+            torch=False,
+        ),
+        Stage(
+            "model_cards",
+            "model-cards",
+            "scalingdown.stages.model_cards:model_cards",
+            (specs.ModelCardsSpec,),
+            "write a model card (README.md) into every trained student's and export's directory of a task",
+            (
+                Argument("--evals", "evaluation records, in the spec's order", "input.evals", many="+", exists="file"),
+                Argument("--benchmark", "the task's benchmark record", "input.benchmark", exists="file"),
+                Argument("--models", "the carded models' directories, in the spec's order", "params.models", many="*"),
+                Argument("--out", "output record of the cards written (JSON)", "output"),
+            ),
+            torch=False,
+        ),
+        Stage(
+            "ship",
+            "ship",
+            "scalingdown.stages.ship:ship",
+            (specs.ShipSpec,),
+            "write the most accurate student or export within the task's ship budget to its shipped/ directory",
+            (
+                Argument("--evals", "evaluation records, in the spec's order", "input.evals", many="+", exists="file"),
+                Argument(
+                    "--benchmarks", "benchmark records, one per seed", "input.benchmarks", many="+", exists="file"
+                ),
+                Argument("--models", "the candidates' directories, in the spec's order", "params.models", many="*"),
+                Argument("--out", "output directory", "output"),
             ),
             torch=False,
         ),
