@@ -63,11 +63,11 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
     )
     timing.check()
     test = read_split(data, "test")
-    family = family_for(spec.type)
+    family = family_for(spec.type, spec.family)
     inputs = family.timing_inputs(test)
     loaders = {
         entry.id: partial(
-            load_timeable, spec.type, entry.to_dict(), location, data, settings.threads, timing.batch_size
+            load_timeable, spec.type, entry.to_dict(), location, data, settings.threads, timing.batch_size, spec.family
         )
         for entry, location in zip(spec.models, models)
     }
@@ -108,12 +108,19 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
 
 
 def load_timeable(
-    task_type: str, model: dict[str, Any], location: str, data: str, threads: int, batch_size: int
+    task_type: str,
+    model: dict[str, Any],
+    location: str,
+    data: str,
+    threads: int,
+    batch_size: int,
+    family: str | None = None,
 ) -> Timeable:
-    """One model as the timing loop runs it (module level, so that a memory-measuring child can call it)."""
+    """One model as the timing loop runs it (module level, so that a memory-measuring child can call it); `family`
+    is the spec's."""
     entry = BenchmarkModel.from_dict(model)
     allow_remote_code(entry.trust_remote_code)
-    return family_for(task_type).timeable(entry, task_type, location, data, threads, batch_size)
+    return family_for(task_type, family).timeable(entry, task_type, location, data, threads, batch_size)
 
 
 def _reference(spec: BenchmarkSpec, evals: list[str]) -> tuple[str, bool]:

@@ -335,9 +335,10 @@ class Plan:
         return [] if plan.online else [t.logits for t in plan.teachers]
 
     def distill_teacher_models(self, task: str, student: str) -> list[str]:
-        """The local teacher directories an online `distill` loads (none in cached mode)."""
+        """The local teacher directories an online or on-policy `distill` loads (none in cached mode)."""
         plan = self.student(task, student)
-        return [d for t in plan.teachers for d in local_model(t.model_ref)] if plan.online else []
+        loads = plan.online or plan.on_policy
+        return [d for t in plan.teachers for d in local_model(t.model_ref)] if loads else []
 
     def log(self, stage: str, name: str) -> str:
         """The log of one job of `stage` (its rule's `log:`)."""
