@@ -3,15 +3,16 @@ JSON Lines out, read and written in chunks so that memory stays bounded on large
 
 Each output row is the input row followed by `label` (the predicted label's name) and one `prob_<label>`
 column per label (softmax probabilities), in the model's label order as saved. The output is written to a
-temporary beside it and renamed at the end; an existing output is kept unless `force`.
+temporary beside it and renamed at the end; an existing output is kept unless `force`. `annotate_file` is the same
+streaming for any model that adds columns to each text (`scalingdown generate`: a causal LM's answers).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,33 @@ class OutputExists(UserError, FileExistsError):
     """The output file exists and replacing it was not asked for."""
 
 
+class Annotator(Protocol):
+    """A model that adds `columns` to texts: `annotate` returns one list per column, one value per text."""
+
+    columns: list[str]
+
+    def annotate(self, texts: list[str], batch_size: int) -> dict[str, list[object]]:
+        """The added columns of `texts`."""
+        ...
+
+
+class ClassifierAnnotator:
+    """A classifier's predicted label and per-label probabilities."""
+
+    def __init__(self, runtime: ClassifierRuntime) -> None:
+        self.runtime = runtime
+        self.columns = ["label", *(f"prob_{name}" for name in runtime.label_names)]
+
+    def annotate(self, texts: list[str], batch_size: int) -> dict[str, list[object]]:
+        """The label and probabilities of each text."""
+        probabilities = softmax(self.runtime.logits(texts, batch_size).astype(np.float64), axis=1)
+        names = self.runtime.label_names
+        added: dict[str, list[object]] = {"label": [names[index] for index in probabilities.argmax(axis=1)]}
+        for index, name in enumerate(names):
+            added[f"prob_{name}"] = probabilities[:, index].tolist()
+        return added
+
+
 def predict_file(
     model: str | Path,
     input_path: str | Path,
@@ -49,6 +77,30 @@ def predict_file(
     `model` is a student directory or an export of one (see `runtime.load_runtime`); `threads` is given to
     ONNX Runtime (PyTorch's thread count is the caller's).
     """
+    return annotate_file(
+        lambda: ClassifierAnnotator(load_runtime(model, threads)),
+        input_path,
+        output_path,
+        text_column,
+        force,
+        batch_size,
+        chunk_size,
+        "predict",
+    )
+
+
+def annotate_file(
+    load: Callable[[], Annotator],
+    input_path: str | Path,
+    output_path: str | Path,
+    text_column: str = "text",
+    force: bool = False,
+    batch_size: int = 64,
+    chunk_size: int = 10_000,
+    what: str = "predict",
+) -> int:
+    """Append the columns of the annotator `load` returns to every row of `input_path`; write `output_path`; the rows
+    written. The input is checked, and its first chunk read, before the model loads."""
     source, target = Path(input_path), Path(output_path)
     _check_suffix(source, INPUT_FORMATS, "input")
     _check_suffix(target, OUTPUT_FORMATS, "output")
@@ -61,16 +113,16 @@ def predict_file(
     first_chunk = next(chunks, None)  # a bad input file is named before the model loads
     if first_chunk is None or first_chunk.empty:
         raise DataError(source, None, "holds no rows to predict")
-    runtime = load_runtime(model, threads)
-    added = ["label", *(f"prob_{name}" for name in runtime.label_names)]
+    annotator = load()
+    added = annotator.columns
     rows = 0
-    progress = tqdm(total=total, desc=f"predict {source.name}", unit="row")
+    progress = tqdm(total=total, desc=f"{what} {source.name}", unit="row")
     with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle, progress:
         for chunk in itertools.chain([first_chunk], chunks):
             clash = [column for column in added if column in chunk.columns]
             if clash:
                 raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
-            _write(_predicted(runtime, chunk, source, text_column, rows, batch_size), target, handle, rows == 0)
+            _write(_annotated(annotator, chunk, source, text_column, rows, batch_size), target, handle, rows == 0)
             rows += len(chunk)
             progress.update(len(chunk))
     return rows
@@ -130,20 +182,18 @@ def _raw_chunks(source: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
             yield from reader
 
 
-def _predicted(
-    runtime: ClassifierRuntime, chunk: pd.DataFrame, source: Path, text_column: str, offset: int, batch_size: int
+def _annotated(
+    annotator: Annotator, chunk: pd.DataFrame, source: Path, text_column: str, offset: int, batch_size: int
 ) -> pd.DataFrame:
-    """`chunk` with the predicted label and the per-label probabilities appended."""
+    """`chunk` with the annotator's columns appended."""
     texts = chunk[text_column]
     missing = np.array([not isinstance(value, str) for value in texts], dtype=bool)
     if missing.any():
         row = offset + int(np.argmax(missing)) + 1
         raise DataError(source, row, f"column {text_column!r} holds no text (empty or not a string)", unit="row")
-    probabilities = softmax(runtime.logits(texts.tolist(), batch_size).astype(np.float64), axis=1)
     result = chunk.copy()
-    result["label"] = [runtime.label_names[index] for index in probabilities.argmax(axis=1)]
-    for index, name in enumerate(runtime.label_names):
-        result[f"prob_{name}"] = probabilities[:, index]
+    for column, values in annotator.annotate(texts.tolist(), batch_size).items():
+        result[column] = values
     return result
 
 

@@ -533,10 +533,12 @@ def save_trained(
     checkpoints: str | Path,
     stage: str,
     provenance: dict[str, Any] | None = None,
+    card: str | None = None,
 ) -> None:
     """Write the trained model (float32 safetensors + tokenizer, the kept checkpoint's record
-    `BEST_CHECKPOINT_FILE`, and `provenance` when given) and its history atomically as `stage`'s outputs, then
-    drop the checkpoints. In a multi-process run only the main process writes; the others wait for it.
+    `BEST_CHECKPOINT_FILE`, `provenance` and a model card `README.md` when given) and its history atomically as
+    `stage`'s outputs, then drop the checkpoints. In a multi-process run only the main process writes; the others
+    wait for it.
     """
     from accelerate import PartialState
 
@@ -549,6 +551,8 @@ def save_trained(
                 write_json(staging / BEST_CHECKPOINT_FILE, run.checkpoint)
             if provenance is not None:
                 write_provenance(staging, provenance)
+            if card is not None:
+                (staging / "README.md").write_text(card, encoding="utf-8")
         write_json(history, run.history, stage, _is_history)
         finish_checkpoints(checkpoints)
     state.wait_for_everyone()

@@ -161,6 +161,9 @@ def test_a_pruned_student_distils_from_the_cache_and_is_scored(qa: dict):
     assert any("eval_f1" in e for e in history)
     saved = json.loads((root / "student" / "generation_config.json").read_text())
     assert saved["eos_token_id"] == 102 and (root / "student" / "tokenizer_config.json").is_file()
+    card = (root / "student" / "README.md").read_text()
+    fingerprint = read_fingerprint(root / "cache.parquet")
+    assert "top-8 log-probabilities" in card and fingerprint["weights"][:16] in card and "gold-only twin" in card
     spec = EvaluateSpec.from_dict(
         {
             **text_fields(),

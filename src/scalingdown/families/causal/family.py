@@ -19,6 +19,7 @@ from scalingdown.data.store import read_split
 from scalingdown.evaluation.sizes import local_size_mb
 from scalingdown.evaluation.timing import Timeable
 from scalingdown.families.causal.batches import pad_id
+from scalingdown.families.causal.card import model_card
 from scalingdown.families.causal.chat import eos_ids
 from scalingdown.families.causal.fit import fit_causal
 from scalingdown.families.causal.models import keep_blocks, load_causal
@@ -111,9 +112,8 @@ def fit_student(spec: DistillSpec, data: str, init: str, logits: list[str], job:
     text = text_task(spec.text, "distill")
     tokenizer = load_tokenizer(init)
     model = load_causal(init)
-    teachers, shared = load_teacher_rows(
-        spec, data, logits, vocabulary(model, tokenizer), f"{spec.student} ({init})", tokenizer
-    )
+    cached = load_teacher_rows(spec, data, logits, vocabulary(model, tokenizer), f"{spec.student} ({init})", tokenizer)
+    teachers, shared = cached.rows, cached.shared
     on_policy = _on_policy(spec, model, tokenizer, shared) if teachers and spec.loss.on_policy else None
     batch = max(64, job.training.batch_size)
     run = fit_causal(
@@ -135,7 +135,7 @@ def fit_student(spec: DistillSpec, data: str, init: str, logits: list[str], job:
     )
     if on_policy is not None:
         run.history.append({"on_policy_steps": on_policy.steps})
-    return Trained(model, tokenizer, run)
+    return Trained(model, tokenizer, run, model_card(spec, data, cached.fingerprints, run))
 
 
 def _on_policy(spec: DistillSpec, model: Any, tokenizer: Any, shared: int | None) -> OnPolicy:

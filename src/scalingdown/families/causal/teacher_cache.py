@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import pandas as pd
 
@@ -134,6 +134,15 @@ def expected_fields(teacher_model: str, student_tokenizer: Any) -> dict[str, Any
     return expected
 
 
+class CachedTeachers(NamedTuple):
+    """The teachers' cached train rows, the vocabulary they share with the student (None without teachers) and their
+    caches' fingerprints."""
+
+    rows: list[TeacherRows]
+    shared: int | None
+    fingerprints: list[dict[str, Any]]
+
+
 def load_teacher_rows(
     spec: DistillSpec,
     data_dir: str,
@@ -141,14 +150,14 @@ def load_teacher_rows(
     student_vocabulary: dict[str, Any],
     student: str,
     student_tokenizer: Any,
-) -> tuple[list[TeacherRows], int | None]:
+) -> CachedTeachers:
     """Each causal teacher's cached train rows, after checking the cache against the data, the teacher's settings, the
-    student's chat template and vocabulary (the gate); and the vocabulary they share (None without teachers)."""
+    student's chat template and vocabulary (the gate)."""
     if len(logits_paths) != len(spec.teachers):
         raise UserError(f"distill: got {len(logits_paths)} teacher caches for {len(spec.teachers)} teachers")
     train = read_split(data_dir, "train")
     manifest = read_manifest(data_dir)
-    teachers, shared = [], None
+    teachers, shared, fingerprints = [], None, []
     for teacher, path in zip(spec.teachers, logits_paths):
         frame, fingerprint = read_logits(path)
         check_topk_layout(path, fingerprint, frame)
@@ -177,4 +186,5 @@ def load_teacher_rows(
         teachers.append(
             TeacherRows(teacher.name, int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns, score)
         )
-    return teachers, shared
+        fingerprints.append({key: value for key, value in fingerprint.items() if key != "content"})
+    return CachedTeachers(teachers, shared, fingerprints)
