@@ -35,8 +35,9 @@ def model_card(spec: DistillSpec, data: str, fingerprints: list[dict[str, Any]],
             f"- `{teacher.name}` ({fingerprint.get('model')}): top-{fingerprint.get('top_k')} log-probabilities of "
             f"{fingerprint.get('response_tokens')} response tokens ({fingerprint.get('targets')} responses), captured "
             f"mass {mass.get('mean', float('nan')):.3f} (5th percentile {mass.get('p5', float('nan')):.3f}); weights "
-            f"`{str(fingerprint.get('weights'))[:16]}…`, chat template `{str(fingerprint.get('chat_template_sha256'))[:16]}…`, "
-            f"train data `{fingerprint['splits']['train']['sha256'][:16]}…`"
+            f"`{str(fingerprint.get('weights'))[:16]}…`, chat template "
+            f"`{str(fingerprint.get('chat_template_sha256'))[:16]}…`, train data "
+            f"`{fingerprint['splits']['train']['sha256'][:16]}…`"
         )
     lines += [
         "",

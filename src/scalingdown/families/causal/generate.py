@@ -17,9 +17,8 @@ from scalingdown.models.loading import inference_device, load_tokenizer
 class Generator:
     """Greedy answers of a causal LM to prompts (through its chat template), at most `max_new_tokens` each."""
 
-    columns = ["response"]
-
     def __init__(self, model: str, max_new_tokens: int, max_length: int) -> None:
+        self.columns = ["response"]
         self.tokenizer = load_tokenizer(model)
         self.model = cast(Any, load_causal(model)).to(inference_device()).eval()
         self.max_new_tokens = max_new_tokens
