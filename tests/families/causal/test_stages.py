@@ -174,11 +174,15 @@ def test_a_pruned_student_distils_from_the_cache_and_is_scored(qa: dict):
             "role": "student",
             "labels": None,
             "batch_size": 4,
+            "reference": str(root / "teacher"),
         }
     )
     record = evaluate(spec, str(qa["data"]), str(root / "student"), str(root / "eval.json"))
-    assert 0.0 <= record["metrics"]["f1"] <= 1.0 and record["metrics"]["perplexity"] > 1.0
-    assert len(record["examples"]) == 4
+    metrics = record["metrics"]
+    assert 0.0 <= metrics["f1"] <= 1.0 and metrics["perplexity"] > 1.0 and len(record["examples"]) == 4
+    assert 0 < metrics["kl_to_teacher_mean"] <= metrics["kl_to_teacher_p99"] and 0 <= metrics["top1_agreement"] <= 1
+    itself = evaluate(spec, str(qa["data"]), str(root / "teacher"), str(root / "teacher-eval.json"))["metrics"]
+    assert abs(itself["kl_to_teacher_mean"]) < 1e-5 and itself["top1_agreement"] == 1.0  # the teacher against itself
 
 
 def test_on_policy_steps_learn_the_teachers_scores_of_the_students_samples(qa: dict):

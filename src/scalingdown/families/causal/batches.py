@@ -71,12 +71,12 @@ def forced_batches(
     each other in the order of the indices."""
     model.eval()
     lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
-    with torch.inference_mode():
-        for batch in length_batches(lengths, batch_size, description):
-            inputs = right_padded([prompts[i] for i in batch], [responses[i] for i in batch], padding)
-            inputs = {key: value.to(model.device) for key, value in inputs.items()}
+    for batch in length_batches(lengths, batch_size, description):
+        inputs = right_padded([prompts[i] for i in batch], [responses[i] for i in batch], padding)
+        inputs = {key: value.to(model.device) for key, value in inputs.items()}
+        with torch.no_grad():  # not around the yield: a generator left suspended would keep it on for its caller
             logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
-            yield (batch, *shifted(logits, inputs["labels"]))
+        yield (batch, *shifted(logits, inputs["labels"]))
 
 
 def until_eos(ids: list[int], eos: set[int]) -> list[int]:

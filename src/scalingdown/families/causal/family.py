@@ -177,7 +177,10 @@ def score(spec: EvaluateSpec, data: str, model: str) -> Scores:
     metrics = causal_task_scores(spec.type, test, answers, tokenizer)
     if spec.type != "multiple_choice":
         _, prompts, responses = encoded_split(data, "test", spec.type, text, tokenizer, spec.max_length)
-        metrics["perplexity"] = perplexity(network, prompts, [r or [] for r in responses], spec.batch_size)
+        gold = [r or [] for r in responses]
+        metrics["perplexity"] = perplexity(network, prompts, gold, spec.batch_size)
+        if spec.reference is not None:
+            metrics.update(_agreement(network, tokenizer, spec.reference, prompts, gold, spec.batch_size))
     fields = {
         "type": spec.type,
         "test_rows": len(test),
@@ -190,20 +193,19 @@ def score(spec: EvaluateSpec, data: str, model: str) -> Scores:
     return Scores(fields, ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))
 
 
-def agreement(
-    student: str, teacher: str, data: str, text: TextTask, task_type: str, max_length: int, batch_size: int
+def _agreement(
+    student: Any, tokenizer: Any, teacher: str, prompts: list[list[int]], gold: list[list[int]], batch_size: int
 ) -> dict[str, float]:
-    """Per-token KL to `teacher` and top-1 agreement of `student` on the test split's gold responses."""
-    tokenizer = load_tokenizer(student)
-    student_model = cast(Any, load_causal(student)).to(inference_device())
-    teacher_model = cast(Any, load_causal(teacher)).to(inference_device())
+    """Per-token KL to `teacher` and top-1 agreement of `student` on the test split's gold responses (after the
+    tokenizer gate)."""
+    teacher_model = cast(Any, load_causal(teacher)).to(student.device)
     shared = shared_size(
-        teacher, vocabulary(teacher_model, load_tokenizer(teacher)), student, vocabulary(student_model, tokenizer)
+        teacher,
+        vocabulary(teacher_model, load_tokenizer(teacher)),
+        "the evaluated model",
+        vocabulary(student, tokenizer),
     )
-    _, prompts, responses = encoded_split(data, "test", task_type, text, tokenizer, max_length)
-    return teacher_agreement(
-        student_model, teacher_model, prompts, [r or [] for r in responses], shared, batch_size, pad_id(tokenizer)
-    )
+    return teacher_agreement(student, teacher_model, prompts, gold, shared, batch_size, pad_id(tokenizer))
 
 
 def timing_inputs(test: pd.DataFrame) -> list[Any]:

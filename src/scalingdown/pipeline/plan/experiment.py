@@ -31,7 +31,7 @@ from scalingdown.pipeline.config.settings import hidden_pairs
 from scalingdown.pipeline.config.twins import gold_twin
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.names.export_variants import ORIGINAL
-from scalingdown.pipeline.names.families import family_of
+from scalingdown.pipeline.names.families import CAUSAL, family_of
 from scalingdown.pipeline.plan import keys
 from scalingdown.pipeline.plan.launch import launcher_prefix
 from scalingdown.pipeline.plan.members import (
@@ -192,6 +192,21 @@ class Plan:
         if kind == "teacher":
             return self.teacher(task, name).model_ref
         return self.student(task, name).evaluated_dir
+
+    def agreement_reference(self, task: str, kind: str, name: str) -> str | None:
+        """The teacher a causal student's `evaluate` compares it with (per-token KL, top-1 agreement): its first
+        teacher, or for a student without teachers (the gold-only twin) the task's first; None for a teacher and for
+        the other families."""
+        plan = self.task(task)
+        if kind == "teacher" or family_of(plan.type, plan.spec.get("family")).name != CAUSAL or not plan.teachers:
+            return None
+        own = self.student(task, name).teachers
+        return (own[0] if own else next(iter(plan.teachers.values()))).model_ref
+
+    def agreement_models(self, task: str, kind: str, name: str) -> list[str]:
+        """The local directory of the teacher `agreement_reference` names, as rule input (none otherwise)."""
+        reference = self.agreement_reference(task, kind, name)
+        return local_model(reference) if reference is not None else []
 
     def benchmarked_models(self, task_name: str) -> list[BenchmarkedModel]:
         """What a task's `benchmark` job times, in order: every teacher, every student and every export of a

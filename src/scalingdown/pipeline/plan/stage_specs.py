@@ -222,6 +222,7 @@ class StageSpecs:
             trust_remote_code=remote_code(member.spec),
             variant=variant,
             family=task_family(task.spec),
+            reference=self.plan.agreement_reference(task_name, kind, name) if variant is None else None,
         )
 
     def export(self, task_name: str, student_name: str, variant: str) -> ExportSpec:

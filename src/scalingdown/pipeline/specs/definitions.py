@@ -295,7 +295,8 @@ class SelectTeacherSpec(Spec):
 class EvaluateSpec(Spec):
     """`evaluate`: one model's test scores, parameter count and size on disk (its speed is `benchmark`'s).
 
-    `variant` names a student's export (`onnx-int8`, …); None for the model as trained.
+    `variant` names a student's export (`onnx-int8`, …); None for the model as trained. `reference`: the teacher a
+    causal student is compared with token by token (per-token KL, top-1 agreement).
     """
 
     type: str
@@ -312,6 +313,7 @@ class EvaluateSpec(Spec):
     trust_remote_code: bool = optional(False)
     variant: str | None = optional()
     family: str | None = optional()
+    reference: str | None = optional()
 
 
 @dataclass(frozen=True)
