@@ -5,9 +5,11 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import torch
 
+from scalingdown.families.causal.vocabulary import VocabularyMismatch
 from scalingdown.kd.logit_store import CacheMismatch, read_fingerprint, read_logits, write_logits
 from scalingdown.pipeline.specs.definitions import DistillSpec, EvaluateSpec, FinetuneSpec, InitSpec, TopkLogitsSpec
 from scalingdown.stages.distill import distill
@@ -198,8 +200,6 @@ def test_a_tampered_cache_is_refused_naming_the_column(qa: dict, tmp_path: Path)
     write_logits(tmp_path / "cache.parquet", frame, fingerprint)
     edited = frame.copy()
     edited.at[0, "topk_logprobs"] = edited.at[0, "topk_logprobs"] * 0.5
-    import pyarrow.parquet as pq
-
     table = pq.read_table(tmp_path / "cache.parquet")
     write_logits(tmp_path / "edited.parquet", edited, fingerprint)
     tampered = pq.read_table(tmp_path / "edited.parquet").replace_schema_metadata(table.schema.metadata)
@@ -218,6 +218,20 @@ def test_a_cache_of_another_k_or_chat_template_is_refused_naming_the_field(qa: d
     with pytest.raises(CacheMismatch, match="fingerprint field `chat_template_sha256`"):
         run_distill(qa, distill_spec(qa["root"]), "other-template", [tmp_path / "template.parquet"])
     assert read_fingerprint(tmp_path / "template.parquet")["chat_template_sha256"] == "0" * 64
+    retrained = {**{k: v for k, v in fingerprint.items() if k != "content"}, "weights": "0" * 64}
+    write_logits(tmp_path / "weights.parquet", frame, retrained)
+    with pytest.raises(CacheMismatch, match="fingerprint field `weights` is '0000"):
+        run_distill(qa, distill_spec(qa["root"]), "other-weights", [tmp_path / "weights.parquet"])
+
+
+def test_a_teacher_that_tokenises_differently_is_refused_before_training(qa: dict, tmp_path: Path):
+    frame, fingerprint = read_logits(qa["root"] / "cache.parquet")
+    other = {k: v for k, v in fingerprint.items() if k != "content"}
+    other["vocabulary"] = {**other["vocabulary"], "vocab_sha256": "f" * 64}
+    write_logits(tmp_path / "vocab.parquet", frame, other)
+    with pytest.raises(VocabularyMismatch, match=r"teacher big \(.*\) and student small .* tokenise differently"):
+        run_distill(qa, distill_spec(qa["root"]), "other-vocab", [tmp_path / "vocab.parquet"])
+    assert not (qa["root"] / "other-vocab").exists()
 
 
 def test_a_gold_only_twin_trains_without_a_cache(qa: dict):
