@@ -61,8 +61,9 @@ def test_the_report_compares_each_student_with_the_teacher_and_the_twin(causal_r
     assert metrics["f1"].between(0, 1).all() and (metrics["throughput_per_s"] > 0).all()
     for student in ("pruned", "gold_only", "distilled"):
         record = json.loads(
-            (causal_run / "results" / "causal-tiny" / "finqa" / "seed-13" / "eval" / f"student.{student}.json")
-            .read_text()
+            (
+                causal_run / "results" / "causal-tiny" / "finqa" / "seed-13" / "eval" / f"student.{student}.json"
+            ).read_text()
         )
         assert {"perplexity", "kl_to_teacher_mean", "kl_to_teacher_p99", "top1_agreement"} <= set(record["metrics"])
     assert metrics.loc["distilled", "params"] < metrics.loc["llama", "params"]
