@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from tests.families.text2text.conftest import TRAINING as TEXT2TEXT_TRAINING
+
 
 def tiny_llama(vocab: int, layers: int = 2, seed: int = 0, width: int = 16) -> LlamaForCausalLM:
     """A tiny Llama over token ids 0 … vocab − 1 (0 pads, 1 ends a sequence), weights drawn with `seed`."""
@@ -26,23 +28,8 @@ def tiny_llama(vocab: int, layers: int = 2, seed: int = 0, width: int = 16) -> L
     return LlamaForCausalLM(config)
 
 
-# The training settings of the stage tests (one epoch of two-row batches, every step evaluated).
-TRAINING = {
-    "epochs": 1,
-    "learning_rate": 1.0e-3,
-    "batch_size": 4,
-    "gradient_accumulation_steps": 1,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.0,
-    "eval_steps": 2,
-    "logging_steps": 1,
-    "seed": 1,
-    "precision": "auto",
-    "processes": 1,
-    "deepspeed": None,
-    "checkpoint": "best",
-    "selection_metric": "f1",
-}
+# The training settings of the stage tests: the text-to-text tests', in batches of four rows, evaluated every two steps.
+TRAINING = {**TEXT2TEXT_TRAINING, "batch_size": 4, "eval_steps": 2}
 
 
 def text_fields(task_type: str = "generative_qa") -> dict:

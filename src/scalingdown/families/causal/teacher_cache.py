@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, cast
 
 import pandas as pd
 
-from scalingdown.data.store import read_manifest, read_split
+from scalingdown.data.store import read_manifest
 from scalingdown.families.causal.batches import generate_responses, pad_id
 from scalingdown.families.causal.chat import eos_ids
 from scalingdown.families.causal.models import load_causal
@@ -26,11 +26,10 @@ from scalingdown.families.causal.scoring import perplexity
 from scalingdown.families.causal.topk import captured_mass, topk_columns
 from scalingdown.families.causal.vocabulary import shared_size, vocabulary
 from scalingdown.families.text2text.fit import TeacherRows
-from scalingdown.families.text2text.teacher_cache import validation_score
-from scalingdown.kd.logit_store import check_cache, check_topk_layout, read_logits, write_logits
+from scalingdown.families.text2text.teacher_cache import checked_caches
+from scalingdown.kd.logit_store import write_logits
 from scalingdown.models.fingerprints import weights_fingerprint
 from scalingdown.models.loading import inference_device, load_tokenizer, tokenizer_fingerprint
-from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.names.model_refs import ModelRef
 from scalingdown.pipeline.outputs.provenance import provenance_record
 from scalingdown.pipeline.specs.definitions import DistillSpec, TextTask, TopkLogitsSpec
@@ -151,40 +150,13 @@ def load_teacher_rows(
     student: str,
     student_tokenizer: Any,
 ) -> CachedTeachers:
-    """Each causal teacher's cached train rows, after checking the cache against the data, the teacher's settings, the
-    student's chat template and vocabulary (the gate)."""
-    if len(logits_paths) != len(spec.teachers):
-        raise UserError(f"distill: got {len(logits_paths)} teacher caches for {len(spec.teachers)} teachers")
-    train = read_split(data_dir, "train")
-    manifest = read_manifest(data_dir)
-    teachers, shared, fingerprints = [], None, []
-    for teacher, path in zip(spec.teachers, logits_paths):
-        frame, fingerprint = read_logits(path)
-        check_topk_layout(path, fingerprint, frame)
-        check_cache(
-            path,
-            fingerprint,
-            frame,
-            expected={
-                "teacher_key": teacher.key,
-                "logits_key": teacher.logits_key,
-                "top_k": teacher.top_k,
-                "targets": teacher.targets,
-                **expected_fields(teacher.model, student_tokenizer),
-            },
-            data={"train": train},
-            data_hashes={"train": manifest["splits"]["train"]["sha256"]},
-        )
+    """Each causal teacher's cached train rows, after checking the cache against the data, the teacher's settings and
+    files, the student's chat template (`text2text.teacher_cache.checked_caches` with `expected_fields`) and the
+    student's vocabulary (the gate)."""
+    found = checked_caches(spec, data_dir, logits_paths, lambda model: expected_fields(model, student_tokenizer))
+    shared = None
+    for teacher, (_, fingerprint) in zip(spec.teachers, found):
         shared = shared_size(
             f"{teacher.name} ({fingerprint['model']})", fingerprint["vocabulary"], student, student_vocabulary
         )
-        rows = frame[frame["split"] == "train"]
-        columns = {name: rows[name].tolist() for name in rows.columns if name not in ("split", "row_id")}
-        score = None
-        if spec.weighting.method == "validation":
-            score = validation_score(path, fingerprint, manifest["splits"]["validation"]["sha256"])
-        teachers.append(
-            TeacherRows(teacher.name, int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns, score)
-        )
-        fingerprints.append({key: value for key, value in fingerprint.items() if key != "content"})
-    return CachedTeachers(teachers, shared, fingerprints)
+    return CachedTeachers([rows for rows, _ in found], shared, [fingerprint for _, fingerprint in found])
