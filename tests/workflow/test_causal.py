@@ -67,6 +67,8 @@ def test_the_report_compares_each_student_with_the_teacher_and_the_twin(causal_r
         )
         assert {"perplexity", "kl_to_teacher_mean", "kl_to_teacher_p99", "top1_agreement"} <= set(record["metrics"])
     assert metrics.loc["distilled", "params"] < metrics.loc["llama", "params"]
+    markdown = (causal_run / "results" / "causal-tiny" / "report" / "report.md").read_text()
+    assert "KL to teacher (mean)" in markdown and "Top-1 agreement" in markdown and "Perplexity (gold)" in markdown
 
 
 def test_the_math_experiment_plans_offline_with_the_causal_family(shared_datasets: Path, tmp_path: Path):

@@ -34,6 +34,10 @@ METRIC_TITLES = {
     "precision": "Token precision",
     "recall": "Token recall",
     "answer_parsed": "Answer parsed",
+    "perplexity": "Perplexity (gold)",
+    "kl_to_teacher_mean": "KL to teacher (mean)",
+    "kl_to_teacher_p99": "KL to teacher (p99)",
+    "top1_agreement": "Top-1 agreement",
 }
 
 # The speed and size table of a task: (column, title, format). A column that a task lacks is left out.
