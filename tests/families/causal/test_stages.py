@@ -238,3 +238,40 @@ def test_a_gold_only_twin_trains_without_a_cache(qa: dict):
     spec = dataclasses.replace(distill_spec(qa["root"]), teachers=[])
     history = run_distill(qa, spec, "twin", caches=[])
     assert all("loss_kl" not in e for e in history) and any("loss_ce" in e for e in history)
+
+
+@pytest.mark.parametrize("task_type", ["multiple_choice", "math"])
+def test_options_are_scored_and_rationales_generated_by_a_causal_model(task_type: str, tmp_path: Path):
+    data = prepared_data(tmp_path / "data", task_type, sizes=(4, 2, 4))
+    model = tmp_path / "model"
+    init_student(
+        InitSpec.from_dict(
+            {
+                "type": task_type,
+                "model": "tiny:llama-l1-h16",
+                "init": {"method": "scratch"},
+                "labels": None,
+                "seed": 2,
+                "format": 1,
+                "family": "causal",
+            }
+        ),
+        str(model),
+    )
+    fields = {**text_fields(task_type), "max_target_length": 12}
+    spec = EvaluateSpec.from_dict(
+        {
+            **fields,
+            "task": "t",
+            "kind": "student",
+            "name": "s",
+            "model": "s",
+            "role": "student",
+            "labels": None,
+            "batch_size": 2,
+            "option_score": "mean" if task_type == "multiple_choice" else "sum",
+        }  # fmt: skip
+    )
+    metrics = evaluate(spec, str(data), str(model), str(tmp_path / "eval.json"))["metrics"]
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert ("perplexity" in metrics) == (task_type == "math")  # options have no single gold response to score
