@@ -69,6 +69,7 @@ def test_the_report_compares_each_student_with_the_teacher_and_the_twin(causal_r
     assert metrics.loc["distilled", "params"] < metrics.loc["llama", "params"]
     markdown = (causal_run / "results" / "causal-tiny" / "report" / "report.md").read_text()
     assert "KL to teacher (mean)" in markdown and "Top-1 agreement" in markdown and "Perplexity (gold)" in markdown
+    assert "## Teacher caches" in markdown and "Bytes per token" in markdown
 
 
 def test_the_math_experiment_plans_offline_with_the_causal_family(shared_datasets: Path, tmp_path: Path):

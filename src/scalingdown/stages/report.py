@@ -24,7 +24,7 @@ from scalingdown.report.reproducibility import reproducibility
 from scalingdown.report.seed_statistics import paired_comparisons, summarise
 from scalingdown.report.selection import selection_blocks
 from scalingdown.report.tables import metric_names, metrics_table
-from scalingdown.report.teachers import teacher_blocks
+from scalingdown.report.teachers import cache_blocks, teacher_blocks
 from scalingdown.report.training_data import training_data_blocks, training_rows
 
 
@@ -141,6 +141,7 @@ def report(
     write_json(files["reproducibility"], repro)
     teachers = selection_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in selections or []])
     teachers += teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
+    teachers += cache_blocks(cached)
     warnings = few_label_warnings(cached)
     twins = plan.twins()
     student_teachers = {
