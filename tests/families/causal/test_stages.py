@@ -270,7 +270,7 @@ def test_options_are_scored_and_rationales_generated_by_a_causal_model(task_type
             "labels": None,
             "batch_size": 2,
             "option_score": "mean" if task_type == "multiple_choice" else "sum",
-        }  # fmt: skip
+        }
     )
     metrics = evaluate(spec, str(data), str(model), str(tmp_path / "eval.json"))["metrics"]
     assert 0.0 <= metrics["accuracy"] <= 1.0
