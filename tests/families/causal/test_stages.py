@@ -8,7 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from scalingdown.families.causal.models import load_causal
 from scalingdown.families.causal.vocabulary import VocabularyMismatch
 from scalingdown.kd.logit_store import CacheMismatch, read_fingerprint, read_logits, write_logits
 from scalingdown.pipeline.specs.definitions import DistillSpec, EvaluateSpec, FinetuneSpec, InitSpec, TopkLogitsSpec
@@ -275,3 +277,32 @@ def test_options_are_scored_and_rationales_generated_by_a_causal_model(task_type
     metrics = evaluate(spec, str(data), str(model), str(tmp_path / "eval.json"))["metrics"]
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert ("perplexity" in metrics) == (task_type == "math")  # options have no single gold response to score
+
+
+def test_a_lora_fine_tuned_causal_teacher_is_saved_with_its_adapters_merged(tmp_path: Path):
+    data = prepared_data(tmp_path / "data", "generative_qa", sizes=(8, 4, 4))
+    lora = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}
+    finetune_teacher(
+        FinetuneSpec.from_dict(
+            {
+                **text_fields(),
+                "teacher": "big",
+                "model": "tiny:llama-l2-h32",
+                "training": {**TRAINING, "learning_rate": 1.0e-2},
+                "method": "lora",
+                "lora": lora,
+                "label_map": {},
+                "labels": None,
+                "seed": 1,
+            }
+        ),
+        str(data),
+        str(tmp_path / "teacher"),
+        str(tmp_path / "teacher.json"),
+        str(tmp_path / "tck"),
+    )
+    saved = load_file(tmp_path / "teacher" / "model.safetensors")
+    assert not any("lora" in name for name in saved)
+    base = load_causal("tiny:llama-l2-h32", seed=1).state_dict()
+    changed = [name for name, value in saved.items() if not torch.equal(value, base[name])]
+    assert changed and all(name.endswith(("q_proj.weight", "v_proj.weight")) for name in changed)
