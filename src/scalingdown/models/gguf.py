@@ -6,7 +6,8 @@ neither saved nor trained (its GGUF quantizer says so). The conversion therefore
 fresh model of the same config, without the quantization entry, and saves it with the tokenizer (chat template
 included) and a generation config. The directory is named by the GGUF file's sha256 (`model_refs.package_model_dir`)
 and holds `conversion.json` (the file's hash and the library versions that dequantised it); it is written to a
-temporary directory and renamed into place, so that parallel jobs converting the same file leave one whole copy.
+temporary directory and renamed into place, under a lock file beside it: parallel jobs needing the same file convert
+it once (the others wait, then load it), and a conversion cut short leaves no half-written directory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from scalingdown.pipeline.names.model_refs import CONVERSION_RECORD, ModelLoadError, package_gguf
@@ -46,23 +48,20 @@ def ensure_converted(package: str, directory: Path) -> Path:
     gguf, digest = found
     expected = conversion_record(gguf, digest)
     record = directory / CONVERSION_RECORD
-    if record.is_file() and json.loads(record.read_text(encoding="utf-8")) == expected:
-        return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        log.info("converting %s (GGUF) into %s", gguf, directory)
-        convert_gguf(gguf, staging)
-        (staging / CONVERSION_RECORD).write_text(json.dumps(expected, sort_keys=True, indent=1), encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)  # converted by other library versions
+    with FileLock(directory.parent / f"{directory.name}.lock"):  # a parallel job converting it: wait for it
+        if record.is_file() and json.loads(record.read_text(encoding="utf-8")) == expected:
+            return directory
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
         try:
+            log.info("converting %s (GGUF) into %s", gguf, directory)
+            convert_gguf(gguf, staging)
+            (staging / CONVERSION_RECORD).write_text(json.dumps(expected, sort_keys=True, indent=1), encoding="utf-8")
+            if directory.exists():
+                shutil.rmtree(directory)  # converted by other library versions (or a conversion cut short)
             staging.rename(directory)
-        except OSError:
-            if not (directory / CONVERSION_RECORD).is_file():  # not a parallel job that finished first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 
