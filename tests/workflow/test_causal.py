@@ -37,7 +37,7 @@ def causal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finqa["students"]["gold_only"]["training"] = {"epochs": 2}
     finqa["students"]["distilled"]["teachers"] = ["llama"]
     config.update(
-        experiment="causal-tiny", seeds=[13], benchmark={"warmup": 1, "runs": 20, "rounds": 6, "batch_size": 8}
+        experiment="causal-tiny", seeds=[13], benchmark={"warmup": 0, "runs": 4, "rounds": 2, "batch_size": 4}
     )
     (workdir / "causal-tiny.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", str(workdir / "causal-tiny.yaml"), "--cores", "2")
@@ -59,6 +59,8 @@ def test_the_report_compares_each_student_with_the_teacher_and_the_twin(causal_r
     metrics = pd.read_csv(causal_run / "results" / "causal-tiny" / "report" / "metrics.csv").set_index("model")
     assert set(metrics.index) == {"llama", "pruned", "gold_only", "distilled"}
     assert metrics["f1"].between(0, 1).all() and (metrics["throughput_per_s"] > 0).all()
+    speed = metrics[["tokens_per_s_batch_1", "tokens_per_s_batch", "time_to_first_token_ms"]]
+    assert (speed > 0).all().all()
     for student in ("pruned", "gold_only", "distilled"):
         record = json.loads(
             (
@@ -70,6 +72,7 @@ def test_the_report_compares_each_student_with_the_teacher_and_the_twin(causal_r
     markdown = (causal_run / "results" / "causal-tiny" / "report" / "report.md").read_text()
     assert "KL to teacher (mean)" in markdown and "Top-1 agreement" in markdown and "Perplexity (gold)" in markdown
     assert "## Teacher caches" in markdown and "Bytes per token" in markdown
+    assert "Tokens/s (batch 1)" in markdown and "First token (ms)" in markdown
 
 
 def test_the_math_experiment_plans_offline_with_the_causal_family(shared_datasets: Path, tmp_path: Path):

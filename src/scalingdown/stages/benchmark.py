@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from scalingdown.data.store import read_split
+from scalingdown.evaluation.generation_speed import generation_speed
 from scalingdown.evaluation.timing import (
     MEMORY_METHOD,
     Timeable,
@@ -81,6 +82,8 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
         reference,
     )
     record = time_models(timeables, inputs, reference, timing)
+    for model_id, speed in generation_speed(timeables, inputs, timing.rounds, timing.batch_size).items():
+        record["models"][model_id]["generation"] = speed
     if settings.memory:
         parallel = max(1, (os.cpu_count() or 1) // settings.threads)
         peaks = peak_memory_each(loaders, inputs, timing.batch_size, timing.threads, parallel)

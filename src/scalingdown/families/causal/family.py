@@ -25,7 +25,13 @@ from scalingdown.families.causal.fit import fit_causal
 from scalingdown.families.causal.models import keep_blocks, load_causal
 from scalingdown.families.causal.on_policy import OnPolicy
 from scalingdown.families.causal.rows import encoded_split
-from scalingdown.families.causal.scoring import answerer, causal_task_scores, perplexity, teacher_agreement
+from scalingdown.families.causal.scoring import (
+    GenerationTimer,
+    answerer,
+    causal_task_scores,
+    perplexity,
+    teacher_agreement,
+)
 from scalingdown.families.causal.teacher_cache import load_teacher_rows, write_teacher_cache
 from scalingdown.families.causal.vocabulary import shared_size, vocabulary
 from scalingdown.families.interface import GOLD_ONLY, Scores, Trained, TrainingJob
@@ -216,9 +222,12 @@ def timing_inputs(test: pd.DataFrame) -> list[Any]:
 def timeable(
     entry: BenchmarkModel, task_type: str, location: str, data: str, threads: int, batch_size: int
 ) -> Timeable:
-    """A causal LM answering questions of the test split."""
+    """A causal LM answering questions of the test split (and, unless it scores options, timed generating their
+    responses: `evaluation.generation_speed`)."""
     text = text_task(entry.text, "benchmark")
     tokenizer = load_tokenizer(location)
     network = load_causal(location).eval()
     test = read_split(data, "test")
-    return QuestionTimer(answerer(network, tokenizer, task_type, text, entry.max_length, test, batch_size))
+    if task_type == "multiple_choice":
+        return QuestionTimer(answerer(network, tokenizer, task_type, text, entry.max_length, test, batch_size))
+    return GenerationTimer(network, tokenizer, task_type, text, entry.max_length, test, batch_size)

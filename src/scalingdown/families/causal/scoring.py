@@ -23,11 +23,13 @@ from scalingdown.families.causal.batches import forced_batches, generate_respons
 from scalingdown.families.causal.chat import encode_rows, eos_ids
 from scalingdown.families.text2text.formats import option_targets
 from scalingdown.families.text2text.rows import split_texts
-from scalingdown.families.text2text.scoring import task_scores
+from scalingdown.families.text2text.scoring import QuestionTimer, task_scores
 from scalingdown.pipeline.names.tasks import prompt_for
 from scalingdown.pipeline.specs.definitions import TextTask
 
 Answer = Callable[[list[int], str | None], list[Any]]
+# Generated token ids of the prompts at the given indices (at most the given number of new tokens; None: the task's).
+Responses = Callable[[list[int], int | None, str | None], list[list[int]]]
 
 
 def response_logprobs(
@@ -49,8 +51,7 @@ def answerer(
     model: Any, tokenizer: Any, task_type: str, text: TextTask, max_length: int, frame: pd.DataFrame, batch_size: int
 ) -> Answer:
     """A function answering the questions at the given row indices: option scores (MC) or generated texts."""
-    sources, _ = split_texts(frame, task_type, text.prompt)
-    prompts, _ = encode_rows(tokenizer, sources, [None] * len(sources), max_length, text.max_target_length, "prompts")
+    sources, prompts = encoded_prompts(tokenizer, frame, task_type, text, max_length)
     if task_type == "multiple_choice":
         template = prompt_for("multiple_choice", text.prompt)
         options = [option_targets(template, row) for row in frame.to_dict("records")]
@@ -73,22 +74,65 @@ def answerer(
 
         return score
 
-    eos = eos_ids(tokenizer, getattr(model, "generation_config", None))
+    return decoded(tokenizer, response_generator(model, tokenizer, prompts, text.max_target_length, batch_size))
+
+
+def encoded_prompts(
+    tokenizer: Any, frame: pd.DataFrame, task_type: str, text: TextTask, max_length: int
+) -> tuple[list[str], list[list[int]]]:
+    """The question text of every row of `frame` and its prompt's token ids (through the chat template)."""
+    sources, _ = split_texts(frame, task_type, text.prompt)
+    prompts, _ = encode_rows(tokenizer, sources, [None] * len(sources), max_length, text.max_target_length, "prompts")
+    return sources, prompts
+
+
+def decoded(tokenizer: Any, responses: Responses) -> Answer:
+    """The answer texts of the generated responses (special tokens dropped, spaces stripped)."""
 
     def generate(indices: list[int], description: str | None) -> list[str]:
-        generated = generate_responses(
-            model,
-            [prompts[i] for i in indices],
-            text.max_target_length,
-            batch_size,
-            pad_id(tokenizer),
-            eos,
-            description,
-        )
-        texts: list[str] = tokenizer.batch_decode(generated, skip_special_tokens=True)
+        texts: list[str] = tokenizer.batch_decode(responses(indices, None, description), skip_special_tokens=True)
         return [answer.strip() for answer in texts]
 
     return generate
+
+
+def response_generator(
+    model: Any, tokenizer: Any, prompts: list[list[int]], max_new_tokens: int, batch_size: int
+) -> Responses:
+    """A function generating the greedy responses' token ids to the prompts at the given indices (at most
+    `max_new_tokens`, or the number it is given), each up to its first end-of-sequence token."""
+    eos = eos_ids(tokenizer, getattr(model, "generation_config", None))
+
+    def responses(indices: list[int], limit: int | None, description: str | None) -> list[list[int]]:
+        chosen = [prompts[i] for i in indices]
+        return generate_responses(
+            model, chosen, limit or max_new_tokens, batch_size, pad_id(tokenizer), eos, description
+        )
+
+    return responses
+
+
+class GenerationTimer(QuestionTimer):
+    """A causal LM as the benchmark times it: answering test rows (`evaluation.timing`) and generating their
+    responses' tokens (`evaluation.generation_speed`)."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        task_type: str,
+        text: TextTask,
+        max_length: int,
+        frame: pd.DataFrame,
+        batch_size: int,
+    ) -> None:
+        _, prompts = encoded_prompts(tokenizer, frame, task_type, text, max_length)
+        self.responses = response_generator(model, tokenizer, prompts, text.max_target_length, batch_size)
+        super().__init__(decoded(tokenizer, self.responses))
+
+    def generate_tokens(self, inputs: list[Any], max_new_tokens: int | None) -> int:
+        """Generate the responses of the test rows `inputs`; their new tokens (each up to its end of sequence)."""
+        return sum(len(response) for response in self.responses(list(inputs), max_new_tokens, None))
 
 
 def perplexity(model: Any, prompts: list[list[int]], responses: Sequence[list[int]], batch_size: int) -> float:
