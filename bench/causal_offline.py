@@ -14,16 +14,19 @@ response token and captured top-k mass (from their fingerprints), and the target
 
     python bench/causal_offline.py                                    # run (or resume), then write the section
     python bench/causal_offline.py --no-run --wall-min 71 --load 2-3  # a run made by hand: state its wall time
+    python bench/causal_offline.py --seeds 13                         # one seed only (the full run resumes from it)
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import harness
 import pandas as pd
 import seq2seq_offline
+import yaml
 
 from scalingdown.kd.logit_store import read_fingerprint
 from scalingdown.pipeline.plan.experiment import Plan
@@ -32,7 +35,7 @@ from scalingdown.report.seed_statistics import PairedTest, summarise
 REPO, DOCS = harness.REPO, harness.DOCS
 CONFIG = REPO / "config" / "experiments" / "causal-offline.yaml"
 TASK, DISTILLED, TWIN = "finqa", "distilled", "gold_only"
-BYTES_TARGET, WALL_TARGET_MIN = 120.0, 90.0
+BYTES_TARGET, WALL_TARGET_MIN, FULL_SEEDS = 120.0, 90.0, 3
 DIAGNOSTICS = ("perplexity", "kl_to_teacher_mean", "kl_to_teacher_p99", "top1_agreement")
 
 
@@ -65,9 +68,9 @@ def diagnostics_table(summary: pd.DataFrame) -> str:
 
 
 def targets(
-    summary: pd.DataFrame, test: PairedTest | None, sizes: list[float], wall_min: float
+    summary: pd.DataFrame, test: PairedTest | None, sizes: list[float], wall_min: float, seeds: int
 ) -> list[tuple[str, bool | None, str]]:
-    """(target, met or None when it cannot be checked, the numbers behind it)."""
+    """(target, met or None when it cannot be checked, the numbers behind it); `seeds` the run's seeds."""
 
     def mean(model: str, column: str) -> float | None:
         rows = summary[(summary["task"] == TASK) & (summary["model"] == model)]
@@ -99,11 +102,12 @@ def targets(
             ", ".join(f"{size:.1f}" for size in sizes) or "no cache found",
         )
     )
+    partial = seeds < FULL_SEEDS
     found.append(
         (
-            f"the run takes under {WALL_TARGET_MIN:.0f} min on 2 cores",
-            None if wall_min != wall_min else wall_min < WALL_TARGET_MIN,  # NaN: not recorded
-            f"{wall_min:.0f} min",
+            f"the run of {FULL_SEEDS} seeds takes under {WALL_TARGET_MIN:.0f} min on 2 cores",
+            None if wall_min != wall_min or partial else wall_min < WALL_TARGET_MIN,  # NaN: not recorded
+            f"{wall_min:.0f} min" + (f" for {seeds} of the {FULL_SEEDS} seeds" if partial else ""),
         )
     )
     return found
@@ -138,10 +142,21 @@ def markdown(plan: Plan, table: pd.DataFrame, settings: dict[str, str], wall_min
         "Targets:",
         "",
     ]
-    for target, met, numbers in targets(summary, tests["exact_match"].get((TASK, DISTILLED)), sizes, wall_min):
+    seeds = len(plan.seeds)
+    for target, met, numbers in targets(summary, tests["exact_match"].get((TASK, DISTILLED)), sizes, wall_min, seeds):
         verdict = "not checkable" if met is None else ("met" if met else "**MISSED**")
         lines.append(f"- {verdict}: {target} ({numbers})")
     return "\n".join(lines)
+
+
+def with_seeds(config: Path, seeds: str | None, scratch: Path) -> Path:
+    """`config`, or with `seeds` (e.g. `13`) a copy of it in `scratch` that runs those seeds only: same experiment
+    name, same per-seed folders, so that the full run later resumes from what it made."""
+    if seeds is None:
+        return config
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["seeds"] = [int(seed) for seed in seeds.split(",")]
+    return harness.write_config(raw, scratch, config.stem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall-min", type=float, help="with --no-run: the run's wall time in minutes")
     parser.add_argument("--load", help="with --no-run: the load average it ran under (text)")
     parser.add_argument("--out", type=Path, default=DOCS, help="markdown file to write the section into")
+    parser.add_argument("--seeds", help="run these seeds only (comma-separated): outputs where the full run puts them")
     args = parser.parse_args(argv)
     machine = harness.machine()
-    if args.no_run:
-        wall, load = (args.wall_min or float("nan")) * 60, args.load or "not recorded"
-    else:
-        wall, load = seq2seq_offline.run_workflow(args.config, args.cores)
-    config, plan = harness.load_plan(args.config.resolve(), REPO)
+    with tempfile.TemporaryDirectory(prefix="causal-offline-") as scratch:
+        config_file = with_seeds(args.config.resolve(), args.seeds, Path(scratch))
+        if args.no_run:
+            wall, load = (args.wall_min or float("nan")) * 60, args.load or "not recorded"
+        else:
+            wall, load = seq2seq_offline.run_workflow(config_file, args.cores)
+        config, plan = harness.load_plan(config_file, REPO)
     table, completeness = seq2seq_offline.per_seed_table(plan)
     settings = {
         "config": str(args.config.resolve().relative_to(REPO)),

@@ -1,5 +1,6 @@
 """The causal offline benchmark's targets on hand-made per-seed metrics (no experiment is run): a paired gain beyond
-twice its standard error, perplexity and KL to the teacher below the twin's, bytes per token, wall time."""
+twice its standard error, perplexity and KL to the teacher below the twin's, bytes per token, wall time (of three
+seeds: a one-seed run leaves it and the paired gain unchecked)."""
 
 import sys
 
@@ -18,9 +19,11 @@ class _Plan:
         return {(bench.TASK, bench.DISTILLED): bench.TWIN}
 
 
-def _verdicts(exact: list[tuple[float, float]], kl: tuple[float, float], sizes: list[float], wall: float) -> list:
+def _verdicts(
+    exact: list[tuple[float, float]], kl: tuple[float, float], sizes: list[float], wall: float, seeds: int = 3
+) -> list:
     rows = []
-    for seed, (twin, distilled) in zip((13, 14, 15), exact):
+    for seed, (twin, distilled) in zip((13, 14, 15)[:seeds], exact):
         for model, score, divergence in ((bench.TWIN, twin, kl[0]), (bench.DISTILLED, distilled, kl[1])):
             rows.append(
                 {
@@ -39,8 +42,8 @@ def _verdicts(exact: list[tuple[float, float]], kl: tuple[float, float], sizes: 
                 }
             )
     table = pd.DataFrame(rows)
-    test = seq2seq_offline.paired_tests(table, _Plan(), "exact_match")[(bench.TASK, bench.DISTILLED)]
-    return [met for _, met, _ in bench.targets(summarise(table), test, sizes, wall)]
+    test = seq2seq_offline.paired_tests(table, _Plan(), "exact_match").get((bench.TASK, bench.DISTILLED))
+    return [met for _, met, _ in bench.targets(summarise(table), test, sizes, wall, seeds)]
 
 
 def test_every_target_is_met_by_a_consistent_gain_a_closer_student_a_small_cache_and_a_short_run():
@@ -49,3 +52,7 @@ def test_every_target_is_met_by_a_consistent_gain_a_closer_student_a_small_cache
 
 def test_targets_are_missed_by_a_noisy_gain_a_farther_student_a_large_cache_and_a_long_run():
     assert _verdicts([(0.14, 0.44), (0.15, 0.10), (0.13, 0.20)], (0.4, 0.9), [130.0], 120.0) == [False] * 5
+
+
+def test_a_run_of_one_seed_leaves_the_paired_gain_and_the_run_time_of_three_seeds_unchecked():
+    assert _verdicts([(0.14, 0.44)], (0.9, 0.4), [98.0], 30.0, seeds=1) == [None, True, True, True, None]

@@ -1,6 +1,8 @@
 """The causal loss: normalised per response token over the whole accumulated batch (gradient accumulation 4 × 2 gives
-the gradient of one batch of 8), CE and the divergence on response tokens only, padding rows of the output layer
+the gradient of one batch of 8), CE and every divergence on response tokens only, padding rows of the output layer
 dropped."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -86,12 +88,23 @@ def test_gradient_accumulation_gives_the_gradient_of_the_whole_batch(tmp_path):
         torch.testing.assert_close(accumulated[name], gradient, atol=1e-6 * scale, rtol=1e-4)
 
 
-def test_the_loss_is_the_mean_over_response_tokens_of_each_tokens_loss():
+DIVERGENCES = [
+    Divergence(),
+    Divergence("reverse_kl"),
+    Divergence("jsd", beta=0.3),
+    Divergence("skew_kl", alpha=0.1),
+    Divergence("skew_reverse_kl", alpha=0.2),
+]
+
+
+@pytest.mark.parametrize("divergence", DIVERGENCES, ids=lambda divergence: divergence.name)
+def test_the_loss_is_the_mean_over_response_tokens_of_each_tokens_loss(divergence: Divergence):
+    loss = dataclasses.replace(LOSS, divergence=divergence.name, beta=divergence.beta, alpha=divergence.alpha)
     prompts, responses, teacher = rows(3)
     batch = CausalCollator(0, [teacher.top_k])(list(training_set(prompts, responses, [True, False, True], [teacher])))
     logits = torch.randn(*batch["input_ids"].shape, VOCAB + 3)  # three padding rows past the vocabulary
     targets = {key: value for key, value in batch.items() if key != "input_ids" and key != "attention_mask"}
-    terms = causal_loss_fn(LOSS, [teacher], VOCAB)(type("Out", (), {"logits": logits})(), targets, {})
+    terms = causal_loss_fn(loss, [teacher], VOCAB)(type("Out", (), {"logits": logits})(), targets, {})
     # by hand: every response token, in row order, its logits at the position before it
     ce, kd, tokens = 0.0, 0.0, 0
     for row, (prompt, response) in enumerate(zip(prompts, responses)):
@@ -106,8 +119,8 @@ def test_the_loss_is_the_mean_over_response_tokens_of_each_tokens_loss():
             outside = torch.ones(VOCAB, dtype=torch.bool)
             outside[ids] = False
             student = torch.cat([q[ids], q[outside].logsumexp(dim=0, keepdim=True)])[None]
-            kd += float(row_divergence(teacher_bucket_logprobs(values[None], tail, VOCAB, 1.0), student, Divergence()))
+            kd += float(row_divergence(teacher_bucket_logprobs(values[None], tail, VOCAB, 1.0), student, divergence))
             tokens += 1
     assert float(terms["ce"]) == pytest.approx(ce / tokens, rel=1e-5)
-    assert float(terms["kl"]) == pytest.approx(kd / tokens, rel=1e-5)
+    assert float(terms[divergence.term]) == pytest.approx(kd / tokens, rel=1e-5)
     assert float(terms["loss"]) == pytest.approx(0.5 * (ce + kd) / tokens, rel=1e-5)
