@@ -208,23 +208,26 @@ def main(argv: list[str] | None = None) -> int:
     _, prompts, gold = encoded_split(str(args.data), "train", args.type, text, tokenizer, args.max_length, True)
     prompts, responses = prompts[: args.rows], [list(r or []) for r in gold[: args.rows]]
     args.padding, shared = pad_id(tokenizer), len(tokenizer)
-    sections = {
-        "causal-cache-size": size_section(
-            model, prompts, responses, [int(k) for k in args.ks.split(",")], shared, args
-        ),
-        "causal-teacher-pass": throughput_section(model, prompts, responses, shared, args),
-    }
+    head = f"{harness.machine_block(harness.machine())}\n\nTeacher `{args.teacher}`, data `{args.data}`; "
+
+    def publish(name: str, body: str) -> None:
+        """Write (or print) one section as soon as it is measured: a run stopped later keeps it."""
+        load = (
+            f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} now; {args.threads} torch threads"
+        )
+        section = f"{head}{load}.\n\n{body}"
+        if args.no_docs:
+            print(section, end="\n\n", flush=True)
+        else:
+            harness.write_section(args.docs, name, section)
+            print(f"wrote {name} to {args.docs}", flush=True)
+
+    publish(
+        "causal-cache-size", size_section(model, prompts, responses, [int(k) for k in args.ks.split(",")], shared, args)
+    )
     columns = topk_columns(model, prompts, responses, args.k, shared, args.batch_size, args.padding, None)
-    sections["causal-step-time"] = step_section(model, tokenizer, prompts, responses, columns, args)
-    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {args.threads} torch threads"
-    head = f"{harness.machine_block(harness.machine())}\n\nTeacher `{args.teacher}`, data `{args.data}`; {load}.\n\n"
-    sections = {name: head + body for name, body in sections.items()}
-    if args.no_docs:
-        print(*sections.values(), sep="\n\n")
-        return 0
-    for name, body in sections.items():
-        harness.write_section(args.docs, name, body)
-    print(f"wrote {args.docs}")
+    publish("causal-step-time", step_section(model, tokenizer, prompts, responses, columns, args))
+    publish("causal-teacher-pass", throughput_section(model, prompts, responses, shared, args))
     return 0
 
 
