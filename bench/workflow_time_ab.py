@@ -8,6 +8,7 @@ the machine's load moves far less than wall time.
 
     python bench/workflow_time_ab.py --before b57c252 --after 8e6ec5b      # issue 12: before/after the restructure
     python bench/workflow_time_ab.py --before main --after HEAD --rounds 3
+    python bench/workflow_time_ab.py --before ffbc1db --after 0d9e9a8 --rounds 3 --section workflow-time-ab-25
 
 Takes 2 × rounds default-experiment runs (about 4 minutes each on a quiet 2-core machine).
 """
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="Snakemake cores")
     parser.add_argument("--docs", type=Path, default=harness.DOCS, help="markdown file to update")
     parser.add_argument("--no-docs", action="store_true", help="print the section instead of writing it")
+    parser.add_argument("--section", default=SECTION, help="the docs section's marker name (one per comparison)")
     args = parser.parse_args(argv)
     info = harness.machine()
     runs = measure(args.before, args.after, args.rounds, args.config, args.cores)
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_docs:
         print(body)
     else:
-        harness.write_section(args.docs, SECTION, body)
+        harness.write_section(args.docs, args.section, body)
         print(body, f"\nwritten to {args.docs}", sep="\n")
     return 0
 
