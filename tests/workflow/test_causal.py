@@ -37,7 +37,7 @@ def causal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finqa["students"]["gold_only"]["training"] = {"epochs": 2}
     finqa["students"]["distilled"]["teachers"] = ["llama"]
     config.update(
-        experiment="causal-tiny", seeds=[13], benchmark={"warmup": 0, "runs": 4, "rounds": 2, "batch_size": 4}
+        experiment="causal-tiny", seeds=[13], benchmark={"warmup": 0, "runs": 20, "rounds": 6, "batch_size": 4}
     )
     (workdir / "causal-tiny.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", str(workdir / "causal-tiny.yaml"), "--cores", "2")
