@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
@@ -16,6 +17,14 @@ TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 FIXTURES = REPO / "tests" / "fixtures"
 FIXTURE_DATASETS = FIXTURES / "datasets"
 SHARED = Path(os.environ.get("SCALINGDOWN_SHARED", REPO.parent / "shared")).resolve()
+
+
+# Generated hostile inputs (tests/reliability/hostile/): `ci` is few examples, derandomized (the same ones every run,
+# so CI stays fast and a failure repeats); `nightly` (SCALINGDOWN_HYPOTHESIS=nightly) is fifty times as many, drawn
+# anew.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("nightly", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("SCALINGDOWN_HYPOTHESIS", "ci"))
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ JSON or YAML), parsed here once into the stage's typed spec, so a stage runs alo
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
@@ -45,10 +46,18 @@ def _json_or_file(value: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise argparse.ArgumentTypeError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{path} is not UTF-8 text ({error.reason})") from None
     if path.suffix in {".yaml", ".yml"}:
         import yaml
 
-        return yaml.safe_load(text)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f", line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(error, "problem", None) or " ".join(str(error).split())
+            raise argparse.ArgumentTypeError(f"{path}{where}: not valid YAML ({problem})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -281,6 +290,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             args.command_function(args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        where = f" ({error.filename})" if error.filename else ""
+        print(
+            f"error: no space left on device{where}; nothing half-written was kept: free some space and rerun",
+            file=sys.stderr,
+        )
         return 2
     return 0
+
+
+def _one_line(message: str) -> str:
+    """A message on one line, whatever a library's text inside it holds."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())

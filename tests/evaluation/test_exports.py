@@ -197,12 +197,12 @@ def test_predict_file_writes_labels_and_probabilities_in_chunks(shipped, tmp_pat
 
 def test_an_existing_output_is_kept_unless_forced(shipped, tmp_path):
     pd.DataFrame({"text": TEXTS[:2]}).to_csv(tmp_path / "in.csv", index=False)
-    (tmp_path / "out.csv").write_text("keep me\n")
+    (tmp_path / "out.csv").write_text("text,label,prob_neutral\nkeep me,neutral,1.0\n")
     with pytest.raises(OutputExists, match=r"out\.csv: exists; pass --force"):
         predict_file(shipped["fp32"], tmp_path / "in.csv", tmp_path / "out.csv")
-    assert (tmp_path / "out.csv").read_text() == "keep me\n"
+    assert (tmp_path / "out.csv").read_text().endswith("keep me,neutral,1.0\n")
     assert predict_file(shipped["fp32"], tmp_path / "in.csv", tmp_path / "out.csv", force=True) == 2
-    assert "prob_neutral" in (tmp_path / "out.csv").read_text()
+    assert "prob_positive" in (tmp_path / "out.csv").read_text() and "keep me" not in (tmp_path / "out.csv").read_text()
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,11 @@ def test_an_existing_output_is_kept_unless_forced(shipped, tmp_path):
         ("in.csv", b"text\n", "in.csv: holds no rows"),
         ("in.jsonl", b"", "in.jsonl: holds no rows"),
         ("in.csv", b"text\nfine\n\xff\xfe bad\n", "in.csv: is not utf-8 text"),
-        ("in.jsonl", b'{"text": "ok"}\nnot json\n', r"in.jsonl: not a readable \.jsonl file"),
+        (
+            "in.jsonl",
+            b'{"text": "ok"}\nnot json\n',
+            r"in.jsonl, line 2: invalid JSON \(Expecting value at column 1\); expected one JSON object per line",
+        ),
         ("in.jsonl", b'{"text": "ok"}\n{"text": null}\n', "in.jsonl, row 2: column 'text' holds no text"),
         ("in.parquet", b"not parquet", "in.parquet: not a readable Parquet file"),
         ("in.csv", b"text,label\nhello,x\n", r"in.csv: already has the output column\(s\) \['label'\]"),

@@ -11,11 +11,9 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from scalingdown.pipeline.config.attribution import attribute_to_defaults
 from scalingdown.pipeline.config.checks import check_config
-from scalingdown.pipeline.config.data_files import check_data_files
 from scalingdown.pipeline.config.defaults import apply_defaults, apply_member_defaults
-from scalingdown.pipeline.config.json_schema import check_schema
+from scalingdown.pipeline.config.validation import validate_config
 from scalingdown.pipeline.errors import ConfigError
 from scalingdown.pipeline.plan.experiment import Plan
 from tests.conftest import REPO, TINY_CONFIG
@@ -44,15 +42,10 @@ def budget_config(budget: float | None = 0.5, teacher_budget: float | None = 1.0
 
 def config_error(raw: dict, workdir: Path) -> ConfigError:
     """The error the Snakefile reports for `raw` (as the user wrote it): defaults, schema, checks, attribution."""
-    config = copy.deepcopy(raw)
     try:
-        apply_defaults(config, workdir)
-        check_schema(config, SCHEMA)
-        validate(config, str(SCHEMA))
-        check_config(config, workdir)
-        check_data_files(config, workdir)
+        validate_config(copy.deepcopy(raw), workdir, SCHEMA)
     except ConfigError as error:
-        return attribute_to_defaults(error, raw, workdir)
+        return error
     raise AssertionError("the config was accepted")
 
 

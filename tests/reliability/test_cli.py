@@ -102,3 +102,24 @@ def test_a_missing_input_directory_or_file_gets_one_line_not_a_hub_message(
     error = _run(capsys, _replace(arguments, flag, str(path)))
     assert error == expected.format(path=path)
     assert "huggingface" not in error.lower() and "repo id" not in error.lower()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("spec.yaml", b"student: [a\n  b: c\n", "{path}, line 2: not valid YAML (expected ',' or ']', but got ':')"),
+        ("spec.yml", b"student: !!python/object:os.system {}\n", "{path}, line 1: not valid YAML ("),
+        ("spec.yaml", b"student: \xff\xfe\n", "{path} is not UTF-8 text (invalid start byte)"),
+        ("spec.json", b'{"student": "s",}', "{path} is not valid JSON ("),
+    ],
+    ids=["broken-yaml", "yaml-with-a-python-tag", "not-utf8", "broken-json"],
+)
+def test_a_spec_file_that_does_not_parse_gets_the_usage_line(capsys, arguments, tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SystemExit) as stop:
+        main(_replace(arguments, "--spec", f"@{path}"))
+    assert stop.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("scalingdown distill: error: argument --spec: " + expected.format(path=path)), last
+    assert "Traceback" not in last

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
+import logging
 import math
 
 import pandas as pd
 import pytest
 import yaml
+from snakemake.utils import validate
 
 from scalingdown.data.generators.financial_sentiment import LABELS as GENERATED_LABELS
+from scalingdown.pipeline.config.checks import check_config
+from scalingdown.pipeline.config.defaults import apply_defaults
 from scalingdown.pipeline.config.value_checks import GENERATOR_LABELS, hub_id_problem
 from scalingdown.pipeline.errors import ConfigError
 from scalingdown.pipeline.specs.definitions import PrepareSpec
@@ -274,3 +279,89 @@ def test_the_generators_labels_are_the_ones_the_check_knows():
 @pytest.mark.parametrize("repo_id", ["bert-base-uncased", "google/flan-t5-base", "a/b", "Org_1/model.v2-x"])
 def test_real_hub_ids_pass(repo_id):
     assert hub_id_problem(repo_id) is None
+
+
+# -- issue 27: seeds, list elements, label names, budgets that label the same rows --------------------------------
+def _seeds(*seeds: int):
+    return lambda config: config.pop("seed") and config.update(seeds=list(seeds))
+
+
+def _budgets(*budgets: float):
+    return set_task_key("data", "label_budget", list(budgets))
+
+
+def _labels(*labels: str):
+    return set_task_key("labels", list(labels))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "problem"),
+    [
+        (_seeds(13, 4294967295), "seeds[1]", "4294967295 is not a seed numpy accepts here: expected an integer from 0"),
+        (_seeds(4294967294), "seeds[0]", "the splits also use seed + 1 and seed + 2"),
+        (_seeds(13, -1), "seeds[1]", "-1 is less than the minimum of 0"),
+        (_budgets(0.5, math.nan), f"{TASK}.data.label_budget[1]", "nan is not a finite number"),
+        (_budgets(math.inf), f"{TASK}.data.label_budget[0]", "inf is not a finite number"),
+        (_labels("pos", "neutral", "POS"), f"{TASK}.labels", "labels 'pos' and 'POS' differ only in case"),
+        (_labels("negative", "neutral ", "positive"), f"{TASK}.labels[1]", "'neutral ' begins or ends"),
+        (_labels("negative", " ", "positive"), f"{TASK}.labels[1]", "expected a label name"),
+    ],
+    ids=[
+        "seeds-too-large",
+        "seeds-plus-split-offsets-too-large",
+        "seeds-negative",
+        "budget-element-nan",
+        "budget-element-infinite",
+        "labels-differing-only-in-case",
+        "label-with-surrounding-space",
+        "label-only-space",
+    ],
+)
+def test_seeds_list_elements_and_label_names_are_refused_naming_the_element(tmp_path, mutate, key, problem):
+    error = config_error(tiny_written(mutate), tmp_path)
+    assert (error.key, "\n" in str(error)) == (key, False)
+    assert problem in error.problem
+
+
+def test_budgets_that_label_the_same_rows_get_a_warning_naming_both_elements(tmp_path, caplog):
+    config = copy.deepcopy(tiny_written(set_task_key("data", "label_budget", [0.5, 0.51, 0.25])))
+    apply_defaults(config, tmp_path)
+    validate(config, str(SCHEMA))
+    with caplog.at_level(logging.WARNING, logger="scalingdown.pipeline.config.label_budgets"):
+        check_config(config, tmp_path)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"config key `{TASK}.data.label_budget[1]`: 0.51 labels the same 18 of about 36 training rows as element [0] "
+        "(0.5); the sweep runs that point twice"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "problem"),
+    [
+        (
+            set_task_key("data", "options", "seed", datetime.date(2000, 1, 1)),
+            f"{TASK}.data.options.seed",
+            "datetime.date(2000, 1, 1) is a date, which no setting takes (YAML reads an unquoted 2020-01-01 as a date)",
+        ),
+        (set_task_key("data", "options", "seed", b"\x01"), f"{TASK}.data.options.seed", "b'\\x01' is binary data"),
+        (
+            set_task_key("data", {"loader": "phrasebank", "options": {"path": "a\x00b"}}),
+            f"{TASK}.data.options.path",
+            "'a\\x00b' holds a NUL character (\\x00), which no setting, name or path can",
+        ),
+        (lambda config: config.update(hyperparameters="hp\x00.yaml"), "hyperparameters", "expected the path of a YAML"),
+    ],
+    ids=["a-date-where-a-loader-option-goes", "binary-data", "nul-in-a-path", "nul-in-the-hyperparameters-path"],
+)
+def test_values_yaml_builds_beyond_json_and_nul_characters_are_refused_naming_the_key(tmp_path, mutate, key, problem):
+    """Found by the generated configs: a YAML date in a loader option, or a NUL in a path, was a traceback."""
+    error = config_error(tiny_written(mutate), tmp_path)
+    assert (error.key, "\n" in str(error)) == (key, False)
+    assert problem in error.problem, error.problem
+
+
+@pytest.mark.parametrize("tasks", [True, ["sentiment"], "sentiment", 3], ids=["boolean", "list", "text", "number"])
+def test_tasks_that_are_not_a_mapping_are_refused_naming_the_key(tmp_path, tasks):
+    """Found by the generated configs (nightly): `tasks: true` was an AttributeError while the defaults merged."""
+    error = config_error(tiny_written(lambda config: config.update(tasks=tasks)), tmp_path)
+    assert error.key == "tasks" and "is not of type 'object'" in error.problem

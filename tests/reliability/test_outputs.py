@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -289,3 +290,51 @@ def test_distill_with_only_unreadable_checkpoints_exits_with_that_line(
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"error: {checkpoints}: no checkpoint can be resumed from")
     assert error.endswith(f"delete {checkpoints} to train from the start")
+
+
+def _full_disk(monkeypatch, module, name: str) -> None:
+    """`module.name` writes a few bytes of its file, then fails as a full disk does."""
+
+    def write_part(value, target, *args, **kwargs):
+        path = Path(target) if isinstance(target, (str, os.PathLike)) else None
+        if path is not None:
+            path.write_bytes(b"cut short")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(module, name, write_part)
+
+
+def _last_error(capsys) -> str:
+    """The run's one `error:` line (progress bars share stderr)."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and not any("Traceback" in line for line in lines), lines[-5:]
+    return errors[0]
+
+
+def test_a_full_disk_while_checkpointing_gives_one_line_and_removes_the_unfinished_checkpoint(
+    distill_inputs, tmp_path, capsys, monkeypatch
+):
+    import torch
+
+    arguments = distill_inputs.arguments(distill_inputs.spec(), tmp_path / "run")[1:]
+    _full_disk(monkeypatch, torch, "save")  # the Trainer's optimizer state, after the checkpoint's weights
+    assert main(arguments) == 2
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert _last_error(capsys) == (
+        f"error: {checkpoints}: no space left on device while training; removed the unfinished checkpoint-10; "
+        "free some space (a rerun starts from the beginning)"
+    )
+    assert not list(checkpoints.glob("checkpoint-*")) and (checkpoints / SPEC_FILE).is_file()
+    assert not (tmp_path / "run" / "model").exists() and not (tmp_path / "run" / "history.json").exists()
+
+
+def test_a_full_disk_while_a_stage_writes_its_output_gives_one_line_and_leaves_no_temporary(
+    tmp_path, capsys, monkeypatch
+):
+    import pyarrow.parquet
+
+    _full_disk(monkeypatch, pyarrow.parquet, "write_table")
+    assert main(["prepare", "--spec", _prepare_spec().to_json(), "--out", str(tmp_path / "data")]) == 2
+    assert _last_error(capsys).startswith("error: no space left on device (")
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

@@ -217,12 +217,12 @@ CASES = {
     ),
     "wrong-type": (
         set_task_key("teachers", "big", "finetune", "batch_size", [8, "16"]),
-        f"{TASK}.teachers.big.finetune.batch_size.1",
+        f"{TASK}.teachers.big.finetune.batch_size[1]",
         "'16' is not of type 'integer'",
     ),
     "out-of-range": (
         set_task_key("teachers", "big", "finetune", "learning_rate", [1.0e-3, 0]),
-        f"{TASK}.teachers.big.finetune.learning_rate.1",
+        f"{TASK}.teachers.big.finetune.learning_rate[1]",
         "less than or equal to the minimum of 0",
     ),
     "listed-twice": (

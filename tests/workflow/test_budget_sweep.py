@@ -49,6 +49,7 @@ def test_every_budget_reuses_the_teacher_with_every_label(sweep_run):
     assert jobs == {
         "prepare": 1,
         "teacher_logits": 1,
+        "check_distill_inputs": 4,
         "distill": 4,
         "evaluate": 6,
         "benchmark": 2,
@@ -84,6 +85,7 @@ def test_adding_a_budget_schedules_only_that_budgets_jobs(sweep_run):
     assert job_counts(result.stdout) == {
         "prepare": 1,
         "teacher_logits": 1,
+        "check_distill_inputs": 2,
         "distill": 2,
         "evaluate": 3,
         "benchmark": 1,

@@ -71,6 +71,7 @@ def test_the_teacher_with_every_label_is_reused_and_its_cache_covers_the_transfe
     assert jobs == {
         "prepare": 1,
         "teacher_logits": 1,
+        "check_distill_inputs": 2,
         "distill": 2,
         "evaluate": 3,
         "benchmark": 1,
@@ -110,6 +111,11 @@ def test_a_student_only_change_schedules_no_teacher_job(budget_run):
     path = workdir / "changed.yaml"
     path.write_text(yaml.safe_dump(changed))
     result = snakemake(workdir, "--configfile", str(path), "-n")
-    assert job_counts(result.stdout) == {"distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}, (
-        result.stdout
-    )
+    assert job_counts(result.stdout) == {
+        "check_distill_inputs": 1,
+        "distill": 1,
+        "evaluate": 1,
+        "benchmark": 1,
+        "report": 1,
+        "all": 1,
+    }, result.stdout

@@ -119,6 +119,7 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
     assert job_counts(result.stdout) == {
         "teacher_logits": 1,
         "teacher_ensemble": 1,
+        "check_distill_inputs": 1,
         "distill": 1,
         "evaluate": 1,
         "benchmark": 1,
@@ -130,9 +131,14 @@ def test_a_hidden_map_change_recomputes_only_that_teachers_cache(two_teacher_run
     student["training"]["learning_rate"] = 2.0e-3
     (two_teacher_run / "relearn.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(two_teacher_run, "--configfile", str(two_teacher_run / "relearn.yaml"), "-n")
-    assert job_counts(result.stdout) == {"distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}, (
-        result.stdout
-    )
+    assert job_counts(result.stdout) == {
+        "check_distill_inputs": 1,
+        "distill": 1,
+        "evaluate": 1,
+        "benchmark": 1,
+        "report": 1,
+        "all": 1,
+    }, result.stdout
 
 
 def _study_workdir(tmp_path: Path) -> Path:
@@ -151,6 +157,7 @@ def test_the_finance_study_dry_run_schedules_every_stage_without_network(tmp_pat
         "finetune_teacher": 2,
         "teacher_logits": 3,
         "init_student": 1,
+        "check_distill_inputs": 2,
         "distill": 2,
         "evaluate": 6,
         "teacher_ensemble": 1,
@@ -173,6 +180,7 @@ def test_the_offline_study_dry_run(tmp_path: Path, shared_datasets: Path):
         "finetune_teacher": 2,
         "teacher_logits": 2,
         "init_student": 1,
+        "check_distill_inputs": 4,
         "distill": 4,
         "evaluate": 7,
         "export": 6,

@@ -103,5 +103,14 @@ def test_another_experiment_reuses_the_shared_artefacts_without_rebuilding_them(
     other.write_text((tiny_run / "tiny.yaml").read_text().replace("experiment: tiny", "experiment: tiny-other"))
     result = snakemake(tiny_run, "--configfile", str(other), "-n")
     jobs = job_counts(result.stdout)
-    expected = {"distill": 2, "evaluate": 4, "export": 3, "evaluate_export": 3, "benchmark": 1, "report": 1, "all": 1}
+    expected = {
+        "check_distill_inputs": 2,
+        "distill": 2,
+        "evaluate": 4,
+        "export": 3,
+        "evaluate_export": 3,
+        "benchmark": 1,
+        "report": 1,
+        "all": 1,
+    }
     assert jobs == expected, result.stdout

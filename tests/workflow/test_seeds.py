@@ -51,6 +51,7 @@ def test_a_listed_seed_reuses_the_shared_artefacts_of_the_same_seed(seeds_run):
         "finetune_teacher": 1,
         "teacher_logits": 1,
         "init_student": 1,
+        "check_distill_inputs": 4,
         "distill": 4,
         "evaluate": 6,
         "export": 6,
@@ -96,6 +97,7 @@ def test_adding_a_seed_schedules_only_that_seeds_jobs(seeds_run):
         "finetune_teacher": 1,
         "teacher_logits": 1,
         "init_student": 1,
+        "check_distill_inputs": 2,
         "distill": 2,
         "evaluate": 3,
         "export": 3,
@@ -113,7 +115,16 @@ def test_a_student_change_over_seeds_schedules_no_teacher_job(seeds_run):
     changed = _config([7, 8])
     changed["tasks"]["sentiment"]["students"]["distilled"]["loss"] = {"ce": 0.2, "kd": 0.8, "temperature": 3.0}
     result = snakemake(workdir, "--configfile", str(_write(workdir, "changed", changed)), "-n")
-    expected = {"distill": 2, "evaluate": 2, "export": 6, "evaluate_export": 6, "benchmark": 2, "report": 1, "all": 1}
+    expected = {
+        "check_distill_inputs": 2,
+        "distill": 2,
+        "evaluate": 2,
+        "export": 6,
+        "evaluate_export": 6,
+        "benchmark": 2,
+        "report": 1,
+        "all": 1,
+    }
     assert job_counts(result.stdout) == expected, result.stdout
 
 

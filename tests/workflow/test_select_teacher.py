@@ -60,6 +60,7 @@ def test_a_changed_candidate_reruns_that_candidate_and_what_uses_the_teacher_onl
         "select_teacher": 1,
         "teacher_logits": 1,
         "evaluate": 2,  # the teacher, and the student distilled from it
+        "check_distill_inputs": 1,
         "distill": 1,
         "benchmark": 1,
         "report": 1,

@@ -67,6 +67,7 @@ def test_every_rule_logged_to_the_experiment_log_folder(tiny_run: Path):
         "finetune_teacher",
         "teacher_logits",
         "init_student",
+        "check_distill_inputs",
         "distill",
         "evaluate",
         "export",
@@ -96,9 +97,18 @@ def test_a_finished_run_has_nothing_left_to_do(tiny_run: Path):
     [
         (
             "distilled",
-            {"distill": 1, "evaluate": 1, "export": 3, "evaluate_export": 3, "benchmark": 1, "report": 1, "all": 1},
+            {
+                "check_distill_inputs": 1,
+                "distill": 1,
+                "evaluate": 1,
+                "export": 3,
+                "evaluate_export": 3,
+                "benchmark": 1,
+                "report": 1,
+                "all": 1,
+            },
         ),
-        ("gold_only", {"distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}),
+        ("gold_only", {"check_distill_inputs": 1, "distill": 1, "evaluate": 1, "benchmark": 1, "report": 1, "all": 1}),
     ],
     ids=["exported-student-re-exports", "other-student-exports-nothing"],
 )

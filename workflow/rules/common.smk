@@ -1,12 +1,12 @@
 """Shared setup: config validation, the experiment plan, and how every job runs the package."""
 
-import copy
 import shlex
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.logging import logger
+from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 min_version("9.0")
@@ -14,28 +14,31 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from scalingdown.pipeline import paths  # noqa: E402
-from scalingdown.pipeline.config.attribution import attribute_to_defaults  # noqa: E402
-from scalingdown.pipeline.config.checks import check_config  # noqa: E402
-from scalingdown.pipeline.config.data_files import check_data_files  # noqa: E402
-from scalingdown.pipeline.config.defaults import apply_defaults  # noqa: E402
-from scalingdown.pipeline.config.json_schema import check_schema  # noqa: E402
+from scalingdown.pipeline.config.validation import validate_config  # noqa: E402
 from scalingdown.pipeline.errors import ConfigError  # noqa: E402
+from scalingdown.pipeline.outputs.input_fingerprints import changed_inputs, mark_older  # noqa: E402
 from scalingdown.pipeline.plan.experiment import Plan, local_model  # noqa: E402
 from scalingdown.pipeline.plan.stage_specs import StageSpecs  # noqa: E402
 from scalingdown.pipeline.specs.stage_table import STAGES  # noqa: E402
 
-RAW_CONFIG = copy.deepcopy(config)
 try:
-    apply_defaults(config, Path.cwd())
-    check_schema(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
-    validate(config, "../schemas/config.schema.yaml")
-    check_config(config, Path.cwd())
-    check_data_files(config, Path.cwd())
+    validate_config(config, Path.cwd(), Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 except ConfigError as error:
-    raise WorkflowError(f"Invalid config: {attribute_to_defaults(error, RAW_CONFIG, Path.cwd())}") from None
+    raise WorkflowError(f"Invalid config: {error}") from None
 
 PLAN = Plan(config)
 SPECS = StageSpecs(PLAN)
+# A data file whose content changed since `prepare` read it, though its modification time was kept (cp -p, tar x,
+# rsync -t): its prepared directory is dated before it, so that Snakemake reruns `prepare`
+# (pipeline.outputs.input_fingerprints).
+for data in PLAN.data_plans():
+    changed = changed_inputs(Path(data.dir) / "manifest.json", PLAN.data_files(data.key))
+    if changed:
+        mark_older(Path(data.dir), changed)
+        logger.warning(
+            f"{', '.join(changed)}: changed since prepare read it (the modification time was kept); "
+            f"{data.dir} is prepared again"
+        )
 THREADS = PLAN.threads
 # The cores of a local run (`--cores`); None on a cluster, where each job has an allocation of its own (and
 # inside a cluster job, whose Snakemake must ask for what the allocation holds).

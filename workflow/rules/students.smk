@@ -14,6 +14,27 @@ rule init_student:
         STAGES["init_student"].shell()
 
 
+rule check_distill_inputs:
+    """Check what `distill` reads, in a cheap local job before it: Snakemake deletes `distill`'s outputs before it
+    runs, so a refused input must stop the workflow here, with the previous student in place. The record is
+    temporary, so that every run of `distill` (`--forcerun distill` too) is preceded by a fresh check."""
+    input:
+        data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
+        init=lambda wildcards: PLAN.student(wildcards.task, wildcards.student).init_dir,
+        logits=lambda wildcards: PLAN.distill_logits(wildcards.task, wildcards.student),
+    output:
+        temp(paths.student_inputs_checked(PLAN.root, "{task}", "{student}")),
+    log:
+        PLAN.log("check_distill_inputs", "{task}.{student}"),
+    localrule: True
+    conda:
+        ENV
+    params:
+        spec=lambda wildcards: SPECS.distill(wildcards.task, wildcards.student).to_json(),
+    shell:
+        STAGES["check_distill_inputs"].shell()
+
+
 rule distill:
     """Train a student from the cached teacher logits (gold labels only when it has no teachers).
 
@@ -25,6 +46,7 @@ rule distill:
         logits=lambda wildcards: PLAN.distill_logits(wildcards.task, wildcards.student),
         teacher_models=lambda wildcards: PLAN.distill_teacher_models(wildcards.task, wildcards.student),
         deepspeed=PLAN.deepspeed_config(),
+        checked=paths.student_inputs_checked(PLAN.root, "{task}", "{student}"),
     output:
         model=directory(paths.student_model(PLAN.root, "{task}", "{student}")),
         history=paths.student_history(PLAN.root, "{task}", "{student}"),

@@ -38,6 +38,13 @@ _BYTE_ORDER_MARKS = (
 )
 
 
+def marked_encoding(path: str | Path) -> str | None:
+    """The encoding a file's byte-order mark announces (the mark dropped when decoding), or None without one."""
+    with Path(path).open("rb") as handle:
+        start = handle.read(4)
+    return next((name for mark, name in _BYTE_ORDER_MARKS if start.startswith(mark)), None)
+
+
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     """The decoded text of `path`; undecodable bytes are a `DataError` naming their line.
 
@@ -86,18 +93,22 @@ def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
 
 def jsonl_records(path: Path) -> Records:
     """JSON Lines: one JSON object per non-blank line."""
-    records = []
-    for number, line in numbered_lines(read_text(path)):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(
-                path, number, f"invalid JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}")
-        records.append((number, record))
-    return records
+    return [(number, json_object(path, number, line)) for number, line in numbered_lines(read_text(path))]
+
+
+def json_object(path: str | Path, number: int, line: str) -> dict[str, Any]:
+    """Line `number` of a JSON Lines file as the object it holds; a `DataError` naming the line otherwise."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataError(
+            path, number, f"invalid JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
+        ) from None
+    except RecursionError:
+        raise DataError(path, number, "invalid JSON (nested too deeply); expected one JSON object per line") from None
+    if not isinstance(record, dict):
+        raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}")
+    return record
 
 
 def json_document(path: Path) -> Any:

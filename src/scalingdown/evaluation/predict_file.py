@@ -1,38 +1,58 @@
 """Batch prediction of a file with a classifier (`scalingdown predict`): CSV, JSON Lines or Parquet in, CSV or
-JSON Lines out, read and written in chunks so that memory stays bounded on large files.
+JSON Lines out, read and written in chunks so that memory stays bounded on large files (see `row_files` for how
+each format's values are read and written: as they are, aligned to one header).
 
 Each output row is the input row followed by `label` (the predicted label's name) and one `prob_<label>`
 column per label (softmax probabilities), in the model's label order as saved. The output is written to a
-temporary beside it and renamed at the end; an existing output is kept unless `force`. `annotate_file` is the same
-streaming for any model that adds columns to each text (`scalingdown generate`: a causal LM's answers).
+temporary beside it and renamed at the end; an existing output is kept unless `force`, which replaces only a
+file that `predict` could have written (never a directory, a link, the input, or a file of other columns).
+`annotate_file` is the same streaming, with the same rules, for any model that adds columns to each text
+(`scalingdown generate`: a causal LM's answers).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from scipy.special import softmax
 from tqdm.auto import tqdm
 
 from scalingdown.data.data_errors import DataError
+from scalingdown.evaluation.row_files import (
+    ENCODING,
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    Row,
+    RowWriter,
+    looks_like_output,
+    open_rows,
+)
 from scalingdown.evaluation.runtime import ClassifierRuntime, load_runtime
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.outputs.atomic import atomic_path
 
-INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
-OUTPUT_FORMATS = (".csv", ".jsonl")
-ENCODING = "utf-8"
-
 
 class OutputExists(UserError, FileExistsError):
-    """The output file exists and replacing it was not asked for."""
+    """The output path holds something that replacing was not asked for, or that the command never replaces."""
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """What a command's output is recognised by before its model loads: the command's name, the columns every output
+    of it has, prefixes that at least one of its columns starts with, and those in words (for its errors)."""
+
+    command: str
+    columns: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    described: str
+
+
+PREDICTED = OutputKind("predict", ("label",), ("prob_",), "`label` and `prob_<label>` columns")
 
 
 class Annotator(Protocol):
@@ -56,7 +76,7 @@ class ClassifierAnnotator:
         """The label and probabilities of each text."""
         probabilities = softmax(self.runtime.logits(texts, batch_size).astype(np.float64), axis=1)
         names = self.runtime.label_names
-        added: dict[str, list[object]] = {"label": [names[index] for index in probabilities.argmax(axis=1)]}
+        added: dict[str, list[object]] = {"label": [names[int(index)] for index in probabilities.argmax(axis=1)]}
         for index, name in enumerate(names):
             added[f"prob_{name}"] = probabilities[:, index].tolist()
         return added
@@ -85,7 +105,7 @@ def predict_file(
         force,
         batch_size,
         chunk_size,
-        "predict",
+        PREDICTED,
     )
 
 
@@ -97,34 +117,45 @@ def annotate_file(
     force: bool = False,
     batch_size: int = 64,
     chunk_size: int = 10_000,
-    what: str = "predict",
+    kind: OutputKind = PREDICTED,
 ) -> int:
     """Append the columns of the annotator `load` returns to every row of `input_path`; write `output_path`; the rows
-    written. The input is checked, and its first chunk read, before the model loads."""
+    written. The input and the output path are checked, and the first chunk read, before the model loads."""
     source, target = Path(input_path), Path(output_path)
     _check_suffix(source, INPUT_FORMATS, "input")
     _check_suffix(target, OUTPUT_FORMATS, "output")
     if not source.is_file():
-        raise DataError(source, None, "no such file")
-    if target.exists() and not force:
-        raise OutputExists(f"{target}: exists; pass --force to replace it")
-    total = _row_count(source)
-    chunks = _chunks(source, text_column, chunk_size)
+        raise DataError(source, None, "no such file" if not source.exists() else "is not a file")
+    _check_output(source, target, force, kind)
+    table = open_rows(source)
+    if table.rows == 0:
+        raise DataError(source, None, f"holds no rows to {kind.command}")
+    if text_column not in table.header:
+        found = ", ".join(name if name.isprintable() and "," not in name else repr(name) for name in table.header)
+        found = found or "none"
+        raise DataError(source, None, f"no column {text_column!r} (columns found: {found})")
+    chunks = table.chunks(chunk_size)
     first_chunk = next(chunks, None)  # a bad input file is named before the model loads
-    if first_chunk is None or first_chunk.empty:
-        raise DataError(source, None, "holds no rows to predict")
+    if first_chunk is None:
+        raise DataError(source, None, f"holds no rows to {kind.command}")
+    _check_texts(first_chunk, source, text_column, 0)
     annotator = load()
     added = annotator.columns
+    clash = [column for column in added if column in table.header]
+    if clash:
+        raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
     rows = 0
-    progress = tqdm(total=total, desc=f"{what} {source.name}", unit="row")
-    with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle, progress:
-        for chunk in itertools.chain([first_chunk], chunks):
-            clash = [column for column in added if column in chunk.columns]
-            if clash:
-                raise DataError(source, None, f"already has the output column(s) {clash}; rename them")
-            _write(_annotated(annotator, chunk, source, text_column, rows, batch_size), target, handle, rows == 0)
-            rows += len(chunk)
-            progress.update(len(chunk))
+    progress = tqdm(total=table.rows, desc=f"{kind.command} {source.name}", unit="row")
+    try:
+        with atomic_path(target) as temporary, temporary.open("w", encoding=ENCODING, newline="") as handle, progress:
+            writer = RowWriter(handle, target.suffix.lower(), [*table.header, *added])
+            for chunk in itertools.chain([first_chunk], chunks):
+                _check_texts(chunk, source, text_column, rows)
+                writer.write(_annotated(annotator, chunk, text_column, batch_size))
+                rows += len(chunk)
+                progress.update(len(chunk))
+    except OSError as error:
+        raise UserError(f"{target}: cannot write it ({error.strerror or error})") from error
     return rows
 
 
@@ -135,70 +166,39 @@ def _check_suffix(path: Path, allowed: tuple[str, ...], role: str) -> None:
         )
 
 
-def _row_count(source: Path) -> int | None:
-    """Rows in a Parquet file from its metadata (None for text formats, whose length is unknown until read)."""
-    if source.suffix.lower() != ".parquet":
-        return None
-    try:
-        rows: int = pq.ParquetFile(source).metadata.num_rows
-        return rows
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(source, None, f"not a readable Parquet file ({error})") from error
+def _check_output(source: Path, target: Path, force: bool, kind: OutputKind) -> None:
+    """Refuse an output path that holds anything but a file the command could have written, and without `force`
+    any existing file."""
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise OutputExists(
+            f"{target}: exists and is not a file (a directory or a link); {kind.command} writes a file and never "
+            "replaces anything else: choose another output path"
+        )
+    if not target.exists():
+        blocking = next((parent for parent in target.parents if parent.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise UserError(f"{target}: cannot write it: {blocking} is not a directory")
+        return
+    if target.samefile(source):
+        raise OutputExists(f"{target}: is the input file; choose another output path")
+    if not force:
+        raise OutputExists(f"{target}: exists; pass --force to replace it")
+    if not looks_like_output(target, kind.columns, kind.prefixes):
+        raise OutputExists(
+            f"{target}: exists and is not a file {kind.command} wrote (its first row has no {kind.described}); "
+            "--force replaces only an earlier output: move it away or choose another output path"
+        )
 
 
-def _chunks(source: Path, text_column: str, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The file's rows in chunks of at most `chunk_size`, every column as read; checks the text column."""
-    try:
-        for chunk in _raw_chunks(source, chunk_size):
-            if text_column not in chunk.columns:
-                found = ", ".join(map(str, chunk.columns)) or "none"
-                raise DataError(source, None, f"no column {text_column!r} (columns found: {found})")
-            yield chunk
-    except DataError:
-        raise
-    except UnicodeDecodeError as error:
-        raise DataError(
-            source, None, f"is not {ENCODING} text ({error.reason} at byte 0x{error.object[error.start]:02x})"
-        ) from error
-    except pd.errors.EmptyDataError as error:
-        raise DataError(source, None, "is empty; expected a header line and rows") from error
-    except ValueError as error:  # pandas' CSV and JSON parsers
-        raise DataError(source, None, f"not a readable {source.suffix} file ({error})") from error
+def _check_texts(chunk: list[Row], source: Path, text_column: str, offset: int) -> None:
+    """Every row of `chunk` holds a non-empty text in `text_column` (rows are numbered from 1 after the header)."""
+    for number, row in enumerate(chunk, start=offset + 1):
+        value = row.get(text_column)
+        if not isinstance(value, str) or not value:
+            raise DataError(source, number, f"column {text_column!r} holds no text (empty or not a string)", "row")
 
 
-def _raw_chunks(source: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
-    suffix = source.suffix.lower()
-    if suffix == ".parquet":
-        try:
-            for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_size):
-                yield batch.to_pandas()
-        except (pa.ArrowException, OSError) as error:
-            raise DataError(source, None, f"not a readable Parquet file ({error})") from error
-    elif suffix == ".csv":
-        with pd.read_csv(source, chunksize=chunk_size, dtype=str, encoding=ENCODING) as reader:
-            yield from reader
-    else:
-        with pd.read_json(source, lines=True, chunksize=chunk_size, dtype=False, encoding=ENCODING) as reader:
-            yield from reader
-
-
-def _annotated(
-    annotator: Annotator, chunk: pd.DataFrame, source: Path, text_column: str, offset: int, batch_size: int
-) -> pd.DataFrame:
-    """`chunk` with the annotator's columns appended."""
-    texts = chunk[text_column]
-    missing = np.array([not isinstance(value, str) for value in texts], dtype=bool)
-    if missing.any():
-        row = offset + int(np.argmax(missing)) + 1
-        raise DataError(source, row, f"column {text_column!r} holds no text (empty or not a string)", unit="row")
-    result = chunk.copy()
-    for column, values in annotator.annotate(texts.tolist(), batch_size).items():
-        result[column] = values
-    return result
-
-
-def _write(frame: pd.DataFrame, target: Path, handle: TextIO, first: bool) -> None:
-    if target.suffix.lower() == ".csv":
-        frame.to_csv(handle, header=first, index=False)
-    elif len(frame):
-        frame.to_json(handle, orient="records", lines=True, force_ascii=False)
+def _annotated(annotator: Annotator, chunk: list[Row], text_column: str, batch_size: int) -> list[Row]:
+    """Each row of `chunk` followed by the annotator's columns."""
+    added = annotator.annotate([row[text_column] for row in chunk], batch_size)
+    return [{**row, **{column: values[index] for column, values in added.items()}} for index, row in enumerate(chunk)]

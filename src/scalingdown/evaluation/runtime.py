@@ -23,6 +23,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from scalingdown.evaluation.exporters import ONNX_FILE, RECORD_NAME, load_torch_int8, read_record
 from scalingdown.models.loading import load_classifier, load_tokenizer
+from scalingdown.models.model_dirs import check_model_dir
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.names.model_refs import ModelRef
 
@@ -127,7 +128,13 @@ class OnnxRuntime(ClassifierRuntime):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = threads
         self.graph_file = directory / ONNX_FILE
-        self.session = onnxruntime.InferenceSession(str(self.graph_file), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(self.graph_file), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime's own exception types (InvalidProtobuf, Fail, …) share no base
+            found = " ".join(str(error).split())
+            raise NotAClassifier(f"{self.graph_file}: not a readable ONNX graph ({found})") from error
         self.input_names = [item.name for item in self.session.get_inputs()]
 
     @property
@@ -158,6 +165,7 @@ def load_runtime(directory: str | Path, threads: int = 1, max_length: int | None
     if record is not None:
         if record["task"] != "classification":
             raise NotAClassifier(f"{path}: a {record['task']} export; expected a classifier")
+        check_model_dir(path, [str(record["weights_file"])])
         if record["variant"] == "torch-int8":
             return TorchRuntime(path, "torch-int8", load_torch_int8(path), max_length)
         return OnnxRuntime(path, record["variant"], threads, max_length)
@@ -166,6 +174,7 @@ def load_runtime(directory: str | Path, threads: int = 1, max_length: int | None
             f"{path}: holds no classifier; expected a Hugging Face model directory (config.json and *.safetensors) "
             f"or an export with {RECORD_NAME}"
         )
+    check_model_dir(path)
     architectures = AutoConfig.from_pretrained(path).architectures or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
         raise NotAClassifier(

@@ -12,6 +12,8 @@ What a family provides, by stage:
 - `teacher_logits`: `cache_teacher`, which writes the teacher outputs the family's students learn from, with the
   fingerprint its readers check (the cache is read and checked again inside `fit_student`);
 - `init_student`: `build_student`; `distill`: `fit_student` (from the caches, online teachers, or gold alone);
+- `check_distill_inputs`: `check_student_inputs` (the checks `fit_student` makes of the teacher caches before it
+  trains, run in a job of their own before `distill`, so that a refused cache leaves the previous student in place);
 - `evaluate`: `score` (the test split's metrics of a model as trained or of one of its exports);
 - `benchmark`: `timing_inputs` (one input per test row) and `timeable` (a model as the timing loop runs it).
 """
@@ -95,6 +97,11 @@ class ModelFamily(Protocol):
     def fit_student(self, spec: DistillSpec, data: str, init: str, logits: list[str], job: TrainingJob) -> Trained:
         """Train the student initialised from `init` on `data`: from its teachers' caches `logits` (checked against
         the data first), from online teachers, or on gold labels or targets alone."""
+        ...
+
+    def check_student_inputs(self, spec: DistillSpec, data: str, init: str, logits: list[str]) -> None:
+        """Raise the error `fit_student` would raise for the teacher caches `logits` (checked against `data`, and
+        against the student initialised from `init` where the family needs it), without training."""
         ...
 
     def score(self, spec: EvaluateSpec, data: str, model: str) -> Scores:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,6 +24,7 @@ from transformers import (
 )
 
 from scalingdown.models import encoder_decoder, gguf
+from scalingdown.models.model_dirs import SAFETENSORS_WEIGHTS, model_dir_problem
 from scalingdown.pipeline.names.model_refs import (
     BERT2BERT,
     TINY_TOKENIZER_PACKAGE,
@@ -75,9 +77,10 @@ def _location(parsed: ModelRef) -> str:
 
 
 def pretrained_location(ref: str) -> tuple[str, dict[str, object]]:
-    """The location `from_pretrained` loads a reference from (a GGUF package is converted first) and its options
-    (revision, `trust_remote_code`)."""
+    """The location `from_pretrained` loads a reference's weights from (a GGUF package is converted first, a model
+    directory checked as `load_classifier` checks it) and its options (revision, `trust_remote_code`)."""
     parsed = ModelRef.parse(ref)
+    _check_files(ref, parsed, weights=True)
     return _location(parsed), _pretrained_kwargs(parsed)
 
 
@@ -86,6 +89,16 @@ def _load_error(ref: str, error: Exception) -> ModelLoadError:
     if ModelRef.parse(ref).kind == "hub":
         hint = " (no network? download it first with `huggingface-cli download` and set HF_HUB_OFFLINE=1)"
     return ModelLoadError(f"could not load {ref}{hint}: {error}")
+
+
+def _check_files(ref: str, parsed: ModelRef, weights: bool) -> None:
+    """A local model directory holds a config, a tokenizer and (when `weights`) whole weights, before transformers
+    reads it (see `models.model_dirs`)."""
+    if parsed.kind != "path":
+        return
+    problem = model_dir_problem(Path(parsed.name), (SAFETENSORS_WEIGHTS,) if weights else ())
+    if problem is not None:
+        raise ModelLoadError(f"could not load {ref}: {problem}")
 
 
 def tiny_config(name: str, num_labels: int | None = None) -> PretrainedConfig:
@@ -183,6 +196,7 @@ def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
         if parsed.name.startswith("llama-"):
             return tiny_causal_tokenizer()
         return load_tokenizer(f"package:{TINY_TOKENIZER_PACKAGE}")
+    _check_files(ref, parsed, weights=False)
     try:
         return AutoTokenizer.from_pretrained(_location(parsed), **_pretrained_kwargs(parsed))
     except (OSError, ValueError) as error:
@@ -221,6 +235,7 @@ def load_classifier(ref: str, labels: list[str] | None = None, seed: int = 0) ->
             setattr(config, key, value)
         built: PreTrainedModel = AutoModelForSequenceClassification.from_config(config)
         return built
+    _check_files(ref, parsed, weights=True)
     # A new head replaces any existing one, whatever its size.
     overrides = {**heads, "ignore_mismatched_sizes": True} if heads else {}
     try:
@@ -249,6 +264,7 @@ def load_seq2seq(ref: str, seed: int = 0, pretrained: bool = True) -> PreTrained
         torch.manual_seed(seed)
         built: PreTrainedModel = AutoModelForSeq2SeqLM.from_config(config)
         return built
+    _check_files(ref, parsed, weights=True)
     try:
         model: PreTrainedModel = AutoModelForSeq2SeqLM.from_pretrained(
             parsed.location(), use_safetensors=True, **_pretrained_kwargs(parsed)

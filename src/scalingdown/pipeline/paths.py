@@ -114,6 +114,11 @@ def student_history(root: str, task: str, student: str) -> str:
     return f"{student_dir(root, task, student)}/history.json"
 
 
+def student_inputs_checked(root: str, task: str, student: str) -> str:
+    """The record of `check_distill_inputs`, a temporary input of `distill` (deleted once `distill` ran)."""
+    return f"{student_dir(root, task, student)}/inputs-checked.json"
+
+
 def student_checkpoints(root: str, task: str, student: str) -> str:
     """Resumable training state; deliberately not a declared output (Snakemake deletes those)."""
     return f"{student_dir(root, task, student)}/checkpoints"

@@ -20,9 +20,12 @@ from scalingdown.data.schema import NAMED_LABELS, STRATIFY, group_keys, label_co
 from scalingdown.data.splits import drop_duplicates, split_off, take_portion
 from scalingdown.data.store import MANIFEST, SPLITS, write_split
 from scalingdown.data.transfer import TransferCounts, load_transfer, transfer_rows
+from scalingdown.pipeline.config.data_files import source_files
 from scalingdown.pipeline.errors import ConfigError
 from scalingdown.pipeline.names.loader_registry import DataConfigError
 from scalingdown.pipeline.outputs.atomic import atomic_path, check_replaceable, write_json
+from scalingdown.pipeline.outputs.input_fingerprints import MANIFEST_KEY as INPUTS_KEY
+from scalingdown.pipeline.outputs.input_fingerprints import fingerprints
 from scalingdown.pipeline.outputs.provenance import provenance_record, write_provenance
 from scalingdown.pipeline.specs.definitions import PrepareSpec, SplitSpec
 
@@ -40,8 +43,7 @@ def _check_labels(frame: pd.DataFrame, labels: list[str] | None, key: str) -> No
 def _check_labels_trained(
     parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, portion: float, budget: float | None = None
 ) -> None:
-    """Every label that is evaluated is also trained on (among the labelled rows); configured labels absent from all
-    data are logged."""
+    """Every label that is evaluated is also trained on (among the labelled rows)."""
     trained = set(labelled_rows(parts["train"])["label"])
     for name in ("validation", "test"):
         counts = parts[name]["label"].value_counts()
@@ -56,9 +58,27 @@ def _check_labels_trained(
                 f"the train split (data_portion {portion}): no model can learn them; use more "
                 "training data or drop those rows",
             )
-    absent = [label for label in labels if not any(label in set(frame["label"]) for frame in parts.values())]
-    if absent:
-        log.warning("configured labels %s occur in none of the splits", absent)
+
+
+def _check_absent_labels(parts: dict[str, pd.DataFrame], labels: list[str], task_key: str, allowed: bool) -> None:
+    """Refuse a configured label that no row of any split has (a typo, or a class the data lacks), unless `allowed`:
+    its recall and F1 count as 0 and lower every macro-averaged score."""
+    found = {name: frame["label"].dropna().value_counts() for name, frame in parts.items()}
+    absent = [label for label in labels if not any(label in counts for counts in found.values())]
+    if not absent:
+        return
+    rows = ", ".join(
+        f"{name} {dict(sorted((str(k), int(v)) for k, v in counts.items()))}" for name, counts in found.items()
+    )
+    problem = f"label(s) {absent} occur in no split (rows by label: {rows})"
+    if allowed:
+        log.warning("%s; kept because data.allow_absent_labels is on", problem)
+        return
+    raise ConfigError(
+        f"{task_key}.labels",
+        f"{problem}: a label without rows lowers every macro-averaged score (its recall and F1 count as 0); correct "
+        "the label names, or set data.allow_absent_labels: true to keep it",
+    )
 
 
 # The fewest labels a split needs for its scores to mean something: training on one label learns a constant,
@@ -154,6 +174,12 @@ def _budget_and_transfer(
         counts.repeats_dropped,
         counts.rows_kept,
     )
+    if counts.rows_kept == 0:
+        log.warning(
+            "transfer text adds nothing: none of its %d rows is new to the training split (see the counts above); "
+            "the students learn from the same rows as without data.transfer",
+            counts.rows_loaded,
+        )
     unlabelled = kept.assign(label=None, **{LABELLED: False})
     return pd.concat([train, unlabelled[list(train.columns)]], ignore_index=True), counts
 
@@ -195,6 +221,8 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     """
     check_replaceable(out, "prepare")
     data, seed, task_type = spec.data, spec.seed, spec.type
+    sources = [data.options] + ([data.transfer.options] if data.transfer is not None else [])
+    inputs = fingerprints(source_files(sources))  # before reading: a file changed meanwhile reruns prepare
     task_key = f"tasks.{spec.task}"
     try:
         parts = load(data.loader, data.options, seed, task_type)
@@ -235,6 +263,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
     parts["validation"] = _validation_budget(parts["validation"], spec, stratify)
     if task_type in NAMED_LABELS:
         _check_labels_trained(parts, spec.labels or [], task_key, data.data_portion, data.label_budget)
+        _check_absent_labels(parts, spec.labels or [], task_key, data.allow_absent_labels)
     few_labels, stratify_by = None, STRATIFY[task_type]
     if stratify_by is not None:
         few_labels = _check_label_spread(parts, stratify_by, spec.task, data.allow_few_labels)
@@ -261,6 +290,7 @@ def prepare(spec: PrepareSpec, out: str | Path, experiment: str | None = None) -
             manifest.update(validation_budget=data.validation_budget, validation_rows_before_budget=validation_rows)
         if few_labels is not None:
             manifest["few_labels"] = few_labels
+        manifest[INPUTS_KEY] = inputs
         write_json(staging / MANIFEST, manifest)
         write_provenance(staging, provenance_record("prepare", experiment))
     for name, info in manifest["splits"].items():

@@ -29,6 +29,23 @@ class UnusableCheckpoints(UserError, RuntimeError):
     """Every saved checkpoint is unreadable; the message names the folder to delete."""
 
 
+class DiskFull(UserError, OSError):
+    """The disk filled up while training; the checkpoint it cut short was removed."""
+
+
+def disk_full(checkpoints: Path, complete: list[Path], main_process: bool) -> DiskFull:
+    """Remove (main process) the checkpoints a full disk left unfinished, those not in `complete`; the error to
+    raise, which says what was removed and what a rerun resumes from."""
+    unfinished = sorted(path for path in checkpoints.glob("checkpoint-*") if path.is_dir() and path not in complete)
+    if main_process:
+        for path in unfinished:
+            shutil.rmtree(path, ignore_errors=True)
+    removed = f"removed the unfinished {', '.join(path.name for path in unfinished)}; " if unfinished else ""
+    kept = max(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]), default=None)
+    resumes = f"a rerun resumes from {kept.name}" if kept else "a rerun starts from the beginning"
+    return DiskFull(f"{checkpoints}: no space left on device while training; {removed}free some space ({resumes})")
+
+
 def unreadable_part(checkpoint: Path) -> str | None:
     """What of `checkpoint` cannot be read back (file and reason), or None when all of it can."""
     weights = sorted(checkpoint.glob("*.safetensors"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -37,7 +38,7 @@ from scalingdown.pipeline.outputs.atomic import (
 from scalingdown.pipeline.outputs.provenance import write_provenance
 from scalingdown.pipeline.plan.launch import launcher_prefix
 from scalingdown.pipeline.specs.definitions import TrainingSpec
-from scalingdown.training.checkpoints import first_usable
+from scalingdown.training.checkpoints import disk_full, first_usable
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +431,12 @@ def train_model(
         token_sums=token_sums,
         batch_hook=batch_hook,
     )
-    trainer.train(resume_from_checkpoint=resume_from)
+    try:
+        trainer.train(resume_from_checkpoint=resume_from)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise disk_full(checkpoints, _complete_checkpoints(checkpoints), args.process_index == 0) from error
     if trainer.is_deepspeed_enabled:
         engine: Any = trainer.model_wrapped
         log.info(

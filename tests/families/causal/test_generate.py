@@ -37,3 +37,20 @@ def test_a_missing_prompt_column_is_named_before_the_model_loads(model_dir: Path
     args = ["generate", "--model", "no-such-model", "--input", str(source), "--output", str(tmp_path / "a.csv")]
     assert main(args) == 2
     assert "no column 'prompt' (columns found: question)" in capsys.readouterr().err
+
+
+def test_force_replaces_only_an_earlier_output_of_generate(model_dir: Path, tmp_path: Path, capsys):
+    source = tmp_path / "prompts.csv"
+    source.write_text("prompt\nhello?\n")
+    users = tmp_path / "notes.csv"
+    users.write_text("label,prob_x\nmine,1\n")  # a `predict` output, not one of `generate`
+    args = ["generate", "--model", str(model_dir), "--input", str(source), "--max-new-tokens", "2", "--force"]
+    assert main([*args, "--output", str(users)]) == 2
+    assert "is not a file generate wrote (its first row has no `response` column)" in capsys.readouterr().err
+    assert users.read_text() == "label,prob_x\nmine,1\n"
+    assert main([*args, "--output", str(source)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    earlier = tmp_path / "answers.csv"
+    earlier.write_text("prompt,response\nold?,old\n")
+    assert main([*args, "--output", str(earlier)]) == 0
+    assert earlier.read_text().splitlines()[1].startswith("hello?,")

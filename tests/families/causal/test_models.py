@@ -1,9 +1,11 @@
 """Causal LMs by reference and depth pruning: kept blocks renumbered for the KV cache, tied embeddings kept."""
 
+import pytest
 import torch
 
 from scalingdown.families.causal.models import keep_blocks, load_causal
 from scalingdown.models.loading import load_tokenizer
+from scalingdown.pipeline.names.model_refs import ModelLoadError
 
 
 def test_a_tiny_llama_has_the_shape_its_reference_names_and_the_tiny_tokenizer():
@@ -23,7 +25,14 @@ def test_pruned_blocks_are_renumbered_so_that_cached_generation_matches_uncached
         uncached = model.generate(prompt, max_new_tokens=6, do_sample=False, use_cache=False)
     assert cached.tolist() == uncached.tolist()
     model.save_pretrained(tmp_path)
+    load_tokenizer("tiny:llama-l6-h32").save_pretrained(tmp_path)  # a model directory holds its tokenizer
     reloaded = load_causal(str(tmp_path))
     assert reloaded.config.num_hidden_layers == 3
     assert reloaded.lm_head.weight.data_ptr() == reloaded.model.embed_tokens.weight.data_ptr()  # still tied
     torch.testing.assert_close(reloaded.model.layers[1].mlp.up_proj.weight, model.model.layers[1].mlp.up_proj.weight)
+
+
+def test_a_causal_model_directory_without_its_tokenizer_is_refused_before_it_loads(tmp_path):
+    load_causal("tiny:llama-l1-h16", seed=1).save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError, match=r"holds no tokenizer \(none of tokenizer.json"):
+        load_causal(str(tmp_path))

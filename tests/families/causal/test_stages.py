@@ -1,5 +1,5 @@
 """The causal stages on a small prepared dataset with tiny Llamas: fine-tune, top-k cache, a depth-pruned student,
-distill (offline and on-policy), evaluate; stale or tampered caches refused."""
+distill (offline and on-policy), evaluate; stale or tampered caches refused, by `distill` and by the check before it."""
 
 import dataclasses
 import json
@@ -14,6 +14,7 @@ from scalingdown.families.causal.models import load_causal
 from scalingdown.families.causal.vocabulary import VocabularyMismatch
 from scalingdown.kd.logit_store import CacheMismatch, read_fingerprint, read_logits, write_logits
 from scalingdown.pipeline.specs.definitions import DistillSpec, EvaluateSpec, FinetuneSpec, InitSpec, TopkLogitsSpec
+from scalingdown.stages.check_distill_inputs import check_distill_inputs
 from scalingdown.stages.distill import distill
 from scalingdown.stages.evaluate import evaluate
 from scalingdown.stages.finetune_teacher import finetune_teacher
@@ -234,6 +235,30 @@ def test_a_teacher_that_tokenises_differently_is_refused_before_training(qa: dic
     with pytest.raises(VocabularyMismatch, match=r"teacher big \(.*\) and student small .* tokenise differently"):
         run_distill(qa, distill_spec(qa["root"]), "other-vocab", [tmp_path / "vocab.parquet"])
     assert not (qa["root"] / "other-vocab").exists()
+
+
+def test_the_check_before_distill_refuses_what_distill_refuses_without_loading_weights(
+    qa: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    def no_weights(*args: object, **kwargs: object) -> None:
+        raise AssertionError("check_distill_inputs loaded a model's weights")
+
+    monkeypatch.setattr("scalingdown.families.causal.family.load_causal", no_weights)
+    root, data, init = qa["root"], str(qa["data"]), str(qa["root"] / "init")
+    spec = distill_spec(root, on_policy=1.0)  # the on-policy teacher's vocabulary is checked too
+    check_distill_inputs(spec, data, init, [str(root / "cache.parquet")], str(tmp_path / "checked.json"))
+    assert json.loads((tmp_path / "checked.json").read_text())["logits"] == [str(root / "cache.parquet")]
+    frame, fingerprint = read_logits(root / "cache.parquet")
+    other = {k: v for k, v in fingerprint.items() if k != "content"}
+    write_logits(
+        tmp_path / "vocab.parquet", frame, {**other, "vocabulary": {**other["vocabulary"], "vocab_sha256": "f" * 64}}
+    )
+    with pytest.raises(VocabularyMismatch, match=r"teacher big \(.*\) and student small .* tokenise differently"):
+        check_distill_inputs(spec, data, init, [str(tmp_path / "vocab.parquet")], str(tmp_path / "refused.json"))
+    write_logits(tmp_path / "template.parquet", frame, {**other, "chat_template_sha256": "0" * 64})
+    with pytest.raises(CacheMismatch, match="fingerprint field `chat_template_sha256`"):
+        check_distill_inputs(spec, data, init, [str(tmp_path / "template.parquet")], str(tmp_path / "refused.json"))
+    assert not (tmp_path / "refused.json").exists()
 
 
 def test_a_gold_only_twin_trains_without_a_cache(qa: dict):

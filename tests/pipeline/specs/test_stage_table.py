@@ -44,6 +44,9 @@ SHELL_LINES = {
     "select_teacher": "python -m scalingdown select-teacher --spec {params.spec:q} --models {input.models:q}"
     " --histories {input.histories:q} --out {output.model:q} --history {output.history:q}"
     " --selection {output.selection:q} --experiment {params.experiment:q} > {log:q} 2>&1",
+    # Added with issue 27: the check that runs before every distill (a refused input keeps the previous student).
+    "check_distill_inputs": "python -m scalingdown check-distill-inputs --spec {params.spec:q} --data {input.data:q}"
+    " --init {input.init:q} --logits {input.logits:q} --out {output:q} > {log:q} 2>&1",
     "benchmark": "python -m scalingdown benchmark --spec {params.spec:q} --data {input.data:q}"
     " --models {params.models:q} --evals {input.evals:q} --out {output:q} > {log:q} 2>&1",
 }

@@ -33,12 +33,12 @@ from scalingdown.families.causal.scoring import (
     teacher_agreement,
 )
 from scalingdown.families.causal.teacher_cache import load_teacher_rows, write_teacher_cache
-from scalingdown.families.causal.vocabulary import shared_size, vocabulary
+from scalingdown.families.causal.vocabulary import config_vocabulary, shared_size, vocabulary
 from scalingdown.families.interface import GOLD_ONLY, Scores, Trained, TrainingJob
 from scalingdown.families.text2text.family import text_task
 from scalingdown.families.text2text.scoring import QuestionTimer, examples
 from scalingdown.models.layers import kept_layers
-from scalingdown.models.loading import count_parameters, inference_device, load_tokenizer
+from scalingdown.models.loading import count_parameters, inference_device, load_config, load_tokenizer
 from scalingdown.pipeline.names.families import CAUSAL, FAMILIES
 from scalingdown.pipeline.specs.codec import SpecError
 from scalingdown.pipeline.specs.definitions import (
@@ -147,13 +147,8 @@ def fit_student(spec: DistillSpec, data: str, init: str, logits: list[str], job:
 def _on_policy(spec: DistillSpec, model: Any, tokenizer: Any, shared: int | None) -> OnPolicy:
     """The on-policy sampler of `spec` (one teacher, loaded here: the one case where `distill` loads a teacher)."""
     (teacher,) = spec.teachers
+    shared = _on_policy_shared(spec, vocabulary(model, tokenizer))
     teacher_model = load_causal(teacher.model).to(model.device)
-    shared = shared_size(
-        teacher.name,
-        vocabulary(teacher_model, load_tokenizer(teacher.model)),
-        spec.student,
-        vocabulary(model, tokenizer),
-    )
     seed = spec.training.seed if spec.training.seed is not None else 0
     text = text_task(spec.text, "distill")
     return OnPolicy(
@@ -166,6 +161,25 @@ def _on_policy(spec: DistillSpec, model: Any, tokenizer: Any, shared: int | None
         pad_id(tokenizer),
         eos_ids(tokenizer, model.generation_config),
     )
+
+
+def _on_policy_shared(spec: DistillSpec, student_vocabulary: dict[str, Any]) -> int:
+    """The vocabulary the on-policy teacher shares with the student (the tokenizer gate, from the teacher's config and
+    tokenizer)."""
+    (teacher,) = spec.teachers
+    teacher_vocabulary = config_vocabulary(load_config(teacher.model), load_tokenizer(teacher.model))
+    return shared_size(teacher.name, teacher_vocabulary, spec.student, student_vocabulary)
+
+
+def check_student_inputs(spec: DistillSpec, data: str, init: str, logits: list[str]) -> None:
+    """The teachers' top-k caches, checked against the data, the teachers' settings, the student's chat template and
+    its vocabulary (read from its config and tokenizer, no weights loaded) as `fit_student` checks them, and the
+    on-policy teacher's vocabulary against the student's."""
+    tokenizer = load_tokenizer(init)
+    student = config_vocabulary(load_config(init), tokenizer)
+    cached = load_teacher_rows(spec, data, logits, student, f"{spec.student} ({init})", tokenizer)
+    if cached.rows and spec.loss.on_policy:
+        _on_policy_shared(spec, student)
 
 
 # -- scoring and timing -----------------------------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 """`scalingdown generate`: a causal LM (a student's directory, or any causal model reference) answers every prompt of
 a CSV, JSON Lines or Parquet file, streamed in chunks with the same input and output rules as `scalingdown predict`
-(`evaluation.predict_file.annotate_file`): the input's columns, then `response`."""
+(`evaluation.predict_file.annotate_file`): the input's columns, then `response`; `--force` replaces only an earlier
+output of `generate` (a file whose first row has a `response` column)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, cast
 
-from scalingdown.evaluation.predict_file import annotate_file
+from scalingdown.evaluation.predict_file import OutputKind, annotate_file
 from scalingdown.families.causal.batches import generate_responses, pad_id
 from scalingdown.families.causal.chat import encode_rows, eos_ids
 from scalingdown.families.causal.models import load_causal
 from scalingdown.models.loading import inference_device, load_tokenizer
+
+GENERATED = OutputKind("generate", ("response",), (), "`response` column")
 
 
 class Generator:
@@ -55,5 +58,5 @@ def generate_file(
         force,
         batch_size,
         chunk_size,
-        "generate",
+        GENERATED,
     )

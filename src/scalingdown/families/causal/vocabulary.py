@@ -24,11 +24,16 @@ def vocabulary(model: Any, tokenizer: Any) -> dict[str, Any]:
     """What the gate compares, as a cache's fingerprint records it (the text-to-text cache's fields): the tokens in id
     order (`vocab_sha256`), their count (`vocab_size`, the shared vocabulary) and the output layer's rows
     (`config_vocab_size`)."""
+    return config_vocabulary(model.config, tokenizer)
+
+
+def config_vocabulary(config: Any, tokenizer: Any) -> dict[str, Any]:
+    """`vocabulary` from a model's config (no weights loaded)."""
     tokens = tokens_by_id(tokenizer)
     return {
         "vocab_size": len(tokens),
         "vocab_sha256": hashlib.sha256(json.dumps(tokens).encode("utf-8")).hexdigest(),
-        "config_vocab_size": int(model.config.vocab_size),
+        "config_vocab_size": int(config.vocab_size),
     }
 
 

@@ -26,7 +26,11 @@ from scalingdown.evaluation.timing import Timeable
 from scalingdown.families.classification.fit import fit_classifier
 from scalingdown.families.classification.predict import predict_logits
 from scalingdown.families.classification.targets import distillation_target, hidden_targets, online_target
-from scalingdown.families.classification.teacher_cache import load_teacher_outputs, write_teacher_cache
+from scalingdown.families.classification.teacher_cache import (
+    TeacherOutputs,
+    load_teacher_outputs,
+    write_teacher_cache,
+)
 from scalingdown.families.interface import GOLD_ONLY, Scores, Trained, TrainingJob
 from scalingdown.models.layers import keep_layers, kept_layers
 from scalingdown.models.loading import (
@@ -125,11 +129,7 @@ def fit_student(spec: DistillSpec, data: str, init: str, logits: list[str], job:
     if spec.online:
         online_teacher = online_target(spec, data, logits)
     elif spec.teachers:
-        splits = ("train", "validation") if spec.weighting.method == "validation" else ("train",)
-        layers: dict[str, list[int]] = {}
-        for pair in spec.loss.hidden_pairs():
-            layers.setdefault(pair.teacher, []).append(pair.teacher_layer)
-        outputs = load_teacher_outputs(spec.teachers, logits, data, spec.labels or [], splits, layers)
+        outputs = _cached_teacher_outputs(spec, data, logits)
         teacher_probs = distillation_target(spec, outputs, data)
         hidden = hidden_targets(spec, outputs)
     tokenizer = load_tokenizer(init)
@@ -149,6 +149,23 @@ def fit_student(spec: DistillSpec, data: str, init: str, logits: list[str], job:
         online_teacher=online_teacher,
     )
     return Trained(model, tokenizer, run)
+
+
+def _cached_teacher_outputs(spec: DistillSpec, data: str, logits: list[str]) -> list[TeacherOutputs]:
+    """The teachers' cached outputs the student learns from (logits, and the hidden layers its loss maps), each cache
+    checked against the data."""
+    splits = ("train", "validation") if spec.weighting.method == "validation" else ("train",)
+    layers: dict[str, list[int]] = {}
+    for pair in spec.loss.hidden_pairs():
+        layers.setdefault(pair.teacher, []).append(pair.teacher_layer)
+    return load_teacher_outputs(spec.teachers, logits, data, spec.labels or [], splits, layers)
+
+
+def check_student_inputs(spec: DistillSpec, data: str, init: str, logits: list[str]) -> None:
+    """The teachers' caches, read and checked against the data as `fit_student` reads them (online teachers and a
+    student without teachers read none)."""
+    if spec.teachers and not spec.online:
+        _cached_teacher_outputs(spec, data, logits)
 
 
 # -- scoring and timing -----------------------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from scalingdown.families.interface import GOLD_ONLY, Scores, Trained, TrainingJ
 from scalingdown.families.text2text.fit import fit_seq2seq
 from scalingdown.families.text2text.scoring import QuestionTimer, answerer, score_model
 from scalingdown.families.text2text.teacher_cache import load_teacher_rows, write_teacher_cache
-from scalingdown.families.text2text.topk import vocabulary
+from scalingdown.families.text2text.topk import config_vocabulary, vocabulary
 from scalingdown.models.encoder_decoder import select_layers
 from scalingdown.models.layers import kept_layers
-from scalingdown.models.loading import load_seq2seq, load_tokenizer
+from scalingdown.models.loading import load_config, load_seq2seq, load_tokenizer
 from scalingdown.pipeline.names.families import FAMILIES, TEXT2TEXT
 from scalingdown.pipeline.specs.codec import SpecError
 from scalingdown.pipeline.specs.definitions import (
@@ -110,6 +110,13 @@ def fit_student(spec: DistillSpec, data: str, init: str, logits: list[str], job:
         weighting=spec.weighting,
     )
     return Trained(model, tokenizer, run)
+
+
+def check_student_inputs(spec: DistillSpec, data: str, init: str, logits: list[str]) -> None:
+    """The teachers' top-k caches, checked against the data and against the student's vocabulary (read from its
+    config and tokenizer, no weights loaded) as `fit_student` checks them."""
+    vocabulary = config_vocabulary(load_config(init), load_tokenizer(init))
+    load_teacher_rows(spec, data, logits, vocabulary, f"{spec.student} ({init})")
 
 
 # -- scoring and timing -----------------------------------------------------------------------------------------------

@@ -110,9 +110,14 @@ def reshape_topk(flat: np.ndarray, k: int) -> np.ndarray:
 
 def vocabulary(model: Any, tokenizer: Any) -> dict[str, Any]:
     """What must be equal for token ids to mean the same: the output size and the tokenizer's vocabulary."""
+    return config_vocabulary(model.config, tokenizer)
+
+
+def config_vocabulary(config: Any, tokenizer: Any) -> dict[str, Any]:
+    """`vocabulary` from a model's config (no weights loaded)."""
     fingerprint = tokenizer_fingerprint(tokenizer)
     return {
-        "config_vocab_size": int(model.config.vocab_size),
+        "config_vocab_size": int(config.vocab_size),
         "vocab_size": fingerprint["vocab_size"],
         "vocab_sha256": fingerprint["vocab_sha256"],
     }

@@ -5,6 +5,7 @@ member it was merged into. Standard library only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ _DEFAULTS = {"teachers": "teacher_defaults", "students": "student_defaults"}
 
 
 def _holds(settings: Any, path: list[str]) -> bool:
-    """Whether the nested mapping `settings` sets the key `path`."""
-    for part in path:
+    """Whether the nested mapping `settings` sets the key `path` (an element's index, `batch_size[1]`, names the list
+    that holds it)."""
+    for part in (re.sub(r"(\[\d+\])+$", "", part) for part in path):
         if not isinstance(settings, Mapping) or part not in settings:
             return False
         settings = settings[part]

@@ -55,6 +55,7 @@ def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None
         labels = task.get("labels")
         if labels is None and task["type"] == "classification":
             raise ConfigError(f"{prefix}.labels", "a classification task needs its label names")
+        _check_label_names(f"{prefix}.labels", labels or [])
         group_by = task["data"].get("split", {}).get("group_by")
         if group_by is not None and group_by not in INPUTS[task["type"]]:
             raise ConfigError(
@@ -100,6 +101,28 @@ def _task_family(prefix: str, task: Mapping[str, Any]) -> FamilyInfo:
         return family_of(task["type"], task.get("family"))
     except KeyError as error:
         raise ConfigError(f"{prefix}.family", str(error.args[0])) from None
+
+
+def _check_label_names(key: str, labels: list[str]) -> None:
+    """Label names that data can match, one way only: data labels are read stripped of surrounding whitespace, and a
+    teacher's label names are matched to the task's without case."""
+    for index, label in enumerate(labels):
+        if label != label.strip():
+            fix = f"write {label.strip()!r}" if label.strip() else "expected a label name"
+            raise ConfigError(
+                f"{key}[{index}]",
+                f"{label!r} begins or ends with whitespace, which no data label has (they are read stripped); {fix}",
+            )
+    seen: dict[str, str] = {}
+    for label in labels:
+        twin = seen.setdefault(label.lower(), label)
+        if twin != label:
+            raise ConfigError(
+                key,
+                f"labels {twin!r} and {label!r} differ only in case; a teacher's label names are matched to the "
+                "task's without case (its POSITIVE is the task's positive), so each label must differ from the "
+                "others in more than case",
+            )
 
 
 def _check_seeds(config: Mapping[str, Any]) -> None:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,11 @@ def data_file_options(options: Mapping[str, Any], prefix: str = "data.options") 
         if name in {"path", "files"} or name.endswith(("_path", "_files")):
             collect(f"{prefix}.{name}", value)
     return found
+
+
+def source_files(options: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The input files the options of some loaders name (see `data_file_options`), sorted and without repeats."""
+    return sorted({path for option in options for _, path in data_file_options(option)})
 
 
 def check_data_files(config: Mapping[str, Any], workdir: Path) -> None:

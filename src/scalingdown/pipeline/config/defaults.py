@@ -28,7 +28,7 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     models are causal LMs gets `family: causal` (`resolve_family`).
     """
     shared = read_hyperparameters(config, workdir)
-    for task in (config.get("tasks") or {}).values():
+    for task in _tasks(config):
         if not isinstance(task, dict):
             continue
         for key in HYPERPARAMETER_KEYS:
@@ -46,14 +46,22 @@ def resolve_family(task: dict[str, Any], workdir: Path | None) -> None:
     another family."""
     if "family" in task or task.get("type") not in FAMILIES[CAUSAL].also_learns:
         return
+    roles = [task.get(role) for role in ("teachers", "students")]
     members = [
         member.get("model")
-        for role in ("teachers", "students")
-        for member in (task.get(role) or {}).values()
+        for role in roles
+        if isinstance(role, Mapping)  # anything else is the schema's to refuse
+        for member in role.values()
         if isinstance(member, Mapping)
     ]
     if any(isinstance(ref, str) and is_causal_lm(ref, workdir) for ref in members):
         task["family"] = CAUSAL
+
+
+def _tasks(config: Mapping[str, Any]) -> list[Any]:
+    """The tasks of a config not yet validated (none when `tasks` is not a mapping: the schema then says so)."""
+    tasks = config.get("tasks")
+    return list(tasks.values()) if isinstance(tasks, Mapping) else []
 
 
 def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dict[str, Any]:
@@ -61,7 +69,7 @@ def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dic
     name = config.get("hyperparameters")
     if name is None:
         return {}
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or "\x00" in name:
         raise ConfigError("hyperparameters", f"expected the path of a YAML file, got {name!r}")
     path = Path(name)
     if workdir is not None and not path.is_absolute():
@@ -88,7 +96,7 @@ def read_hyperparameters(config: Mapping[str, Any], workdir: Path | None) -> dic
 def apply_member_defaults(config: dict[str, Any]) -> None:
     """Merge each task's `teacher_defaults` into its teachers and its `student_defaults` into its students, in
     place."""
-    for task in (config.get("tasks") or {}).values():
+    for task in _tasks(config):
         if not isinstance(task, dict):
             continue
         for defaults_key, members_key in (("teacher_defaults", "teachers"), ("student_defaults", "students")):

@@ -4,7 +4,8 @@ dotted key. Standard library only; `yaml` and `jsonschema` are imported only whe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,34 @@ def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
     problem = candidate_list_problem(config)
     if problem is not None:
         raise ConfigError(*problem)
-    import jsonschema
-    import yaml
     from jsonschema.exceptions import best_match
 
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = best_match(validator.iter_errors(config))
+    error = best_match(_validator(str(schema_path)).iter_errors(config))
     if error is not None:
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        key = config_key(config, error.absolute_path) or "(top level)"
         raise ConfigError(key, error.message)
+
+
+@functools.cache
+def _validator(schema_path: str) -> Any:
+    """The JSON-schema validator of the schema file (read once per process)."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def config_key(config: Any, path: Iterable[Any]) -> str:
+    """The dotted key of the value at `path` in `config`, list elements by index: `tasks.t.data.label_budget[1]`."""
+    key, node = "", config
+    for part in path:
+        if isinstance(node, list):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return key

@@ -16,6 +16,7 @@ imports it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -23,6 +24,8 @@ from typing import Any, NamedTuple
 from scalingdown.pipeline.errors import ConfigError
 
 Budget = float | int
+
+log = logging.getLogger(__name__)
 
 # The task types a label budget applies to. On a generative task (text-to-text: a free answer) a transfer row's
 # target is its teacher's greedy generation (sequence-level KD), so each student with teachers has exactly one.
@@ -123,6 +126,35 @@ def check_sweep(key: str, budgets: list[Any], labels: list[str] | None, rows: in
                 f"{budget} is the budget of element [{seen[same]}] ({budget_text(same)}) again; list each budget once",
             )
         seen[same] = index
+    if rows is not None:
+        _note_equal_rows(key, budgets, rows)
+
+
+def labelled_count(budget: Budget, rows: int) -> int:
+    """How many of `rows` training rows a budget keeps labelled: a count as it is, a fraction rounded (at least 1),
+    as `prepare` draws them."""
+    return int(budget) if is_count(budget) else max(1, round(budget * rows))
+
+
+def _note_equal_rows(key: str, budgets: list[Budget], rows: int) -> None:
+    """Log a warning for budgets of a sweep that label the same number of the `rows` training rows: their cells
+    train on the same rows (up to the draw), so the sweep runs that point twice."""
+    first: dict[int, int] = {}
+    for index, budget in enumerate(budgets):
+        count = labelled_count(budget, rows)
+        if count in first:
+            log.warning(
+                "config key `%s[%d]`: %s labels the same %d of about %d training rows as element [%d] (%s); the "
+                "sweep runs that point twice",
+                key,
+                index,
+                budget,
+                count,
+                rows,
+                first[count],
+                budgets[first[count]],
+            )
+        first.setdefault(count, index)
 
 
 def has_budget(data: Mapping[str, Any]) -> bool:

@@ -7,6 +7,7 @@ beyond the positions a model can embed. Standard library only.
 from __future__ import annotations
 
 import codecs
+import datetime
 import math
 import re
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ def check_values(config: Mapping[str, Any], workdir: Path | None = None) -> None
     """Refuse (`ConfigError`, naming the key) every value of a validated config that no stage can use."""
     _check_finite("", config)
     _check_seed("seed", config.get("seed", 0), SEED_LIMIT - 1 - SPLIT_SEED_OFFSETS)
+    for index, seed in enumerate(config.get("seeds") or []):
+        _check_seed(f"seeds[{index}]", seed, SEED_LIMIT - 1 - SPLIT_SEED_OFFSETS)
     for task_name, task in config["tasks"].items():
         prefix = f"tasks.{task_name}"
         _check_data(f"{prefix}.data", task["data"])
@@ -46,15 +49,31 @@ def check_values(config: Mapping[str, Any], workdir: Path | None = None) -> None
                 _check_member(f"{prefix}.{role}.{name}", member, workdir)
 
 
+# What YAML builds besides JSON's types, which no setting takes (an unquoted 2020-01-01 is a date).
+_YAML_ONLY = ((datetime.datetime, "a timestamp"), (datetime.date, "a date"), (bytes, "binary data"), (set, "a set"))
+
+
 def _check_finite(key: str, value: Any) -> None:
+    """Every number finite, and every value of a JSON type (text, number, boolean, null, list, mapping)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(key or "(top level)", f"{value} is not a finite number")
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(
+            key or "(top level)", f"{value!r} holds a NUL character (\\x00), which no setting, name or path can"
+        )
+    what = next((name for kind, name in _YAML_ONLY if isinstance(value, kind)), None)
+    if what is not None:
+        raise ConfigError(
+            key or "(top level)",
+            f"{value!r} is {what}, which no setting takes (YAML reads an unquoted 2020-01-01 as a date); quote it "
+            "to write a text",
+        )
     if isinstance(value, Mapping):
         for name, item in value.items():
             _check_finite(f"{key}.{name}" if key else str(name), item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_finite(f"{key}.{index}", item)
+            _check_finite(f"{key}[{index}]", item)
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
@@ -90,7 +109,7 @@ def _check_source(key: str, data: Mapping[str, Any]) -> None:
     if isinstance(options.get("encoding"), str):
         try:
             codecs.lookup(options["encoding"])
-        except LookupError:
+        except (LookupError, ValueError):
             raise ConfigError(
                 f"{key}.options.encoding",
                 f"{options['encoding']!r} is not a text encoding Python knows (e.g. latin-1, utf-8)",

@@ -1,2 +1,3 @@
-"""What stages write their outputs with: atomic writes that replace only a stage's own outputs (`atomic`), and the
-provenance record of shared artefacts (`provenance`). Standard library only."""
+"""What stages write their outputs with: atomic writes that replace only a stage's own outputs (`atomic`), the
+provenance record of shared artefacts (`provenance`), and the content fingerprints of the files a prepared dataset
+was read from (`input_fingerprints`). Standard library only."""

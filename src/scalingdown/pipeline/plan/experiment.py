@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from scalingdown.pipeline import paths
 from scalingdown.pipeline.canonical import canonical
 from scalingdown.pipeline.config.candidates import candidates, selection_metric
-from scalingdown.pipeline.config.data_files import data_file_options
+from scalingdown.pipeline.config.data_files import source_files
 from scalingdown.pipeline.config.label_budgets import Budget, budget_cells, normalised
 from scalingdown.pipeline.config.settings import hidden_pairs
 from scalingdown.pipeline.config.twins import gold_twin
@@ -180,12 +180,16 @@ class Plan:
         """A teacher of a task (by the task's folder)."""
         return self._lookup(self.task(task).teachers, name, f"teacher of task {task!r}")
 
+    def data_plans(self) -> list[DataPlan]:
+        """Every prepared dataset of the experiment, each once."""
+        return list(self._by_data_key.values())
+
     def data_files(self, data_key: str) -> list[str]:
         """Input files of a task's loader and of its transfer loader (see `config.data_files.data_file_options`),
         sorted and without repeats."""
         data = self.data_by_key(data_key)
         sources = [data.spec["data"]] + ([data.spec["data"]["transfer"]] if data.transfer else [])
-        return sorted({path for source in sources for _, path in data_file_options(source.get("options", {}))})
+        return source_files(source.get("options", {}) for source in sources)
 
     def evaluated_model(self, task: str, kind: str, name: str) -> str:
         """The directory (or model reference) that `evaluate` loads."""

@@ -84,6 +84,7 @@ class DataSpec(Spec):
     split: SplitSpec
     data_portion: float
     allow_few_labels: bool = optional(False)
+    allow_absent_labels: bool = optional(False)
     label_budget: float | None = optional()
     validation_budget: float | None = optional()
     transfer: TransferSpec | None = optional()

@@ -66,6 +66,21 @@ def _data() -> Argument:
     return Argument("--data", "prepared data directory", "input.data", exists="directory")
 
 
+def _init() -> Argument:
+    return Argument("--init", "initial student directory", "input.init", exists="model directory")
+
+
+def _logits() -> Argument:
+    return Argument(
+        "--logits",
+        "teacher logit caches, in the spec's teacher order",
+        "input.logits",
+        many="*",
+        required=False,
+        exists="file",
+    )
+
+
 def _experiment() -> Argument:
     return Argument(
         "--experiment",
@@ -167,20 +182,27 @@ STAGES: dict[str, Stage] = {
             "train a student from cached teacher logits",
             (
                 _data(),
-                Argument("--init", "initial student directory", "input.init", exists="model directory"),
-                Argument(
-                    "--logits",
-                    "teacher logit caches, in the spec's teacher order",
-                    "input.logits",
-                    many="*",
-                    required=False,
-                    exists="file",
-                ),
+                _init(),
+                _logits(),
                 Argument("--out", "output model directory", "output.model"),
                 _history(),
                 _checkpoints(),
             ),
             launched=True,
+        ),
+        Stage(
+            "check_distill_inputs",
+            "check-distill-inputs",
+            "scalingdown.stages.check_distill_inputs:check_distill_inputs",
+            (specs.DistillSpec,),
+            "check what distill reads (prepared data, initial student, teacher caches) before it replaces a student",
+            (
+                _data(),
+                _init(),
+                _logits(),
+                Argument("--out", "output record of the check (JSON)", "output"),
+            ),
+            torch=False,
         ),
         Stage(
             "evaluate",
