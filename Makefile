@@ -1,5 +1,5 @@
 # Two entry points (see README): `make quickstart` runs the default experiment, `make test` the tests.
-# Both create .venv on first use and reinstall only when requirements.txt or pyproject.toml change.
+# Both create .venv on first use and reinstall only when requirements*.txt or pyproject.toml change.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,11 +10,12 @@ CORES ?= 2
 
 .PHONY: quickstart test lint format dry-run clean-results
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -110,7 +110,8 @@ def paired_tests(table: pd.DataFrame, plan: Plan, metric: str) -> dict[tuple[str
     return {(row.task, row.student): row.test for row in comparisons.itertuples(index=False)}
 
 
-def _cell(row: pd.Series, column: str, pattern: str) -> str:
+def cell(row: pd.Series, column: str, pattern: str) -> str:
+    """A mean (± sd when there is one) of the summary row formatted with `pattern`, or – when missing."""
     if pd.isna(row.get(column)):
         return "–"
     sd = row.get(f"{column}_sd")
@@ -133,10 +134,10 @@ def task_table(task: str, task_type: str, table: pd.DataFrame, summary: pd.DataF
             [
                 row["model"],
                 row["role"],
-                *(_cell(row, name, "{:.3f}") for name in scores),
+                *(cell(row, name, "{:.3f}") for name in scores),
                 _per_seed(table, task, row["model"], scores[0]),
                 f"{row['params'] / 1e6:.1f}",
-                _cell(row, "latency_ms_per_sample", "{:.1f}"),
+                cell(row, "latency_ms_per_sample", "{:.1f}"),
             ]
         )
     return harness.markdown_table(header, rows)
@@ -172,7 +173,7 @@ def check_targets(
             (
                 f"the {GENERATIVE} teacher reaches >= {EXACT_MATCH_TARGET} exact match",
                 bool(qa["exact_match"] >= EXACT_MATCH_TARGET),
-                f"{_cell(qa, 'exact_match', '{:.3f}')}",
+                f"{cell(qa, 'exact_match', '{:.3f}')}",
             )
         )
     test = tests.get("exact_match", {}).get((GENERATIVE, "distilled"))
@@ -192,7 +193,7 @@ def check_targets(
             (
                 f"the {SOCIAL_IQA} teacher is >= {ABOVE_CHANCE_TARGET * 100:.0f} points above chance (1/3)",
                 bool(above >= ABOVE_CHANCE_TARGET),
-                f"accuracy {_cell(social, 'accuracy', '{:.3f}')}: {above * 100:+.1f} points",
+                f"accuracy {cell(social, 'accuracy', '{:.3f}')}: {above * 100:+.1f} points",
             )
         )
     return targets

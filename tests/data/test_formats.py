@@ -305,3 +305,29 @@ def test_every_registered_loader_module_has_a_load_function():
 
     for info in LOADERS.values():
         assert callable(importlib.import_module(info.module).load)
+
+
+def test_generic_instruction_rows_from_columns_or_chat_messages(tmp_path: Path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"instruction": "Say hi.", "output": "Hi!"}\n')
+    frame = _load("generic", "instruction", path=str(pairs), prompt_column="instruction", response_column="output")
+    assert frame["all"].iloc[0][["prompt", "response"]].tolist() == ["Say hi.", "Hi!"]
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(
+        '{"messages": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."}]}\n'
+    )
+    row = _load("generic", "instruction", path=str(chats), messages_column="messages")["all"].iloc[0]
+    assert (row["prompt"], row["response"], row["row_id"]) == ("Name a colour.", "Blue.", "chats:1")
+
+
+def test_generic_chat_messages_other_than_one_user_and_one_assistant_turn_are_refused_naming_the_row(tmp_path: Path):
+    chats = tmp_path / "chats.jsonl"
+    good = '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}'
+    system = '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}'
+    chats.write_text(f"{good}\n{system}\n")
+    with pytest.raises(DataError) as error:
+        _load("generic", "instruction", path=str(chats), messages_column="messages")
+    assert "chats.jsonl, line 2: field 'messages'" in str(error.value)
+    assert "expected one user turn then one assistant turn" in str(error.value) and "'system', 'user'" in str(
+        error.value
+    )

@@ -177,6 +177,22 @@ def test_math_and_generative_qa_are_prepared_with_their_schemas(tmp_path: Path):
     )
 
 
+def test_instructions_in_chat_format_are_prepared_deduplicated_by_prompt(tmp_path: Path):
+    chats = tmp_path / "chats.jsonl"
+    turns = [(f"Name colour {i}.", f"Colour {i}.") for i in range(9)] + [("Name colour 0.", "Colour 0.")]
+    chats.write_text(
+        "".join(
+            json.dumps({"messages": [{"role": "user", "content": p}, {"role": "assistant", "content": r}]}) + "\n"
+            for p, r in turns
+        )
+    )
+    manifest, parts = _prepared(
+        tmp_path, _spec("generic", {"path": str(chats), "messages_column": "messages"}, "instruction")
+    )
+    assert manifest["type"] == "instruction" and list(parts["train"].columns) == ["row_id", "prompt", "response"]
+    assert sum(len(frame) for frame in parts.values()) == 9  # the repeated conversation is dropped
+
+
 def test_prepare_reports_a_loader_that_does_not_fit_the_task_type_by_config_key(tmp_path: Path):
     spec = _spec("aqua_rat", {"path": str(FIXTURE_DATASETS / "aqua_rat" / "dev.json")}, "classification")
     with pytest.raises(ConfigError) as error:

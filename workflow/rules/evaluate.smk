@@ -3,6 +3,8 @@ rule evaluate:
     input:
         data=lambda wildcards: PLAN.task(wildcards.task).data_dir,
         model=lambda wildcards: local_model(PLAN.evaluated_model(wildcards.task, wildcards.kind, wildcards.name)),
+        # a causal student is compared with its teacher token by token
+        reference=lambda wildcards: PLAN.agreement_models(wildcards.task, wildcards.kind, wildcards.name),
     output:
         paths.eval_file(PLAN.root, "{task}", "{kind}", "{name}"),
     log:

@@ -4,6 +4,7 @@
 - multiple_choice: `row_id`, `context`, `question` ("" when none), `options` (list), `label` (0-based index)
 - generative_qa: `row_id`, `question`, `answer`, `aliases` (list, always holding `answer`)
 - math: `row_id`, `question`, `options` (texts without "A)"), `rationale`, `answer` (letter A–E)
+- instruction: `row_id`, `prompt`, `response`
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "multiple_choice": ("row_id", "context", "question", "options", "label"),
     "generative_qa": ("row_id", "question", "answer", "aliases"),
     "math": ("row_id", "question", "options", "rationale", "answer"),
+    "instruction": ("row_id", "prompt", "response"),
 }
 # What it must predict (what a model reads, `INPUTS`, is a "text" for de-duplication and split disjointness).
 TARGET: dict[str, str] = {
@@ -26,6 +28,7 @@ TARGET: dict[str, str] = {
     "multiple_choice": "label",
     "generative_qa": "answer",
     "math": "answer",
+    "instruction": "response",
 }
 # What a label budget empties on a transfer row: everything a model learns to predict.
 LABEL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -33,6 +36,7 @@ LABEL_COLUMNS: dict[str, tuple[str, ...]] = {
     "multiple_choice": ("label",),
     "generative_qa": ("answer", "aliases"),
     "math": ("rationale", "answer"),
+    "instruction": ("response",),
 }
 # The task types whose `label` column holds a label name, one of the task's `labels` (multiple choice: an index).
 NAMED_LABELS = ("classification",)
@@ -42,13 +46,14 @@ STRATIFY: dict[str, str | None] = {
     "multiple_choice": "label",
     "generative_qa": None,
     "math": "answer",
+    "instruction": None,
 }
 
 
 def input_keys(frame: pd.DataFrame, task_type: str) -> pd.Series:
     """One string per row identifying its input: equal keys mean the same text."""
     columns = list(INPUTS[task_type])
-    if columns == ["text"] or columns == ["question"]:
+    if columns in (["text"], ["question"], ["prompt"]):
         return frame[columns[0]].astype(str)
     return pd.Series(
         [

@@ -1,5 +1,5 @@
-"""The row files `scalingdown predict` reads and writes: CSV, JSON Lines or Parquet in, CSV or JSON Lines out, in
-chunks of rows, every value as it was read.
+"""The row files `scalingdown predict` and `scalingdown generate` read and write: CSV, JSON Lines or Parquet in,
+CSV or JSON Lines out, in chunks of rows, every value as it was read.
 
 - CSV: each value is the text of its cell, nothing inferred (`NA`, `null`, `N/A` and an empty cell stay texts); the
   header is the first record, and a name it holds twice is refused.
@@ -181,9 +181,10 @@ class RowWriter:
             self._handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
-def looks_like_output(path: Path) -> bool:
-    """Whether `path` is empty or starts like a file `predict` writes: a header (CSV) or a first object (JSON Lines)
-    with `label` and a `prob_<label>` column."""
+def looks_like_output(path: Path, columns: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> bool:
+    """Whether `path` is empty or starts like a file a command writes: a header (CSV) or a first object (JSON Lines)
+    with every one of `columns` and, for each of `prefixes`, a column starting with it (`predict`: `label` and a
+    `prob_<label>` column)."""
     if path.stat().st_size == 0:
         return True
     try:
@@ -193,4 +194,6 @@ def looks_like_output(path: Path) -> bool:
             first = next(_jsonl_lines(path), (0, {}))[1]
     except DataError:
         return False
-    return "label" in first and any(str(name).startswith("prob_") for name in first)
+    return all(name in first for name in columns) and all(
+        any(str(name).startswith(prefix) for name in first) for prefix in prefixes
+    )

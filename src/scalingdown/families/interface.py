@@ -57,11 +57,13 @@ class TrainingJob:
 
 
 class Trained(NamedTuple):
-    """A model trained in place, its tokenizer, and its run (the training history and the kept checkpoint)."""
+    """A model trained in place, its tokenizer, its run (the training history and the kept checkpoint) and, where the
+    family writes one, its model card (`README.md` of the saved directory)."""
 
     model: PreTrainedModel
     tokenizer: Any
     run: TrainedRun
+    card: str | None = None
 
 
 class Scores(NamedTuple):

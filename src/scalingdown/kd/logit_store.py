@@ -46,9 +46,14 @@ class CacheMismatch(UserError, ValueError):
 
 
 def write_logits(
-    path: str | Path, rows: pd.DataFrame, fingerprint: dict[str, Any], provenance: dict[str, Any] | None = None
+    path: str | Path,
+    rows: pd.DataFrame,
+    fingerprint: dict[str, Any],
+    provenance: dict[str, Any] | None = None,
+    compression: str = "snappy",
 ) -> None:
-    """Write `rows` (split, row_id, logits) with `fingerprint` (and `provenance`) to `path`, atomically."""
+    """Write `rows` (split, row_id, logits) with `fingerprint` (and `provenance`) to `path`, atomically, with
+    Parquet's `compression` (its default, snappy, unless a cache's layout compresses better otherwise)."""
     columns = {
         "split": pa.array(rows["split"].astype(str).tolist(), pa.string()),
         "row_id": pa.array(rows["row_id"].astype(str).tolist(), pa.string()),
@@ -64,7 +69,7 @@ def write_logits(
         metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
     table = table.replace_schema_metadata(metadata)
     with atomic_path(path, "teacher_logits", is_logit_cache) as temporary:
-        pq.write_table(table, temporary)
+        pq.write_table(table, temporary, compression=compression)
 
 
 def is_logit_cache(path: Path) -> bool:

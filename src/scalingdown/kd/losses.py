@@ -67,12 +67,16 @@ def seq2seq_kd_terms(
     divergence: Divergence = FORWARD_KL,
     teacher_weights: Sequence[float | torch.Tensor] | None = None,
     ce_rows: torch.Tensor | None = None,
+    tokens: torch.Tensor | int | None = None,
 ) -> dict[str, torch.Tensor]:
     """`ce` on the target tokens (of the rows where `ce_rows` (B, bool) is true: the others' targets are a
     teacher's generations, learnt through the divergence alone; 0 when no row is) and, with teachers, the
     divergence term (named `divergence.term`, `kl` for forward KL): T² · the top-k divergence (forward KL
     unless `divergence` says otherwise) averaged over the target tokens and over the teachers by
     `teacher_weights` (equal by default; see `scalingdown.kd.buckets.mean_bucket_divergence`).
+
+    With `tokens` both terms are instead summed over the tokens and divided by `tokens` (e.g. the target tokens of
+    every micro-batch of an optimizer step, so that gradient accumulation gives the whole batch's gradient).
 
     `teachers` holds each teacher's (top-k ids, top-k log-probabilities, tail mass), shaped
     B × T × k, B × T × k and B × T; positions labelled -100 (padding) are ignored. At T = 1 one pass
@@ -82,7 +86,7 @@ def seq2seq_kd_terms(
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # half precision up, float64 kept
     flat_labels = labels.flatten()
     weights = (flat_labels != IGNORE_INDEX).to(logits.dtype)
-    weights = weights / weights.sum().clamp_min(1.0)
+    weights = weights / (weights.sum().clamp_min(1.0) if tokens is None else tokens)
     top_ids = [ids.flatten(0, 1) for ids, _, _ in teachers]
     if teachers and temperature == 1:  # one pass over the vocabulary serves both terms
         student, label_picks = student_buckets(logits, top_ids, flat_labels.clamp_min(0))
@@ -94,7 +98,7 @@ def seq2seq_kd_terms(
     ce_weights = weights
     if ce_rows is not None:
         gold = (flat_labels != IGNORE_INDEX) & ce_rows.to(flat_labels.device).repeat_interleave(labels.shape[1])
-        ce_weights = gold.to(logits.dtype) / gold.sum().clamp_min(1)
+        ce_weights = gold.to(logits.dtype) / (gold.sum().clamp_min(1) if tokens is None else tokens)
     terms = {"ce": -(label_logprobs * ce_weights).sum()}
     if teachers:
         vocab = logits.shape[-1]

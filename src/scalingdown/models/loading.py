@@ -23,13 +23,14 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from scalingdown.models import encoder_decoder
+from scalingdown.models import encoder_decoder, gguf
 from scalingdown.models.model_dirs import SAFETENSORS_WEIGHTS, model_dir_problem
 from scalingdown.pipeline.names.model_refs import (
     BERT2BERT,
     TINY_TOKENIZER_PACKAGE,
     ModelLoadError,
     ModelRef,
+    package_gguf,
     package_model_dir,
 )
 from scalingdown.pipeline.names.tiny_models import tiny_problem, tiny_shape
@@ -37,6 +38,12 @@ from scalingdown.pipeline.names.tiny_models import tiny_problem, tiny_shape
 # Tiny models borrow the real WordPiece vocabulary of package TINY_TOKENIZER_PACKAGE; tiny T5s make it T5-like:
 # no [CLS], `[SEP]` ends every sequence (the EOS), `[PAD]` (id 0) pads and starts the decoder.
 TINY_T5_EOS, TINY_T5_PAD = "[SEP]", "[PAD]"
+# Tiny Llamas read the same vocabulary as a causal LM does: no tokens added around a text, `[SEP]` ends a turn (the
+# EOS), `[PAD]` pads, and a chat template of `role: content [SEP]` turns.
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }} [SEP] {% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
 
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,21 @@ def _pretrained_kwargs(ref: ModelRef) -> dict[str, object]:
     return kwargs
 
 
+def _location(parsed: ModelRef) -> str:
+    """What `from_pretrained` receives: `parsed.location()`, a GGUF package's converted directory made first."""
+    if parsed.kind == "package" and package_gguf(parsed.name) is not None:
+        return str(gguf.ensure_converted(parsed.name, package_model_dir(parsed.name)))
+    return parsed.location()
+
+
+def pretrained_location(ref: str) -> tuple[str, dict[str, object]]:
+    """The location `from_pretrained` loads a reference's weights from (a GGUF package is converted first, a model
+    directory checked as `load_classifier` checks it) and its options (revision, `trust_remote_code`)."""
+    parsed = ModelRef.parse(ref)
+    _check_files(ref, parsed, weights=True)
+    return _location(parsed), _pretrained_kwargs(parsed)
+
+
 def _load_error(ref: str, error: Exception) -> ModelLoadError:
     hint = ""
     if ModelRef.parse(ref).kind == "hub":
@@ -85,6 +107,22 @@ def tiny_config(name: str, num_labels: int | None = None) -> PretrainedConfig:
     if problem is not None or shape is None:
         raise ModelLoadError(problem)
     layers, width = shape.layers, shape.width
+    if shape.arch == "llama":
+        tokenizer = tiny_causal_tokenizer()
+        return AutoConfig.for_model(
+            "llama",
+            vocab_size=len(tokenizer),
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=layers,
+            num_attention_heads=shape.heads,
+            num_key_value_heads=shape.heads,
+            max_position_embeddings=1024,
+            tie_word_embeddings=True,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+        )
     if shape.arch == "t5":
         tokenizer = tiny_t5_tokenizer()
         return AutoConfig.for_model(
@@ -131,6 +169,22 @@ def tiny_t5_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+def tiny_causal_tokenizer() -> PreTrainedTokenizerFast:
+    """The bundled WordPiece tokenizer as a tiny Llama's: nothing added around a text, `[SEP]` as EOS, `[PAD]` for
+    padding, and a chat template (deterministic, offline)."""
+    from tokenizers import Tokenizer, processors
+
+    backend = Tokenizer.from_file(str(package_model_dir(TINY_TOKENIZER_PACKAGE) / "tokenizer.json"))
+    backend.no_truncation()
+    backend.no_padding()
+    backend.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B", special_tokens=[])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token=TINY_T5_EOS, pad_token=TINY_T5_PAD, bos_token="[CLS]", unk_token="[UNK]"
+    )
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    return tokenizer
+
+
 def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
     """The tokenizer of a model reference (tiny models use the bundled WordPiece vocabulary)."""
     parsed = ModelRef.parse(ref)
@@ -139,10 +193,12 @@ def load_tokenizer(ref: str) -> PreTrainedTokenizerBase:
     if parsed.kind == "tiny":
         if parsed.name.startswith("t5-"):
             return tiny_t5_tokenizer()
+        if parsed.name.startswith("llama-"):
+            return tiny_causal_tokenizer()
         return load_tokenizer(f"package:{TINY_TOKENIZER_PACKAGE}")
     _check_files(ref, parsed, weights=False)
     try:
-        return AutoTokenizer.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
+        return AutoTokenizer.from_pretrained(_location(parsed), **_pretrained_kwargs(parsed))
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
 
@@ -162,7 +218,7 @@ def load_config(ref: str) -> PretrainedConfig:
     if parsed.kind == "tiny":
         return tiny_config(parsed.name)
     try:
-        config: PretrainedConfig = AutoConfig.from_pretrained(parsed.location(), **_pretrained_kwargs(parsed))
+        config: PretrainedConfig = AutoConfig.from_pretrained(_location(parsed), **_pretrained_kwargs(parsed))
     except (OSError, ValueError) as error:
         raise _load_error(ref, error) from error
     return config

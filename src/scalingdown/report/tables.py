@@ -34,7 +34,14 @@ METRIC_TITLES = {
     "precision": "Token precision",
     "recall": "Token recall",
     "answer_parsed": "Answer parsed",
+    "perplexity": "Perplexity (gold)",
+    "kl_to_teacher_mean": "KL to teacher (mean)",
+    "kl_to_teacher_p99": "KL to teacher (p99)",
+    "top1_agreement": "Top-1 agreement",
 }
+
+# A generating model's speed columns (`evaluation.generation_speed`), where its benchmark record has them.
+GENERATION_SPEED = ("tokens_per_s_batch_1", "tokens_per_s_batch", "time_to_first_token_ms")
 
 # The speed and size table of a task: (column, title, format). A column that a task lacks is left out.
 _SPEED_COLUMNS = [
@@ -42,6 +49,9 @@ _SPEED_COLUMNS = [
     ("latency_iqr_ms", "IQR (ms)", "{:.2f}"),
     ("throughput_per_s", "Throughput (/s)", "{:,.1f}"),
     ("speedup_text", "Speed-up (×) [95 % CI]", "{}"),
+    ("tokens_per_s_batch_1", "Tokens/s (batch 1)", "{:,.1f}"),
+    ("tokens_per_s_batch", "Tokens/s (batched)", "{:,.1f}"),
+    ("time_to_first_token_ms", "First token (ms)", "{:.1f}"),
     ("memory_mb", "Peak memory (MiB)", "{:,.0f}"),
     ("size_mb", "Size on disk (MiB)", "{:.1f}"),
     ("params", "Parameters", "{:,.0f}"),
@@ -157,6 +167,7 @@ def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str
     latency = entry["latency_ms"][clock]
     speedup = entry["speedup"][clock] if timing["reference_is_teacher"] else {}
     memory = entry.get("memory") or {}
+    generation = entry.get("generation") or {}
     return {
         "latency_ms_per_sample": latency["median"],
         "latency_iqr_ms": latency["iqr"],
@@ -166,6 +177,7 @@ def _speed(timing: dict[str, Any] | None, model_id: str, clock: str) -> dict[str
         "speedup_low": speedup.get("low"),
         "speedup_high": speedup.get("high"),
         "memory_mb": memory.get("model_peak_mb"),
+        **{key: generation.get(key) for key in GENERATION_SPEED},
         "timing_noisy": timing["noisy"],
         "device": timing["device"],
         "threads": timing["settings"]["threads"],
@@ -229,7 +241,15 @@ def add_pareto(table: pd.DataFrame) -> pd.DataFrame:
 
 # Columns shown without their spread over seeds: the same for every seed, a spread already, or secondary (the
 # tables must fit the page).
-_NO_SPREAD = {"params", "size_mb", "throughput_per_s", "latency_iqr_ms", "memory_mb", "max_prob_diff"}
+_NO_SPREAD = {
+    "params",
+    "size_mb",
+    "throughput_per_s",
+    "latency_iqr_ms",
+    "memory_mb",
+    "max_prob_diff",
+    *GENERATION_SPEED,
+}
 
 
 def value_text(value: Any, pattern: str, sd: Any = None) -> str:
@@ -296,7 +316,8 @@ def _speedup_text(row: pd.Series) -> str | None:
 
 def speed_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One task's speed and size: Model | latency, its IQR, throughput | speed-up with its 95 % interval (one
-    seed) or its sd over seeds | peak memory | size on disk | parameters (the same rows as `quality_table`)."""
+    seed) or its sd over seeds | a generating model's tokens/s and time to first token | peak memory | size on disk |
+    parameters (the same rows as `quality_table`)."""
     rows = rows.assign(speedup_text=[_speedup_text(row) for _, row in rows.iterrows()])
     speedup_title = "Speed-up (×)" if _several_seeds(rows) else "Speed-up (×) [95 % CI]"
     columns = [(key, speedup_title if key == "speedup_text" else title, form) for key, title, form in _SPEED_COLUMNS]

@@ -1,14 +1,16 @@
 """The report's "Teachers" section: each teacher, their ensembles and how often they agree (mean ± sd over the
-seeds of a task when it has several)."""
+seeds of a task when it has several), and the causal teachers' caches (bytes per response token, top-k mass)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from scalingdown.kd.logit_store import read_fingerprint
 from scalingdown.report.document import Block, Heading, Paragraph, Table
 
 _METHOD_NAMES = {
@@ -91,3 +93,37 @@ def teacher_blocks(records: list[Record]) -> list[Block]:
     for task, seeds in by_task.items():
         blocks += [Heading(f"Teachers: {task}"), Table(_scores_frame(seeds)), Paragraph(_agreement_text(seeds))]
     return blocks
+
+
+def cache_blocks(cached: list[str]) -> list[Block]:
+    """The top-k caches of response tokens among the experiment's shared artefacts (causal teachers'): per cache its
+    teacher, k, response tokens, bytes per response token and the probability its top-k hold (mean, 5th percentile);
+    none when the experiment has no such cache."""
+    rows = []
+    for path in sorted(set(cached)):
+        if not path.endswith(".parquet") or not os.path.isfile(path):
+            continue
+        fingerprint = read_fingerprint(path)
+        tokens = fingerprint.get("response_tokens")
+        if not tokens:  # a classification or text-to-text cache
+            continue
+        mass = fingerprint.get("captured_mass") or {}
+        rows.append(
+            {
+                "Cache": os.path.basename(path),
+                "Teacher": fingerprint.get("teacher"),
+                "k": fingerprint.get("top_k"),
+                "Response tokens": f"{tokens:,}",
+                "Bytes per token": f"{os.path.getsize(path) / tokens:.1f}",
+                "Top-k mass (mean)": f"{mass.get('mean', float('nan')):.3f}",
+                "Top-k mass (p5)": f"{mass.get('p5', float('nan')):.3f}",
+            }
+        )
+    if not rows:
+        return []
+    text = (
+        "Each causal teacher's cache holds, per response token, its top-k log-probabilities (float16), their ids and "
+        "the probability of every other token; the top-k mass is what the cached tokens hold of the teacher's "
+        "distribution (1 − tail)."
+    )
+    return [Heading("Teacher caches"), Paragraph(text), Table(pd.DataFrame(rows))]

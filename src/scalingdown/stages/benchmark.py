@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from scalingdown.data.store import read_split
+from scalingdown.evaluation.generation_speed import generation_speed
 from scalingdown.evaluation.timing import (
     MEMORY_METHOD,
     Timeable,
@@ -63,11 +64,11 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
     )
     timing.check()
     test = read_split(data, "test")
-    family = family_for(spec.type)
+    family = family_for(spec.type, spec.family)
     inputs = family.timing_inputs(test)
     loaders = {
         entry.id: partial(
-            load_timeable, spec.type, entry.to_dict(), location, data, settings.threads, timing.batch_size
+            load_timeable, spec.type, entry.to_dict(), location, data, settings.threads, timing.batch_size, spec.family
         )
         for entry, location in zip(spec.models, models)
     }
@@ -81,6 +82,8 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
         reference,
     )
     record = time_models(timeables, inputs, reference, timing)
+    for model_id, speed in generation_speed(timeables, inputs, timing.rounds, timing.batch_size).items():
+        record["models"][model_id]["generation"] = speed
     if settings.memory:
         parallel = max(1, (os.cpu_count() or 1) // settings.threads)
         peaks = peak_memory_each(loaders, inputs, timing.batch_size, timing.threads, parallel)
@@ -108,12 +111,19 @@ def benchmark(spec: BenchmarkSpec, data: str, models: list[str], evals: list[str
 
 
 def load_timeable(
-    task_type: str, model: dict[str, Any], location: str, data: str, threads: int, batch_size: int
+    task_type: str,
+    model: dict[str, Any],
+    location: str,
+    data: str,
+    threads: int,
+    batch_size: int,
+    family: str | None = None,
 ) -> Timeable:
-    """One model as the timing loop runs it (module level, so that a memory-measuring child can call it)."""
+    """One model as the timing loop runs it (module level, so that a memory-measuring child can call it); `family`
+    is the spec's."""
     entry = BenchmarkModel.from_dict(model)
     allow_remote_code(entry.trust_remote_code)
-    return family_for(task_type).timeable(entry, task_type, location, data, threads, batch_size)
+    return family_for(task_type, family).timeable(entry, task_type, location, data, threads, batch_size)
 
 
 def _reference(spec: BenchmarkSpec, evals: list[str]) -> tuple[str, bool]:

@@ -5,9 +5,9 @@ cache changed after `teacher_logits` wrote it, prepared data edited, an initial 
 would already have cost the previous student. This stage makes the checks `distill` makes before training — the
 prepared splits against their manifest, the initial student's files, every teacher cache against the data
 (fingerprint, row ids, content hashes; the model family's own checks, `ModelFamily.check_student_inputs`: for
-text-to-text caches the vocabulary too) — and writes a small record that `distill` takes as input. The rule marks
-that record `temp()`: it is deleted once `distill` ran, so every run of `distill` (`--forcerun distill` included)
-is preceded by a fresh check, and a refused input stops the workflow with the previous student in place.
+text-to-text and causal caches the vocabulary too) — and writes a small record that `distill` takes as input. The
+rule marks that record `temp()`: it is deleted once `distill` ran, so every run of `distill` (`--forcerun distill`
+included) is preceded by a fresh check, and a refused input stops the workflow with the previous student in place.
 """
 
 from __future__ import annotations
@@ -25,5 +25,5 @@ def check_distill_inputs(spec: DistillSpec, data: str, init: str, logits: list[s
     """Check `distill`'s inputs for `spec` as `distill` does (raising its errors); record what was checked in `out`."""
     check_model_dir(init)
     read_split(data, "train")  # its content hash against the manifest
-    family_for(spec.type).check_student_inputs(spec, data, init, logits)
+    family_for(spec.type, spec.family).check_student_inputs(spec, data, init, logits)
     write_record(out, {"student": spec.student, "data": data, "init": init, "logits": logits}, STAGE)

@@ -25,5 +25,5 @@ def distill(
     check_trained_outputs(out, history, checkpoints, "distill")
     resume_key = {"stage": "distill", "spec": spec.to_dict(), "data": data, "init": init, "logits": logits}
     job = TrainingJob(training=spec.training, checkpoints=checkpoints, resume_key=resume_key)
-    trained = family_for(spec.type).fit_student(spec, data, init, logits, job)
-    save_trained(trained.model, trained.tokenizer, out, history, trained.run, checkpoints, "distill")
+    trained = family_for(spec.type, spec.family).fit_student(spec, data, init, logits, job)
+    save_trained(trained.model, trained.tokenizer, out, history, trained.run, checkpoints, "distill", card=trained.card)

@@ -42,7 +42,7 @@ def evaluate(spec: EvaluateSpec, data: str, model: str, out: str) -> dict[str, A
     """Score `model` (a directory or reference) on the test split of `data`; writes the record to `out` and
     returns it."""
     check_replaceable(out, "evaluate", record_of("evaluate"))
-    scores = family_for(spec.type).score(spec, data, model)
+    scores = family_for(spec.type, spec.family).score(spec, data, model)
     record = write_record(out, {**_identity(spec, model), **scores.fields}, "evaluate")
     log.info("%s %s (%s): %s", spec.kind, spec.name, record["variant"], scores.summary)
     return record

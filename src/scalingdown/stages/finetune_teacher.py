@@ -29,7 +29,7 @@ def finetune_teacher(
         resume_key={"stage": "finetune_teacher", "spec": spec.to_dict(), "data": str(Path(data))},
         lora=spec.lora if spec.method == "lora" else None,
     )
-    trained = family_for(spec.type).fit_teacher(spec, data, job)
+    trained = family_for(spec.type, spec.family).fit_teacher(spec, data, job)
     save_trained(
         trained.model,
         trained.tokenizer,

@@ -12,7 +12,7 @@ from scalingdown.pipeline.specs.definitions import InitSpec
 
 def init_student(spec: InitSpec, out: str, experiment: str | None = None) -> None:
     """Write the initial student (model + tokenizer + provenance) to `out`."""
-    model = family_for(spec.type).build_student(spec)
+    model = family_for(spec.type, spec.family).build_student(spec)
     tokenizer = load_tokenizer(spec.model)
     with atomic_path(out, stage="init_student") as staging:
         model.save_pretrained(staging)

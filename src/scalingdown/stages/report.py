@@ -29,7 +29,7 @@ from scalingdown.report.selection import selection_blocks
 from scalingdown.report.shape_sweep import add_shape_columns, pareto_columns, swept_tasks
 from scalingdown.report.ship_pick import pick, pick_line
 from scalingdown.report.tables import metric_names, metrics_table
-from scalingdown.report.teachers import teacher_blocks
+from scalingdown.report.teachers import cache_blocks, teacher_blocks
 from scalingdown.report.training_data import training_data_blocks, training_rows
 
 
@@ -165,6 +165,7 @@ def report(
     write_json(files["reproducibility"], repro)
     teachers = selection_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in selections or []])
     teachers += teacher_blocks([_seeded(_read_json(path), _owner(inputs, path)) for path in ensembles])
+    teachers += cache_blocks(cached)
     warnings = few_label_warnings(cached)
     twins = plan.twins()
     student_teachers = {

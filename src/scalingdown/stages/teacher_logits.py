@@ -17,4 +17,4 @@ def teacher_logits(
     """Cache the teacher's outputs on the prepared `data` in `out`; an existing `out` is replaced only when it is a
     teacher cache."""
     check_replaceable(out, "teacher_logits", is_logit_cache)
-    family_for(spec.type).cache_teacher(spec, data, out, batch_size, experiment)
+    family_for(spec.type, spec.family).cache_teacher(spec, data, out, batch_size, experiment)

@@ -48,8 +48,13 @@ LossFn = Callable[[Any, dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[
 # Batch entries that are targets of the loss, not inputs of the model (and any key starting with
 # `teacher_`: cached teacher outputs, e.g. `teacher_hidden` or a text-to-text teacher's top-k rows). `row_index` is
 # each example's position in the training split (used by online teachers, and recorded to show
-# which rows each process trained on); `ce_rows` says which rows of a text-to-text batch have gold targets.
-TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask", "ce_rows")
+# which rows each process trained on); `ce_rows` says which rows of a text-to-text batch have gold targets;
+# `prompt_length` where each row's response starts in a causal LM's sequence.
+TARGET_KEYS = ("labels", "sample_weight", "row_index", "source_mask", "ce_rows", "prompt_length")
+# The target entry that carries, with `token_sums`, the target tokens of the whole optimizer step.
+NUM_TOKENS = "num_items_in_batch"
+# batch_hook(model, the micro-batches of one optimizer step, the step) -> batches replacing them, or None to keep them.
+BatchHook = Callable[[Any, list[dict[str, Any]], int], list[dict[str, Any]] | None]
 
 
 def is_target_key(key: str) -> bool:
@@ -79,9 +84,17 @@ class KDTrainer(Trainer):
     With `output_hidden_states`, training steps also return every layer's hidden states; with
     `validation_scores`, every evaluation also logs the task scores it returns (before callbacks such as early
     stopping see the metrics).
+
+    By default `loss_fn` returns per-batch means, which the Trainer divides by the accumulation steps. With
+    `token_sums` it gets the target tokens of the whole optimizer step (`NUM_TOKENS` among the targets: the
+    Trainer's `num_items_in_batch`, counted over every micro-batch's `labels` before the first one runs) and
+    returns sums divided by them, so that accumulating 4 × 2 rows gives the gradient of 8 rows at once; the
+    Trainer counts them only for a model that "accepts loss kwargs", which is why that flag is set here, although
+    the model never receives them. `batch_hook` may replace a step's micro-batches before they are counted (on-policy
+    samples).
     """
 
-    loss_is_scaled_for_ga = False  # loss_fn returns per-batch means
+    loss_is_scaled_for_ga = False  # loss_fn returns per-batch means (unless token_sums)
 
     def __init__(
         self,
@@ -89,16 +102,32 @@ class KDTrainer(Trainer):
         loss_fn: LossFn,
         output_hidden_states: bool = False,
         validation_scores: ValidationScores | None = None,
+        token_sums: bool = False,
+        batch_hook: BatchHook | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
         self.output_hidden_states = output_hidden_states
         self.validation_scores = validation_scores
-        self.model_accepts_loss_kwargs = False
+        self.token_sums = token_sums
+        self.batch_hook = batch_hook
+        self.model_accepts_loss_kwargs = token_sums
+        self.loss_is_scaled_for_ga = token_sums
         self._term_sums: dict[str, float] = defaultdict(float)
-        self._term_batches = 0
+        self._term_batches = 0.0
         self.rows_trained: set[int] = set()
+
+    def get_batch_samples(self, epoch_iterator: Any, num_batches: int, device: Any) -> tuple[list[Any], Any]:
+        """The micro-batches of one optimizer step (replaced by `batch_hook` where it says so) and their target
+        tokens."""
+        batches, count = super().get_batch_samples(epoch_iterator, num_batches, device)
+        if self.batch_hook is not None and batches:
+            replaced = self.batch_hook(self.model, batches, self.state.global_step)
+            if replaced is not None:
+                batches = replaced
+                count = sum((batch["labels"][..., 1:] != -100).sum() for batch in batches).to(device)
+        return batches, count
 
     def compute_loss(
         self,
@@ -109,19 +138,24 @@ class KDTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         """The loss of a batch from `loss_fn`'s named terms (summed for the log); a non-finite loss stops training."""
         targets = {key: inputs.pop(key) for key in list(inputs) if is_target_key(key)}
+        if self.token_sums and num_items_in_batch is not None:
+            targets[NUM_TOKENS] = cast(torch.Tensor, num_items_in_batch)
         if self.output_hidden_states and model.training:
             outputs = model(**inputs, output_hidden_states=True)
         else:
             outputs = model(**inputs)
         terms = self.loss_fn(outputs, targets, inputs)
         loss = terms["loss"]
+        if self.token_sums and self.args.average_tokens_across_devices and self.args.world_size > 1:
+            loss = loss * self.args.world_size  # the step's tokens were counted over every process, which DDP averages
         if not torch.isfinite(loss):
             values = ", ".join(f"{name}={value.item():.6g}" for name, value in terms.items())
             raise NonFiniteLoss(f"non-finite loss at step {self.state.global_step}: {values}")
         if model.training:
             for name, value in terms.items():
                 self._term_sums[name] += float(value.detach())
-            self._term_batches += 1
+            # with token_sums each micro-batch's terms are its share of the step's mean
+            self._term_batches += 1 / self.current_gradient_accumulation_steps if self.token_sums else 1
             if "row_index" in targets:
                 self.rows_trained.update(int(row) for row in targets["row_index"].tolist())
         return (loss, outputs) if return_outputs else loss
@@ -355,6 +389,8 @@ def train_model(
     output_hidden_states: bool = False,
     lora: dict[str, Any] | None = None,
     validation_scores: ValidationScores | None = None,
+    token_sums: bool = False,
+    batch_hook: BatchHook | None = None,
 ) -> TrainedRun:
     """Train `model` in place with the Trainer; returns the log history and the kept checkpoint's record.
 
@@ -365,7 +401,8 @@ def train_model(
     over. The collator defaults to padding classifier inputs; `compute_metrics` scores validation from the
     model's outputs (None: its loss only) and `validation_scores` from the model itself (e.g. by generating);
     `output_hidden_states` hands `loss_fn` every layer's hidden states in training steps. With `lora` (peft
-    `LoraConfig` arguments), LoRA adapters are trained and then merged into `model`'s weights.
+    `LoraConfig` arguments), LoRA adapters are trained and then merged into `model`'s weights. `token_sums` and
+    `batch_hook`: see `KDTrainer`.
     """
     checkpoints = Path(checkpoints)
     args = training_arguments(training, checkpoints, evaluate=eval_data is not None)
@@ -392,6 +429,8 @@ def train_model(
         loss_fn=loss_fn,
         output_hidden_states=output_hidden_states,
         validation_scores=validation_scores if eval_data is not None else None,
+        token_sums=token_sums,
+        batch_hook=batch_hook,
     )
     try:
         trainer.train(resume_from_checkpoint=resume_from)
@@ -453,7 +492,10 @@ def with_lora(model: PreTrainedModel, settings: dict[str, Any]) -> torch.nn.Modu
     weights are frozen (a classifier's head stays trainable) and later merged into."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    task = TaskType.SEQ_2_SEQ_LM if model.config.is_encoder_decoder else TaskType.SEQ_CLS
+    if model.config.is_encoder_decoder:
+        task = TaskType.SEQ_2_SEQ_LM
+    else:
+        task = TaskType.CAUSAL_LM if type(model).__name__.endswith("ForCausalLM") else TaskType.SEQ_CLS
     try:
         wrapped = get_peft_model(model, LoraConfig(task_type=task, **settings))
     except (TypeError, ValueError) as error:
@@ -498,10 +540,12 @@ def save_trained(
     checkpoints: str | Path,
     stage: str,
     provenance: dict[str, Any] | None = None,
+    card: str | None = None,
 ) -> None:
     """Write the trained model (float32 safetensors + tokenizer, the kept checkpoint's record
-    `BEST_CHECKPOINT_FILE`, and `provenance` when given) and its history atomically as `stage`'s outputs, then
-    drop the checkpoints. In a multi-process run only the main process writes; the others wait for it.
+    `BEST_CHECKPOINT_FILE`, `provenance` and a model card `README.md` when given) and its history atomically as
+    `stage`'s outputs, then drop the checkpoints. In a multi-process run only the main process writes; the others
+    wait for it.
     """
     from accelerate import PartialState
 
@@ -514,6 +558,8 @@ def save_trained(
                 write_json(staging / BEST_CHECKPOINT_FILE, run.checkpoint)
             if provenance is not None:
                 write_provenance(staging, provenance)
+            if card is not None:
+                (staging / "README.md").write_text(card, encoding="utf-8")
         write_json(history, run.history, stage, _is_history)
         finish_checkpoints(checkpoints)
     state.wait_for_everyone()

@@ -279,8 +279,8 @@ def test_an_unknown_key_is_named_with_the_keys_that_are_known():
     with pytest.raises(SpecError) as error:
         DistillSpec.from_dict(data)
     known = (
-        "['labels', 'loss', 'max_length', 'max_target_length', 'option_score', 'prompt', 'student', 'teacher_mode', "
-        "'teachers',"
+        "['family', 'labels', 'loss', 'max_length', 'max_target_length', 'option_score', 'prompt', 'student', "
+        "'teacher_mode', 'teachers',"
     )
     assert str(error.value).startswith(f"spec: unknown key `lr` (a DistillSpec has {known}")
     data = _distill_dict()

@@ -55,7 +55,10 @@ ARGUMENT = st.one_of(
 
 
 @examples(20)
-@given(command=st.sampled_from([*COMMANDS, "predict", "data", "nonsense"]), arguments=st.lists(ARGUMENT, max_size=8))
+@given(
+    command=st.sampled_from([*COMMANDS, "predict", "generate", "data", "nonsense"]),
+    arguments=st.lists(ARGUMENT, max_size=8),
+)
 def test_any_arguments_of_any_command_get_exit_2_and_one_line(tmp_path_factory, command, arguments):
     directory = tmp_path_factory.mktemp("cli")
     argv = [command, *(argument.replace("@/", f"@{directory}/") for argument in arguments)]

@@ -8,7 +8,9 @@ Column options by task type (defaults in brackets):
   (a list column) or `option_columns` (one column per option), `label_column` [label], `label_base` [0];
 - generative_qa: `question_column` [question], `answer_column` [answer], `aliases_column` [none];
 - math: `question_column` [question], `options_column` [options] or `option_columns`,
-  `rationale_column` [none: ""], `answer_column` [answer] (a letter A–E).
+  `rationale_column` [none: ""], `answer_column` [answer] (a letter A–E);
+- instruction: `prompt_column` [prompt] and `response_column` [response], or `messages_column`: a list of
+  `{role, content}` turns in chat format, one `user` turn then one `assistant` turn.
 
 Every type: `format` (csv, jsonl, parquet; from the file suffix by default), `id_column` [none: row ids
 are `<file stem>:<line>`].
@@ -155,11 +157,38 @@ def _math(options: dict[str, Any]) -> Parser:
     return parse
 
 
+def _instruction(options: dict[str, Any]) -> Parser:
+    messages_column = options.get("messages_column")
+
+    def parse(record: dict[str, Any]) -> dict[str, Any]:
+        if messages_column is None:
+            return {
+                "prompt": text(record, options.get("prompt_column", "prompt")),
+                "response": text(record, options.get("response_column", "response")),
+            }
+        turns = field(record, messages_column)
+        roles = (
+            [turn.get("role") if isinstance(turn, dict) else None for turn in turns] if isinstance(turns, list) else []
+        )
+        if roles != ["user", "assistant"]:
+            raise RecordError(
+                f"field {messages_column!r}: expected one user turn then one assistant turn "
+                f"({{role, content}} objects), found roles {roles or turns!r}"
+            )
+        return {
+            "prompt": text(turns[0], "content"),
+            "response": text(turns[1], "content"),
+        }
+
+    return parse
+
+
 PARSERS: dict[str, Callable[[dict[str, Any]], Parser]] = {
     "classification": _classification,
     "multiple_choice": _multiple_choice,
     "generative_qa": _generative_qa,
     "math": _math,
+    "instruction": _instruction,
 }
 
 

@@ -8,6 +8,7 @@ a label budget) or everywhere (`targets: generated`): what its students then lea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import pandas as pd
@@ -109,44 +110,61 @@ def load_teacher_rows(
 ) -> list[TeacherRows]:
     """Each text-to-text teacher's cached train rows, after checking the cache and that the vocabularies match;
     with `validation` weighting, each teacher's validation score from its cache."""
+    teachers = []
+    for teacher, (rows, fingerprint) in zip(spec.teachers, checked_caches(spec, data_dir, logits_paths)):
+        check_vocabulary(
+            f"{teacher.name} ({fingerprint['model']})", fingerprint["vocabulary"], student, student_vocabulary
+        )
+        teachers.append(rows)
+    if spec.weighting.method == "validation":
+        log.info(
+            "validation scores (1 / perplexity) of the teachers: %s", {t.name: t.validation_score for t in teachers}
+        )
+    return teachers
+
+
+def checked_caches(
+    spec: DistillSpec, data_dir: str, logits_paths: list[str], extra: Callable[[str], dict[str, Any]] | None = None
+) -> list[tuple[TeacherRows, dict[str, Any]]]:
+    """Each teacher's cached train rows and its cache's fingerprint (without the content hashes), after checking the
+    cache's layout, its rows against the train split and its fingerprint against the teacher's settings (and the
+    fields `extra(teacher model)` adds); with `validation` weighting, the rows carry the teacher's validation score.
+    The top-k caches of the text-to-text and causal families share this reading."""
     if len(logits_paths) != len(spec.teachers):
         raise UserError(f"distill: got {len(logits_paths)} teacher caches for {len(spec.teachers)} teachers")
     train = read_split(data_dir, "train")
     manifest = read_manifest(data_dir)
-    train_hash = manifest["splits"]["train"]["sha256"]
-    teachers = []
+    found = []
     for teacher, path in zip(spec.teachers, logits_paths):
         frame, fingerprint = read_logits(path)
         check_topk_layout(path, fingerprint, frame)
+        expected = {
+            "teacher_key": teacher.key,
+            "logits_key": teacher.logits_key,
+            "top_k": teacher.top_k,
+            "targets": teacher.targets,
+        }
         check_cache(
             path,
             fingerprint,
             frame,
-            expected={
-                "teacher_key": teacher.key,
-                "logits_key": teacher.logits_key,
-                "top_k": teacher.top_k,
-                "targets": teacher.targets,
-            },
+            expected={**expected, **(extra(teacher.model) if extra else {})},
             data={"train": train},
-            data_hashes={"train": train_hash},
-        )
-        check_vocabulary(
-            f"{teacher.name} ({fingerprint['model']})", fingerprint["vocabulary"], student, student_vocabulary
+            data_hashes={"train": manifest["splits"]["train"]["sha256"]},
         )
         rows = frame[frame["split"] == "train"]
         columns = {name: rows[name].tolist() for name in rows.columns if name not in ("split", "row_id")}
         score = None
         if spec.weighting.method == "validation":
             score = validation_score(path, fingerprint, manifest["splits"]["validation"]["sha256"])
-        teachers.append(
-            TeacherRows(teacher.name, int(fingerprint["top_k"]), fingerprint["targets"] == "generated", columns, score)
+        generated = fingerprint["targets"] == "generated"
+        found.append(
+            (
+                TeacherRows(teacher.name, int(fingerprint["top_k"]), generated, columns, score),
+                {key: value for key, value in fingerprint.items() if key != "content"},
+            )
         )
-    if spec.weighting.method == "validation":
-        log.info(
-            "validation scores (1 / perplexity) of the teachers: %s", {t.name: t.validation_score for t in teachers}
-        )
-    return teachers
+    return found
 
 
 def validation_score(path: str, fingerprint: dict[str, Any], validation_hash: str) -> float:

@@ -2,7 +2,7 @@
 
 They run before any job starts (the Snakefile calls `check_config`), read no model weights, and stay
 standard library only. Every task gets the checks here; then the checks of its model family
-(`FAMILY_CHECKS`: `classification_checks`, `text2text_checks`).
+(`FAMILY_CHECKS`: `classification_checks`, `text2text_checks`, `causal_checks`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scalingdown.pipeline.config.causal_checks import check_causal_task
 from scalingdown.pipeline.config.classification_checks import check_classification_task
 from scalingdown.pipeline.config.label_budgets import check_budgets
 from scalingdown.pipeline.config.model_files import Depth, model_depth, model_json, model_type
@@ -27,7 +28,7 @@ from scalingdown.pipeline.errors import ConfigError
 from scalingdown.pipeline.names.divergence_table import DEFAULT as DEFAULT_DIVERGENCE
 from scalingdown.pipeline.names.divergence_table import divergence_problem, with_defaults
 from scalingdown.pipeline.names.export_variants import CONFIG_NAMES, export_refusal
-from scalingdown.pipeline.names.families import CLASSIFICATION, TEXT2TEXT, family_of
+from scalingdown.pipeline.names.families import CAUSAL, CLASSIFICATION, TEXT2TEXT, FamilyInfo, family_of
 from scalingdown.pipeline.names.loader_registry import DataConfigError, check_data
 from scalingdown.pipeline.names.model_refs import BERT2BERT
 from scalingdown.pipeline.names.tasks import INPUTS
@@ -35,7 +36,11 @@ from scalingdown.pipeline.names.tasks import INPUTS
 TRAINING_STAGES = ("finetune_teacher", "distill")
 
 # The checks of each model family's tasks, after the checks every task gets.
-FAMILY_CHECKS = {CLASSIFICATION: check_classification_task, TEXT2TEXT: check_text2text_task}
+FAMILY_CHECKS = {
+    CLASSIFICATION: check_classification_task,
+    TEXT2TEXT: check_text2text_task,
+    CAUSAL: check_causal_task,
+}
 
 
 def check_config(config: Mapping[str, Any], workdir: Path | None = None) -> None:
@@ -107,7 +112,14 @@ def _check_expanded(config: Mapping[str, Any], workdir: Path | None) -> None:
         _check_chains(prefix, task["students"])
         _check_baselines(prefix, task["students"])
         _check_depths(prefix, task, workdir)
-        FAMILY_CHECKS[family_of(task["type"]).name](prefix, task, workdir)
+        family = _task_family(prefix, task)
+        if family.name != CAUSAL:
+            for name, student in task["students"].items():
+                if student["loss"].get("on_policy", 0) > 0:
+                    raise ConfigError(
+                        f"{prefix}.students.{name}.loss.on_policy", "on-policy distillation is for causal students"
+                    )
+        FAMILY_CHECKS[family.name](prefix, task, workdir)
         _check_exports(prefix, task, workdir)
 
 
@@ -117,6 +129,14 @@ def _check_mlflow(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "mlflow", "the mlflow package is not installed (pip install mlflow), so nothing could log to it"
         )
+
+
+def _task_family(prefix: str, task: Mapping[str, Any]) -> FamilyInfo:
+    """The family of a task (its `family`, else its type's own); a family that does not learn the type is refused."""
+    try:
+        return family_of(task["type"], task.get("family"))
+    except KeyError as error:
+        raise ConfigError(f"{prefix}.family", str(error.args[0])) from None
 
 
 def _check_label_names(key: str, labels: list[str]) -> None:
@@ -326,7 +346,7 @@ def _check_exports(prefix: str, task: Mapping[str, Any], workdir: Path | None) -
             continue
         architecture = model_type(student["model"], workdir)
         for config_name in wanted:
-            problem = export_refusal(CONFIG_NAMES[config_name], family_of(task["type"]), architecture)
+            problem = export_refusal(CONFIG_NAMES[config_name], _task_family(prefix, task), architecture)
             if problem:
                 raise ConfigError(f"{prefix}.students.{name}.export", f"{config_name}: {problem}")
 

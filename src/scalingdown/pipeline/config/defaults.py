@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.canonical import deep_merge
+from scalingdown.pipeline.config.model_files import is_causal_lm
 from scalingdown.pipeline.errors import ConfigError
+from scalingdown.pipeline.names.families import CAUSAL, FAMILIES
 
 # What a `hyperparameters` file may hold (each merged under the tasks' keys of the same name).
 HYPERPARAMETER_KEYS = ("teacher_defaults", "student_defaults")
@@ -22,7 +24,8 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
     """Fill every teacher and student from the defaults, in place, before validation.
 
     Precedence, lowest first: the `hyperparameters` file (if the config names one), the task's
-    `teacher_defaults` / `student_defaults`, the teacher's or student's own settings.
+    `teacher_defaults` / `student_defaults`, the teacher's or student's own settings. A text-to-text task type whose
+    models are causal LMs gets `family: causal` (`resolve_family`).
     """
     shared = read_hyperparameters(config, workdir)
     for task in _tasks(config):
@@ -32,7 +35,27 @@ def apply_defaults(config: dict[str, Any], workdir: Path | None = None) -> None:
             if shared.get(key):
                 own = task.get(key) or {}
                 task[key] = deep_merge(shared[key], own) if isinstance(own, Mapping) else own
+        resolve_family(task, workdir)
     apply_member_defaults(config)
+
+
+def resolve_family(task: dict[str, Any], workdir: Path | None) -> None:
+    """Set `family: causal` on a task that names no family, whose type causal LMs learn too, and one of whose teachers
+    or students is a causal LM by its files (`model_files.is_causal_lm`); a Hub model's files are known only once it is
+    downloaded, so a task of Hub causal LMs says `family: causal` itself. The family checks then refuse any member of
+    another family."""
+    if "family" in task or task.get("type") not in FAMILIES[CAUSAL].also_learns:
+        return
+    roles = [task.get(role) for role in ("teachers", "students")]
+    members = [
+        member.get("model")
+        for role in roles
+        if isinstance(role, Mapping)  # anything else is the schema's to refuse
+        for member in role.values()
+        if isinstance(member, Mapping)
+    ]
+    if any(isinstance(ref, str) and is_causal_lm(ref, workdir) for ref in members):
+        task["family"] = CAUSAL
 
 
 def _tasks(config: Mapping[str, Any]) -> list[Any]:

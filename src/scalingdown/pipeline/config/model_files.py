@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalingdown.pipeline.names.model_refs import ModelLoadError, package_model_dir
+from scalingdown.pipeline.names.model_refs import ModelLoadError, package_folder, package_model_dir
 
-_TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h\d+$")
+_TINY = re.compile(r"^(?P<arch>bert|t5|llama)-l(?P<layers>\d+)-h\d+$")
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,24 @@ def model_type(ref: str, workdir: Path | None = None) -> str | None:
     config = model_config(ref, workdir)
     found = None if config is None else config.get("model_type")
     return found if isinstance(found, str) else None
+
+
+def is_causal_lm(ref: str, workdir: Path | None = None) -> bool | None:
+    """Whether a reference is a decoder-only causal LM (a tiny Llama, a package shipping a GGUF file, or a config
+    whose architectures are `…ForCausalLM` without an encoder), or None where its files are not on this machine."""
+    scheme, _, rest = ref.partition(":")
+    if scheme == "tiny":
+        return rest.startswith("llama-")
+    if scheme == "bert2bert":
+        return False
+    if scheme == "package":
+        folder = package_folder(rest)
+        if folder is not None and any(folder.glob("*.gguf")):
+            return True
+    config = model_config(ref, workdir)
+    if config is None:
+        return None
+    architectures = config.get("architectures") or []
+    return not config.get("is_encoder_decoder", False) and any(
+        isinstance(name, str) and name.endswith("ForCausalLM") for name in architectures
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scalingdown.pipeline.config.label_budgets import has_budget
-from scalingdown.pipeline.config.model_files import model_json
+from scalingdown.pipeline.config.model_files import is_causal_lm, model_json
 from scalingdown.pipeline.config.settings import text2text_setting
 from scalingdown.pipeline.config.vocabularies import vocabulary_difference, vocabulary_identity
 from scalingdown.pipeline.errors import ConfigError
@@ -29,12 +29,12 @@ def check_text2text_task(prefix: str, task: Mapping[str, Any], workdir: Path | N
                     f"T5 family (e.g. tiny:t5-l2-h32, hub:t5-small) or one warm-started from it, "
                     f"bert2bert:{member['model']}",
                 )
-    if task.get("labels") is not None:
-        raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
-    if "option_score" in task and task["type"] != "multiple_choice":
-        raise ConfigError(
-            f"{prefix}.option_score", f"a {task['type']} task has no options to score (multiple_choice tasks only)"
-        )
+            if is_causal_lm(member["model"], workdir):
+                raise ConfigError(
+                    f"{prefix}.{role}.{name}.model",
+                    f"{member['model']!r} is a decoder-only causal LM; a task learnt by causal LMs says family: causal",
+                )
+    check_text_task(prefix, task)
     for name, student in task["students"].items():
         if student["loss"].get("hidden_map"):
             raise ConfigError(
@@ -42,6 +42,29 @@ def check_text2text_task(prefix: str, task: Mapping[str, Any], workdir: Path | N
                 "text-to-text students pair layers with "
                 "loss.hidden_layers ({encoder: [[student, teacher], ...], decoder: [...]})",
             )
+    teachers = task["teachers"]
+    for name, student in task["students"].items():
+        key = f"{prefix}.students.{name}"
+        if student["init"]["method"] == "teacher_layers" and not _is_bert2bert(student["model"], workdir):
+            raise ConfigError(
+                f"{key}.init.method",
+                "teacher_layers keeps blocks of a bert2bert:<BERT> model; any other text-to-text "
+                "student starts pretrained, from scratch, or from another student",
+            )
+        _check_shared_vocabulary(key, student, {t: teachers[t] for t in student["teachers"]}, workdir)
+        _check_hidden(key, student, {t: teachers[t] for t in student["teachers"]})
+
+
+def check_text_task(prefix: str, task: Mapping[str, Any]) -> None:
+    """What every task of a generative family needs (text-to-text and causal): no label names, options scored only
+    by multiple choice, valid prompts, students learning from the top-k cache, one teacher per student learning
+    a teacher's own generations, and the teachers' target length."""
+    if task.get("labels") is not None:
+        raise ConfigError(f"{prefix}.labels", f"a {task['type']} task has no label names (its targets are texts)")
+    if "option_score" in task and task["type"] != "multiple_choice":
+        raise ConfigError(
+            f"{prefix}.option_score", f"a {task['type']} task has no options to score (multiple_choice tasks only)"
+        )
     for part, template in (task.get("prompt") or {}).items():
         problem = prompt_problem(task["type"], part, template)
         if problem:
@@ -52,16 +75,8 @@ def check_text2text_task(prefix: str, task: Mapping[str, Any], workdir: Path | N
         if student.get("teacher_mode") == "online" and student["teachers"]:
             raise ConfigError(
                 f"{key}.teacher_mode",
-                "text-to-text students learn from the top-k cache; teacher_mode online is for classification tasks",
+                f"{task['type']} students learn from the top-k cache; teacher_mode online is for classification tasks",
             )
-        if student["init"]["method"] == "teacher_layers" and not _is_bert2bert(student["model"], workdir):
-            raise ConfigError(
-                f"{key}.init.method",
-                "teacher_layers keeps blocks of a bert2bert:<BERT> model; any other text-to-text "
-                "student starts pretrained, from scratch, or from another student",
-            )
-        _check_shared_vocabulary(key, student, {t: teachers[t] for t in student["teachers"]}, workdir)
-        mine = [teachers[t] for t in student["teachers"]]
         generated = [t for t in student["teachers"] if text2text_setting(teachers[t], "targets") == "generated"]
         if (generated or has_budget(task["data"])) and len(student["teachers"]) > 1:
             why = (
@@ -70,7 +85,8 @@ def check_text2text_task(prefix: str, task: Mapping[str, Any], workdir: Path | N
                 else "with data.label_budget a transfer row's target is its teacher's own generation"
             )
             raise ConfigError(f"{key}.teachers", f"{why}; a student learning those sequences has exactly one teacher")
-        for teacher_name, teacher in zip(student["teachers"], mine):
+        for teacher_name in student["teachers"]:
+            teacher = teachers[teacher_name]
             if teacher_name not in generated and (
                 text2text_setting(teacher, "max_target_length") != text2text_setting(student, "max_target_length")
             ):
@@ -79,7 +95,6 @@ def check_text2text_task(prefix: str, task: Mapping[str, Any], workdir: Path | N
                     f"must equal that of teacher {teacher_name!r} ({text2text_setting(teacher, 'max_target_length')}): "
                     "the teacher's cached distributions are aligned with the student's target tokens",
                 )
-        _check_hidden(key, student, {t: teachers[t] for t in student["teachers"]})
 
 
 # Model types of encoder-only checkpoints, which a text-to-text task uses through `bert2bert:`.

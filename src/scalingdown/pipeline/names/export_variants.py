@@ -63,6 +63,11 @@ def export_refusal(variant: str, family: FamilyInfo, model_type: str | None) -> 
     """
     if variant not in VARIANTS:
         return f"unknown export variant {variant!r}; expected one of {', '.join(VARIANTS)}"
+    if not family.export_variants:
+        return (
+            f"{family.name} models are not exported: the student's directory is the hand-off "
+            "(transformers, vLLM and SGLang load it as it is)"
+        )
     if variant == "torch-int8":
         return None
     if variant not in family.export_variants:  # the family's models generate text: no ONNX graph of their loop

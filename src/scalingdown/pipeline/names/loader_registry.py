@@ -32,6 +32,7 @@ GENERIC_COLUMNS = {
     ),
     "generative_qa": ("question_column", "answer_column", "aliases_column"),
     "math": ("question_column", "options_column", "option_columns", "rationale_column", "answer_column"),
+    "instruction": ("prompt_column", "response_column", "messages_column"),
 }
 
 
@@ -196,6 +197,8 @@ def _check_generic(task_type: str, options: Mapping[str, Any]) -> None:
             not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, str) and v for v in value)
         ):
             raise DataConfigError(_key(name), f"expected a list of at least two non-empty strings, found {value!r}")
+    if "messages_column" in options and ({"prompt_column", "response_column"} & set(options)):
+        raise DataConfigError(_key("messages_column"), "give either messages_column or prompt_column/response_column")
     if "options_column" in options and "option_columns" in options:
         raise DataConfigError(_key("option_columns"), "give either options_column or option_columns, not both")
     if options.get("label_base", 0) not in (0, 1) or isinstance(options.get("label_base"), bool):

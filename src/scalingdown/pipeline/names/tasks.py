@@ -8,6 +8,7 @@ offers (rendering a row into source and target texts is `families.text2text.form
 - multiple_choice: `context`, `question`, `options` (rendered "(A) … (B) …"), `choice` (the text of
   one option: the gold one for training, each one in turn when options are scored)
 - math: `question`, `options` (rendered "(A) … (E) …"), `rationale`, `answer` (the letter)
+- instruction: `prompt`, `response` (causal LMs, through the chat template)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PRIMARY_METRIC: dict[str, str] = {
     "multiple_choice": "accuracy",
     "math": "accuracy",
     "generative_qa": "f1",
+    "instruction": "f1",
 }
 # What a model reads of a row of each task type (the columns `data.split.group_by` may name).
 INPUTS: dict[str, tuple[str, ...]] = {
@@ -29,19 +31,27 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "multiple_choice": ("context", "question", "options"),
     "generative_qa": ("question",),
     "math": ("question", "options"),
+    "instruction": ("prompt",),
 }
 PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
     "generative_qa": ("question", "answer"),
     "multiple_choice": ("context", "question", "options", "choice"),
     "math": ("question", "options", "rationale", "answer"),
+    "instruction": ("prompt", "response"),
 }
 DEFAULT_PROMPTS: dict[str, dict[str, str]] = {
     "generative_qa": {"source": "question: {question}", "target": "{answer}"},
     "multiple_choice": {"source": "{context} {question} options: {options}", "target": "{choice}"},
     "math": {"source": "question: {question} options: {options}", "target": "{rationale} The answer is {answer}."},
+    "instruction": {"source": "{prompt}", "target": "{response}"},
 }
 # Fields only the target may use (they give the answer away).
-_TARGET_ONLY = {"generative_qa": {"answer"}, "multiple_choice": {"choice"}, "math": {"rationale", "answer"}}
+_TARGET_ONLY = {
+    "generative_qa": {"answer"},
+    "multiple_choice": {"choice"},
+    "math": {"rationale", "answer"},
+    "instruction": {"response"},
+}
 
 
 def prompt_for(task_type: str, prompt: Mapping[str, str] | None) -> dict[str, str]:

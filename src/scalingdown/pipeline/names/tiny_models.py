@@ -1,4 +1,5 @@
-"""The shapes of the built-in tiny models (`tiny:bert-l<layers>-h<width>`, `tiny:t5-l<layers>-h<width>`), read from
+"""The shapes of the built-in tiny models (`tiny:bert-l<layers>-h<width>`, `tiny:t5-l<layers>-h<width>`,
+`tiny:llama-l<layers>-h<width>`), read from
 the reference alone: what `models.loading` builds, and what the config check needs to refuse a shape that
 cannot be built. Standard library only.
 """
@@ -8,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TINY = re.compile(r"^(?P<arch>bert|t5)-l(?P<layers>\d+)-h(?P<width>\d+)$")
+_TINY = re.compile(r"^(?P<arch>bert|t5|llama)-l(?P<layers>\d+)-h(?P<width>\d+)$")
 
-# Tiny BERTs have learned absolute positions (`max_position_embeddings`); tiny T5s relative ones (no limit).
+# Tiny BERTs have learned absolute positions (`max_position_embeddings`); tiny T5s relative ones and tiny Llamas
+# rotary ones (no limit).
 TINY_BERT_POSITIONS = 512
 
 
@@ -46,13 +48,14 @@ def tiny_problem(name: str) -> str | None:
     shape = tiny_shape(name)
     if shape is None:
         return (
-            f"tiny:{name}: expected tiny:bert-l<layers>-h<width> or tiny:t5-l<layers>-h<width>, e.g. tiny:bert-l2-h32"
+            f"tiny:{name}: expected tiny:bert-l<layers>-h<width>, tiny:t5-l<layers>-h<width> or "
+            "tiny:llama-l<layers>-h<width>, e.g. tiny:bert-l2-h32"
         )
     if shape.layers < 1:
         return f"tiny:{name}: a model needs at least one layer (l{shape.layers})"
     if shape.width < 1:
         return f"tiny:{name}: the hidden size must be at least 1 (h{shape.width})"
-    if shape.arch == "bert" and shape.width % shape.heads:
+    if shape.arch in ("bert", "llama") and shape.width % shape.heads:
         return (
             f"tiny:{name}: hidden size {shape.width} is not divisible by its {shape.heads} attention heads "
             f"(one per 16 dimensions); use a multiple of {shape.heads}, e.g. h{shape.heads * 16}"

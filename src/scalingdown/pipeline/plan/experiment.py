@@ -33,7 +33,7 @@ from scalingdown.pipeline.config.shapes import expand_students, shaped_students
 from scalingdown.pipeline.config.twins import gold_twin
 from scalingdown.pipeline.errors import UnknownKey
 from scalingdown.pipeline.names.export_variants import ORIGINAL
-from scalingdown.pipeline.names.families import family_of
+from scalingdown.pipeline.names.families import CAUSAL, family_of
 from scalingdown.pipeline.plan import keys
 from scalingdown.pipeline.plan.launch import launcher_prefix
 from scalingdown.pipeline.plan.members import (
@@ -201,6 +201,21 @@ class Plan:
         if kind == "teacher":
             return self.teacher(task, name).model_ref
         return self.student(task, name).evaluated_dir
+
+    def agreement_reference(self, task: str, kind: str, name: str) -> str | None:
+        """The teacher a causal student's `evaluate` compares it with (per-token KL, top-1 agreement): its first
+        teacher, or for a student without teachers (the gold-only twin) the task's first; None for a teacher and for
+        the other families."""
+        plan = self.task(task)
+        if kind == "teacher" or family_of(plan.type, plan.spec.get("family")).name != CAUSAL or not plan.teachers:
+            return None
+        own = self.student(task, name).teachers
+        return (own[0] if own else next(iter(plan.teachers.values()))).model_ref
+
+    def agreement_models(self, task: str, kind: str, name: str) -> list[str]:
+        """The local directory of the teacher `agreement_reference` names, as rule input (none otherwise)."""
+        reference = self.agreement_reference(task, kind, name)
+        return local_model(reference) if reference is not None else []
 
     def benchmarked_models(self, task_name: str) -> list[BenchmarkedModel]:
         """What a task's `benchmark` job times, in order: every teacher, every student and every export of a
@@ -402,9 +417,10 @@ class Plan:
         return [] if plan.online else [t.logits for t in plan.teachers]
 
     def distill_teacher_models(self, task: str, student: str) -> list[str]:
-        """The local teacher directories an online `distill` loads (none in cached mode)."""
+        """The local teacher directories an online or on-policy `distill` loads (none in cached mode)."""
         plan = self.student(task, student)
-        return [d for t in plan.teachers for d in local_model(t.model_ref)] if plan.online else []
+        loads = plan.online or plan.on_policy
+        return [d for t in plan.teachers for d in local_model(t.model_ref)] if loads else []
 
     def log(self, stage: str, name: str) -> str:
         """The log of one job of `stage` (its rule's `log:`)."""

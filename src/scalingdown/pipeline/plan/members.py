@@ -149,6 +149,12 @@ class StudentPlan:
         return teachers_online(self.teachers, self.spec["teacher_mode"])
 
     @property
+    def on_policy(self) -> bool:
+        """Whether the student also learns from its own samples scored by its teacher online (`loss.on_policy`, causal
+        students): its `distill` then loads the teacher besides reading its cache."""
+        return bool(self.teachers) and float(self.spec["loss"].get("on_policy", 0) or 0) > 0
+
+    @property
     def evaluated_dir(self) -> str:
         """What `evaluate` scores: the trained model, or the initial weights of an untrained student."""
         return self.model_dir if self.trained else self.init_dir

@@ -17,7 +17,14 @@ from scalingdown.pipeline.names.export_variants import CALIBRATED, CALIBRATION_T
 from scalingdown.pipeline.names.families import family_of
 from scalingdown.pipeline.plan.experiment import Plan
 from scalingdown.pipeline.plan.members import TeacherPlan
-from scalingdown.pipeline.specs.builders import init_spec, prepare_spec, remote_code, text_task, training_spec
+from scalingdown.pipeline.specs.builders import (
+    init_spec,
+    prepare_spec,
+    remote_code,
+    task_family,
+    text_task,
+    training_spec,
+)
 from scalingdown.pipeline.specs.definitions import (
     BenchmarkModel,
     BenchmarkSettings,
@@ -97,6 +104,7 @@ class StageSpecs:
             seed=task.seed,
             text=text_task(task.spec, teacher.spec),
             trust_remote_code=remote_code(teacher.spec),
+            family=task_family(task.spec),
         )
 
     def select_teacher(self, teacher_key: str) -> SelectTeacherSpec:
@@ -140,6 +148,7 @@ class StageSpecs:
                 targets=settings["targets"],
                 hidden_layers=settings["hidden_layers"],
                 text=text_task(task.spec, teacher.spec),
+                family=task_family(task.spec),
             )
         return LogitsSpec(**common, hidden_layers=list(teacher.hidden_layers))
 
@@ -166,6 +175,7 @@ class StageSpecs:
             labels=task.labels,
             text=text_task(task.spec, student.spec),
             trust_remote_code=remote_code(student.spec, *(t.spec for t in student.teachers if online)),
+            family=task_family(task.spec),
         )
 
     @staticmethod
@@ -221,6 +231,8 @@ class StageSpecs:
             text=text_task(task.spec, member.spec, scoring=True),
             trust_remote_code=remote_code(member.spec),
             variant=variant,
+            family=task_family(task.spec),
+            reference=self.plan.agreement_reference(task_name, kind, name) if variant is None else None,
         )
 
     def export(self, task_name: str, student_name: str, variant: str) -> ExportSpec:
@@ -266,6 +278,7 @@ class StageSpecs:
             task=task.name,
             models=models,
             settings=BenchmarkSettings.from_dict(self.plan.config["benchmark"], "benchmark"),
+            family=task_family(task.spec),
         )
 
     def _card_task(self, task_name: str, folder: str) -> CardTask:

@@ -11,7 +11,7 @@ from typing import Any
 
 from scalingdown.pipeline import paths
 from scalingdown.pipeline.config.settings import text2text_setting
-from scalingdown.pipeline.names.families import family_of
+from scalingdown.pipeline.names.families import family_of, spec_family
 from scalingdown.pipeline.names.tasks import PRIMARY_METRIC, prompt_for
 from scalingdown.pipeline.specs.definitions import (
     DataSpec,
@@ -36,6 +36,12 @@ def text_task(task: Mapping[str, Any], member: Mapping[str, Any], scoring: bool 
         max_target_length=text2text_setting(member, "max_target_length"),
         option_score=task.get("option_score", "sum") if scoring else "sum",
     )
+
+
+def task_family(task: Mapping[str, Any]) -> str | None:
+    """What the stage specs of a task record of its family (`names.families.spec_family`: None unless the task is
+    learnt by another family than its type's own)."""
+    return spec_family(task["type"], task.get("family"))
 
 
 def remote_code(*members: Mapping[str, Any]) -> bool:
@@ -85,6 +91,7 @@ def init_spec(task: Mapping[str, Any], student: Mapping[str, Any], seed: int) ->
         seed=seed,
         format=paths.FORMAT_VERSIONS["student"],
         trust_remote_code=remote_code(student),
+        family=task_family(task),
     )
 
 

@@ -1,6 +1,9 @@
 """Typed stage specs: one frozen dataclass per stage, built by the plan (`plan.stage_specs`), parsed once by the
 command line (`codec.parse_spec`). Field options and the JSON form: `codec`. Standard library only: the Snakefile
 imports it.
+
+The specs of the stages that dispatch to a model family carry `family` where a task is learnt by another family than
+its type's own (`names.families.spec_family`: causal LMs on text-to-text task types); None, and left out, otherwise.
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ class FinetuneSpec(Spec):
     seed: int
     text: TextTask | None = flattened()
     trust_remote_code: bool = optional(False)
+    family: str | None = optional()
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class LogitsSpec(Spec):
     label_map: dict[str, str]
     labels: list[str] | None
     trust_remote_code: bool = optional(False)
+    family: str | None = optional()
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ class TopkLogitsSpec(Spec):
     hidden_layers: dict[str, list[int]]
     text: TextTask | None = flattened()
     trust_remote_code: bool = optional(False)
+    family: str | None = optional()
 
 
 @dataclass(frozen=True)
@@ -176,12 +182,14 @@ class InitSpec(Spec):
     seed: int
     format: int
     trust_remote_code: bool = optional(False)
+    family: str | None = optional()
 
 
 @dataclass(frozen=True)
 class LossSpec(Spec):
     """A student's loss weights: `ce·CE + kd·T²·D + hidden·MSE`, the divergence D (forward KL unless set, with its
-    parameter `beta` or `alpha`: see `names.divergence_table`), and what the hidden term matches."""
+    parameter `beta` or `alpha`: see `names.divergence_table`), and what the hidden term matches; `on_policy` (causal
+    students) is the share of optimizer steps that learn from the student's own samples scored by the teacher."""
 
     ce: float
     kd: float
@@ -193,6 +201,7 @@ class LossSpec(Spec):
     divergence: str = optional("forward_kl")
     beta: float | None = optional()
     alpha: float | None = optional()
+    on_policy: float = optional(0.0)
 
     def hidden_pairs(self) -> list[HiddenPair]:
         """`hidden_map` as sorted pairs (`config.settings.hidden_pairs`)."""
@@ -238,6 +247,7 @@ class DistillSpec(Spec):
     labels: list[str] | None
     text: TextTask | None = flattened()
     trust_remote_code: bool = optional(False)
+    family: str | None = optional()
 
     @property
     def online(self) -> bool:
@@ -286,7 +296,8 @@ class SelectTeacherSpec(Spec):
 class EvaluateSpec(Spec):
     """`evaluate`: one model's test scores, parameter count and size on disk (its speed is `benchmark`'s).
 
-    `variant` names a student's export (`onnx-int8`, …); None for the model as trained.
+    `variant` names a student's export (`onnx-int8`, …); None for the model as trained. `reference`: the teacher a
+    causal student is compared with token by token (per-token KL, top-1 agreement).
     """
 
     type: str
@@ -302,6 +313,8 @@ class EvaluateSpec(Spec):
     text: TextTask | None = flattened()
     trust_remote_code: bool = optional(False)
     variant: str | None = optional()
+    family: str | None = optional()
+    reference: str | None = optional()
 
 
 @dataclass(frozen=True)
@@ -362,6 +375,7 @@ class BenchmarkSpec(Spec):
     task: str
     models: list[BenchmarkModel]
     settings: BenchmarkSettings
+    family: str | None = optional()
 
 
 @dataclass(frozen=True)
