@@ -78,6 +78,7 @@ class ModelFamily(Protocol):
     """The members of a family's `family` module (see the module docstring for which stage calls which)."""
 
     info: FamilyInfo
+    pipeline_tag: str  # the Hub's task of its models (a model card's `pipeline_tag`)
 
     def fit_teacher(self, spec: FinetuneSpec, data: str, job: TrainingJob) -> Trained:
         """Fine-tune the teacher of `spec` on the prepared `data` (gold labels or targets alone)."""
@@ -107,6 +108,11 @@ class ModelFamily(Protocol):
     def score(self, spec: EvaluateSpec, data: str, model: str) -> Scores:
         """Score `model` (a directory or reference; an export directory when `spec.variant` is set) on the test
         split of `data`."""
+        ...
+
+    def card_usage(self, variant: str) -> str:
+        """How a model card tells to load one of its students (`variant`: `fp32` or an export); `DIRECTORY` is the
+        card's folder."""
         ...
 
     def timing_inputs(self, test: pd.DataFrame) -> list[Any]:

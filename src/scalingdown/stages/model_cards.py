@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from scalingdown.evaluation.model_card import CardFacts, CardMetric, hub_id, write_card
+from scalingdown.families.registry import family_for
 from scalingdown.pipeline.errors import UserError
 from scalingdown.pipeline.names.export_variants import ORIGINAL, TITLES
 from scalingdown.pipeline.outputs.atomic import check_replaceable, record_of, write_record
@@ -25,13 +26,6 @@ from scalingdown.report.seed_statistics import summarise
 from scalingdown.report.tables import METRIC_TITLES, best_teacher, metrics_table
 
 STAGE = "model_cards"
-# The Hub's task (`pipeline_tag`) of each task type.
-PIPELINE_TAGS = {
-    "classification": "text-classification",
-    "multiple_choice": "text2text-generation",
-    "generative_qa": "text2text-generation",
-    "math": "text2text-generation",
-}
 _CARD_METRICS = ("accuracy", "f1_macro", "f1_weighted")
 
 
@@ -113,7 +107,7 @@ def card_facts(
             f"A {task.type} model of the ScalingDown experiment `{task.experiment}`, task `{task.task}`: "
             f"{student.role}.{export}{(' ' + note) if note else ''}"
         ),
-        pipeline_tag=PIPELINE_TAGS.get(task.type, task.type),
+        pipeline_tag=family_for(task.type).pipeline_tag,
         base_model=hub_id(student.model),
         library="onnx" if variant.startswith("onnx") else "transformers",
         tags=[
@@ -137,26 +131,8 @@ def card_facts(
         ],
         comparisons=comparisons,
         speed=speed,
-        usage=_usage(task.type, variant),
+        usage=family_for(task.type).card_usage(variant),
     )
-
-
-def _usage(task_type: str, variant: str) -> str:
-    """How to load the model: a classifier through `predict` and transformers' pipeline (an export through the
-    runtime), a text-to-text model through transformers (a PyTorch int8 export through its loader); `DIRECTORY` is
-    the card's folder."""
-    if task_type != "classification":
-        if variant != ORIGINAL:
-            return "from scalingdown.evaluation.exporters import load_torch_int8\nmodel = load_torch_int8(DIRECTORY)"
-        return (
-            "from transformers import AutoModelForSeq2SeqLM\nmodel = AutoModelForSeq2SeqLM.from_pretrained(DIRECTORY)"
-        )
-    load = (
-        "from transformers import pipeline\nclassify = pipeline('text-classification', model=DIRECTORY)"
-        if variant == ORIGINAL
-        else "from scalingdown.evaluation.runtime import load_runtime\nmodel = load_runtime(DIRECTORY)"
-    )
-    return f"{load}\n# or, from a shell: scalingdown predict --model DIRECTORY --input texts.csv --output labelled.csv"
 
 
 def model_cards(spec: ModelCardsSpec, evals: list[str], benchmark: str, models: list[str], out: str) -> dict[str, Any]:

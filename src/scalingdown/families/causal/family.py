@@ -54,6 +54,7 @@ from scalingdown.pipeline.specs.definitions import (
 from scalingdown.training.trainer import ValidationScores
 
 info = FAMILIES[CAUSAL]
+pipeline_tag = "text-generation"
 
 
 def validation_scorer(
@@ -245,3 +246,11 @@ def timeable(
     if task_type == "multiple_choice":
         return QuestionTimer(answerer(network, tokenizer, task_type, text, entry.max_length, test, batch_size))
     return GenerationTimer(network, tokenizer, task_type, text, entry.max_length, test, batch_size)
+
+
+def card_usage(variant: str) -> str:
+    """A causal LM through transformers (its students have no export variants), or `generate` from a shell."""
+    return (
+        "from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(DIRECTORY)\n"
+        "# or, from a shell: scalingdown generate --model DIRECTORY --input prompts.csv --output answers.csv"
+    )

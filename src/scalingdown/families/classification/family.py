@@ -43,6 +43,7 @@ from scalingdown.models.loading import (
     load_tokenizer,
     model_label_names,
 )
+from scalingdown.pipeline.names.export_variants import ORIGINAL
 from scalingdown.pipeline.names.families import CLASSIFICATION, FAMILIES
 from scalingdown.pipeline.names.model_refs import ModelRef
 from scalingdown.pipeline.specs.codec import SpecError
@@ -59,6 +60,7 @@ from scalingdown.pipeline.specs.definitions import (
 log = logging.getLogger(__name__)
 
 info = FAMILIES[CLASSIFICATION]
+pipeline_tag = "text-classification"
 
 
 # -- teachers ----------------------------------------------------------------------------------------------------------
@@ -217,3 +219,13 @@ def timeable(
 ) -> Timeable:
     """A classifier, or one of its exports, as `evaluation.runtime` runs it."""
     return runtime_for(location, threads, entry.max_length)
+
+
+def card_usage(variant: str) -> str:
+    """A classifier through transformers' pipeline (an export through the runtime), or `predict` from a shell."""
+    load = (
+        "from transformers import pipeline\nclassify = pipeline('text-classification', model=DIRECTORY)"
+        if variant == ORIGINAL
+        else "from scalingdown.evaluation.runtime import load_runtime\nmodel = load_runtime(DIRECTORY)"
+    )
+    return f"{load}\n# or, from a shell: scalingdown predict --model DIRECTORY --input texts.csv --output labelled.csv"

@@ -24,6 +24,7 @@ from scalingdown.families.text2text.topk import config_vocabulary, vocabulary
 from scalingdown.models.encoder_decoder import select_layers
 from scalingdown.models.layers import kept_layers
 from scalingdown.models.loading import load_config, load_seq2seq, load_tokenizer
+from scalingdown.pipeline.names.export_variants import ORIGINAL
 from scalingdown.pipeline.names.families import FAMILIES, TEXT2TEXT
 from scalingdown.pipeline.specs.codec import SpecError
 from scalingdown.pipeline.specs.definitions import (
@@ -38,6 +39,7 @@ from scalingdown.pipeline.specs.definitions import (
 )
 
 info = FAMILIES[TEXT2TEXT]
+pipeline_tag = "text2text-generation"
 
 
 def text_task(text: TextTask | None, stage: str) -> TextTask:
@@ -140,3 +142,10 @@ def timeable(
     network = load_torch_int8(location) if entry.variant == "torch-int8" else load_seq2seq(location).eval()
     test = read_split(data, "test")
     return QuestionTimer(answerer(network, tokenizer, task_type, text, entry.max_length, test, batch_size))
+
+
+def card_usage(variant: str) -> str:
+    """An encoder-decoder through transformers (a PyTorch int8 export through its loader)."""
+    if variant != ORIGINAL:
+        return "from scalingdown.evaluation.exporters import load_torch_int8\nmodel = load_torch_int8(DIRECTORY)"
+    return "from transformers import AutoModelForSeq2SeqLM\nmodel = AutoModelForSeq2SeqLM.from_pretrained(DIRECTORY)"
