@@ -102,11 +102,12 @@ def test_tiny_workflow_runs_as_slurm_jobs_through_the_repository_profile(slurm_c
             "evaluate_export",
             "benchmark",
             "report",
+            "model_cards",
         )
     }, log[-3000:]
     # 1 prepare, 1 teacher, 1 logits, 1 init, 2 distill, 4 evaluate, 3 exports and their 3 evaluations,
-    # 1 benchmark, 1 report
-    assert len(submitted) == 18
+    # 1 benchmark, 1 report, 1 model_cards
+    assert len(submitted) == 19
     for job_id, job_log in submitted.items():
         assert job_log.is_file(), f"no SLURM log for job {job_id}"
         assert _job_field(job_id, "JobState") == "COMPLETED"
